@@ -1,0 +1,47 @@
+# femgp: two commands on a fresh machine.
+#   make demo   creates .venv (Python 3.12), installs .[all], runs the default demo on 2 ranks
+#   make test   ruff, the serial suite, then the mpi-marked tests under mpirun -n 2
+SHELL := /bin/bash
+VENV ?= .venv
+NP ?= 2
+PY := $(VENV)/bin/python
+# Python 3.12: on PATH, or in pyenv's versions folder where the shim is not selected.
+PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 \
+	/usr/local/bin/python3.12 /usr/bin/python3.12; do \
+	"$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null \
+	&& { echo "$$p"; break; }; done)
+EXTRAS ?= all
+DEMO_OUT ?= results/demo
+
+.PHONY: demo test venv lint test-serial test-mpi test-slow benchmarks clean
+
+$(VENV)/.installed-$(EXTRAS): pyproject.toml
+	@test -n "$(PYTHON312)" || { echo "error: python3.12 not found (pyenv install 3.12 or set PYTHON312=...)" >&2; exit 2; }
+	@test -x $(PY) || $(PYTHON312) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+venv: $(VENV)/.installed-$(EXTRAS)
+
+demo: venv
+	$(VENV)/bin/mpirun -n $(NP) $(PY) demos/cahn_hilliard_spinodal.py --output $(DEMO_OUT)
+	@echo "results in $(DEMO_OUT)/ (fields.xdmf for ParaView, history.csv, free_energy.csv, *.png)"
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+test-serial: venv
+	$(PY) -m pytest -m "not mpi and not slow" -q
+
+test-mpi: venv
+	$(VENV)/bin/mpirun -n $(NP) $(PY) -m pytest -m "mpi and not slow" -q -p no:cacheprovider tests
+
+test: lint test-serial test-mpi
+
+test-slow: venv
+	$(PY) -m pytest -m slow -q
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .ruff_cache

@@ -1,0 +1,44 @@
+"""Parameter validation shared by energy terms and model parameters."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from femgp.errors import InputError
+
+__all__ = ["check_choice", "check_finite", "check_nonnegative", "check_positive"]
+
+
+def check_finite(name: str, value: Any) -> float:
+    """Return ``value`` as a float, or raise ``InputError`` if it is not a finite real."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    if not math.isfinite(value):
+        raise InputError(f"{name} must be finite, got {value!r}")
+    return float(value)
+
+
+def check_positive(name: str, value: Any) -> float:
+    """Return ``value`` as a float, or raise ``InputError`` unless it is finite and > 0."""
+    v = check_finite(name, value)
+    if v <= 0.0:
+        raise InputError(f"{name} must be > 0, got {value!r}")
+    return v
+
+
+def check_nonnegative(name: str, value: Any) -> float:
+    """Return ``value`` as a float, or raise ``InputError`` unless it is finite and >= 0."""
+    v = check_finite(name, value)
+    if v < 0.0:
+        raise InputError(f"{name} must be >= 0, got {value!r}")
+    return v
+
+
+def check_choice(name: str, value: Any, allowed: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``allowed``, else raise naming the allowed values."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise InputError(f"unknown {name} {value!r}; allowed: {', '.join(map(repr, allowed))}")
+    return value
