@@ -1,0 +1,432 @@
+"""Cahn-Hilliard in mixed (c, mu) form.
+
+Energy ``F(c) = ∫ f(c) + kappa/2 |grad c|^2`` with the quartic double well
+``f = rho (c - c_alpha)^2 (c_beta - c)^2`` (PFHub benchmark 1), and dynamics
+``dc/dt = div(M grad mu)``, ``mu = dF/dc``, with no-flux boundaries. The mu
+equation is *derived* from the energy with ``ufl.derivative``.
+
+Time integrators (all with adaptive steps):
+
+- ``theta``: the theta-method (``theta = 1/2`` Crank-Nicolson-like, ``1`` backward
+  Euler) in the flux, ``mu^{n+1} = F'(c^{n+1})``, as in the DOLFINx demo.
+- ``eyre``: convex-concave splitting, convex part (``rho h^4 (u^4 + 1)`` and the
+  gradient energy) implicit, concave part ``-2 rho h^4 u^2`` explicit, backward
+  Euler in the flux. Energy-stable for any step: ``F(c^{n+1}) <= F(c^n)``.
+
+The step size is controlled by :class:`femgp.fem.AdaptiveStepper` from a local
+error estimate (the distance between the solution and a linear extrapolation
+of the two previous steps, an O(dt^2) quantity) and the Newton iteration count.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from femgp.energy import DoubleWell, Energy, GradientPenalty
+from femgp.energy.validation import check_choice, check_finite, check_positive
+from femgp.errors import InputError, SolverError
+from femgp.fem import _backend
+
+_backend.import_dolfinx()
+
+import basix.ufl  # noqa: E402
+import ufl  # noqa: E402
+from mpi4py import MPI  # noqa: E402
+
+from dolfinx import fem, mesh as dmesh  # noqa: E402
+from dolfinx.fem.petsc import LinearProblem  # noqa: E402
+from femgp.fem.forms import energy_form, scalar  # noqa: E402
+from femgp.fem.io import ResultsWriter  # noqa: E402
+from femgp.fem.logs import get_logger, progress  # noqa: E402
+from femgp.fem.problems import DIRECT_LU, NonlinearProblem, SolveStats  # noqa: E402
+from femgp.fem.stepping import AdaptiveStepper  # noqa: E402
+
+__all__ = ["HISTORY_COLUMNS", "CahnHilliard", "Params", "RunResult", "pfhub_initial", "run"]
+
+SCHEMES = ("eyre", "theta")
+HISTORY_COLUMNS = (
+    "step", "time", "dt", "free_energy", "chemical", "gradient", "mass",
+    "newton", "krylov", "rejected", "error",
+)
+log = get_logger("femgp.cahn_hilliard")
+
+
+@dataclass(frozen=True)
+class Params:
+    """Cahn-Hilliard parameters (PFHub benchmark 1 by default; nondimensional units).
+
+    Attributes:
+        rho, c_alpha, c_beta: double-well height and minima.
+        kappa: gradient-energy coefficient.
+        mobility: M in ``dc/dt = div(M grad mu)``.
+        scheme: ``"eyre"`` (energy-stable splitting) or ``"theta"``.
+        theta: theta of the theta-method, in [1/2, 1].
+        dt: initial step; dt_min, dt_max: bounds.
+        adaptive: adapt the step (else fixed ``dt``).
+        tol: target of the local error estimate (RMS of c, same units as c).
+    """
+
+    rho: float = 5.0
+    c_alpha: float = 0.3
+    c_beta: float = 0.7
+    kappa: float = 2.0
+    mobility: float = 5.0
+    scheme: str = "eyre"
+    theta: float = 0.5
+    dt: float = 0.05
+    dt_min: float = 1e-6
+    dt_max: float = 1e5
+    adaptive: bool = True
+    tol: float = 2e-3
+
+    def __post_init__(self) -> None:
+        check_positive("rho", self.rho)
+        check_finite("c_alpha", self.c_alpha)
+        check_finite("c_beta", self.c_beta)
+        check_positive("kappa", self.kappa)
+        check_positive("mobility", self.mobility)
+        check_choice("scheme", self.scheme, SCHEMES)
+        check_finite("theta", self.theta)
+        if not 0.5 <= self.theta <= 1.0:
+            raise InputError(f"theta must be in [0.5, 1], got {self.theta!r}")
+        check_positive("dt", self.dt)
+        check_positive("dt_min", self.dt_min)
+        check_positive("dt_max", self.dt_max)
+        check_positive("tol", self.tol)
+        DoubleWell(self.rho, self.c_alpha, self.c_beta)  # validates c_alpha < c_beta
+
+    @property
+    def well(self) -> DoubleWell:
+        return DoubleWell(self.rho, self.c_alpha, self.c_beta, field="c")
+
+    @property
+    def energy(self) -> Energy:
+        """The free energy as femgp terms."""
+        return self.well + GradientPenalty(self.kappa, field="c")
+
+    def growth_rate(self, k: float, c_bar: float) -> float:
+        """Linear-stability growth rate ``omega(k) = -M k^2 (f''(c_bar) + kappa k^2)``."""
+        return -self.mobility * k**2 * (self.well.d2f(c_bar) + self.kappa * k**2)
+
+
+def pfhub_initial(c0: float = 0.5, epsilon: float = 0.01) -> Callable[[np.ndarray], np.ndarray]:
+    """The PFHub benchmark 1 initial condition (a function of x)."""
+
+    def c_init(x: np.ndarray) -> np.ndarray:
+        X, Y = x[0], x[1]
+        return c0 + epsilon * (
+            np.cos(0.105 * X) * np.cos(0.11 * Y)
+            + (np.cos(0.13 * X) * np.cos(0.087 * Y)) ** 2
+            + np.cos(0.025 * X - 0.15 * Y) * np.cos(0.07 * X - 0.02 * Y)
+        )
+
+    return c_init
+
+
+class CahnHilliard:
+    """Mixed P1×P1 Cahn-Hilliard on a DOLFINx mesh with no-flux boundaries.
+
+    Forms are compiled once; the step size enters through a ``fem.Constant``.
+
+    Args:
+        domain: the mesh.
+        params: model parameters.
+        prefix: PETSc options prefix of the (c, mu) solve.
+        options: default PETSc options (MUMPS LU unless overridden).
+    """
+
+    def __init__(
+        self,
+        domain: dmesh.Mesh,
+        params: Params,
+        *,
+        prefix: str = "femgp_ch_",
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.mesh = domain
+        self.params = p = params
+        self.comm = domain.comm
+        P1 = basix.ufl.element("Lagrange", domain.basix_cell(), 1)
+        self.V = V = fem.functionspace(domain, basix.ufl.mixed_element([P1, P1]))
+        self.Q, self._cmap = V.sub(0).collapse()
+        _, self._mumap = V.sub(1).collapse()
+        n_owned = V.dofmap.index_map.size_local * V.dofmap.index_map_bs
+        self._cmap = np.asarray(self._cmap)
+        self._mumap = np.asarray(self._mumap)
+        self._c_owned = self._cmap[self._cmap < n_owned]
+
+        self.u = fem.Function(V, name="u")
+        self.u0 = fem.Function(V, name="u0")
+        self.dt = fem.Constant(domain, 1.0)
+        c, mu = ufl.split(self.u)
+        c0, mu0 = ufl.split(self.u0)
+        q, v = ufl.TestFunctions(V)
+        in_mu_slot = ufl.as_vector([v, 0])  # direction of dF/dc tested with v
+        M = p.mobility
+        energy = p.energy
+
+        if p.scheme == "theta":
+            mu_th = p.theta * mu + (1.0 - p.theta) * mu0
+            dFdc = ufl.derivative(energy_form(energy, {"c": c}), self.u, in_mu_slot)
+        else:
+            convex, concave = energy.split()
+            dFdc = ufl.derivative(energy_form(convex, {"c": c}), self.u, in_mu_slot) + ufl.derivative(
+                energy_form(concave, {"c": c0}), self.u0, in_mu_slot
+            )
+            mu_th = mu
+        R = (
+            (c - c0) / self.dt * q * ufl.dx
+            + M * ufl.inner(ufl.grad(mu_th), ufl.grad(q)) * ufl.dx
+            + mu * v * ufl.dx
+            - dFdc
+        )
+        defaults = {
+            **DIRECT_LU,
+            "snes_rtol": 1e-9,
+            "snes_atol": 1e-12,
+            "snes_max_it": 20,
+        }
+        defaults.update(options or {})
+        self.problem = NonlinearProblem(R, self.u, prefix=prefix, options=defaults)
+
+        cc = ufl.split(self.u)[0]
+        comps = energy.components(_ufl_ops(), _fv({"c": cc}))
+        self._energy_forms = {k: fem.form(d * ufl.dx) for k, d in comps.items()}
+        self._mass_form = fem.form(cc * ufl.dx)
+        self._c_prev = np.zeros(len(self._cmap))  # c at the step before u0 (predictor)
+        self._dt_prev: float | None = None
+
+    # -- state ---------------------------------------------------------------
+    def set_initial(self, c_init: Callable[[np.ndarray], np.ndarray] | float) -> None:
+        """Set c from a function of x (or a constant) and mu consistently from F'(c)."""
+        cfun = fem.Function(self.Q)
+        if callable(c_init):
+            cfun.interpolate(c_init)
+        else:
+            cfun.x.array[:] = float(c_init)
+        self.u.x.array[self._cmap] = cfun.x.array
+        self.u.x.scatter_forward()
+        self.u.x.array[self._mumap] = self._chemical_potential(cfun).x.array
+        self.u.x.scatter_forward()
+        self.u0.x.array[:] = self.u.x.array
+        self._dt_prev = None
+
+    def _chemical_potential(self, cfun: fem.Function) -> fem.Function:
+        """L2 projection of mu = F'(c) for a given c (consistent initial mu)."""
+        w, r = ufl.TrialFunction(self.Q), ufl.TestFunction(self.Q)
+        dF = ufl.derivative(energy_form(self.params.energy, {"c": cfun}), cfun, r)
+        lp = LinearProblem(
+            w * r * ufl.dx, dF, petsc_options_prefix="femgp_ch_mu0_",
+            petsc_options={"ksp_type": "cg", "pc_type": "jacobi", "ksp_rtol": 1e-14},
+        )
+        return lp.solve()
+
+    @property
+    def c(self) -> np.ndarray:
+        """Local (owned + ghost) values of c."""
+        return self.u.x.array[self._cmap]
+
+    def free_energy(self) -> dict[str, float]:
+        """Chemical, gradient and total free energy (allreduced)."""
+        out = {k: scalar(f, self.comm) for k, f in self._energy_forms.items()}
+        out["free_energy"] = sum(out.values())
+        return out
+
+    def mass(self) -> float:
+        """∫ c (allreduced)."""
+        return scalar(self._mass_form, self.comm)
+
+    # -- stepping ------------------------------------------------------------
+    def step(self, dt: float, *, step: int | None = None) -> tuple[SolveStats, float | None]:
+        """Advance by ``dt`` (without committing): returns solve stats and an error estimate.
+
+        Call :meth:`commit` to accept the step or :meth:`rollback` to discard it.
+        """
+        self.dt.value = dt
+        self.u.x.array[:] = self.u0.x.array  # initial guess: previous state
+        if self._dt_prev is not None:  # linear extrapolation as a better guess
+            r = dt / self._dt_prev
+            c_now = self.u0.x.array[self._cmap]
+            self.u.x.array[self._cmap] = c_now + r * (c_now - self._c_prev)
+        stats = self.problem.solve(step=step)
+        return stats, self._error_estimate(dt)
+
+    def _error_estimate(self, dt: float) -> float | None:
+        if self._dt_prev is None:
+            return None
+        r = dt / self._dt_prev
+        owned = self._c_owned
+        c_new = self.u.x.array[owned]
+        c_now = self.u0.x.array[owned]
+        # c_prev is stored in collapsed numbering; map owned parent dofs back.
+        pred = c_now + r * (c_now - self._c_prev_owned)
+        sq = float(np.sum((c_new - pred) ** 2))
+        n = owned.size
+        sq, n = self.comm.allreduce(sq, op=MPI.SUM), self.comm.allreduce(n, op=MPI.SUM)
+        # Normalise by the step ratio so the estimate is the O(dt^2) curvature term.
+        return math.sqrt(sq / n) / (1.0 + r)
+
+    def commit(self, dt: float) -> None:
+        """Accept the last step: the current state becomes the previous one."""
+        self._c_prev = self.u0.x.array[self._cmap].copy()
+        self._c_prev_owned = self.u0.x.array[self._c_owned].copy()
+        self._dt_prev = dt
+        self.u0.x.array[:] = self.u.x.array
+
+    def rollback(self) -> None:
+        """Discard the last step."""
+        self.u.x.array[:] = self.u0.x.array
+
+    def output_functions(self) -> tuple[fem.Function, fem.Function]:
+        """Collapsed copies of c and mu, named for XDMF."""
+        c = fem.Function(self.Q, name="c")
+        c.x.array[:] = self.u.x.array[self._cmap]
+        mu = fem.Function(self.Q, name="mu")
+        mu.x.array[:] = self.u.x.array[self._mumap]
+        return c, mu
+
+
+def _ufl_ops() -> Any:
+    from femgp.fem.forms import UFL_OPS
+
+    return UFL_OPS
+
+
+def _fv(fields: Mapping[str, Any]) -> Any:
+    from femgp.fem.forms import field_values
+
+    return field_values(fields)
+
+
+@dataclass
+class RunResult:
+    """What :func:`run` returns."""
+
+    history: list[dict[str, float]]
+    folder: Path | None
+    wall_time: float
+    steps: int
+    rejected: int
+    newton: int
+    krylov: int
+    field_times: list[float] = field(default_factory=list)
+
+    def column(self, name: str) -> np.ndarray:
+        return np.array([row[name] for row in self.history], dtype=float)
+
+
+def run(
+    domain: dmesh.Mesh,
+    params: Params,
+    *,
+    t_end: float,
+    initial: Callable[[np.ndarray], np.ndarray] | float | None = None,
+    output: str | Path | None = None,
+    field_times: Sequence[float] = (),
+    overwrite: bool = False,
+    max_steps: int = 10_000_000,
+    options: Mapping[str, Any] | None = None,
+    prefix: str = "femgp_ch_",
+    show_progress: bool = True,
+) -> RunResult:
+    """Run Cahn-Hilliard from ``initial`` to ``t_end``.
+
+    Args:
+        domain: the mesh.
+        params: parameters (scheme, step control).
+        t_end: final time (> 0).
+        initial: c(x) as a function of x or a constant (default: PFHub benchmark 1).
+        output: results folder (``None``: keep the history in memory only).
+        field_times: times at which fields are written (always t = 0 and t_end);
+            the stepper lands on them exactly.
+        overwrite: allow replacing results in ``output``.
+        max_steps: guard on the number of accepted steps.
+        options: default PETSc options for the solve.
+        prefix: PETSc options prefix.
+    """
+    t_end = check_positive("t_end", t_end)
+    field_times = sorted({float(t) for t in field_times if 0 < t < t_end})
+    writer = (
+        ResultsWriter(output, domain.comm, overwrite=overwrite, mesh=domain) if output else None
+    )
+    t_wall = time.perf_counter()
+    model = CahnHilliard(domain, params, prefix=prefix, options=options)
+    model.set_initial(pfhub_initial() if initial is None else initial)
+    stepper = AdaptiveStepper(
+        dt=params.dt, dt_min=params.dt_min, dt_max=params.dt_max, adaptive=params.adaptive,
+        tol=params.tol, order=1, output_times=field_times,
+    )
+    history: list[dict[str, float]] = []
+    written: list[float] = []
+    if writer:
+        writer.table("history.csv", HISTORY_COLUMNS)
+        writer.table("free_energy.csv", ("time", "free_energy"))
+        writer.write_run_info(_params_dict(params, t_end), model="cahn_hilliard", status="running")
+
+    def record(step: int, t: float, dt: float, stats: SolveStats, err: float | None) -> None:
+        row = {"step": step, "time": t, "dt": dt, **model.free_energy(), "mass": model.mass(),
+               "newton": stats.newton, "krylov": stats.krylov, "rejected": stepper.rejected,
+               "error": float("nan") if err is None else err}
+        history.append(row)
+        if writer:
+            writer.append("history.csv", row)
+            writer.append("free_energy.csv", {"time": t, "free_energy": row["free_energy"]})
+
+    def write_fields(t: float) -> None:
+        if writer:
+            writer.write_fields(model.output_functions(), t)
+        written.append(t)
+
+    t, n = 0.0, 0
+    record(0, 0.0, 0.0, SolveStats(), None)
+    write_fields(0.0)
+    bar = progress(t_end, "Cahn-Hilliard", domain.comm) if show_progress else progress(0, "", MPI.COMM_SELF)
+    try:
+        while t < t_end * (1 - 1e-12) and n < max_steps:
+            dt = stepper.next_dt(t, t_end)
+            try:
+                stats, err = model.step(dt, step=n + 1)
+            except SolverError as exc:
+                model.rollback()
+                stepper.cutback(dt, step=n + 1, cause=exc)
+                log.debug("step %d: cutback to dt=%.3e", n + 1, stepper.dt)
+                continue
+            if not stepper.accept(dt, iterations=stats.newton, error=err):
+                model.rollback()
+                continue
+            model.commit(dt)
+            t += dt
+            if abs(t - t_end) < 1e-12 * t_end:
+                t = t_end
+            n += 1
+            record(n, t, dt, stats, err)
+            bar.update(dt)
+            if any(abs(t - tf) <= 1e-9 * max(1.0, tf) for tf in field_times) or t >= t_end:
+                write_fields(t)
+    finally:
+        bar.close()
+        wall = time.perf_counter() - t_wall
+        if writer:
+            status = "finished" if t >= t_end * (1 - 1e-12) else "stopped"
+            writer.write_run_info(
+                _params_dict(params, t_end), model="cahn_hilliard", status=status, steps=n,
+                wall_time_total_s=wall, newton=model.problem.total.newton,
+                krylov=model.problem.total.krylov, rejected=stepper.rejected,
+            )
+            writer.close()
+    return RunResult(
+        history=history, folder=Path(output) if output else None, wall_time=wall, steps=n,
+        rejected=stepper.rejected, newton=model.problem.total.newton,
+        krylov=model.problem.total.krylov, field_times=written,
+    )
+
+
+def _params_dict(params: Params, t_end: float) -> dict[str, Any]:
+    return {**asdict(params), "t_end": t_end}
