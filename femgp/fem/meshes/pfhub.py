@@ -1,0 +1,46 @@
+"""PFHub benchmark 1 geometries: the 200×200 square and the T-shape of 1c.
+
+The T-shape (benchmark 1c): stem x in [0, 20], y in [0, 100]; top bar
+x in [-40, 60], y in [100, 120]. Physical groups: ``domain`` (cells) and
+``boundary`` (facets). ``meshes/pfhub_tshape.py`` writes it as a ``.msh``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mpi4py import MPI
+
+from femgp.energy.validation import check_positive
+from femgp.fem.meshes.core import TaggedMesh, from_gmsh, rectangle
+
+__all__ = ["TSHAPE_GROUPS", "build_tshape", "square", "tshape"]
+
+TSHAPE_GROUPS = ("domain", "boundary")
+
+
+def square(comm: MPI.Comm = MPI.COMM_WORLD, *, n: int = 100, size: float = 200.0) -> TaggedMesh:
+    """The benchmark 1a/1b square ``[0, size]^2`` with ``n × n`` quadrilaterals."""
+    return rectangle(comm, ((0.0, 0.0), (size, size)), (n, n))
+
+
+def build_tshape(gmsh: Any, h: float = 2.0) -> None:
+    """Create the benchmark 1c T-shape in the current gmsh model (mesh size ``h``)."""
+    h = check_positive("h", h)
+    occ = gmsh.model.occ
+    stem = occ.addRectangle(0.0, 0.0, 0.0, 20.0, 100.0)
+    bar = occ.addRectangle(-40.0, 100.0, 0.0, 100.0, 20.0)
+    occ.fuse([(2, stem)], [(2, bar)])
+    occ.synchronize()
+    surfaces = [s[1] for s in gmsh.model.getEntities(2)]
+    curves = [c[1] for c in gmsh.model.getBoundary([(2, s) for s in surfaces], oriented=False)]
+    gmsh.model.addPhysicalGroup(2, surfaces, 1, name="domain")
+    gmsh.model.addPhysicalGroup(1, sorted(set(curves)), 2, name="boundary")
+    gmsh.option.setNumber("Mesh.MeshSizeMin", h)
+    gmsh.option.setNumber("Mesh.MeshSizeMax", h)
+    gmsh.model.mesh.generate(2)
+
+
+def tshape(comm: MPI.Comm = MPI.COMM_WORLD, *, h: float = 2.0) -> TaggedMesh:
+    """The benchmark 1c T-shaped domain, meshed with triangles of size ``h``."""
+    return from_gmsh(lambda gmsh: build_tshape(gmsh, h), comm, gdim=2, name="pfhub_tshape")
