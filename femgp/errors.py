@@ -19,6 +19,7 @@ class SolverError(RuntimeError):
     """A PETSc solve failed.
 
     Attributes:
+        detail: the message without prefix, step and reason.
         prefix: the PETSc options prefix of the failed problem.
         step: the step (time or load step index) at which it failed, if known.
         reason: PETSc's converged reason (negative for divergence).
@@ -27,6 +28,7 @@ class SolverError(RuntimeError):
     def __init__(
         self, message: str, *, prefix: str = "", step: int | None = None, reason: int | None = None
     ) -> None:
+        self.detail = message
         self.prefix = prefix
         self.step = step
         self.reason = reason

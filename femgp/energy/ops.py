@@ -23,8 +23,23 @@ __all__ = ["NUMPY_OPS", "NUMPY_POINTS_OPS", "OPS_NAMES", "NumpyOps"]
 
 #: The names every ops namespace must provide.
 OPS_NAMES: tuple[str, ...] = (
-    "sqrt", "exp", "log", "abs", "inner", "norm", "dot", "transpose", "tr", "sym",
-    "dev", "det", "identity", "pos", "neg", "max", "min",
+    "sqrt",
+    "exp",
+    "log",
+    "abs",
+    "inner",
+    "norm",
+    "dot",
+    "transpose",
+    "tr",
+    "sym",
+    "dev",
+    "det",
+    "identity",
+    "pos",
+    "neg",
+    "max",
+    "min",
 )
 
 

@@ -1,8 +1,10 @@
 """Import DOLFINx the same way on every install path.
 
-When the ``dolfinx-solver-real`` wheel is installed, ``dolfinx_solver`` must be
-imported before dolfinx and petsc4py; on clusters dolfinx comes from
-conda-forge, Spack or a container and that module does not exist.
+Importing this module imports DOLFINx: every module that needs dolfinx, ufl or
+petsc4py does ``import femgp.fem._backend`` first. When the
+``dolfinx-solver-real`` wheel is installed, ``dolfinx_solver`` must be imported
+before dolfinx and petsc4py; on clusters dolfinx comes from conda-forge, Spack
+or a container and that module does not exist.
 """
 
 from __future__ import annotations
@@ -23,11 +25,16 @@ def import_dolfinx() -> None:
     if importlib.util.find_spec("dolfinx_solver") is not None:
         import dolfinx_solver  # noqa: F401  (orders MPI ahead of the compiled bindings)
     try:
-        import dolfinx  # noqa: F401
-        import dolfinx.fem.petsc  # noqa: F401
+        import dolfinx
+        import dolfinx.fem.petsc
         import petsc4py  # noqa: F401
     except ImportError as exc:  # pragma: no cover - exercised without dolfinx
         raise ImportError(f"{INSTALL_HINT} (original error: {exc})") from exc
     major, minor = (int(x) for x in dolfinx.__version__.split(".")[:2])
     if (major, minor) < (0, 10):  # pragma: no cover
-        raise ImportError(f"femgp needs DOLFINx >= 0.10, found {dolfinx.__version__}. {INSTALL_HINT}")
+        raise ImportError(
+            f"femgp needs DOLFINx >= 0.10, found {dolfinx.__version__}. {INSTALL_HINT}"
+        )
+
+
+import_dolfinx()

@@ -83,9 +83,8 @@ def energy_form(
 
 def scalar(form: Any, comm: Any) -> float:
     """Assemble a compiled or UFL rank-0 form and allreduce it over ``comm``."""
-    from mpi4py import MPI
-
     from dolfinx import fem
+    from mpi4py import MPI
 
     compiled = form if isinstance(form, fem.Form) else fem.form(form)
     return comm.allreduce(fem.assemble_scalar(compiled), op=MPI.SUM)

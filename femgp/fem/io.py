@@ -60,7 +60,9 @@ def versions() -> dict[str, str]:
 
 def _csv_text(header: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(header), lineterminator="\n", extrasaction="ignore")
+    writer = csv.DictWriter(
+        buf, fieldnames=list(header), lineterminator="\n", extrasaction="ignore"
+    )
     writer.writeheader()
     for row in rows:
         writer.writerow({k: _fmt(v) for k, v in row.items()})
@@ -82,7 +84,12 @@ class ResultsWriter:
     """
 
     def __init__(
-        self, folder: str | os.PathLike, comm: MPI.Comm, *, overwrite: bool = False, mesh: Any = None
+        self,
+        folder: str | os.PathLike,
+        comm: MPI.Comm,
+        *,
+        overwrite: bool = False,
+        mesh: Any = None,
     ) -> None:
         self.folder = Path(folder)
         self.comm = comm

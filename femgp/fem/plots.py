@@ -55,8 +55,15 @@ def plot_history(
     return path
 
 
-def plot_field(function: Any, path: str | os.PathLike, *, title: str = "", cmap: str = "viridis",
-               clim: tuple[float, float] | None = None, warp: Any = None) -> Path | None:
+def plot_field(
+    function: Any,
+    path: str | os.PathLike,
+    *,
+    title: str = "",
+    cmap: str = "viridis",
+    clim: tuple[float, float] | None = None,
+    warp: Any = None,
+) -> Path | None:
     """Render a scalar P1 Function with PyVista off-screen into a PNG (rank 0 gathers).
 
     Works in parallel by gathering the owned cells on rank 0. Returns the path on
@@ -98,6 +105,12 @@ def plot_field(function: Any, path: str | os.PathLike, *, title: str = "", cmap:
     name = function.name or "u"
     grid.point_data[name] = np.concatenate(all_vals)
     pyvista.OFF_SCREEN = True
+    try:  # no X server here: VTK warns, then renders off-screen anyway
+        import vtk
+
+        vtk.vtkObject.GlobalWarningDisplayOff()
+    except ImportError:  # pragma: no cover
+        pass
     plotter = pyvista.Plotter(off_screen=True, window_size=(800, 700))
     plotter.add_mesh(grid, scalars=name, cmap=cmap, clim=clim, show_edges=False)
     if title:

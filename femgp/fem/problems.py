@@ -14,13 +14,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import dolfinx.fem.petsc
 import numpy as np
 import ufl
+from dolfinx import fem
 from mpi4py import MPI
 from petsc4py import PETSc
 
-import dolfinx.fem.petsc
-from dolfinx import fem
 from femgp.errors import InputError, SolverError
 
 __all__ = ["DIRECT_LU", "NonlinearProblem", "SolveStats", "set_default_options"]
@@ -87,7 +87,9 @@ class NonlinearProblem:
         kind: str | None = None,
     ) -> None:
         if not prefix or not prefix.endswith("_"):
-            raise InputError(f"a PETSc options prefix must be non-empty and end with '_', got {prefix!r}")
+            raise InputError(
+                f"a PETSc options prefix must be non-empty and end with '_', got {prefix!r}"
+            )
         self.prefix = prefix
         self.u = u
         self._funcs = list(u) if isinstance(u, Sequence) else [u]

@@ -107,14 +107,19 @@ class AdaptiveStepper:
         self.retries = 0
         return True
 
-    def cutback(self, dt_failed: float, *, step: int | None = None, cause: Exception | None = None) -> None:
+    def cutback(
+        self, dt_failed: float, *, step: int | None = None, cause: Exception | None = None
+    ) -> None:
         """Reduce the step after a failed solve; raise SolverError when out of retries."""
         self.retries += 1
         new = dt_failed * self.shrink
         if not self.adaptive or self.retries > self.max_retries or new < self.dt_min:
+            last = getattr(cause, "detail", str(cause)) if cause else ""
             raise SolverError(
                 f"step failed at dt={dt_failed:.3e} after {self.retries - 1} cutbacks"
-                + (f": {cause}" if cause else ""),
+                + (f"; last error: {last}" if last else ""),
+                prefix=getattr(cause, "prefix", ""),
                 step=step,
+                reason=getattr(cause, "reason", None),
             ) from cause
         self.dt = new

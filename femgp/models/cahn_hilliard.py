@@ -27,33 +27,40 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import femgp.fem._backend  # noqa: F401  (dolfinx_solver before dolfinx)
+
+import basix.ufl
 import numpy as np
+import ufl
+from dolfinx import fem
+from dolfinx import mesh as dmesh
+from dolfinx.fem.petsc import LinearProblem
+from mpi4py import MPI
 
 from femgp.energy import DoubleWell, Energy, GradientPenalty
 from femgp.energy.validation import check_choice, check_finite, check_positive
 from femgp.errors import InputError, SolverError
-from femgp.fem import _backend
-
-_backend.import_dolfinx()
-
-import basix.ufl  # noqa: E402
-import ufl  # noqa: E402
-from mpi4py import MPI  # noqa: E402
-
-from dolfinx import fem, mesh as dmesh  # noqa: E402
-from dolfinx.fem.petsc import LinearProblem  # noqa: E402
-from femgp.fem.forms import energy_form, scalar  # noqa: E402
-from femgp.fem.io import ResultsWriter  # noqa: E402
-from femgp.fem.logs import get_logger, progress  # noqa: E402
-from femgp.fem.problems import DIRECT_LU, NonlinearProblem, SolveStats  # noqa: E402
-from femgp.fem.stepping import AdaptiveStepper  # noqa: E402
+from femgp.fem.forms import UFL_OPS, energy_form, field_values, scalar
+from femgp.fem.io import ResultsWriter
+from femgp.fem.logs import get_logger, progress
+from femgp.fem.problems import DIRECT_LU, NonlinearProblem, SolveStats
+from femgp.fem.stepping import AdaptiveStepper
 
 __all__ = ["HISTORY_COLUMNS", "CahnHilliard", "Params", "RunResult", "pfhub_initial", "run"]
 
 SCHEMES = ("eyre", "theta")
 HISTORY_COLUMNS = (
-    "step", "time", "dt", "free_energy", "chemical", "gradient", "mass",
-    "newton", "krylov", "rejected", "error",
+    "step",
+    "time",
+    "dt",
+    "free_energy",
+    "chemical",
+    "gradient",
+    "mass",
+    "newton",
+    "krylov",
+    "rejected",
+    "error",
 )
 log = get_logger("femgp.cahn_hilliard")
 
@@ -177,9 +184,9 @@ class CahnHilliard:
             dFdc = ufl.derivative(energy_form(energy, {"c": c}), self.u, in_mu_slot)
         else:
             convex, concave = energy.split()
-            dFdc = ufl.derivative(energy_form(convex, {"c": c}), self.u, in_mu_slot) + ufl.derivative(
-                energy_form(concave, {"c": c0}), self.u0, in_mu_slot
-            )
+            dFdc = ufl.derivative(
+                energy_form(convex, {"c": c}), self.u, in_mu_slot
+            ) + ufl.derivative(energy_form(concave, {"c": c0}), self.u0, in_mu_slot)
             mu_th = mu
         R = (
             (c - c0) / self.dt * q * ufl.dx
@@ -197,7 +204,7 @@ class CahnHilliard:
         self.problem = NonlinearProblem(R, self.u, prefix=prefix, options=defaults)
 
         cc = ufl.split(self.u)[0]
-        comps = energy.components(_ufl_ops(), _fv({"c": cc}))
+        comps = energy.components(UFL_OPS, field_values({"c": cc}))
         self._energy_forms = {k: fem.form(d * ufl.dx) for k, d in comps.items()}
         self._mass_form = fem.form(cc * ufl.dx)
         self._c_prev = np.zeros(len(self._cmap))  # c at the step before u0 (predictor)
@@ -223,7 +230,9 @@ class CahnHilliard:
         w, r = ufl.TrialFunction(self.Q), ufl.TestFunction(self.Q)
         dF = ufl.derivative(energy_form(self.params.energy, {"c": cfun}), cfun, r)
         lp = LinearProblem(
-            w * r * ufl.dx, dF, petsc_options_prefix="femgp_ch_mu0_",
+            w * r * ufl.dx,
+            dF,
+            petsc_options_prefix="femgp_ch_mu0_",
             petsc_options={"ksp_type": "cg", "pc_type": "jacobi", "ksp_rtol": 1e-14},
         )
         return lp.solve()
@@ -293,18 +302,6 @@ class CahnHilliard:
         return c, mu
 
 
-def _ufl_ops() -> Any:
-    from femgp.fem.forms import UFL_OPS
-
-    return UFL_OPS
-
-
-def _fv(fields: Mapping[str, Any]) -> Any:
-    from femgp.fem.forms import field_values
-
-    return field_values(fields)
-
-
 @dataclass
 class RunResult:
     """What :func:`run` returns."""
@@ -317,6 +314,7 @@ class RunResult:
     newton: int
     krylov: int
     field_times: list[float] = field(default_factory=list)
+    fields: tuple[Any, ...] = ()
 
     def column(self, name: str) -> np.ndarray:
         return np.array([row[name] for row in self.history], dtype=float)
@@ -360,8 +358,13 @@ def run(
     model = CahnHilliard(domain, params, prefix=prefix, options=options)
     model.set_initial(pfhub_initial() if initial is None else initial)
     stepper = AdaptiveStepper(
-        dt=params.dt, dt_min=params.dt_min, dt_max=params.dt_max, adaptive=params.adaptive,
-        tol=params.tol, order=1, output_times=field_times,
+        dt=params.dt,
+        dt_min=params.dt_min,
+        dt_max=params.dt_max,
+        adaptive=params.adaptive,
+        tol=params.tol,
+        order=1,
+        output_times=field_times,
     )
     history: list[dict[str, float]] = []
     written: list[float] = []
@@ -371,9 +374,17 @@ def run(
         writer.write_run_info(_params_dict(params, t_end), model="cahn_hilliard", status="running")
 
     def record(step: int, t: float, dt: float, stats: SolveStats, err: float | None) -> None:
-        row = {"step": step, "time": t, "dt": dt, **model.free_energy(), "mass": model.mass(),
-               "newton": stats.newton, "krylov": stats.krylov, "rejected": stepper.rejected,
-               "error": float("nan") if err is None else err}
+        row = {
+            "step": step,
+            "time": t,
+            "dt": dt,
+            **model.free_energy(),
+            "mass": model.mass(),
+            "newton": stats.newton,
+            "krylov": stats.krylov,
+            "rejected": stepper.rejected,
+            "error": float("nan") if err is None else err,
+        }
         history.append(row)
         if writer:
             writer.append("history.csv", row)
@@ -387,7 +398,11 @@ def run(
     t, n = 0.0, 0
     record(0, 0.0, 0.0, SolveStats(), None)
     write_fields(0.0)
-    bar = progress(t_end, "Cahn-Hilliard", domain.comm) if show_progress else progress(0, "", MPI.COMM_SELF)
+    bar = (
+        progress(t_end, "Cahn-Hilliard", domain.comm)
+        if show_progress
+        else progress(0, "", MPI.COMM_SELF)
+    )
     try:
         while t < t_end * (1 - 1e-12) and n < max_steps:
             dt = stepper.next_dt(t, t_end)
@@ -416,15 +431,26 @@ def run(
         if writer:
             status = "finished" if t >= t_end * (1 - 1e-12) else "stopped"
             writer.write_run_info(
-                _params_dict(params, t_end), model="cahn_hilliard", status=status, steps=n,
-                wall_time_total_s=wall, newton=model.problem.total.newton,
-                krylov=model.problem.total.krylov, rejected=stepper.rejected,
+                _params_dict(params, t_end),
+                model="cahn_hilliard",
+                status=status,
+                steps=n,
+                wall_time_total_s=wall,
+                newton=model.problem.total.newton,
+                krylov=model.problem.total.krylov,
+                rejected=stepper.rejected,
             )
             writer.close()
     return RunResult(
-        history=history, folder=Path(output) if output else None, wall_time=wall, steps=n,
-        rejected=stepper.rejected, newton=model.problem.total.newton,
-        krylov=model.problem.total.krylov, field_times=written,
+        history=history,
+        folder=Path(output) if output else None,
+        wall_time=wall,
+        steps=n,
+        rejected=stepper.rejected,
+        newton=model.problem.total.newton,
+        krylov=model.problem.total.krylov,
+        field_times=written,
+        fields=model.output_functions(),
     )
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from dolfinx import mesh as dmesh
 from mpi4py import MPI
 
-from dolfinx import mesh as dmesh
 from femgp.errors import InputError
 
 __all__ = ["TaggedMesh", "from_gmsh", "read_msh", "rectangle", "require_groups"]
@@ -75,7 +75,11 @@ def _to_tagged(data: Any) -> TaggedMesh:
 
 
 def from_gmsh(
-    build: Callable[[Any], None], comm: MPI.Comm = MPI.COMM_WORLD, *, gdim: int = 2, name: str = "femgp"
+    build: Callable[[Any], None],
+    comm: MPI.Comm = MPI.COMM_WORLD,
+    *,
+    gdim: int = 2,
+    name: str = "femgp",
 ) -> TaggedMesh:
     """Build a gmsh model with ``build(gmsh)`` on rank 0 and distribute it.
 

@@ -1,0 +1,62 @@
+"""Run every demo as a subprocess with a short-run flag, serially and under ``mpirun -n 2``.
+
+A demo that exists in ``demos/`` but is missing from :data:`DEMOS` fails
+:func:`test_no_missing_demos` (as in firedrake's ``test_no_missing_demos``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+# demo file -> (short-run arguments, also run under mpirun -n 2)
+DEMOS: dict[str, tuple[list[str], bool]] = {
+    "cahn_hilliard_spinodal.py": (["--t-end", "4", "--n", "40"], True),
+}
+TIMEOUT = 600
+
+
+def _mpirun() -> str | None:
+    cand = Path(sys.executable).parent / "mpirun"
+    return str(cand) if cand.exists() else shutil.which("mpirun")
+
+
+def test_no_missing_demos():
+    present = {p.name for p in HERE.glob("*.py") if p.name != "test.py"}
+    missing = sorted(present - set(DEMOS))
+    assert not missing, f"demos not run by demos/test.py: {missing}"
+    stale = sorted(set(DEMOS) - present)
+    assert not stale, f"demos/test.py lists demos that do not exist: {stale}"
+
+
+def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"}
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 0, (
+        f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
+    return proc
+
+
+@pytest.mark.demo
+@pytest.mark.parametrize("demo", sorted(DEMOS))
+def test_demo_serial(demo, tmp_path):
+    args, _ = DEMOS[demo]
+    _run([sys.executable, str(HERE / demo), *args, "--output", str(tmp_path / "out")], tmp_path)
+
+
+@pytest.mark.demo
+@pytest.mark.parametrize("demo", sorted(d for d, (_, mpi) in DEMOS.items() if mpi))
+def test_demo_mpi(demo, tmp_path):
+    mpirun = _mpirun()
+    if mpirun is None:
+        pytest.skip("mpirun not found")
+    args, _ = DEMOS[demo]
+    cmd = [mpirun, "-n", "2", sys.executable, str(HERE / demo), *args]
+    _run([*cmd, "--output", str(tmp_path / "out")], tmp_path)

@@ -1,0 +1,153 @@
+"""Cahn-Hilliard verification: linear stability, mass, energy law, outputs, bad input."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import femgp.fem._backend  # noqa: F401
+
+import numpy as np
+import pytest
+import ufl
+from dolfinx import fem, mesh
+from mpi4py import MPI
+
+from femgp.errors import InputError
+from femgp.fem.meshes.pfhub import square
+from femgp.models import cahn_hilliard as ch
+
+PFHUB = ch.Params()
+
+
+def _amplitude_form(domain, model, k, c_bar):
+    x = ufl.SpatialCoordinate(domain)
+    c = ufl.split(model.u)[0]
+    num = fem.form((c - c_bar) * ufl.cos(k * x[0]) * ufl.dx)
+    den = fem.form(ufl.cos(k * x[0]) ** 2 * ufl.dx(domain=domain))
+    return num, den
+
+
+@pytest.mark.parametrize(
+    "mode, t_end",
+    [(8, 3.0), (22, 1.0)],  # k = 0.3 grows (omega = +0.279), k = 0.825 decays (omega = -1.91)
+)
+def test_linear_stability_growth_rate(mode, t_end):
+    """Early growth of a single cosine mode matches omega(k) = -M k^2 (f'' + kappa k^2) to 2%."""
+    L = 8 * math.pi / 0.3
+    k = mode * math.pi / L
+    c_bar, amp = 0.5, 1e-3
+    domain = mesh.create_interval(MPI.COMM_WORLD, 480, [0.0, L])
+    params = ch.Params(scheme="theta", theta=0.5, dt=0.02, adaptive=False)
+    model = ch.CahnHilliard(domain, params, prefix="test_ls_")
+    model.set_initial(lambda x: c_bar + amp * np.cos(k * x[0]))
+    num, den = _amplitude_form(domain, model, k, c_bar)
+    from femgp.fem.forms import scalar
+
+    norm = scalar(den, domain.comm)
+    times, amps = [0.0], [scalar(num, domain.comm) / norm]
+    t, dt = 0.0, params.dt
+    while t < t_end - 1e-12:
+        model.step(dt)
+        model.commit(dt)
+        t += dt
+        times.append(t)
+        amps.append(scalar(num, domain.comm) / norm)
+    measured = np.polyfit(times, np.log(np.abs(amps)), 1)[0]
+    expected = PFHUB.growth_rate(k, c_bar)
+    assert (expected > 0) == (mode == 8)
+    assert measured == pytest.approx(expected, rel=0.02), (measured, expected)
+
+
+@pytest.fixture(scope="module")
+def small_square():
+    return square(MPI.COMM_WORLD, n=32, size=100.0).mesh
+
+
+@pytest.mark.parametrize("scheme", ["eyre", "theta"])
+def test_mass_conserved(small_square, scheme):
+    params = ch.Params(scheme=scheme, dt=0.5)
+    res = ch.run(small_square, params, t_end=40.0, show_progress=False)
+    mass = res.column("mass")
+    assert res.steps > 5
+    assert np.max(np.abs(mass - mass[0])) / abs(mass[0]) < 1e-10
+
+
+def test_eyre_energy_non_increasing_at_large_steps(small_square):
+    """The convex-concave splitting is energy-stable for any step: F(t_{n+1}) <= F(t_n)."""
+    params = ch.Params(scheme="eyre", dt=50.0, adaptive=False)
+    res = ch.run(small_square, params, t_end=1000.0, show_progress=False)
+    F = res.column("free_energy")
+    assert res.steps == 20
+    assert F[-1] < 0.5 * F[0], "the microstructure did not evolve"
+    increases = np.diff(F) / np.abs(F[:-1])
+    assert increases.max() <= 1e-12, f"energy increased by {increases.max():.2e}"
+
+
+def test_adaptive_theta_matches_fine_fixed_steps(small_square):
+    """The error-controlled theta scheme follows a fine fixed-step run in F(t)."""
+    times = [5.0, 20.0, 60.0]
+    fine = ch.run(
+        small_square, ch.Params(scheme="theta", dt=0.1, adaptive=False), t_end=60.0,
+        field_times=times, show_progress=False,
+    )
+    adapt = ch.run(
+        small_square, ch.Params(scheme="theta", tol=1e-3), t_end=60.0, field_times=times,
+        show_progress=False,
+    )
+    assert adapt.steps < fine.steps / 3
+
+    def at(res, t):
+        i = int(np.argmin(np.abs(res.column("time") - t)))
+        assert res.column("time")[i] == pytest.approx(t)
+        return res.column("free_energy")[i]
+
+    for t in times:
+        assert at(adapt, t) == pytest.approx(at(fine, t), rel=5e-3)
+
+
+def test_outputs_and_refusal_to_overwrite(small_square, tmp_path):
+    out = tmp_path / "run"
+    res = ch.run(small_square, ch.Params(), t_end=2.0, output=out, show_progress=False)
+    with open(out / "free_energy.csv") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["time", "free_energy"]
+    assert len(rows) == res.steps + 2
+    assert (out / "fields.xdmf").exists() and (out / "fields.h5").exists()
+    assert (out / "run.json").exists() and (out / "history.csv").exists()
+    before = (out / "history.csv").read_bytes()
+    with pytest.raises(InputError, match="already holds results"):
+        ch.run(small_square, ch.Params(), t_end=2.0, output=out, show_progress=False)
+    assert (out / "history.csv").read_bytes() == before
+
+
+def test_tshape_runs_and_conserves_mass():
+    from femgp.fem.meshes.pfhub import tshape
+
+    tm = tshape(MPI.COMM_WORLD, h=4.0)
+    res = ch.run(tm.mesh, ch.Params(), t_end=5.0, show_progress=False)
+    mass = res.column("mass")
+    area = 20 * 100 + 100 * 20
+    assert mass[0] == pytest.approx(0.5 * area, rel=2e-2)
+    assert abs(mass[-1] - mass[0]) / mass[0] < 1e-10
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"kappa": 0.0}, "kappa must be > 0"),
+        ({"mobility": -1.0}, "mobility must be > 0"),
+        ({"scheme": "rk4"}, "allowed: 'eyre', 'theta'"),
+        ({"theta": 0.2}, "theta must be in"),
+        ({"c_alpha": 0.8}, "c_alpha < c_beta"),
+        ({"dt": float("inf")}, "dt must be finite"),
+    ],
+)
+def test_bad_parameters(kwargs, match):
+    with pytest.raises(InputError, match=match):
+        ch.Params(**kwargs)
+
+
+def test_bad_final_time(small_square):
+    with pytest.raises(InputError, match="t_end must be > 0"):
+        ch.run(small_square, ch.Params(), t_end=0.0, show_progress=False)

@@ -1,0 +1,156 @@
+"""The solver layer: manufactured solution rates, checked convergence, bounds, step control."""
+
+from __future__ import annotations
+
+import math
+
+import femgp.fem._backend  # noqa: F401
+
+import numpy as np
+import pytest
+import ufl
+from dolfinx import fem, mesh
+from mpi4py import MPI
+
+from femgp.errors import InputError, SolverError
+from femgp.fem.problems import NonlinearProblem
+from femgp.fem.stepping import AdaptiveStepper
+
+
+def _mms_error(n: int, degree: int) -> float:
+    """Minimise ∫ (1 + u^2)/2 |grad u|^2 - f u with f manufactured from u_ex; L2 error."""
+    domain = mesh.create_unit_square(MPI.COMM_WORLD, n, n)
+    V = fem.functionspace(domain, ("Lagrange", degree))
+    x = ufl.SpatialCoordinate(domain)
+    u_ex = ufl.sin(math.pi * x[0]) * ufl.sin(math.pi * x[1]) * (1 + x[0])
+    q = 1 + u_ex**2
+    f = -ufl.div(q * ufl.grad(u_ex)) + u_ex * ufl.inner(ufl.grad(u_ex), ufl.grad(u_ex))
+    u = fem.Function(V)
+    energy = ((1 + u**2) / 2 * ufl.inner(ufl.grad(u), ufl.grad(u)) - f * u) * ufl.dx
+    R = ufl.derivative(energy, u, ufl.TestFunction(V))
+    domain.topology.create_connectivity(1, 2)
+    dofs = fem.locate_dofs_topological(V, 1, mesh.exterior_facet_indices(domain.topology))
+    bc = fem.dirichletbc(0.0, dofs, V)
+    prob = NonlinearProblem(
+        R, u, prefix=f"test_mms_{n}_{degree}_", bcs=[bc],
+        options={"ksp_type": "cg", "pc_type": "gamg", "ksp_rtol": 1e-12, "snes_rtol": 1e-10},
+    )  # fmt: skip
+    stats = prob.solve()
+    assert 1 < stats.newton < 10 and stats.krylov > 0
+    err = fem.form((u - u_ex) ** 2 * ufl.dx)
+    return math.sqrt(domain.comm.allreduce(fem.assemble_scalar(err), op=MPI.SUM))
+
+
+@pytest.mark.parametrize("degree", [1, 2])
+def test_manufactured_solution_rate(degree):
+    ns = [8, 16, 32, 64]
+    errors = [_mms_error(n, degree) for n in ns]
+    rate = -np.polyfit(np.log(ns), np.log(errors), 1)[0]
+    assert rate == pytest.approx(degree + 1, abs=0.1), (rate, errors)
+
+
+def test_failed_solve_raises_and_restores_state():
+    domain = mesh.create_unit_square(MPI.COMM_WORLD, 4, 4)
+    V = fem.functionspace(domain, ("Lagrange", 1))
+    u = fem.Function(V)
+    u.x.array[:] = 0.3
+    v = ufl.TestFunction(V)
+    R = (ufl.exp(20 * u) * v + ufl.inner(ufl.grad(u), ufl.grad(v)) + 1e3 * v) * ufl.dx
+    prob = NonlinearProblem(R, u, prefix="test_fail_", options={"snes_max_it": 2})
+    with pytest.raises(SolverError, match=r"test_fail_.*step 7.*PETSc reason -5") as info:
+        prob.solve(step=7)
+    assert info.value.prefix == "test_fail_" and info.value.reason == -5
+    assert np.all(u.x.array == 0.3)
+
+
+def test_bounds_are_respected():
+    """An obstacle problem: minimise 1/2|grad u|^2 - f u with 0 <= u <= 0.02 (SNES VI)."""
+    domain = mesh.create_unit_square(MPI.COMM_WORLD, 16, 16)
+    V = fem.functionspace(domain, ("Lagrange", 1))
+    u, lo, hi = fem.Function(V), fem.Function(V), fem.Function(V)
+    hi.x.array[:] = 0.02
+    v = ufl.TestFunction(V)
+    R = (ufl.inner(ufl.grad(u), ufl.grad(v)) - 1.0 * v) * ufl.dx
+    domain.topology.create_connectivity(1, 2)
+    dofs = fem.locate_dofs_topological(V, 1, mesh.exterior_facet_indices(domain.topology))
+    prob = NonlinearProblem(
+        R, u, prefix="test_vi_", bcs=[fem.dirichletbc(0.0, dofs, V)], bounds=(lo, hi)
+    )
+    assert prob.snes.getType() == "vinewtonrsls"
+    prob.solve()
+    umax = domain.comm.allreduce(u.x.array.max(), op=MPI.MAX)
+    assert umax == pytest.approx(0.02, abs=1e-12)  # the unconstrained max is 0.0737
+    assert domain.comm.allreduce(u.x.array.min(), op=MPI.MIN) >= -1e-14
+
+
+def test_command_line_options_override_defaults():
+    from petsc4py import PETSc
+
+    PETSc.Options()["test_override_ksp_type"] = "gmres"
+    try:
+        domain = mesh.create_unit_square(MPI.COMM_WORLD, 4, 4)
+        V = fem.functionspace(domain, ("Lagrange", 1))
+        u, v = fem.Function(V), ufl.TestFunction(V)
+        R = (u * v + ufl.inner(ufl.grad(u), ufl.grad(v)) - v) * ufl.dx
+        prob = NonlinearProblem(R, u, prefix="test_override_", options={"ksp_type": "cg"})
+        assert prob.snes.getKSP().getType() == "gmres"
+    finally:
+        del PETSc.Options()["test_override_ksp_type"]
+
+
+def test_prefix_is_mandatory():
+    domain = mesh.create_unit_square(MPI.COMM_SELF, 2, 2)
+    V = fem.functionspace(domain, ("Lagrange", 1))
+    u = fem.Function(V)
+    with pytest.raises(InputError, match="prefix"):
+        NonlinearProblem(u * ufl.TestFunction(V) * ufl.dx, u, prefix="")
+
+
+class TestAdaptiveStepper:
+    def test_grows_on_easy_steps_within_bounds(self):
+        s = AdaptiveStepper(dt=1.0, dt_max=5.0, grow=2.0)
+        for _ in range(5):
+            assert s.accept(s.next_dt(0.0, 1e9), iterations=2)
+        assert s.dt == 5.0
+
+    def test_hard_steps_do_not_grow(self):
+        s = AdaptiveStepper(dt=1.0, target_iterations=3)
+        s.accept(1.0, iterations=5)
+        assert s.dt == 1.0
+        s.accept(1.0, iterations=9)
+        assert s.dt == pytest.approx(0.7)
+
+    def test_error_control_rejects_and_shrinks(self):
+        s = AdaptiveStepper(dt=1.0, tol=1e-3, order=1)
+        assert not s.accept(1.0, error=1e-1)
+        assert s.dt < 0.2 + 1e-12
+        assert s.accept(s.dt, error=1e-3)
+        assert s.rejected == 1
+
+    def test_cutback_then_solver_error(self):
+        s = AdaptiveStepper(dt=1.0, shrink=0.5, max_retries=2)
+        s.cutback(1.0)
+        s.cutback(0.5)
+        assert s.dt == 0.25
+        with pytest.raises(SolverError, match="after 2 cutbacks"):
+            s.cutback(0.25)
+
+    def test_lands_on_output_times(self):
+        s = AdaptiveStepper(dt=3.0, output_times=[10.0])
+        t, times = 0.0, []
+        while t < 20.0 - 1e-12:
+            dt = s.next_dt(t, 20.0)
+            s.accept(dt, iterations=1)
+            t += dt
+            times.append(t)
+        assert any(abs(x - 10.0) < 1e-12 for x in times)
+        assert times[-1] == pytest.approx(20.0, abs=1e-12)
+
+    @pytest.mark.parametrize(
+        "kw, match",
+        [({"dt": 0.0}, "dt must be > 0"), ({"dt": 1.0, "dt_min": 2.0, "dt_max": 1.0}, "dt_min"),
+         ({"dt": 1.0, "shrink": 1.5}, "shrink")],
+    )  # fmt: skip
+    def test_bad_settings(self, kw, match):
+        with pytest.raises(InputError, match=match):
+            AdaptiveStepper(**kw)
