@@ -26,7 +26,7 @@ $(VENV)/.installed-$(EXTRAS): pyproject.toml
 venv: $(VENV)/.installed-$(EXTRAS)
 
 demo: venv
-	$(VENV)/bin/mpirun -n $(NP) $(PY) demos/cahn_hilliard_spinodal.py --output $(DEMO_OUT)
+	$(VENV)/bin/mpirun -n $(NP) $(PY) demos/cahn_hilliard_spinodal.py --output $(DEMO_OUT) --overwrite
 	@echo "results in $(DEMO_OUT)/ (fields.xdmf for ParaView, history.csv, free_energy.csv, *.png)"
 
 lint: venv

@@ -77,7 +77,8 @@ class Params:
         theta: theta of the theta-method, in [1/2, 1].
         dt: initial step; dt_min, dt_max: bounds.
         adaptive: adapt the step (else fixed ``dt``).
-        tol: target of the local error estimate (RMS of c, same units as c).
+        tol: target of the local error estimate, relative to the RMS deviation of c
+            from its mean (the amplitude of the microstructure).
     """
 
     rho: float = 5.0
@@ -85,13 +86,13 @@ class Params:
     c_beta: float = 0.7
     kappa: float = 2.0
     mobility: float = 5.0
-    scheme: str = "eyre"
+    scheme: str = "theta"
     theta: float = 0.5
     dt: float = 0.05
     dt_min: float = 1e-6
     dt_max: float = 1e5
     adaptive: bool = True
-    tol: float = 2e-3
+    tol: float = 1e-2
 
     def __post_init__(self) -> None:
         check_positive("rho", self.rho)
@@ -196,8 +197,8 @@ class CahnHilliard:
         )
         defaults = {
             **DIRECT_LU,
-            "snes_rtol": 1e-9,
-            "snes_atol": 1e-12,
+            "snes_rtol": 1e-6,
+            "snes_atol": 1e-10,
             "snes_max_it": 20,
         }
         defaults.update(options or {})
@@ -207,7 +208,7 @@ class CahnHilliard:
         comps = energy.components(UFL_OPS, field_values({"c": cc}))
         self._energy_forms = {k: fem.form(d * ufl.dx) for k, d in comps.items()}
         self._mass_form = fem.form(cc * ufl.dx)
-        self._c_prev = np.zeros(len(self._cmap))  # c at the step before u0 (predictor)
+        self._u_prev = np.zeros_like(self.u.x.array)  # (c, mu) at the step before u0
         self._dt_prev: float | None = None
 
     # -- state ---------------------------------------------------------------
@@ -262,8 +263,8 @@ class CahnHilliard:
         self.u.x.array[:] = self.u0.x.array  # initial guess: previous state
         if self._dt_prev is not None:  # linear extrapolation as a better guess
             r = dt / self._dt_prev
-            c_now = self.u0.x.array[self._cmap]
-            self.u.x.array[self._cmap] = c_now + r * (c_now - self._c_prev)
+            now = self.u0.x.array
+            self.u.x.array[:] = now + r * (now - self._u_prev)
         stats = self.problem.solve(step=step)
         return stats, self._error_estimate(dt)
 
@@ -274,18 +275,19 @@ class CahnHilliard:
         owned = self._c_owned
         c_new = self.u.x.array[owned]
         c_now = self.u0.x.array[owned]
-        # c_prev is stored in collapsed numbering; map owned parent dofs back.
-        pred = c_now + r * (c_now - self._c_prev_owned)
-        sq = float(np.sum((c_new - pred) ** 2))
-        n = owned.size
-        sq, n = self.comm.allreduce(sq, op=MPI.SUM), self.comm.allreduce(n, op=MPI.SUM)
-        # Normalise by the step ratio so the estimate is the O(dt^2) curvature term.
-        return math.sqrt(sq / n) / (1.0 + r)
+        pred = c_now + r * (c_now - self._u_prev[owned])
+        mean = self.comm.allreduce(float(np.sum(c_new)), op=MPI.SUM)
+        n = self.comm.allreduce(owned.size, op=MPI.SUM)
+        sums = np.array([np.sum((c_new - pred) ** 2), np.sum((c_new - mean / n) ** 2)])
+        diff_sq, dev_sq = self.comm.allreduce(sums, op=MPI.SUM)
+        # Relative to the current deviation from the mean (the microstructure's
+        # amplitude, 0.01 at the start of PFHub 1), and divided by (1 + r) so that
+        # the estimate is the O(dt^2) curvature term of the trajectory.
+        return math.sqrt(diff_sq / max(dev_sq, 1e-300)) / (1.0 + r)
 
     def commit(self, dt: float) -> None:
         """Accept the last step: the current state becomes the previous one."""
-        self._c_prev = self.u0.x.array[self._cmap].copy()
-        self._c_prev_owned = self.u0.x.array[self._c_owned].copy()
+        self._u_prev[:] = self.u0.x.array
         self._dt_prev = dt
         self.u0.x.array[:] = self.u.x.array
 
