@@ -21,6 +21,13 @@ DEMOS: dict[str, tuple[list[str], bool]] = {
     "twinning_laminate.py": (["--cells", "32", "--t-end", "30"], True),
     "twinning_domain_wall.py": ([], True),
     "twinning_cubic_tetragonal.py": (["--quick"], True),
+    # torch demos run on one process
+    "wgan_gp_gaussians.py": (["--dry-run"], False),
+    "conditional_wgan_gp.py": (["--dry-run"], False),
+    "robust_classifier.py": (["--dry-run"], False),
+    "gradient_norm_penalty.py": (["--dry-run"], False),
+    "adamw_vs_l2.py": (["--dry-run"], False),
+    "critic_capacity.py": (["--dry-run"], False),
 }
 TIMEOUT = 600
 

@@ -293,4 +293,3 @@ def _dim_of(eps: Any) -> int:
     if shape is None:
         shape = eps.shape
     return int(shape[0])
-

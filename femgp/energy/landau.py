@@ -250,33 +250,8 @@ def interpolate(kind: str, eta: Any) -> Any:
 
 
 def constant_tensor(ops: Any, matrix: Sequence[Sequence[float]]) -> Any:
-    """A constant matrix in the backend of ``ops``.
-
-    Uses ``ops.as_tensor`` where the namespace has it; otherwise dispatches on
-    ``ops.name`` (``"ufl"``: ``ufl.as_matrix``; ``"torch"``; numpy-like
-    otherwise), adding the trailing point axis when ``ops.points``.
-    """
-    as_tensor = getattr(ops, "as_tensor", None)
-    if as_tensor is not None:
-        return as_tensor(matrix)
-    rows = [[float(v) for v in row] for row in matrix]
-    name = getattr(ops, "name", "numpy")
-    points = bool(getattr(ops, "points", False))
-    if name == "ufl":
-        import ufl
-
-        return ufl.as_matrix(rows)
-    if name == "torch":
-        import torch
-
-        t = torch.tensor(
-            rows,
-            dtype=getattr(ops, "dtype", None) or torch.get_default_dtype(),
-            device=getattr(ops, "device", None),
-        )
-        return t[:, :, None] if points else t
-    arr = np.asarray(rows, dtype=float)
-    return arr[:, :, None] if points else arr
+    """A constant matrix in the backend of ``ops`` (``ops.as_tensor``)."""
+    return ops.as_tensor([[float(v) for v in row] for row in matrix])
 
 
 def _check_strains(strains: Any, n: int) -> tuple[tuple[tuple[float, ...], ...], ...]:

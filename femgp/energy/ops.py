@@ -40,6 +40,7 @@ OPS_NAMES: tuple[str, ...] = (
     "neg",
     "max",
     "min",
+    "as_tensor",
 )
 
 
@@ -114,6 +115,11 @@ class NumpyOps:
     def det(self, A: Any) -> Any:
         A = np.asarray(A, dtype=float)
         return np.linalg.det(np.moveaxis(A, (0, 1), (-2, -1)))
+
+    def as_tensor(self, values: Any) -> Any:
+        """A constant vector or matrix (nested sequences), with the point axis if ``points``."""
+        a = np.asarray(values, dtype=float)
+        return a[..., None] if self.points and a.ndim >= 1 else a
 
     def identity(self, d: int) -> Any:
         eye = np.eye(d)

@@ -50,6 +50,11 @@ class UFLOps:
         return ufl.Identity(d)
 
     @staticmethod
+    def as_tensor(values: Any) -> Any:
+        """A constant vector or matrix (nested sequences of numbers)."""
+        return ufl.as_tensor(values)
+
+    @staticmethod
     def pos(x: Any) -> Any:
         return 0.5 * (x + abs(x))
 

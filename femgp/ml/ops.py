@@ -183,6 +183,16 @@ class TorchOps:
         A = self._t(A)
         return torch.linalg.det(torch.movedim(A, (0, 1), (-2, -1)))
 
+    def as_tensor(self, matrix: Any) -> torch.Tensor:
+        """A constant (nested sequence of numbers) as a tensor, exact: ``self.dtype`` or float64.
+
+        With ``points`` a matrix gets a trailing length-1 point axis, as
+        :func:`femgp.energy.landau.constant_tensor` expects. Pass
+        ``TorchOps(dtype=torch.float32)`` to keep float32 pipelines in float32.
+        """
+        t = torch.as_tensor(matrix, dtype=self.dtype or torch.float64, device=self.device)
+        return t[..., None] if self.points and t.ndim >= 1 else t
+
     def identity(self, d: int) -> torch.Tensor:
         """The ``d x d`` identity (with a trailing length-1 point axis if ``points``)."""
         eye = torch.eye(d, dtype=self.dtype or torch.get_default_dtype(), device=self.device)
