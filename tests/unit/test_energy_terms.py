@@ -41,8 +41,36 @@ def examples() -> list[tuple[Term, dict[str, str]]]:
 
 
 def _extra_examples() -> list[tuple[Term, dict[str, str]]]:
-    """Examples of terms defined in other modules of femgp.energy."""
-    return []
+    """Examples of the fracture, elasticity and Landau terms."""
+    from femgp.energy.elasticity import IsotropicElasticEnergy
+    from femgp.energy.fracture import CrackDensity, Degradation
+    from femgp.energy.landau import LandauPolynomial, TransformationStrain
+
+    ex: list[tuple[Term, dict[str, str]]] = [
+        (CrackDensity(Gc=2.7e-3, ell=0.015, model="AT1"), {"alpha": "scalar"}),
+        (CrackDensity(Gc=2.7e-3, ell=0.015, model="AT2"), {"alpha": "scalar"}),
+        (LandauPolynomial.two_three_four(-1.0, -3.0, 2.0), {"eta1": "scalar", "eta2": "scalar"}),
+        (
+            LandauPolynomial(a2=1.0, a4=-2.0, a6=1.5, form="2-4-6"),
+            {"eta1": "scalar", "eta2": "scalar"},
+        ),
+    ]
+    u_alpha = {"u": "vector", "alpha": "scalar"}
+    for split in ("none", "voldev", "spectral"):
+        for model in ("plane_strain", "plane_stress"):
+            term = IsotropicElasticEnergy(
+                121.15, 80.77, split=split, model=model, degradation=Degradation(k_res=1e-6)
+            )
+            ex.append((term, u_alpha))
+    ex.append((IsotropicElasticEnergy(1.0, 0.7, split="voldev", model="3d"), {"u": "vector3"}))
+    ts = TransformationStrain.square_to_rectangle(0.05)
+    ex.append(
+        (
+            IsotropicElasticEnergy(2.0, 1.0, strain=ts),
+            {"u": "vector", "eta1": "scalar", "eta2": "scalar"},
+        )
+    )
+    return ex
 
 
 def _all_subclasses(cls: type) -> set[type]:
@@ -59,7 +87,12 @@ def test_every_term_has_an_example():
     assert not missing, f"terms without a backend-agreement example: {sorted(missing)}"
 
 
-def _sample(kinds: dict[str, str], d: int, n: int) -> dict[str, FieldValue]:
+def _dim(kinds: dict[str, str]) -> int:
+    return 3 if "vector3" in kinds.values() else 2
+
+
+def _sample(kinds: dict[str, str], n: int) -> dict[str, FieldValue]:
+    d = _dim(kinds)
     fields = {}
     for name, kind in kinds.items():
         if kind == "scalar":
@@ -72,7 +105,7 @@ def _sample(kinds: dict[str, str], d: int, n: int) -> dict[str, FieldValue]:
 @pytest.mark.parametrize("idx", range(len(examples())))
 def test_numpy_points_agree_with_single_points(idx):
     term, kinds = examples()[idx]
-    fields = _sample(kinds, 2, 7)
+    fields = _sample(kinds, 7)
     batched = term.density(NUMPY_POINTS_OPS, fields)
     for i in range(7):
         single = {k: FieldValue(v.value[..., i], v.grad[..., i]) for k, v in fields.items()}
@@ -111,9 +144,9 @@ def _ufl_evaluator(term: Term, kinds: dict[str, str], d: int):
 @pytest.mark.parametrize("idx", range(len(examples())))
 def test_ufl_numpy_torch_agree(idx):
     term, kinds = examples()[idx]
-    fields = _sample(kinds, 2, 5)
+    fields = _sample(kinds, 5)
     ref = term.density(NUMPY_POINTS_OPS, fields)
-    ufl_eval = _ufl_evaluator(term, kinds, 2)
+    ufl_eval = _ufl_evaluator(term, kinds, _dim(kinds))
     try:
         import torch
 
