@@ -1,5 +1,5 @@
 # femgp: two commands on a fresh machine.
-#   make demo   creates .venv (Python 3.12), installs .[all], runs the default demo on 2 ranks
+#   make demo   creates .venv (Python 3.12), installs .[all], runs the SENT fracture demo on 2 ranks
 #   make test   ruff, the serial suite, then the mpi-marked tests under mpirun -n 2
 SHELL := /bin/bash
 VENV ?= .venv
@@ -26,8 +26,8 @@ $(VENV)/.installed-$(EXTRAS): pyproject.toml
 venv: $(VENV)/.installed-$(EXTRAS)
 
 demo: venv
-	$(VENV)/bin/mpirun -n $(NP) $(PY) demos/cahn_hilliard_spinodal.py --output $(DEMO_OUT) --overwrite
-	@echo "results in $(DEMO_OUT)/ (fields.xdmf for ParaView, history.csv, free_energy.csv, *.png)"
+	$(VENV)/bin/mpirun -n $(NP) $(PY) demos/fracture_sent.py --output $(DEMO_OUT) --overwrite
+	@echo "results in $(DEMO_OUT)/ (fields.xdmf for ParaView, history.csv, *.png)"
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -18,6 +18,10 @@ HERE = Path(__file__).parent
 # demo file -> (short-run arguments, also run under mpirun -n 2)
 DEMOS: dict[str, tuple[list[str], bool]] = {
     "cahn_hilliard_spinodal.py": (["--t-end", "4", "--n", "40"], True),
+    "fracture_bar.py": ([], True),
+    "fracture_sent.py": ([], True),
+    "fracture_sens.py": ([], True),
+    "fracture_surfing.py": ([], True),
     "twinning_laminate.py": (["--cells", "32", "--t-end", "30"], True),
     "twinning_domain_wall.py": ([], True),
     "twinning_cubic_tetragonal.py": (["--quick"], True),

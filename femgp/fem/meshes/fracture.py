@@ -64,8 +64,9 @@ def bar(
     return rectangle(comm, ((0.0, 0.0), (length, height)), (nx, ny), quadrilateral=quadrilateral)
 
 
-def _box_field(gmsh: Any, h_in: float, h_out: float, box: tuple[float, float, float, float],
-               thickness: float) -> None:
+def _box_field(
+    gmsh: Any, h_in: float, h_out: float, box: tuple[float, float, float, float], thickness: float
+) -> None:
     x0, x1, y0, y1 = box
     field = gmsh.model.mesh.field
     fid = field.add("Box")

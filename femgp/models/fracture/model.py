@@ -1,0 +1,486 @@
+"""The phase-field fracture model: forms compiled once, staggered (alternate) minimisation.
+
+Fields: the displacement ``u`` (vector P1 or P2) and the damage ``alpha`` (P1).
+The energy ``E = ∫ a(alpha) psi_+(eps) + psi_-(eps) + Gc/c_w (w/ell + ell |grad alpha|^2)``
+comes from :mod:`femgp.energy` terms; both residuals and Jacobians are derived
+from it with ``ufl.derivative``. The load enters through ``fem.Constant``s and
+boundary Functions, so no form is compiled inside the load loop.
+
+One load step is an alternate minimisation: minimise in ``u`` at fixed
+``alpha`` (elasticity; Newton, CG + GAMG with the rigid-body near-nullspace by
+default, prefix ``<prefix>u_``), then in ``alpha`` at fixed ``u`` subject to
+``alpha_prev <= alpha <= 1`` (SNES ``vinewtonrsls``, prefix ``<prefix>alpha_``),
+until ``||alpha_k - alpha_{k-1}||_inf < am_tol``. The iterates can be
+accelerated by over-relaxation (block SOR) or Anderson mixing (see
+:mod:`.solvers`), and each step can start from an extrapolation of the last two.
+With ``irreversibility="history"`` (AT2) the damage is driven by Miehe's
+history field ``H = max(H_prev, psi_+)`` instead of bounds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from femgp.errors import InputError, SolverError
+from femgp.fem import _backend
+
+_backend.import_dolfinx()
+
+import ufl  # noqa: E402
+from dolfinx import fem  # noqa: E402
+from mpi4py import MPI  # noqa: E402
+
+from femgp.energy.terms import FieldValue  # noqa: E402
+from femgp.fem.forms import UFL_OPS, energy_form, field_values, scalar  # noqa: E402
+from femgp.fem.logs import get_logger  # noqa: E402
+from femgp.fem.meshes.core import TaggedMesh, require_groups  # noqa: E402
+from femgp.fem.problems import NonlinearProblem, SolveStats  # noqa: E402
+from femgp.models.fracture.params import DisplacementBC, Loading, Params  # noqa: E402
+from femgp.models.fracture.solvers import (  # noqa: E402
+    ALPHA_DIRECT,
+    ALPHA_ITERATIVE,
+    U_DIRECT,
+    U_ITERATIVE,
+    apply_defaults,
+    make_accelerator,
+    rigid_body_modes,
+)
+
+__all__ = ["FractureModel", "StepStats"]
+
+log = get_logger("femgp.fracture")
+
+#: The load-step predictor is skipped after a step that changed the damage by more than this.
+PREDICTOR_MAX_CHANGE = 0.25
+
+
+@dataclass
+class StepStats:
+    """Iterations of one load step."""
+
+    am_iterations: int = 0
+    am_residual: float = 0.0
+    u: SolveStats | None = None
+    alpha: SolveStats | None = None
+
+    @property
+    def newton(self) -> int:
+        return (self.u.newton if self.u else 0) + (self.alpha.newton if self.alpha else 0)
+
+    @property
+    def krylov(self) -> int:
+        return (self.u.krylov if self.u else 0) + (self.alpha.krylov if self.alpha else 0)
+
+
+class _BC:
+    """A displacement condition with what it needs to follow the load."""
+
+    def __init__(self, spec: DisplacementBC, V: fem.FunctionSpace, tm: TaggedMesh) -> None:
+        self.spec = spec
+        msh = V.mesh
+        fdim = msh.topology.dim - 1
+        facets = tm.facets(spec.group)
+        gdim = msh.geometry.dim
+        if spec.component is not None and spec.component >= gdim:
+            raise InputError(
+                f"DisplacementBC on {spec.group!r}: component {spec.component} does not exist "
+                f"in {gdim}D"
+            )
+        self.const: fem.Constant | None = None
+        self.func: fem.Function | None = None
+        if callable(spec.value):
+            if spec.component is None:
+                self.func = fem.Function(V)
+                dofs = fem.locate_dofs_topological(V, fdim, facets)
+                self.bc = fem.dirichletbc(self.func, dofs)
+            else:
+                Vi, _ = V.sub(spec.component).collapse()
+                self.func = fem.Function(Vi)
+                dofs = fem.locate_dofs_topological((V.sub(spec.component), Vi), fdim, facets)
+                self.bc = fem.dirichletbc(self.func, dofs, V.sub(spec.component))
+        elif spec.component is None:
+            if len(spec.value) != gdim:
+                raise InputError(
+                    f"DisplacementBC on {spec.group!r} needs {gdim} values, got {spec.value!r}"
+                )
+            self.const = fem.Constant(msh, np.zeros(gdim))
+            dofs = fem.locate_dofs_topological(V, fdim, facets)
+            self.bc = fem.dirichletbc(self.const, dofs, V)
+        else:
+            self.const = fem.Constant(msh, 0.0)
+            dofs = fem.locate_dofs_topological(V.sub(spec.component), fdim, facets)
+            self.bc = fem.dirichletbc(self.const, dofs, V.sub(spec.component))
+
+    def set_load(self, t: float) -> None:
+        spec = self.spec
+        if self.func is not None:
+            fn: Callable[[np.ndarray, float], np.ndarray] = spec.value  # type: ignore[assignment]
+            self.func.interpolate(lambda x: fn(x, t))
+            self.func.x.scatter_forward()
+            return
+        scale = t if spec.loaded else 1.0
+        if spec.component is None:
+            self.const.value[:] = scale * np.asarray(spec.value, dtype=float)
+        else:
+            self.const.value = scale * float(spec.value)
+
+
+class FractureModel:
+    """Phase-field fracture on a tagged DOLFINx mesh.
+
+    Args:
+        tm: the mesh with named facet groups (those of ``loading`` must exist).
+        params: material, model and solver parameters.
+        loading: displacement conditions, reaction and load path.
+        prefix: PETSc options prefix; the problems use ``<prefix>u_`` and ``<prefix>alpha_``.
+        u_options, alpha_options: default PETSc options overriding the defaults
+            of ``params.linear_solver`` (the command line still wins).
+        initial_damage: damage at load 0 as a function of x (an initial crack);
+            it is also the first irreversibility bound.
+    """
+
+    def __init__(
+        self,
+        tm: TaggedMesh,
+        params: Params,
+        loading: Loading,
+        *,
+        prefix: str = "femgp_fracture_",
+        u_options: Mapping[str, Any] | None = None,
+        alpha_options: Mapping[str, Any] | None = None,
+        initial_damage: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> None:
+        if not isinstance(tm, TaggedMesh):
+            raise InputError(f"FractureModel needs a TaggedMesh, got {type(tm).__name__}")
+        require_groups(tm, loading.groups, source="fracture mesh")
+        self.tm = tm
+        self.mesh = msh = tm.mesh
+        self.params = p = params
+        self.loading = loading
+        self.prefix = prefix
+        self.comm = msh.comm
+        gdim = msh.geometry.dim
+        if (gdim == 3) != (p.elastic_model == "3d"):
+            raise InputError(
+                f"elastic model {p.elastic_model!r} does not fit a {gdim}D mesh "
+                f"(use '3d' in 3D, 'plane_strain' or 'plane_stress' in 2D)"
+            )
+        tdim = msh.topology.dim
+        msh.topology.create_connectivity(tdim - 1, tdim)
+        n_cells = msh.topology.index_map(tdim).size_local
+        h_local = msh.h(tdim, np.arange(n_cells, dtype=np.int32))
+        self.h_min = self.comm.allreduce(float(h_local.min()) if n_cells else np.inf, op=MPI.MIN)
+        self.h_max = self.comm.allreduce(float(h_local.max()) if n_cells else 0.0, op=MPI.MAX)
+        if p.ell < 2 * self.h_min:
+            log.warning(
+                "ell = %g is smaller than 2 mesh sizes in the finest band (h = %g): the crack "
+                "is under-resolved (aim for h <= ell/4)",
+                p.ell,
+                self.h_min,
+            )
+
+        # -- spaces and unknowns -------------------------------------------------------
+        self.V = V = fem.functionspace(msh, ("Lagrange", p.degree, (gdim,)))
+        self.Q = Q = fem.functionspace(msh, ("Lagrange", 1))
+        self.u = fem.Function(V, name="displacement")
+        self.alpha = fem.Function(Q, name="damage")
+        self.alpha_lb = fem.Function(Q, name="damage_lower_bound")
+        self.alpha_ub = fem.Function(Q, name="damage_upper_bound")
+        self.alpha_ub.x.array[:] = 1.0
+        if initial_damage is not None:
+            self.alpha.interpolate(initial_damage)
+            np.clip(self.alpha.x.array, 0.0, 1.0, out=self.alpha.x.array)
+            self.alpha.x.scatter_forward()
+        history = p.irreversibility == "history"
+        if not history:
+            self.alpha_lb.x.array[:] = self.alpha.x.array
+        self._n_alpha = Q.dofmap.index_map.size_local
+
+        # -- boundary conditions -------------------------------------------------------------
+        self._bcs = [_BC(spec, V, tm) for spec in loading.bcs]
+        fdim = tdim - 1
+        alpha_bcs = []
+        for group in loading.damage_zero:
+            dofs = fem.locate_dofs_topological(Q, fdim, tm.facets(group))
+            alpha_bcs.append(fem.dirichletbc(0.0, dofs, Q))
+        self.load = 0.0
+
+        # -- the energy and its derivatives -----------------------------------------------
+        elastic, crack = p.elastic, p.crack
+        fields = {"u": self.u, "alpha": self.alpha}
+        self.energy_ufl = energy_form(p.energy, fields)
+        v, du = ufl.TestFunction(V), ufl.TrialFunction(V)
+        F_u = ufl.derivative(self.energy_ufl, self.u, v)
+        J_u = ufl.derivative(F_u, self.u, du)
+        fv = field_values(fields)
+        self.H: fem.Function | None = None
+        if history:
+            # Miehe's history field: the damage is driven by H = max_t psi_+(eps(u)).
+            Vh = fem.functionspace(msh, ("DG", p.degree - 1))
+            self.H = fem.Function(Vh, name="history")
+            self._H_prev = np.zeros_like(self.H.x.array)
+            eps = elastic.strain.elastic_strain(UFL_OPS, fv)
+            psi_plus = elastic.split_energy(UFL_OPS, eps)[0]
+            self._psi_plus = fem.Expression(psi_plus, Vh.element.interpolation_points)
+            self._H_work = fem.Function(Vh)
+            a = p.degradation(self.alpha)
+            E_alpha = a * self.H * ufl.dx + energy_form(crack, {"alpha": self.alpha})
+        else:
+            E_alpha = self.energy_ufl
+        beta, dalpha = ufl.TestFunction(Q), ufl.TrialFunction(Q)
+        F_a = ufl.derivative(E_alpha, self.alpha, beta)
+        J_a = ufl.derivative(F_a, self.alpha, dalpha)
+
+        # -- problems ---------------------------------------------------------------------
+        u_direct = p.linear_solver in ("direct", "hybrid")
+        u_defaults = {**(U_DIRECT if u_direct else U_ITERATIVE), **(u_options or {})}
+        a_defaults = dict(ALPHA_DIRECT if p.linear_solver == "direct" else ALPHA_ITERATIVE)
+        if history:
+            a_defaults.update({"snes_type": "newtonls", "snes_linesearch_type": "basic"})
+        a_defaults.update(alpha_options or {})
+        # Absolute residual floors from the problem's own scales (the residual
+        # of a converged solve is limited by the accuracy of the other field):
+        # damage: 1e-7 of Gc/(c_w ell) |Omega| / sqrt(N); displacement: 1e-9 of
+        # the peak-stress scale sqrt(E Gc / ell) times |Omega|^((d-1)/d).
+        volume = scalar(fem.form(fem.Constant(msh, 1.0) * ufl.dx(domain=msh)), self.comm)
+        n_glob = Q.dofmap.index_map.size_global
+        k_w = p.Gc / (crack.c_w * p.ell)
+        sigma_scale = float(np.sqrt(elastic.E * p.Gc / p.ell))
+        u_defaults = {
+            "snes_atol": 1e-9 * sigma_scale * volume ** ((tdim - 1) / tdim),
+            **u_defaults,
+        }
+        a_defaults = {"snes_atol": 1e-7 * k_w * volume / np.sqrt(n_glob), **a_defaults}
+        apply_defaults(f"{prefix}u_", u_defaults)
+        apply_defaults(f"{prefix}alpha_", a_defaults)
+        self.u_problem = NonlinearProblem(
+            F_u, self.u, prefix=f"{prefix}u_", bcs=[b.bc for b in self._bcs], J=J_u
+        )
+        self._nullspace, self._nullspace_vectors = rigid_body_modes(V)
+        self.u_problem.A.setNearNullSpace(self._nullspace)
+        self.alpha_problem = NonlinearProblem(
+            F_a,
+            self.alpha,
+            prefix=f"{prefix}alpha_",
+            bcs=alpha_bcs,
+            J=J_a,
+            bounds=None if history else (self.alpha_lb, self.alpha_ub),
+        )
+        self.accelerator = make_accelerator(
+            p.acceleration, comm=self.comm, omega=p.omega, depth=p.anderson_depth
+        )
+
+        # -- diagnostics: energies and the reaction ------------------------------------------
+        comps = p.energy.components(UFL_OPS, fv)
+        self._elastic_form = fem.form(comps["elastic"] * ufl.dx)
+        self._surface_form = fem.form(comps["surface"] * ufl.dx)
+        self._reaction_form = None
+        if loading.reaction is not None:
+            group, comp = loading.reaction
+            if comp >= gdim:
+                raise InputError(f"reaction component {comp} does not exist in {gdim}D")
+            self._v_reaction = fem.Function(V)
+            dofs = fem.locate_dofs_topological(V.sub(comp), fdim, tm.facets(group))
+            self._v_reaction.x.array[dofs] = 1.0
+            reaction = ufl.derivative(self.energy_ufl, self.u, self._v_reaction)
+            self._reaction_form = fem.form(reaction)
+        self._g_theta_form = None
+        self.theta: fem.Function | None = None
+        self._elastic_term = elastic
+
+        # -- committed state (for rollback) ------------------------------------------------
+        #: Work done so far, failed attempts included: AM, Newton and Krylov iterations.
+        self.work = {"am": 0, "newton": 0, "krylov": 0}
+        self._saved: tuple[np.ndarray, ...] = ()
+        self._previous: tuple[np.ndarray, ...] | None = None
+        self._t_saved = self._t_previous = 0.0
+        self._last_change = 0.0
+        self.commit()
+
+    # -- load ---------------------------------------------------------------------------
+    def set_load(self, t: float) -> None:
+        """Set every boundary value to load ``t``."""
+        self.load = float(t)
+        for bc in self._bcs:
+            bc.set_load(self.load)
+
+    # -- one load step -----------------------------------------------------------------
+    def _update_history(self) -> None:
+        assert self.H is not None
+        self._H_work.interpolate(self._psi_plus)
+        np.maximum(self._H_prev, self._H_work.x.array, out=self.H.x.array)
+        self.H.x.scatter_forward()
+
+    def _owned_alpha(self) -> np.ndarray:
+        return self.alpha.x.array[: self._n_alpha]
+
+    def solve_step(self, t: float, *, step: int | None = None) -> StepStats:
+        """Solve load step ``t`` by alternate minimisation (state is not committed).
+
+        Raises:
+            SolverError: a sub-solve failed or the iteration guard was reached.
+        """
+        p = self.params
+        self.set_load(t)
+        self.accelerator.reset()
+        if p.predictor:
+            self._predict(t)
+        stats = StepStats(u=SolveStats(), alpha=SolveStats())
+        n = self._n_alpha
+        lb = self.alpha_lb.x.array[:n]
+        res = np.inf
+        relax = self.accelerator.name == "overrelax"
+        u_exact = None
+        for k in range(1, p.am_max_it + 1):
+            u_old = self.u.x.array.copy() if relax and k > 1 else None
+            self.work["am"] += 1
+            try:
+                su = self._solve(self.u_problem, step)
+            except SolverError:
+                if u_exact is None:
+                    raise
+                # Newton from the over-relaxed iterate failed: retry from the last
+                # equilibrium, and take a plain (unrelaxed) step this time.
+                self.u.x.array[:] = u_exact
+                u_old = None
+                su = self._solve(self.u_problem, step)
+            stats.u += su
+            if relax:
+                u_exact = self.u.x.array.copy()
+                if u_old is not None:
+                    # Block SOR: over-relax the displacement too (same values on the
+                    # Dirichlet boundary in both iterates, so the conditions still hold).
+                    self.u.x.array[:] = u_old + p.omega * (u_exact - u_old)
+            x = self._owned_alpha().copy()
+            if self.H is not None:
+                self._update_history()
+            sa = self._solve(self.alpha_problem, step)
+            stats.alpha += sa
+            g = self._owned_alpha()
+            local = float(np.max(np.abs(g - x))) if n else 0.0
+            res = self.comm.allreduce(local, op=MPI.MAX)
+            stats.am_iterations, stats.am_residual = k, res
+            if res < p.am_tol:
+                if u_exact is not None:  # the equilibrium displacement, not the relaxed one
+                    self.u.x.array[:] = u_exact
+                return stats
+            if self.accelerator.name != "none":
+                new = np.clip(self.accelerator(x, g.copy()), lb, 1.0)
+                self.alpha.x.array[:n] = new
+                self.alpha.x.scatter_forward()
+        raise SolverError(
+            f"alternate minimisation did not reach ||dalpha||_inf < {p.am_tol:g} in "
+            f"{p.am_max_it} iterations (last {res:.3e})",
+            prefix=self.prefix,
+            step=step,
+        )
+
+    def _predict(self, t: float) -> None:
+        """Linear extrapolation of the last two accepted states to load ``t``."""
+        if self._previous is None or self._t_saved <= self._t_previous:
+            return
+        if self._last_change > PREDICTOR_MAX_CHANGE:
+            return  # the last step was a jump (a crack ran): extrapolating it would mislead
+        r = (t - self._t_saved) / (self._t_saved - self._t_previous)
+        u0, a0 = self._saved
+        u1, a1 = self._previous
+        self.u.x.array[:] = u0 + r * (u0 - u1)
+        lb = self.alpha_lb.x.array if self.params.irreversibility == "bounds" else 0.0
+        self.alpha.x.array[:] = np.clip(a0 + r * (a0 - a1), lb, 1.0)
+
+    def _solve(self, problem: NonlinearProblem, step: int | None) -> SolveStats:
+        """Solve one sub-problem, counting its iterations in :attr:`work` even if it fails."""
+        try:
+            st = problem.solve(step=step)
+        except SolverError:
+            self.work["newton"] += problem.snes.getIterationNumber()
+            self.work["krylov"] += problem.snes.getLinearSolveIterations()
+            raise
+        self.work["newton"] += st.newton
+        self.work["krylov"] += st.krylov
+        return st
+
+    def commit(self) -> None:
+        """Accept the current state: it becomes the irreversibility bound and rollback point."""
+        if self.params.irreversibility == "bounds":
+            self.alpha_lb.x.array[:] = self.alpha.x.array
+        if self.H is not None:
+            self._H_prev = self.H.x.array.copy()
+        if self._saved:
+            self._previous, self._t_previous = self._saved, self._t_saved
+            n = self._n_alpha
+            change = np.abs(self.alpha.x.array[:n] - self._saved[1][:n])
+            local = float(change.max()) if n else 0.0
+            self._last_change = self.comm.allreduce(local, op=MPI.MAX)
+        self._saved = (self.u.x.array.copy(), self.alpha.x.array.copy())
+        self._t_saved = self.load
+
+    def rollback(self) -> None:
+        """Return to the last committed state."""
+        u, alpha = self._saved
+        self.u.x.array[:] = u
+        self.alpha.x.array[:] = alpha
+        if self.H is not None:
+            self.H.x.array[:] = self._H_prev
+
+    # -- diagnostics ------------------------------------------------------------------
+    def energies(self) -> dict[str, float]:
+        """Elastic, surface and total energy (allreduced)."""
+        el = scalar(self._elastic_form, self.comm)
+        su = scalar(self._surface_form, self.comm)
+        return {"elastic": el, "surface": su, "total": el + su}
+
+    def reaction(self) -> float:
+        """The reaction force on the loaded group (residual action, allreduced); NaN if none."""
+        if self._reaction_form is None:
+            return float("nan")
+        return scalar(self._reaction_form, self.comm)
+
+    def max_damage(self) -> float:
+        """``max alpha`` over the mesh (allreduced)."""
+        a = self._owned_alpha()
+        return self.comm.allreduce(float(a.max()) if a.size else 0.0, op=MPI.MAX)
+
+    def energy_release_rate(self, theta: Callable[[np.ndarray], np.ndarray]) -> float:
+        """The G-theta energy release rate for a virtual crack extension ``theta(x)``.
+
+        ``G = ∫ sigma : (grad u grad theta) - W div theta`` with the degraded stress
+        ``sigma`` and elastic density ``W`` of the elastic term; ``theta`` is a
+        vector field (shape ``(gdim, n)`` from ``x``) equal to the crack direction
+        near the tip and 0 far from it. The form is compiled once.
+        """
+        if self._g_theta_form is None:
+            self.theta = fem.Function(self.V, name="theta")
+            fv = {
+                "u": FieldValue(self.u, ufl.grad(self.u)),
+                "alpha": FieldValue(self.alpha, ufl.grad(self.alpha)),
+            }
+            sigma = self._elastic_term.stress(UFL_OPS, fv)
+            W = self._elastic_term.density(UFL_OPS, fv)
+            th = self.theta
+            G = ufl.inner(sigma, ufl.dot(ufl.grad(self.u), ufl.grad(th))) - W * ufl.div(th)
+            self._g_theta_form = fem.form(G * ufl.dx)
+        self.theta.interpolate(theta)
+        self.theta.x.scatter_forward()
+        return scalar(self._g_theta_form, self.comm)
+
+    def tip_position(self, *, threshold: float = 0.5, axis: int = 0) -> float:
+        """The largest ``axis`` coordinate of the nodes with damage above ``threshold``."""
+        x = self.Q.tabulate_dof_coordinates()[: self._n_alpha, axis]
+        a = self._owned_alpha()
+        local = float(x[a > threshold].max()) if np.any(a > threshold) else -np.inf
+        return self.comm.allreduce(local, op=MPI.MAX)
+
+    def output_functions(self) -> tuple[fem.Function, fem.Function]:
+        """Damage and a P1 displacement (interpolated when ``degree == 2``) for XDMF."""
+        if self.params.degree == 1:
+            return self.alpha, self.u
+        if not hasattr(self, "_u_out"):
+            V1 = fem.functionspace(self.mesh, ("Lagrange", 1, (self.mesh.geometry.dim,)))
+            self._u_out = fem.Function(V1, name="displacement")
+        self._u_out.interpolate(self.u)
+        return self.alpha, self._u_out

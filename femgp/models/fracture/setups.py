@@ -1,0 +1,276 @@
+"""The classic fracture set-ups: the bar, SENT, SENS and the surfing test.
+
+Each function builds the mesh, the parameters and the loading, and returns a
+:class:`Setup` that :func:`femgp.models.fracture.run` takes apart. Demos, tests
+and the benchmark share them, so the geometry and the boundary conditions are
+written once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from mpi4py import MPI
+
+from femgp.energy.elasticity import lame_from_young
+from femgp.energy.validation import check_positive
+from femgp.errors import InputError
+from femgp.fem.meshes import fracture as fmeshes
+from femgp.fem.meshes.core import TaggedMesh
+from femgp.models.fracture.params import DisplacementBC, Loading, Params
+
+__all__ = [
+    "MIEHE_MATERIAL",
+    "Setup",
+    "bar",
+    "k_field",
+    "notched_shear",
+    "notched_tension",
+    "surfing",
+]
+
+#: Miehe, Hofacker, Welschinger (2010): E = 210 kN/mm^2, nu = 0.3, Gc = 2.7e-3 kN/mm.
+MIEHE_MATERIAL: dict[str, float] = {"E": 210.0, "nu": 0.3, "Gc": 2.7e-3}
+
+
+@dataclass
+class Setup:
+    """A mesh, parameters, a loading and an optional initial damage."""
+
+    mesh: TaggedMesh
+    params: Params
+    loading: Loading
+    initial_damage: Callable[[np.ndarray], np.ndarray] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _params(base: dict[str, Any], overrides: dict[str, Any]) -> Params:
+    names = {f.name for f in dataclasses.fields(Params)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise InputError(f"unknown parameter(s) {unknown}; allowed: {sorted(names)}")
+    return Params(**{**base, **overrides})
+
+
+def bar(
+    comm: MPI.Comm = MPI.COMM_WORLD,
+    *,
+    length: float = 1.0,
+    height: float = 0.02,
+    h: float = 0.01,
+    load_max: float = 1.5,
+    steps: int = 60,
+    loads: Sequence[float] | None = None,
+    clamp_damage: bool = False,
+    **overrides: Any,
+) -> Setup:
+    """A bar in traction: ``u_x = 0`` on the left, ``u_x = load`` on the right, ``u_y = 0``
+    at both ends, ``nu = 0`` by default so that it behaves as the 1D bar.
+
+    The load is the end displacement; by default ``steps`` equal steps up to
+    ``load_max`` times the critical strain times the length. With
+    ``clamp_damage`` the damage is held at 0 at both ends, which makes the
+    crack localise in the middle (use an odd number of cells to centre it on
+    one element). The reaction is the force on the right end (divide by
+    ``height`` for the stress).
+    """
+    params = _params({"E": 1.0, "nu": 0.0, "Gc": 1.0, "ell": 0.1, "model": "AT1"}, overrides)
+    tm = fmeshes.bar(comm, length=length, height=height, h=h)
+    bcs = (
+        DisplacementBC("left", 0, 0.0),
+        DisplacementBC("right", 0, 1.0, loaded=True),
+        DisplacementBC("left", 1, 0.0),
+        DisplacementBC("right", 1, 0.0),
+    )
+    e_mod = params.elastic.E_eff
+    if loads is None:
+        u_c = params.crack.critical_strain(e_mod) * length
+        loads = [load_max * u_c * (i + 1) / steps for i in range(steps)]
+    loading = Loading(
+        bcs,
+        tuple(loads),
+        reaction=("right", 0),
+        damage_zero=("left", "right") if clamp_damage else (),
+    )
+    return Setup(tm, params, loading, info={"length": length, "height": height, "E_eff": e_mod})
+
+
+def _notched(
+    comm: MPI.Comm,
+    *,
+    band: str,
+    ell: float,
+    h_band: float | None,
+    h_far: float | None,
+    loads: Sequence[float],
+    top: tuple[DisplacementBC, ...],
+    extra: tuple[DisplacementBC, ...],
+    reaction: tuple[str, int],
+    mesh: TaggedMesh | None,
+    overrides: dict[str, Any],
+) -> Setup:
+    ell = check_positive("ell", ell)
+    base = {**MIEHE_MATERIAL, "ell": ell, "model": "AT2", "split": "spectral"}
+    params = _params(base, overrides)
+    h_band = ell / 4 if h_band is None else check_positive("h_band", h_band)
+    tm = mesh or fmeshes.notched_plate(
+        comm, h_band=h_band, h_far=h_far, band=band, band_halfwidth=max(3 * ell, 0.03)
+    )
+    bcs = (DisplacementBC("bottom", None, (0.0, 0.0)), *top, *extra)
+    loading = Loading(bcs, tuple(loads), reaction=reaction)
+    return Setup(tm, params, loading, info={"h_band": h_band, "ell": ell})
+
+
+def sent_loads(
+    *, u_max: float = 6.5e-3, du: float = 1e-4, du_fine: float = 1e-5, u_fine: float = 4.5e-3
+) -> tuple[float, ...]:
+    """SENT top displacements (mm): steps ``du`` up to ``u_fine``, then ``du_fine``."""
+    coarse = np.arange(du, u_fine + 0.5 * du, du)
+    fine = np.arange(coarse[-1] + du_fine, u_max + 0.5 * du_fine, du_fine)
+    return tuple(float(v) for v in np.concatenate([coarse, fine]))
+
+
+def notched_tension(
+    comm: MPI.Comm = MPI.COMM_WORLD,
+    *,
+    ell: float = 0.015,
+    h_band: float | None = None,
+    h_far: float | None = None,
+    loads: Sequence[float] | None = None,
+    mesh: TaggedMesh | None = None,
+    **overrides: Any,
+) -> Setup:
+    """Single-edge notched tension (SENT) in mm and kN, after Miehe et al. (2010).
+
+    Bottom edge fixed, top edge moved vertically by the load (mm) with
+    ``u_x = 0``; the reaction is the vertical force on the top edge (kN for the
+    unit thickness of 1 mm). AT2 with the spectral split, plane strain, by
+    default; ``h_band`` defaults to ``ell / 4`` along the crack path. A ``mesh``
+    given replaces the gmsh plate (it needs the groups ``bottom`` and ``top``).
+    """
+    return _notched(
+        comm,
+        band="tension",
+        ell=ell,
+        h_band=h_band,
+        h_far=h_far,
+        loads=sent_loads() if loads is None else loads,
+        top=(DisplacementBC("top", 1, 1.0, loaded=True), DisplacementBC("top", 0, 0.0)),
+        extra=(),
+        reaction=("top", 1),
+        mesh=mesh,
+        overrides=overrides,
+    )
+
+
+def notched_shear(
+    comm: MPI.Comm = MPI.COMM_WORLD,
+    *,
+    ell: float = 0.015,
+    h_band: float | None = None,
+    h_far: float | None = None,
+    loads: Sequence[float] | None = None,
+    mesh: TaggedMesh | None = None,
+    **overrides: Any,
+) -> Setup:
+    """Single-edge notched shear (SENS) in mm and kN, after Miehe et al. (2010).
+
+    Bottom edge fixed, top edge moved horizontally by the load with ``u_y = 0``,
+    ``u_y = 0`` on the left and right edges; the reaction is the horizontal
+    force on the top edge. The crack curves down towards the bottom right.
+    """
+    if loads is None:
+        loads = tuple(float(v) for v in np.arange(1e-4, 1.6e-2 + 1e-9, 1e-4))
+    return _notched(
+        comm,
+        band="shear",
+        ell=ell,
+        h_band=h_band,
+        h_far=h_far,
+        loads=loads,
+        top=(DisplacementBC("top", 0, 1.0, loaded=True), DisplacementBC("top", 1, 0.0)),
+        extra=(DisplacementBC("left", 1, 0.0), DisplacementBC("right", 1, 0.0)),
+        reaction=("top", 0),
+        mesh=mesh,
+        overrides=overrides,
+    )
+
+
+def k_field(
+    *, E: float, nu: float, K: float, elastic_model: str, x0: float, speed: float = 1.0
+) -> Callable[[np.ndarray, float], np.ndarray]:
+    """The mode-I crack-tip displacement with its tip at ``(x0 + speed * t, 0)``.
+
+    ``U = K/(2 mu) sqrt(r/(2 pi)) (kappa - cos theta) (cos(theta/2), sin(theta/2))``
+    with ``kappa = 3 - 4 nu`` (plane strain) or ``(3 - nu)/(1 + nu)`` (plane stress).
+    """
+    _, mu = lame_from_young(E, nu)
+    kappa = (3 - nu) / (1 + nu) if elastic_model == "plane_stress" else 3 - 4 * nu
+
+    def U(x: np.ndarray, t: float) -> np.ndarray:
+        dx = x[0] - (x0 + speed * t)
+        dy = x[1]
+        r = np.hypot(dx, dy)
+        theta = np.arctan2(dy, dx)
+        amp = K / (2 * mu) * np.sqrt(r / (2 * math.pi)) * (kappa - np.cos(theta))
+        return np.vstack([amp * np.cos(theta / 2), amp * np.sin(theta / 2)])
+
+    return U
+
+
+def surfing(
+    comm: MPI.Comm = MPI.COMM_WORLD,
+    *,
+    length: float = 1.0,
+    height: float = 0.4,
+    ell: float = 0.02,
+    h_band: float | None = None,
+    crack0: float = 0.2,
+    advance: float = 0.5,
+    steps: int = 25,
+    load_factor: float = 1.0,
+    **overrides: Any,
+) -> Setup:
+    """The surfing test: a crack driven along ``y = 0`` by a moving K_I field.
+
+    Nondimensional: ``E = 1, nu = 0.3, Gc = 1`` by default, plane strain, AT1
+    without split. The whole outer boundary follows the K-field whose tip moves
+    from ``crack0`` by ``advance`` in ``steps`` steps (the load is the tip
+    advance), with ``K_I = load_factor * sqrt(Gc_eff E')``, ``E' = E / (1 - nu^2)``
+    in plane strain. The initial crack ``[0, crack0] × {0}`` is an initial
+    damage with the model's optimal profile.
+    """
+    params = _params({"E": 1.0, "nu": 0.3, "Gc": 1.0, "ell": ell, "model": "AT1"}, overrides)
+    h_band = params.ell / 5 if h_band is None else check_positive("h_band", h_band)
+    tm = fmeshes.strip(
+        comm,
+        length=length,
+        height=height,
+        h_band=h_band,
+        band_halfwidth=max(4 * params.ell, 2 * h_band),
+    )
+    el = params.elastic
+    e_prime = el.E_eff if params.elastic_model == "plane_strain" else el.E
+    gc_eff = params.crack.gc_eff(h_band)
+    K = load_factor * math.sqrt(gc_eff * e_prime)
+    U = k_field(E=params.E, nu=params.nu, K=K, elastic_model=params.elastic_model, x0=crack0)
+    bcs = tuple(DisplacementBC(g, None, U) for g in ("left", "right", "bottom", "top"))
+    loads = tuple(advance * (i + 1) / steps for i in range(steps))
+    crack = params.crack
+
+    def initial(x: np.ndarray) -> np.ndarray:
+        d = np.where(x[0] <= crack0, np.abs(x[1]), np.hypot(x[0] - crack0, x[1]))
+        return crack.profile(d)
+
+    return Setup(
+        tm,
+        params,
+        Loading(bcs, loads),
+        initial_damage=initial,
+        info={"K": K, "E_prime": e_prime, "gc_eff": gc_eff, "h_band": h_band, "crack0": crack0},
+    )

@@ -1,0 +1,89 @@
+"""The 1D-like bar against the analytic results of Pham, Amor, Marigo and Maurini.
+
+Homogeneous bars (natural damage conditions) peak at the analytic critical
+stress; a bar with the damage held at 0 at its ends localises one crack in the
+middle, whose profile and dissipated energy are checked. Nondimensional:
+``E = 1``, ``nu = 0`` (so the 2D strip is the 1D bar), ``Gc = 1``, ``ell = 0.1``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from femgp.models.fracture import run
+from femgp.models.fracture.setups import bar
+
+HEIGHT = 0.02
+
+
+def _peak_stress(model: str) -> tuple[float, float]:
+    # 167 steps up to 1.2 u_c: increments of 0.72 % of u_c, not aligned with u_c.
+    s = bar(MPI.COMM_SELF, model=model, h=0.05, height=HEIGHT, load_max=1.2, steps=167)
+    res = run(s.mesh, s.params, s.loading, show_progress=False)
+    sigma = res.column("reaction") / HEIGHT
+    return float(sigma.max()), s.params.crack.critical_stress(s.info["E_eff"])
+
+
+def test_at1_peak_stress():
+    """AT1: elastic until sigma_c = sqrt(3 Gc E / (8 ell)); tolerance 2 %."""
+    peak, sigma_c = _peak_stress("AT1")
+    assert sigma_c == pytest.approx(math.sqrt(3 / 0.8))
+    assert abs(peak / sigma_c - 1) < 0.02, (peak, sigma_c)
+
+
+def test_at2_peak_stress():
+    """AT2: peak (3 sqrt(3)/16) sqrt(E Gc / ell); tolerance 2 %."""
+    peak, sigma_max = _peak_stress("AT2")
+    assert sigma_max == pytest.approx(3 * math.sqrt(3) / 16 * math.sqrt(10))
+    assert abs(peak / sigma_max - 1) < 0.02, (peak, sigma_max)
+
+
+# The localised crack: 101 cells put the middle of the bar inside one element.
+H_CELL = 1.0 / 101
+
+
+@pytest.fixture(scope="module")
+def localised():
+    s = bar(
+        MPI.COMM_SELF,
+        model="AT1",
+        h=H_CELL,
+        height=HEIGHT,
+        clamp_damage=True,
+        load_max=1.6,
+        steps=16,
+    )
+    res = run(s.mesh, s.params, s.loading, show_progress=False)
+    return s, res
+
+
+def test_at1_localised_profile(localised):
+    """After the crack forms, alpha = (1 - d / (2 ell))^2 with d the distance to the crack.
+
+    The displacement jump of a P1 crack lives in one fully broken element (alpha = 1
+    at both its nodes, the origin of Gc_eff), so d is measured from that element.
+    Tolerance: 0.02 in alpha at every node.
+    """
+    s, res = localised
+    m = res.model
+    assert res.column("max_damage")[-1] > 0.99
+    x = m.Q.tabulate_dof_coordinates()[:, 0]
+    alpha = m.alpha.x.array
+    d = np.maximum(np.abs(x - 0.5) - H_CELL / 2, 0.0)
+    err = np.abs(alpha - s.params.crack.profile(d))
+    assert err.max() < 0.02, err.max()
+
+
+def test_dissipated_energy_is_gc_eff_times_length(localised):
+    """Surface energy after fracture = Gc (1 + h / (c_w ell)) × crack length; tolerance 3 %."""
+    s, res = localised
+    gc_eff = s.params.crack.gc_eff(H_CELL)
+    dissipated = res.column("surface")[-1]
+    assert abs(dissipated / (gc_eff * HEIGHT) - 1) < 0.03, (dissipated, gc_eff * HEIGHT)
+    # the bar is broken: almost no elastic energy and almost no force left
+    assert res.column("elastic")[-1] < 1e-2 * dissipated
+    assert abs(res.column("reaction")[-1]) < 1e-2 * res.peak_reaction

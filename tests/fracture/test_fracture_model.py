@@ -1,0 +1,113 @@
+"""Bad input, cutbacks, output files of the fracture model."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+
+import pytest
+from mpi4py import MPI
+
+from femgp.errors import InputError, SolverError
+from femgp.fem.meshes.core import rectangle
+from femgp.models.fracture import HISTORY_COLUMNS, DisplacementBC, Loading, Params, run
+from femgp.models.fracture.setups import bar
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"ell": 0.0}, "ell must be > 0, got 0.0"),
+        ({"ell": -1.0}, "ell must be > 0"),
+        ({"Gc": 0.0}, "Gc must be > 0, got 0.0"),
+        ({"model": "AT3"}, "unknown crack model 'AT3'; allowed: 'AT1', 'AT2'"),
+        ({"split": "amor"}, "unknown split 'amor'; allowed: 'none', 'voldev', 'spectral'"),
+        ({"acceleration": "fast"}, "allowed: 'anderson', 'overrelax', 'none'"),
+        ({"irreversibility": "history", "model": "AT1"}, "AT2 only"),
+        ({"degree": 3}, "degree must be 1 or 2"),
+        ({"omega": 2.0}, "omega must be in"),
+        ({"nu": 0.5}, "nu must be in"),
+    ],
+)
+def test_bad_parameters(kwargs, match):
+    with pytest.raises(InputError, match=match):
+        Params(**kwargs)
+
+
+def test_mesh_without_loaded_or_fixed_group():
+    tm = rectangle(MPI.COMM_SELF, ((0.0, 0.0), (1.0, 0.1)), (4, 1))
+    loading = Loading(
+        (DisplacementBC("clamp", 0, 0.0), DisplacementBC("right", 0, 1.0, loaded=True)),
+        (0.1,),
+        reaction=("loaded_edge", 0),
+    )
+    with pytest.raises(InputError, match=r"lacks physical group.*'clamp'.*'loaded_edge'"):
+        run(tm, Params(), loading, show_progress=False)
+
+
+def test_bad_loading():
+    with pytest.raises(InputError, match="strictly increasing"):
+        Loading((DisplacementBC("left", 0, 0.0),), (0.2, 0.1))
+    with pytest.raises(InputError, match="tuple value"):
+        DisplacementBC("left", None, 0.0)
+
+
+def test_coarse_mesh_warns(caplog):
+    s = bar(MPI.COMM_SELF, h=0.1, steps=1)
+    with caplog.at_level(logging.WARNING, logger="femgp"):
+        run(s.mesh, s.params, s.loading, show_progress=False)
+    assert any("ell = 0.1 is smaller than 2 mesh sizes" in r.message for r in caplog.records)
+
+
+def test_outputs_and_refusal(tmp_path):
+    s = bar(MPI.COMM_SELF, h=0.05, steps=4)
+    out = tmp_path / "run"
+    res = run(s.mesh, s.params, s.loading, output=out, show_progress=False)
+    for name in (
+        "fields.xdmf",
+        "fields.h5",
+        "history.csv",
+        "run.json",
+        "crack.png",
+        "force_displacement.png",
+        "energies.png",
+    ):
+        assert (out / name).is_file(), name
+    with open(out / "history.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert tuple(rows[0]) == HISTORY_COLUMNS
+    assert len(rows) == res.steps + 1 == 5
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+    with pytest.raises(InputError, match="already holds results"):
+        run(s.mesh, s.params, s.loading, output=out, show_progress=False)
+    run(s.mesh, s.params, s.loading, output=out, overwrite=True, show_progress=False)
+
+
+def test_failed_steps_are_cut_back_then_stop_with_history_intact(tmp_path):
+    """One AM iteration allowed: elastic AT1 steps pass, the first damaging one cannot.
+
+    It is cut back ``max_cutbacks`` times, then SolverError; the steps before stay written.
+    """
+    s = bar(MPI.COMM_SELF, h=0.05, load_max=1.5, steps=3, am_max_it=1, max_cutbacks=2)
+    out = tmp_path / "failed"
+    with pytest.raises(SolverError, match="alternate minimisation did not reach"):
+        run(s.mesh, s.params, s.loading, output=out, show_progress=False)
+    with open(out / "history.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "failed"
+    assert info["cutbacks"] == 3  # two cutbacks, and the third failure stops the run
+    assert len(rows) >= 2  # load 0 and the elastic step at 0.5 u_c
+    assert all(float(r["max_damage"]) == 0.0 for r in rows)
+    assert (out / "fields.h5").is_file()
+
+
+def test_p2_displacement_and_history_field(tmp_path):
+    """Degree-2 displacement (written to XDMF as P1) with the AT2 history field: peak within 2 %."""
+    s = bar(MPI.COMM_SELF, model="AT2", h=0.05, steps=47, degree=2, irreversibility="history")
+    res = run(s.mesh, s.params, s.loading, output=tmp_path / "p2", show_progress=False)
+    sigma = res.column("reaction") / s.info["height"]
+    theory = s.params.crack.critical_stress(s.info["E_eff"])
+    assert abs(sigma.max() / theory - 1) < 0.02
+    assert (tmp_path / "p2" / "fields.h5").is_file()
