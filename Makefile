@@ -32,8 +32,11 @@ demo: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
+# The torch suite runs in its own process: femgp.ml never imports dolfinx, and
+# torch's threaded kernels crash in a process that has loaded PETSc and MPI.
 test-serial: venv
-	$(PY) -m pytest -m "not mpi and not slow" -q
+	$(PY) -m pytest -m "not mpi and not slow and not torch" -q
+	$(PY) -m pytest -m "torch and not slow" -q tests/ml
 
 test-mpi: venv
 	$(VENV)/bin/mpirun -n $(NP) $(PY) -m pytest -m "mpi and not slow" -q -p no:cacheprovider tests
