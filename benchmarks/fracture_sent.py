@@ -42,7 +42,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from femgp.scripting import ArgumentParser, insert_petsc_options, script_main, split_petsc_args
+from femgp.models.fracture.cli import petsc_args
+from femgp.scripting import ArgumentParser, insert_petsc_options, script_main
 
 HERE = Path(__file__).parent
 
@@ -131,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--output", default=str(HERE / "results"), help="folder of the results")
     p.add_argument("--name", default="fracture_sent", help="results file stem")
     args, extra = p.parse_known_args(argv)
-    insert_petsc_options(split_petsc_args(extra))
+    insert_petsc_options(petsc_args(extra))
 
     from mpi4py import MPI
 

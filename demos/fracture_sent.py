@@ -44,8 +44,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from femgp.models.fracture.cli import add_common_options, overrides, summary
-from femgp.scripting import ArgumentParser, insert_petsc_options, script_main, split_petsc_args
+from femgp.models.fracture.cli import (
+    add_common_options,
+    check_output,
+    overrides,
+    petsc_args,
+    summary,
+)
+from femgp.scripting import ArgumentParser, insert_petsc_options, script_main
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_common_options(p, default_output="results/fracture_sent")
     p.add_argument("--mesh", help="a .msh file with facet groups 'bottom' and 'top'")
     args, extra = p.parse_known_args(argv)
-    insert_petsc_options(split_petsc_args(extra))
+    insert_petsc_options(petsc_args(extra))
+    check_output(args.output, overwrite=args.overwrite)
 
     # Import the finite-element layer once the arguments are known to be good.
     from mpi4py import MPI

@@ -40,15 +40,22 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from femgp.models.fracture.cli import add_common_options, overrides, summary
-from femgp.scripting import ArgumentParser, insert_petsc_options, script_main, split_petsc_args
+from femgp.models.fracture.cli import (
+    add_common_options,
+    check_output,
+    overrides,
+    petsc_args,
+    summary,
+)
+from femgp.scripting import ArgumentParser, insert_petsc_options, script_main
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = ArgumentParser(description="The surfing test: a crack driven by a moving K_I field")
     add_common_options(p, default_output="results/fracture_surfing")
     args, extra = p.parse_known_args(argv)
-    insert_petsc_options(split_petsc_args(extra))
+    insert_petsc_options(petsc_args(extra))
+    check_output(args.output, overwrite=args.overwrite)
 
     from mpi4py import MPI
 

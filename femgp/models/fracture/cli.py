@@ -7,11 +7,32 @@ every fracture script takes and turns them into :class:`Params` overrides.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from femgp.scripting import ArgumentParser
+from femgp.errors import InputError
+from femgp.scripting import ArgumentParser, split_petsc_args
 
-__all__ = ["add_common_options", "overrides", "summary"]
+__all__ = ["add_common_options", "check_output", "overrides", "petsc_args", "summary"]
+
+
+def petsc_args(extra: Sequence[str]) -> list[str]:
+    """The PETSc options among the unparsed arguments; an unknown ``--option`` is an error."""
+    unknown = [a for a in extra if a.startswith("--")]
+    if unknown:
+        raise InputError(f"unknown option(s): {' '.join(unknown)} (see --help)")
+    return split_petsc_args(extra)
+
+
+def check_output(folder: str | Path, *, overwrite: bool) -> None:
+    """Refuse, before any work, an output folder that already holds results."""
+    from mpi4py import MPI
+
+    from femgp.models.fracture.run import refuse_existing_results
+
+    if not overwrite:
+        refuse_existing_results(Path(folder), MPI.COMM_WORLD)
 
 
 def add_common_options(p: ArgumentParser, *, default_output: str) -> ArgumentParser:

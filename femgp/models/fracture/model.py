@@ -333,19 +333,25 @@ class FractureModel:
         n = self._n_alpha
         lb = self.alpha_lb.x.array[:n]
         res = np.inf
+        accelerate = self.accelerator.name != "none"
         relax = self.accelerator.name == "overrelax"
-        u_exact = None
+        u_exact: np.ndarray | None = None  # the last equilibrium displacement
+        g_last: np.ndarray | None = None  # the last damage minimiser (before acceleration)
         for k in range(1, p.am_max_it + 1):
             u_old = self.u.x.array.copy() if relax and k > 1 else None
             self.work["am"] += 1
             try:
                 su = self._solve(self.u_problem, step)
             except SolverError:
-                if u_exact is None:
+                if u_exact is None or g_last is None or not accelerate:
                     raise
-                # Newton from the over-relaxed iterate failed: retry from the last
-                # equilibrium, and take a plain (unrelaxed) step this time.
+                # Newton failed from an accelerated iterate: fall back to the last
+                # unaccelerated pair and finish this step with plain iterations.
+                log.debug("step %s: displacement solve failed; plain AM for this step", step)
                 self.u.x.array[:] = u_exact
+                self.alpha.x.array[:n] = g_last
+                self.alpha.x.scatter_forward()
+                accelerate = relax = False
                 u_old = None
                 su = self._solve(self.u_problem, step)
             stats.u += su
@@ -355,6 +361,8 @@ class FractureModel:
                     # Block SOR: over-relax the displacement too (same values on the
                     # Dirichlet boundary in both iterates, so the conditions still hold).
                     self.u.x.array[:] = u_old + p.omega * (u_exact - u_old)
+            else:
+                u_exact = None
             x = self._owned_alpha().copy()
             if self.H is not None:
                 self._update_history()
@@ -368,7 +376,10 @@ class FractureModel:
                 if u_exact is not None:  # the equilibrium displacement, not the relaxed one
                     self.u.x.array[:] = u_exact
                 return stats
-            if self.accelerator.name != "none":
+            if accelerate:
+                g_last = g.copy()
+                if u_exact is None:
+                    u_exact = self.u.x.array.copy()
                 new = np.clip(self.accelerator(x, g.copy()), lb, 1.0)
                 self.alpha.x.array[:n] = new
                 self.alpha.x.scatter_forward()

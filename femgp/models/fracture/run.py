@@ -27,7 +27,7 @@ from femgp.fem.stepping import AdaptiveStepper
 from femgp.models.fracture.model import FractureModel, StepStats
 from femgp.models.fracture.params import Loading, Params
 
-__all__ = ["HISTORY_COLUMNS", "FractureResult", "run"]
+__all__ = ["HISTORY_COLUMNS", "FractureResult", "refuse_existing_results", "run"]
 
 log = get_logger("femgp.fracture")
 
@@ -132,7 +132,7 @@ def run(
     """
     t_wall = time.perf_counter()
     if output and not overwrite:
-        _refuse_existing(Path(output), tm.mesh.comm)
+        refuse_existing_results(Path(output), tm.mesh.comm)
     model = FractureModel(
         tm,
         params,
@@ -275,7 +275,7 @@ def run(
     )
 
 
-def _refuse_existing(folder: Path, comm: Any) -> None:
+def refuse_existing_results(folder: Path, comm: Any) -> None:
     """Fail before any work if ``folder`` already holds results (ResultsWriter checks again)."""
     found = [n for n in RESULT_FILES if (folder / n).exists()] if comm.rank == 0 else None
     found = comm.bcast(found, root=0)
