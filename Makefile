@@ -27,7 +27,6 @@ venv: $(VENV)/.installed-$(EXTRAS)
 
 demo: venv
 	$(VENV)/bin/mpirun -n $(NP) $(PY) demos/fracture_sent.py --output $(DEMO_OUT) --overwrite
-	@echo "results in $(DEMO_OUT)/ (fields.xdmf for ParaView, history.csv, *.png)"
 
 lint: venv
 	$(VENV)/bin/ruff check .
