@@ -1,0 +1,89 @@
+"""The built-in geometries by name, for ``femgp mesh build`` and ``meshes/*.py``.
+
+Each entry builds a :class:`~femgp.fem.meshes.core.TaggedMesh` from a fine size
+``h`` (the refinement band or the uniform size) and an optional ``h_far``, and
+lists the physical groups it carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mpi4py import MPI
+
+from femgp.errors import InputError
+from femgp.fem.meshes import fracture, panels, pfhub
+from femgp.fem.meshes.core import TaggedMesh
+
+__all__ = ["GEOMETRIES", "Geometry", "build"]
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """A named geometry: ``make(comm, h, h_far)``, its groups, default h and a summary."""
+
+    make: Callable[[MPI.Comm, float, float | None], TaggedMesh]
+    groups: tuple[str, ...]
+    h: float
+    summary: str
+
+
+GEOMETRIES: dict[str, Geometry] = {
+    "bar": Geometry(
+        lambda c, h, hf: fracture.bar(c, h=h),
+        ("left", "right", "bottom", "top"),
+        0.01,
+        "1D-like bar [0, 1] x [0, 0.05], structured quadrilaterals",
+    ),
+    "sent": Geometry(
+        lambda c, h, hf: fracture.notched_plate(c, h_band=h, h_far=hf, band="tension"),
+        fracture.NOTCHED_PLATE_GROUPS,
+        0.01,
+        "single-edge notched plate (1 mm), band ahead of the notch (tension)",
+    ),
+    "sens": Geometry(
+        lambda c, h, hf: fracture.notched_plate(c, h_band=h, h_far=hf, band="shear"),
+        fracture.NOTCHED_PLATE_GROUPS,
+        0.01,
+        "single-edge notched plate (1 mm), band in the lower right (shear)",
+    ),
+    "strip": Geometry(
+        lambda c, h, hf: fracture.strip(c, h_band=h, h_far=hf),
+        fracture.STRIP_GROUPS,
+        0.02,
+        "surfing strip [0, 1] x [-0.25, 0.25], band along y = 0",
+    ),
+    "lpanel": Geometry(
+        lambda c, h, hf: panels.lpanel(c, h=h, h_far=hf),
+        panels.LPANEL_GROUPS,
+        5.0,
+        "L-shaped panel (Winkler 2001), 500 mm, band from the re-entrant corner",
+    ),
+    "plate_with_holes": Geometry(
+        lambda c, h, hf: panels.plate_with_holes(c, h=h, h_far=hf),
+        panels.PLATE_WITH_HOLES_GROUPS,
+        2.0,
+        "65 x 120 plate with two holes of radius 10",
+    ),
+    "pfhub_tshape": Geometry(
+        lambda c, h, hf: pfhub.tshape(c, h=h),
+        pfhub.TSHAPE_GROUPS,
+        2.0,
+        "PFHub benchmark 1c T-shape",
+    ),
+}
+
+
+def build(
+    name: str,
+    comm: MPI.Comm = MPI.COMM_WORLD,
+    *,
+    h: float | None = None,
+    h_far: float | None = None,
+) -> TaggedMesh:
+    """Build geometry ``name`` (see :data:`GEOMETRIES`) with size ``h`` (default per geometry)."""
+    if name not in GEOMETRIES:
+        raise InputError(f"unknown geometry {name!r}; choose from {', '.join(GEOMETRIES)}")
+    geo = GEOMETRIES[name]
+    return geo.make(comm, geo.h if h is None else h, h_far)

@@ -1,0 +1,366 @@
+"""Meshes: builders and their groups, readers keep tags, checks reject bad meshes, the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import femgp.fem._backend  # noqa: F401
+
+import meshio
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from femgp.errors import InputError
+from femgp.fem.meshes import (
+    GEOMETRIES,
+    build,
+    check_mesh,
+    mesh_report,
+    read_mesh,
+    read_msh,
+    rectangle,
+    require_groups,
+    write_mesh,
+)
+from femgp.fem.meshes.panels import lpanel, plate_with_holes
+from femgp.fem.meshes.twinning import box
+
+ROOT = Path(__file__).resolve().parents[2]
+MESHES = ROOT / "meshes"
+SELF = MPI.COMM_SELF
+
+# coarse sizes that keep every build under a second
+COARSE = {
+    "bar": 0.05,
+    "sent": 0.05,
+    "sens": 0.05,
+    "strip": 0.05,
+    "lpanel": 25.0,
+    "plate_with_holes": 5.0,
+    "pfhub_tshape": 10.0,
+}
+AREAS = {
+    "bar": 0.05,
+    "sent": 1.0 - 0.5 * 0.1 * 0.5,  # notch opening 2 h_band, depth 0.5
+    "sens": 1.0 - 0.5 * 0.1 * 0.5,
+    "strip": 0.5,
+    "lpanel": 500.0**2 - 250.0**2,
+    "pfhub_tshape": 20 * 100 + 100 * 20,
+}
+
+
+def _counts(report: dict, kind: str) -> dict[int, int]:
+    return {t["tag"]: t["count"] for t in report["tags"][kind]}
+
+
+def _names(report: dict, kind: str) -> dict[str, int]:
+    return {t["name"]: t["count"] for t in report["tags"][kind] if t["name"]}
+
+
+def test_every_geometry_is_listed():
+    assert set(COARSE) == set(GEOMETRIES)
+
+
+@pytest.mark.parametrize("name", sorted(COARSE))
+def test_builder_has_its_named_groups(name):
+    tm = build(name, SELF, h=COARSE[name])
+    require_groups(tm, GEOMETRIES[name].groups)
+    check_mesh(tm, tdim=2, gdim=2)
+    report = mesh_report(tm)
+    tdim = tm.mesh.topology.dim
+    for group in GEOMETRIES[name].groups:
+        dim, tag = tm.groups[group]
+        kind = "cells" if dim == tdim else "facets"
+        assert _counts(report, kind).get(tag, 0) > 0, group
+    if name in AREAS:
+        assert report["volume"] == pytest.approx(AREAS[name], rel=1e-9)
+    assert report["quality"]["min"] > 0.3
+
+
+def test_plate_with_holes_area_and_hole_boundary():
+    tm = plate_with_holes(SELF, h=3.0)
+    report = mesh_report(tm)
+    exact = 65 * 120 - 2 * math.pi * 10**2
+    # the polygonal holes miss at most a few segments' sagitta: area within 0.5 %
+    assert report["volume"] > exact
+    assert report["volume"] == pytest.approx(exact, rel=5e-3)
+    hole_facets = tm.facets("holes")
+    x = tm.mesh.geometry.x
+    msh = tm.mesh
+    from dolfinx.mesh import entities_to_geometry
+
+    msh.topology.create_connectivity(1, 2)
+    nodes = entities_to_geometry(msh, 1, hole_facets.astype(np.int32)).ravel()
+    r = np.minimum(
+        np.hypot(x[nodes, 0] - 20, x[nodes, 1] - 51), np.hypot(x[nodes, 0] - 45, x[nodes, 1] - 69)
+    )
+    np.testing.assert_allclose(r, 10.0, rtol=1e-9)
+
+
+@pytest.mark.parametrize("name, h", [("lpanel", 10.0), ("sent", 0.02)])
+def test_refinement_band_is_finer(name, h):
+    tm = build(name, SELF, h=h)
+    msh = tm.mesh
+    n = msh.topology.index_map(2).size_local
+    cells = np.arange(n, dtype=np.int32)
+    diam = msh.h(2, cells)
+    mid = msh.geometry.x[msh.geometry.dofmaps[0][:n, :3]].mean(axis=1)
+    if name == "lpanel":  # the band left of the re-entrant corner (250, 250)
+        band = (mid[:, 0] < 240) & (np.abs(mid[:, 1] - 260) < 15)
+        far = mid[:, 1] > 400
+    else:  # ahead of the notch tip (0.5, 0.5)
+        band = (mid[:, 0] > 0.55) & (np.abs(mid[:, 1] - 0.5) < 0.03)
+        far = mid[:, 1] < 0.2
+    assert band.sum() > 10 and far.sum() > 10
+    assert diam[band].max() <= 2.0 * h
+    assert np.median(diam[far]) > 2.5 * np.median(diam[band])
+
+
+def test_report_of_known_meshes():
+    quads = mesh_report(rectangle(SELF, ((0, 0), (2, 1)), (4, 2)))
+    assert quads["cells"] == 8 and quads["vertices"] == 15 and quads["cell_type"] == "quadrilateral"
+    assert quads["quality"] == {"measure": "scaled Jacobian", "min": 1.0, "max": 1.0, "mean": 1.0}
+    assert quads["h_min"] == pytest.approx(math.sqrt(0.5)) and quads["volume"] == pytest.approx(2)
+    assert _names(quads, "facets") == {"left": 2, "right": 2, "bottom": 4, "top": 4}
+    tris = mesh_report(rectangle(SELF, ((0, 0), (1, 1)), (2, 2), quadrilateral=False))
+    assert tris["quality"]["min"] == pytest.approx(2 * (math.sqrt(2) - 1))  # right isosceles
+    tets = mesh_report(box(SELF, ((0, 0, 0), (1, 1, 1)), (2, 2, 2)))
+    assert tets["tdim"] == tets["gdim"] == 3 and tets["volume"] == pytest.approx(1.0)
+    assert 0 < tets["quality"]["min"] < 1 and tets["h_max"] == pytest.approx(math.sqrt(0.75))
+
+
+def test_read_msh_keeps_tags():
+    ref = mesh_report(lpanel(SELF, h=10.0))
+    got = mesh_report(read_mesh(MESHES / "lpanel.msh", SELF))
+    assert got["cells"] == ref["cells"] and got["groups"] == ref["groups"]
+    assert _counts(got, "facets") == _counts(ref, "facets")
+    assert _names(got, "facets") == {"bottom": 10, "load": 1, "boundary": 95}
+    tshape = read_mesh(MESHES / "pfhub_tshape.msh", SELF)
+    assert mesh_report(tshape) == mesh_report(read_msh(MESHES / "pfhub_tshape.msh", SELF))
+
+
+@pytest.mark.parametrize("suffix", [".vtu", ".inp"])
+def test_read_meshio_files_keep_tags(suffix):
+    tm = read_mesh(MESHES / f"square_tagged{suffix}", SELF)
+    report = mesh_report(tm)
+    assert report["cells"] == 32 and report["gdim"] == 2  # zero z column dropped
+    assert sorted(_counts(report, "facets").values()) == [4, 4, 4, 4]
+    if suffix == ".inp":  # element sets carry the names
+        assert _names(report, "facets") == {"left": 4, "right": 4, "bottom": 4, "top": 4}
+        assert tm.facets("left").size == 4
+
+
+@pytest.mark.parametrize("suffix", [".msh", ".xdmf", ".vtu", ".inp", ".mesh"])
+@pytest.mark.parametrize("quadrilateral", [False, True])
+def test_write_read_round_trip(tmp_path, suffix, quadrilateral):
+    tm = rectangle(SELF, ((0, 0), (2, 1)), (4, 2), quadrilateral=quadrilateral)
+    ref = mesh_report(tm)
+    path = write_mesh(tm, tmp_path / f"m{suffix}")
+    got = mesh_report(read_mesh(path, SELF))
+    for key in ("cells", "vertices", "cell_type", "h_min", "h_max", "volume", "quality"):
+        assert got[key] == pytest.approx(ref[key]), key
+    assert _counts(got, "facets") == _counts(ref, "facets")
+    if suffix in (".msh", ".xdmf", ".inp"):
+        assert _names(got, "facets") == _names(ref, "facets")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    with pytest.raises(InputError, match="exists"):
+        write_mesh(tm, path)
+
+
+def _write_vtu(path: Path, points, cells, cell_type: str = "triangle") -> Path:
+    meshio.write_points_cells(str(path), np.asarray(points, float), [(cell_type, cells)])
+    return path
+
+
+FAN = [[0, 0], [1, 0], [1, 1], [0, 1], [0.5, 0.5]]
+FAN_CELLS = [[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]]
+
+
+def test_consistent_fan_accepted_reversed_node_order_rejected(tmp_path):
+    report = mesh_report(read_mesh(_write_vtu(tmp_path / "fan.vtu", FAN, FAN_CELLS), SELF))
+    assert report["cells"] == 4 and report["volume"] == pytest.approx(1.0)
+    cells = [list(c) for c in FAN_CELLS]
+    cells[1] = cells[1][::-1]  # clockwise among counter-clockwise cells
+    path = _write_vtu(tmp_path / "reversed.vtu", FAN, cells)
+    with pytest.raises(InputError, match=r"inverted cells \(node order reversed .* input cell 1"):
+        read_mesh(path, SELF)
+    assert mesh_report(read_mesh(path, SELF, check=False))["cells"] == 4
+
+
+def test_meshes_dolfinx_made_read_back(tmp_path):
+    """create_rectangle mixes orientations; write_mesh orients every cell the same way."""
+    tm = rectangle(SELF, ((0, 0), (1, 1)), (3, 3), quadrilateral=False)
+    msh = tm.mesh
+    x = msh.geometry.x[msh.geometry.dofmaps[0]][:, :, :2]
+    det = np.linalg.det(np.stack([x[:, 1] - x[:, 0], x[:, 2] - x[:, 0]], axis=1))
+    assert (det > 0).any() and (det < 0).any()
+    check_mesh(tm)  # mixed orientation is no error on a DOLFINx mesh
+    for suffix in (".vtu", ".msh"):
+        back = read_mesh(write_mesh(tm, tmp_path / f"m{suffix}"), SELF)
+        assert mesh_report(back)["cells"] == 18
+
+
+def test_inverted_cell_rejected(tmp_path):
+    pts = [list(p) for p in FAN]
+    pts[4] = [0.5, -0.2]  # the centre node pushed past the bottom edge folds cell 0
+    path = _write_vtu(tmp_path / "inverted.vtu", pts, FAN_CELLS)
+    with pytest.raises(InputError, match=r"inverted cells .*input cell 0 with vertices"):
+        read_mesh(path, SELF)
+    bow = [[0, 0], [1, 0], [1, 1], [0, 1]]
+    path = _write_vtu(tmp_path / "bowtie.vtu", bow, [[0, 1, 3, 2]], "quad")  # crossed quad
+    with pytest.raises(InputError, match=r"inverted cells .*: 1 cell\(s\), e.g. input cell 0"):
+        read_mesh(path, SELF)
+
+
+def test_degenerate_cells_rejected(tmp_path):
+    pts = [[0, 0], [1, 0], [0, 1], [0.5, 0.5]]
+    path = _write_vtu(tmp_path / "flat.vtu", pts, [[0, 1, 2], [1, 3, 2]])
+    with pytest.raises(InputError, match=r"degenerate cells .*1 cell\(s\), e.g. input cell 1"):
+        read_mesh(path, SELF)
+    path = _write_vtu(tmp_path / "repeat.vtu", pts, [[0, 1, 2], [1, 1, 2]])
+    with pytest.raises(InputError, match="repeated vertex"):
+        read_mesh(path, SELF)
+
+
+def test_malformed_unknown_and_missing_files(tmp_path):
+    bad = tmp_path / "bad.msh"
+    bad.write_text("$MeshFormat\nnot a mesh\n")
+    with pytest.raises(InputError, match="cannot read mesh file"):
+        read_mesh(bad, SELF)
+    with pytest.raises(InputError, match=r"unknown suffix '\.foo'; supported: \.msh, \.xdmf"):
+        read_mesh(tmp_path / "m.foo", SELF)
+    with pytest.raises(InputError, match="does not exist"):
+        read_mesh(tmp_path / "none.vtu", SELF)
+    garbage = tmp_path / "garbage.vtu"
+    garbage.write_text("<VTKFile> nope")
+    with pytest.raises(InputError, match="cannot read mesh file"):
+        read_mesh(garbage, SELF)
+
+
+def test_curved_and_mixed_meshio_cells_rejected(tmp_path):
+    pts = np.array([[0, 0], [1, 0], [0, 1], [0.5, 0], [0.5, 0.5], [0, 0.5]], float)
+    path = tmp_path / "curved.vtu"
+    curved = [("triangle6", [[0, 1, 2, 3, 4, 5]]), ("line", [[0, 1]])]
+    meshio.write_points_cells(str(path), pts, curved)
+    with pytest.raises(InputError, match=r"triangle6 .*use \.msh for curved cells"):
+        read_mesh(path, SELF)
+    path = tmp_path / "mixed.vtu"
+    meshio.write_points_cells(str(path), pts, [("quad", [[0, 3, 4, 5]]), ("triangle", [[3, 1, 4]])])
+    with pytest.raises(InputError, match="mixes cell types quad, triangle"):
+        read_mesh(path, SELF)
+
+
+def test_msh_cells_outside_physical_groups(tmp_path):
+    import gmsh
+
+    path = tmp_path / "untagged.msh"
+    gmsh.initialize(interruptible=False)
+    try:
+        gmsh.option.setNumber("General.Terminal", 0)
+        gmsh.model.occ.addRectangle(0, 0, 0, 1, 1)
+        gmsh.model.occ.synchronize()
+        gmsh.model.addPhysicalGroup(1, [1], 1, name="bottom")
+        gmsh.model.mesh.generate(2)
+        gmsh.write(str(path))
+    finally:
+        gmsh.finalize()
+    with pytest.raises(InputError, match="no physical group of dimension 2"):
+        read_mesh(path, SELF)
+
+
+def test_missing_groups_name_expected_and_found():
+    tm = read_mesh(MESHES / "lpanel.msh", SELF)
+    with pytest.raises(InputError) as err:
+        require_groups(tm, ["bottom", "top", "notch"], source="lpanel.msh")
+    text = str(err.value)
+    assert "lacks physical group(s) 'top', 'notch'" in text
+    assert "expected 'bottom', 'top', 'notch'" in text
+    assert "found: bottom, boundary, domain, load" in text
+    bare = read_mesh(MESHES / "square_tagged.vtu", SELF)
+    with pytest.raises(InputError, match="found: none"):
+        bare.facets("bottom")
+
+
+def test_dimension_mismatch(tmp_path):
+    tilted = [[0, 0, 0], [1, 0, 0.5], [0, 1, 0]]
+    path = _write_vtu(tmp_path / "tilted.vtu", tilted, [[0, 1, 2]])
+    with pytest.raises(InputError, match=r"coordinates in 3D but gdim 2.*gdim mismatch"):
+        read_mesh(path, SELF, gdim=2)
+    assert read_mesh(path, SELF).mesh.geometry.dim == 3  # a surface in 3D is fine as such
+    tets = tmp_path / "box.vtu"
+    write_mesh(box(SELF, ((0, 0, 0), (1, 1, 1)), (1, 1, 1)), tets)
+    with pytest.raises(InputError, match=r"gdim 2 was asked for \(gdim mismatch\)"):
+        read_mesh(tets, SELF, gdim=2)
+    tm = read_mesh(MESHES / "square_tagged.vtu", SELF)
+    with pytest.raises(InputError, match=r"topological dimension 2 .* a 3D mesh is needed"):
+        check_mesh(tm, tdim=3)
+    with pytest.raises(InputError, match=r"geometric dimension 2 \(gdim mismatch\)"):
+        check_mesh(tm, gdim=3)
+    with pytest.raises(InputError, match="gdim mismatch"):
+        read_mesh(MESHES / "lpanel.msh", SELF, gdim=1)
+
+
+# -- the command line, as subprocesses ----------------------------------------------------------
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "femgp.mesh_cli", "mesh", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+
+
+def test_cli_info_build_convert(tmp_path):
+    out = _cli("info", str(MESHES / "lpanel.msh"))
+    assert out.returncode == 0, out.stderr
+    assert "cells                   1742" in out.stdout and "load" in out.stdout
+    out = _cli("info", "--json", str(MESHES / "square_tagged.inp"))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["cells"] == 32
+    target = tmp_path / "pwh.msh"
+    out = _cli("build", "plate_with_holes", "--output", str(target), "--h", "6")
+    assert out.returncode == 0, out.stderr
+    before = target.read_bytes()
+    again = _cli("build", "plate_with_holes", "--output", str(target), "--h", "4")
+    assert again.returncode == 2 and len(again.stderr.strip().splitlines()) == 1
+    assert "exists; pass --overwrite" in again.stderr and target.read_bytes() == before
+    out = _cli("convert", str(target), str(tmp_path / "pwh.xdmf"))
+    assert out.returncode == 0, out.stderr
+    info = json.loads(_cli("info", "--json", str(tmp_path / "pwh.xdmf")).stdout)
+    assert set(info["groups"]) == set(GEOMETRIES["plate_with_holes"].groups)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["info", "nowhere.msh"], "does not exist"),
+        (["info", "mesh.foo"], "unknown suffix '.foo'"),
+        (["build", "donut", "--output", "x.msh"], "unknown geometry 'donut'; choose from bar"),
+        (["build", "bar", "--output", "x.msh", "--h", "-1"], "expected a finite number > 0"),
+        (["build", "bar", "--output", "x.stl"], "cannot write mesh file 'x.stl'"),
+        (["convert", "meshes/lpanel.msh", "meshes/lpanel.msh"], "exists; pass --overwrite"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_cli_bad_input_one_line_exit_2(args, message):
+    out = _cli(*args)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], out.stderr
+
+
+def test_cli_malformed_msh_exit_2(tmp_path):
+    bad = tmp_path / "bad.msh"
+    bad.write_text("$MeshFormat\n4.1 0 8\n$EndMeshFormat\n$Nodes\ngarbage\n")
+    out = _cli("info", str(bad))
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot read mesh file" in lines[0], out.stderr
