@@ -23,7 +23,9 @@
 # iterations). ``--domain tshape`` runs benchmark 1c on the T-shaped domain,
 # meshed by gmsh (the script ``meshes/pfhub_tshape.py`` writes the same mesh
 # to a ``.msh`` file, which ``--mesh`` reads back). PETSc options can be added
-# on the command line, e.g. ``-femgp_ch_snes_monitor``.
+# on the command line, e.g. ``-femgp_ch_snes_monitor``. ``--checkpoint-every N``
+# writes a checkpoint every N steps (and on SIGTERM), and ``--restart``
+# continues a run from its latest one (``docs/checkpointing.md``).
 
 from __future__ import annotations
 
@@ -60,6 +62,19 @@ def parse(argv: Sequence[str] | None) -> tuple[object, list[str]]:
         help="times at which fields are written",
     )
     p.add_argument("--overwrite", action="store_true", help="replace results in --output")
+    p.add_argument(
+        "--checkpoint-every",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="write a checkpoint every N steps (and on SIGTERM); see docs/checkpointing.md",
+    )
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="continue the run in --output from its latest complete checkpoint "
+        "(--t-end may be larger)",
+    )
     args, extra = p.parse_known_args(argv)
     return args, split_petsc_args(extra)
 
@@ -104,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         output=args.output,
         field_times=args.field_times,
         overwrite=args.overwrite,
+        checkpoint_every=args.checkpoint_every,
+        restart=args.restart,
     )
 
     # ## Plots

@@ -40,6 +40,7 @@ import numpy as np
 from femgp.models.fracture.cli import (
     add_common_options,
     check_output,
+    checkpoint_options,
     overrides,
     petsc_args,
     summary,
@@ -52,16 +53,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_common_options(p, default_output="results/fracture_bar")
     args, extra = p.parse_known_args(argv)
     insert_petsc_options(petsc_args(extra))
-    check_output(args.output, overwrite=args.overwrite)
+    check_output(args.output, overwrite=args.overwrite, restart=args.restart)
 
     from mpi4py import MPI
 
+    from femgp.energy.validation import check_positive
     from femgp.models.fracture import run
     from femgp.models.fracture.setups import bar
 
     comm = MPI.COMM_WORLD
     params = overrides(args)
-    ell = params.get("ell", 0.1)
+    ell = check_positive("ell", params.get("ell", 0.1))  # before 5 / ell below
 
     # ## The bar
     # 1 / h cells along the bar (odd), one across; the load is the end
@@ -82,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup.loading,
         output=args.output,
         overwrite=args.overwrite,
+        **checkpoint_options(args),
         title=f"bar, {crack.model}",
         force_label="reaction force",
         show_progress=not args.quiet,

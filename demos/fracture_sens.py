@@ -35,6 +35,7 @@ import numpy as np
 from femgp.models.fracture.cli import (
     add_common_options,
     check_output,
+    checkpoint_options,
     overrides,
     petsc_args,
     summary,
@@ -48,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--mesh", help="a .msh file with facet groups bottom, top, left, right")
     args, extra = p.parse_known_args(argv)
     insert_petsc_options(petsc_args(extra))
-    check_output(args.output, overwrite=args.overwrite)
+    check_output(args.output, overwrite=args.overwrite, restart=args.restart)
 
     from mpi4py import MPI
 
@@ -89,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup.loading,
         output=args.output,
         overwrite=args.overwrite,
+        **checkpoint_options(args),
         title="SENS",
         force_label="horizontal reaction force on the top edge [kN]",
         show_progress=not args.quiet,

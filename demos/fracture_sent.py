@@ -47,6 +47,7 @@ from collections.abc import Sequence
 from femgp.models.fracture.cli import (
     add_common_options,
     check_output,
+    checkpoint_options,
     overrides,
     petsc_args,
     summary,
@@ -60,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--mesh", help="a .msh file with facet groups 'bottom' and 'top'")
     args, extra = p.parse_known_args(argv)
     insert_petsc_options(petsc_args(extra))
-    check_output(args.output, overwrite=args.overwrite)
+    check_output(args.output, overwrite=args.overwrite, restart=args.restart)
 
     # Import the finite-element layer once the arguments are known to be good.
     from mpi4py import MPI
@@ -107,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup.loading,
         output=args.output,
         overwrite=args.overwrite,
+        **checkpoint_options(args),
         title="SENT",
         force_label="reaction force on the top edge [kN]",
         show_progress=not args.quiet,

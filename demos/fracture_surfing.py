@@ -43,6 +43,7 @@ import numpy as np
 from femgp.models.fracture.cli import (
     add_common_options,
     check_output,
+    checkpoint_options,
     overrides,
     petsc_args,
     summary,
@@ -55,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_common_options(p, default_output="results/fracture_surfing")
     args, extra = p.parse_known_args(argv)
     insert_petsc_options(petsc_args(extra))
-    check_output(args.output, overwrite=args.overwrite)
+    check_output(args.output, overwrite=args.overwrite, restart=args.restart)
 
     from mpi4py import MPI
 
@@ -92,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup.loading,
         output=args.output,
         overwrite=args.overwrite,
+        **checkpoint_options(args),
         initial_damage=setup.initial_damage,
         observer=observer,
         extra_columns=("tip", "G"),

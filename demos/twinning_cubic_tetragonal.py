@@ -52,7 +52,14 @@ from mpi4py import MPI
 from femgp.fem.io import atomic_write_text
 from femgp.fem.meshes.twinning import box
 from femgp.models.twinning import Params, random_field, run
-from femgp.models.twinning.cli import DemoParser, guarded_main, positive_float, positive_int
+from femgp.models.twinning.cli import (
+    DemoParser,
+    add_checkpoint_options,
+    checkpoint_options,
+    guarded_main,
+    positive_float,
+    positive_int,
+)
 
 # -
 
@@ -64,6 +71,7 @@ def parse_args():
     )
     parser.add_argument("--output", default="results/twinning_cubic_tetragonal")
     parser.add_argument("--overwrite", action="store_true", help="replace existing results")
+    add_checkpoint_options(parser)
     parser.add_argument("--quick", action="store_true", help="8^3 cells, t_end 20 (CI)")
     parser.add_argument("--cells", type=positive_int, default=None, help="cells per side (12)")
     parser.add_argument("--t-end", type=positive_float, default=None, help="final time (60)")
@@ -93,6 +101,7 @@ def main() -> None:
         initial=initial,
         output=args.output,
         overwrite=args.overwrite,
+        **checkpoint_options(args),
         field_times=[2.0, 5.0],
     )
 

@@ -41,7 +41,14 @@ from mpi4py import MPI
 from femgp.fem.io import atomic_write_text
 from femgp.fem.meshes.core import rectangle
 from femgp.models.twinning import Params, run, tanh_wall
-from femgp.models.twinning.cli import DemoParser, guarded_main, positive_float, positive_int
+from femgp.models.twinning.cli import (
+    DemoParser,
+    add_checkpoint_options,
+    checkpoint_options,
+    guarded_main,
+    positive_float,
+    positive_int,
+)
 
 # -
 
@@ -52,6 +59,7 @@ def parse_args():
     )
     parser.add_argument("--output", default="results/twinning_domain_wall", help="results folder")
     parser.add_argument("--overwrite", action="store_true", help="replace existing results")
+    add_checkpoint_options(parser)
     parser.add_argument("--a", type=positive_float, default=1.0, help="well height a")
     parser.add_argument("--kappa", type=positive_float, default=2.0, help="gradient coefficient")
     parser.add_argument("--cells-per-delta", type=positive_int, default=4, help="resolution")
@@ -89,6 +97,7 @@ def main() -> None:
         initial=[lambda x: np.tanh(x[0] / (2.0 * delta))],
         output=args.output,
         overwrite=args.overwrite,
+        **checkpoint_options(args),
         steady_rate=1e-9,
     )
 

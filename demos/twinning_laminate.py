@@ -51,7 +51,14 @@ from mpi4py import MPI
 from femgp.fem.io import atomic_write_text
 from femgp.fem.meshes.twinning import square
 from femgp.models.twinning import Params, orientation, random_field, run
-from femgp.models.twinning.cli import DemoParser, guarded_main, positive_float, positive_int
+from femgp.models.twinning.cli import (
+    DemoParser,
+    add_checkpoint_options,
+    checkpoint_options,
+    guarded_main,
+    positive_float,
+    positive_int,
+)
 
 # -
 
@@ -68,6 +75,7 @@ def parse_args():
     )
     parser.add_argument("--output", default="results/twinning_laminate", help="results folder")
     parser.add_argument("--overwrite", action="store_true", help="replace existing results")
+    add_checkpoint_options(parser)
     parser.add_argument("--cells", type=positive_int, default=48, help="cells per side")
     parser.add_argument("--t-end", type=positive_float, default=100.0, help="final time")
     parser.add_argument("--kappa", type=positive_float, default=3.0, help="gradient coefficient")
@@ -104,6 +112,7 @@ def main() -> None:
         initial=initial,
         output=args.output,
         overwrite=args.overwrite,
+        **checkpoint_options(args),
         field_times=[1.0, 3.0, 10.0],
     )
 

@@ -5,6 +5,17 @@ row per step), ``run.json`` (parameters, versions, ranks, wall time) and plots.
 CSV and JSON files are written under a temporary name and renamed, so a killed
 run never leaves a half-written history. An output folder that already holds
 results is refused unless ``overwrite=True``.
+
+With ``segmented=True`` (checkpointed runs) the fields go to segment files
+``fields.parts/partNNNN.xdmf`` (+ ``.h5``), one per stretch between two
+checkpoints, each closed at the checkpoint; ``fields.xdmf`` is then a femgp-written
+XDMF3 file (rewritten atomically when a segment closes) whose temporal
+collections hold the time grids of every closed segment, each with its own
+topology and geometry (segments written on different numbers of ranks order
+their nodes differently). A run resumed with ``resume=`` keeps the segments and
+table rows of the checkpoint and drops the rest. A full disk while writing a
+table, ``run.json`` or a checkpoint raises :class:`OutputError` (a user error,
+exit code 2 in scripts) and leaves the previous files intact.
 """
 
 from __future__ import annotations
@@ -14,7 +25,10 @@ import io
 import json
 import os
 import platform
+import re
+import shutil
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,19 +37,48 @@ from mpi4py import MPI
 
 from femgp.errors import InputError
 
-__all__ = ["ResultsWriter", "atomic_write_text", "versions"]
+__all__ = ["OutputError", "ResultsWriter", "atomic_write_text", "versions"]
 
-RESULT_FILES = ("history.csv", "run.json", "fields.xdmf")
+RESULT_FILES = ("history.csv", "run.json", "fields.xdmf", "checkpoints")
+#: Folder of the field segments of a checkpointed run (inside the results folder).
+SEGMENTS_DIR = "fields.parts"
+_SEGMENT = re.compile(r"^part(\d{4,})\.(xdmf|h5)$")
+
+
+class OutputError(InputError):
+    """Results cannot be written (disk full, no permission); earlier results are intact."""
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
+    """Write ``text`` to ``path`` through a temporary file and an atomic rename.
+
+    On failure (e.g. ``ENOSPC``) the temporary file is removed, ``path`` is
+    untouched and the ``OSError`` propagates.
+    """
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+
+
+def _parse_cell(text: str) -> Any:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def versions() -> dict[str, str]:
@@ -79,8 +122,13 @@ class ResultsWriter:
     Args:
         folder: output folder; created if missing.
         comm: the run's communicator.
-        overwrite: allow replacing results already in ``folder``.
-        mesh: if given, ``fields.xdmf`` is opened and the mesh written.
+        overwrite: allow replacing results in ``folder`` (old checkpoints and
+            field segments are removed).
+        mesh: if given, fields can be written (``fields.xdmf``).
+        segmented: write the fields in segments closed at each checkpoint, with
+            ``fields.xdmf`` a collection of them (see the module docstring).
+        resume: the writer state saved in a checkpoint (:meth:`resume_state`):
+            continue the results in ``folder`` from that checkpoint.
     """
 
     def __init__(
@@ -90,6 +138,8 @@ class ResultsWriter:
         *,
         overwrite: bool = False,
         mesh: Any = None,
+        segmented: bool = False,
+        resume: Mapping[str, Any] | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.comm = comm
@@ -97,13 +147,19 @@ class ResultsWriter:
         self._t0 = time.perf_counter()
         self._tables: dict[str, tuple[list[str], list[dict[str, Any]]]] = {}
         self._xdmf = None
+        self._mesh = mesh
+        self.segmented = segmented or resume is not None
+        self._resume = dict(resume) if resume is not None else None
+        self._segments: list[str] = list(self._resume["segments"]) if self._resume else []
+        self._next_segment = int(self._resume["next_segment"]) if self._resume else 0
+        self._open_segment: str | None = None
         error = None
         if self.rank == 0:
-            error = self._prepare(overwrite)
+            error = self._prepare(overwrite) if resume is None else self._prepare_resume()
         error = comm.bcast(error, root=0)
         if error:
             raise InputError(error)
-        if mesh is not None:
+        if mesh is not None and not self.segmented:
             from dolfinx.io import XDMFFile
 
             self._xdmf = XDMFFile(comm, str(self.folder / "fields.xdmf"), "w")
@@ -124,36 +180,166 @@ class ResultsWriter:
             probe = f / f".femgp-write-test-{os.getpid()}"
             probe.write_text("")
             probe.unlink()
+            if overwrite:  # stale checkpoints would not match the new run
+                for name in ("checkpoints", SEGMENTS_DIR):
+                    if (f / name).is_dir():
+                        shutil.rmtree(f / name)
         except OSError as exc:
             return f"cannot write to output folder {str(f)!r}: {exc.strerror or exc}"
         return None
 
+    def _prepare_resume(self) -> str | None:
+        """Drop the field segments begun after the checkpoint (rank 0)."""
+        seg = self.folder / SEGMENTS_DIR
+        try:
+            if seg.is_dir():
+                for p in seg.iterdir():
+                    m = _SEGMENT.match(p.name)
+                    if m and int(m.group(1)) >= self._next_segment:
+                        p.unlink()
+            probe = self.folder / f".femgp-write-test-{os.getpid()}"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            return f"cannot write to output folder {str(self.folder)!r}: {exc.strerror or exc}"
+        missing = [s for s in self._segments if not (self.folder / SEGMENTS_DIR / s).exists()]
+        if missing:
+            return (
+                f"cannot restart: field segment(s) {', '.join(missing)} of the checkpoint are "
+                f"missing from {str(seg)!r}"
+            )
+        return None
+
+    def _rank0(self, action: Any, what: str) -> None:
+        """Run ``action()`` on rank 0; an OSError there raises OutputError on every rank."""
+        error = None
+        if self.rank == 0:
+            try:
+                action()
+            except OSError as exc:
+                error = (
+                    f"cannot write {str(self.folder / what)!r}: {exc.strerror or exc}; "
+                    "the results written before are intact"
+                )
+        error = self.comm.bcast(error, root=0)
+        if error:
+            raise OutputError(error)
+
+    # -- fields -------------------------------------------------------------------------
     def write_fields(self, functions: Sequence[Any], t: float) -> None:
-        """Append ``functions`` at time ``t`` to ``fields.xdmf``."""
-        if self._xdmf is None:
+        """Append ``functions`` at time ``t`` to ``fields.xdmf`` (or the open segment)."""
+        if self._mesh is None:
             raise RuntimeError("ResultsWriter was created without a mesh; no fields.xdmf")
+        if self._xdmf is None:
+            self._begin_segment()
+        assert self._xdmf is not None
         for fn in functions:
             self._xdmf.write_function(fn, t)
 
+    def _begin_segment(self) -> None:
+        from dolfinx.io import XDMFFile
+
+        name = f"part{self._next_segment:04d}.xdmf"
+        self._next_segment += 1
+        if self.rank == 0:
+            (self.folder / SEGMENTS_DIR).mkdir(exist_ok=True)
+        self.comm.Barrier()
+        self._xdmf = XDMFFile(self.comm, str(self.folder / SEGMENTS_DIR / name), "w")
+        self._xdmf.write_mesh(self._mesh)
+        self._open_segment = name
+
+    def close_segment(self) -> None:
+        """Close the open field segment and rewrite ``fields.xdmf`` (segmented mode)."""
+        if not self.segmented:
+            return
+        if self._xdmf is not None:
+            self._xdmf.close()
+            self._xdmf = None
+            assert self._open_segment is not None
+            self._segments.append(self._open_segment)
+            self._open_segment = None
+            self._rank0(self._write_collection, "fields.xdmf")
+
+    def _write_collection(self) -> None:
+        text = collect_segments(self.folder, self._segments)
+        atomic_write_text(self.folder / "fields.xdmf", text)
+
+    def resume_state(self) -> dict[str, Any]:
+        """What a resumed writer needs: table lengths and the closed field segments."""
+        return {
+            "tables": {k: len(rows) for k, (_, rows) in self._tables.items()},
+            "segments": list(self._segments),
+            "next_segment": self._next_segment,
+        }
+
+    # -- tables -------------------------------------------------------------------------
     def table(self, name: str, header: Sequence[str]) -> None:
-        """Declare a CSV table (``name`` like ``history.csv``) with its columns."""
-        self._tables[name] = (list(header), [])
+        """Declare a CSV table (``name`` like ``history.csv``) with its columns.
+
+        When resuming, the rows the checkpoint counted are read back from the file
+        (later rows are dropped) and the file is rewritten.
+        """
+        rows: list[dict[str, Any]] = []
+        n = (self._resume or {}).get("tables", {}).get(name)
+        if n is not None:
+            got: Any = None
+            if self.rank == 0:
+                got = self._read_table(name, list(header), int(n))
+            got = self.comm.bcast(got, root=0)
+            if isinstance(got, str):
+                raise InputError(got)
+            rows = got
+        self._tables[name] = (list(header), rows)
+        if n is not None:
+            self._rank0(
+                lambda: atomic_write_text(self.folder / name, _csv_text(header, rows)), name
+            )
+
+    def _read_table(self, name: str, header: list[str], n: int) -> list[dict[str, Any]] | str:
+        path = self.folder / name
+        try:
+            with open(path, encoding="utf-8", newline="") as fh:
+                reader = csv.DictReader(fh)
+                if list(reader.fieldnames or []) != header:
+                    return (
+                        f"cannot restart: the columns of {str(path)!r} differ from this run's "
+                        f"({reader.fieldnames} != {header})"
+                    )
+                rows = []
+                for row in reader:
+                    if len(rows) == n:
+                        break
+                    rows.append({k: _parse_cell(v) for k, v in row.items()})
+        except OSError as exc:
+            return f"cannot restart: cannot read {str(path)!r}: {exc.strerror or exc}"
+        if len(rows) < n:
+            return f"cannot restart: {str(path)!r} has {len(rows)} rows, the checkpoint needs {n}"
+        return rows
 
     def append(self, name: str, row: Mapping[str, Any]) -> None:
-        """Append a row to table ``name`` and rewrite the file atomically (rank 0)."""
+        """Append a row to table ``name`` and rewrite the file atomically (rank 0).
+
+        Raises:
+            OutputError: the file could not be written (the row is not kept).
+        """
         header, rows = self._tables[name]
         rows.append(dict(row))
-        if self.rank == 0:
-            atomic_write_text(self.folder / name, _csv_text(header, rows))
+        try:
+            self._rank0(
+                lambda: atomic_write_text(self.folder / name, _csv_text(header, rows)), name
+            )
+        except OutputError:
+            rows.pop()
+            raise
 
     def rows(self, name: str) -> list[dict[str, Any]]:
         """The rows appended so far to table ``name``."""
         return list(self._tables[name][1])
 
     def write_json(self, name: str, data: Mapping[str, Any]) -> None:
-        """Write a JSON file atomically (rank 0)."""
-        if self.rank == 0:
-            atomic_write_text(self.folder / name, json.dumps(data, indent=2, default=str) + "\n")
+        """Write a JSON file atomically (rank 0); OutputError if it cannot be written."""
+        text = json.dumps(data, indent=2, default=str) + "\n"
+        self._rank0(lambda: atomic_write_text(self.folder / name, text), name)
 
     def write_run_info(self, params: Mapping[str, Any], **extra: Any) -> None:
         """Write ``run.json`` with parameters, versions, ranks and wall time so far."""
@@ -168,8 +354,26 @@ class ResultsWriter:
             },
         )
 
+    def finish(self, params: Mapping[str, Any], *, failing: bool, **extra: Any) -> None:
+        """Write the final ``run.json`` and close the fields.
+
+        With ``failing`` (the run is already raising), an :class:`OutputError` here
+        is swallowed so that the original error is the one reported.
+        """
+        try:
+            try:
+                self.write_run_info(params, **extra)
+            finally:
+                self.close()
+        except OutputError:
+            if not failing:
+                raise
+
     def close(self) -> None:
-        """Close ``fields.xdmf``."""
+        """Close ``fields.xdmf`` (in segmented mode: the open segment, then the collection)."""
+        if self.segmented:
+            self.close_segment()
+            return
         if self._xdmf is not None:
             self._xdmf.close()
             self._xdmf = None
@@ -179,3 +383,56 @@ class ResultsWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_XI = "{https://www.w3.org/2001/XInclude}include"
+
+
+def collect_segments(folder: Path, segments: Sequence[str]) -> str:
+    """The XDMF3 text of ``fields.xdmf``: the temporal collections of all ``segments``.
+
+    ``segments`` are file names in ``folder/fields.parts`` (dolfinx-written XDMF);
+    each time grid gets its own segment's Topology and Geometry, and every HDF5
+    path is made relative to ``folder``.
+    """
+    root = ET.Element("Xdmf", {"Version": "3.0"})
+    domain = ET.SubElement(root, "Domain")
+    collections: dict[str, ET.Element] = {}
+    for k, seg in enumerate(segments):
+        tree = ET.parse(folder / SEGMENTS_DIR / seg)
+        seg_domain = tree.getroot().find("Domain")
+        if seg_domain is None:
+            raise OSError(f"{seg}: no Domain element")
+        for item in seg_domain.iter("DataItem"):
+            text = (item.text or "").strip()
+            if ":/" in text and not text.startswith(("/", SEGMENTS_DIR + "/")):
+                item.text = f"{SEGMENTS_DIR}/{text}"
+        grids = seg_domain.findall("Grid")
+        mesh_grid = next((g for g in grids if g.get("GridType") == "Uniform"), None)
+        if mesh_grid is None:
+            raise OSError(f"{seg}: no mesh grid")
+        topo_geo = [c for c in mesh_grid if c.tag in ("Topology", "Geometry")]
+        if k == 0:
+            domain.append(mesh_grid)
+        for g in grids:
+            if g.get("GridType") != "Collection":
+                continue
+            name = g.get("Name", "")
+            if name not in collections:
+                collections[name] = ET.SubElement(domain, "Grid", dict(g.attrib))
+            for step in g.findall("Grid"):
+                new = ET.SubElement(collections[name], "Grid", dict(step.attrib))
+                for child in step:
+                    if child.tag == _XI:
+                        new.extend(_copy(e) for e in topo_geo)
+                    else:
+                        new.append(child)
+    ET.indent(root, space="  ")
+    body = ET.tostring(root, encoding="unicode")
+    return '<?xml version="1.0"?>\n<!DOCTYPE Xdmf SYSTEM "Xdmf.dtd" []>\n' + body + "\n"
+
+
+def _copy(e: ET.Element) -> ET.Element:
+    import copy
+
+    return copy.deepcopy(e)

@@ -123,3 +123,13 @@ class AdaptiveStepper:
                 reason=getattr(cause, "reason", None),
             ) from cause
         self.dt = new
+
+    def state(self) -> dict[str, float | int]:
+        """The controller's evolving state (for checkpoints): step, retry and rejection counts."""
+        return {"dt": self.dt, "retries": self.retries, "rejected": self.rejected}
+
+    def restore(self, state: dict[str, float | int]) -> None:
+        """Restore a :meth:`state` (the bounds and options come from the constructor)."""
+        self.dt = float(state["dt"])
+        self.retries = int(state["retries"])
+        self.rejected = int(state["rejected"])

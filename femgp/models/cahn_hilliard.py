@@ -38,8 +38,9 @@ from dolfinx.fem.petsc import LinearProblem
 from mpi4py import MPI
 
 from femgp.energy import DoubleWell, Energy, GradientPenalty
-from femgp.energy.validation import check_choice, check_finite, check_positive
+from femgp.energy.validation import check_bool, check_choice, check_finite, check_positive
 from femgp.errors import InputError, SolverError
+from femgp.fem.checkpoint import RunCheckpointing, array_function
 from femgp.fem.forms import UFL_OPS, energy_form, field_values, scalar
 from femgp.fem.io import ResultsWriter
 from femgp.fem.logs import get_logger, progress
@@ -107,6 +108,12 @@ class Params:
         check_positive("dt", self.dt)
         check_positive("dt_min", self.dt_min)
         check_positive("dt_max", self.dt_max)
+        if self.dt_min > self.dt_max:
+            raise InputError(
+                f"dt_min must not exceed dt_max, got dt_min={self.dt_min!r} > "
+                f"dt_max={self.dt_max!r}"
+            )
+        check_bool("adaptive", self.adaptive)
         check_positive("tol", self.tol)
         DoubleWell(self.rho, self.c_alpha, self.c_beta)  # validates c_alpha < c_beta
 
@@ -295,6 +302,19 @@ class CahnHilliard:
         """Discard the last step."""
         self.u.x.array[:] = self.u0.x.array
 
+    def checkpoint(self) -> tuple[dict[str, fem.Function], dict[str, Any]]:
+        """The functions and scalars a checkpoint needs for an exact continuation."""
+        functions = {"u": self.u, "u_prev": array_function(self.V, self._u_prev)}
+        return functions, {"dt_prev": self._dt_prev}
+
+    def restore(self, cp: RunCheckpointing, state: Mapping[str, Any]) -> None:
+        """Restore the committed state saved by :meth:`checkpoint`."""
+        cp.load_function("u", self.u)
+        self.u0.x.array[:] = self.u.x.array
+        self._u_prev[:] = cp.load_array("u_prev", self.V)
+        dt_prev = state["dt_prev"]
+        self._dt_prev = None if dt_prev is None else float(dt_prev)
+
     def output_functions(self) -> tuple[fem.Function, fem.Function]:
         """Collapsed copies of c and mu, named for XDMF."""
         c = fem.Function(self.Q, name="c")
@@ -335,6 +355,8 @@ def run(
     options: Mapping[str, Any] | None = None,
     prefix: str = "femgp_ch_",
     show_progress: bool = True,
+    checkpoint_every: int | None = None,
+    restart: bool = False,
 ) -> RunResult:
     """Run Cahn-Hilliard from ``initial`` to ``t_end``.
 
@@ -350,15 +372,44 @@ def run(
         max_steps: guard on the number of accepted steps.
         options: default PETSc options for the solve.
         prefix: PETSc options prefix.
+        show_progress: a progress bar on a terminal.
+        checkpoint_every: write a checkpoint every this many steps (and on SIGTERM);
+            see ``docs/checkpointing.md``.
+        restart: continue the run in ``output`` from its latest complete checkpoint
+            (the parameters must be the same, except ``t_end``).
+
+    Raises:
+        RunInterrupted: SIGTERM was received; a checkpoint was written (exit code 143).
     """
     t_end = check_positive("t_end", t_end)
     field_times = sorted({float(t) for t in field_times if 0 < t < t_end})
-    writer = (
-        ResultsWriter(output, domain.comm, overwrite=overwrite, mesh=domain) if output else None
+    cp = RunCheckpointing(
+        output,
+        domain,
+        model="cahn_hilliard",
+        params=_params_dict(params, t_end),
+        every=checkpoint_every,
+        restart=restart,
+        overwrite=overwrite,
+        mutable=("t_end",),
     )
+    resumed = cp.state
     t_wall = time.perf_counter()
+    # The model first: bad PETSc options fail here, before anything is written.
     model = CahnHilliard(domain, params, prefix=prefix, options=options)
     model.set_initial(pfhub_initial() if initial is None else initial)
+    writer = (
+        ResultsWriter(
+            output,
+            domain.comm,
+            overwrite=overwrite,
+            mesh=domain,
+            segmented=cp.enabled,
+            resume=cp.writer_resume,
+        )
+        if output
+        else None
+    )
     stepper = AdaptiveStepper(
         dt=params.dt,
         dt_min=params.dt_min,
@@ -373,7 +424,23 @@ def run(
     if writer:
         writer.table("history.csv", HISTORY_COLUMNS)
         writer.table("free_energy.csv", ("time", "free_energy"))
-        writer.write_run_info(_params_dict(params, t_end), model="cahn_hilliard", status="running")
+        history = writer.rows("history.csv")
+    t, n = 0.0, 0
+    if resumed is not None:
+        model.restore(cp, resumed["model"])
+        stepper.restore(resumed["stepper"])
+        t, n = float(resumed["t"]), int(resumed["step"])
+        written = [float(x) for x in resumed["written"]]
+        model.problem.total.newton = int(resumed["newton"])
+        model.problem.total.krylov = int(resumed["krylov"])
+        t_wall -= float(resumed["wall"])
+    if writer:
+        writer.write_run_info(
+            _params_dict(params, t_end),
+            model="cahn_hilliard",
+            status="running",
+            **({"restarted_from_step": n} if resumed is not None else {}),
+        )
 
     def record(step: int, t: float, dt: float, stats: SolveStats, err: float | None) -> None:
         row = {
@@ -397,15 +464,37 @@ def run(
             writer.write_fields(model.output_functions(), t)
         written.append(t)
 
-    t, n = 0.0, 0
-    record(0, 0.0, 0.0, SolveStats(), None)
-    write_fields(0.0)
+    def checkpoint(step: int) -> None:
+        functions, model_state = model.checkpoint()
+        state = {
+            "step": step,
+            "t": t,
+            "model": model_state,
+            "stepper": stepper.state(),
+            "written": written,
+            "newton": model.problem.total.newton,
+            "krylov": model.problem.total.krylov,
+            "wall": time.perf_counter() - t_wall,
+        }
+        cp.save(step, functions, state, writer)
+
+    status, saved, ok = "stopped", -1, False
+    cp.begin()
     bar = (
         progress(t_end, "Cahn-Hilliard", domain.comm)
         if show_progress
         else progress(0, "", MPI.COMM_SELF)
     )
     try:
+        if resumed is None:
+            record(0, 0.0, 0.0, SolveStats(), None)
+            write_fields(0.0)
+            if cp.enabled:
+                checkpoint(0)
+                saved = 0
+        else:
+            bar.update(t)
+            saved = n  # the checkpoint resumed from
         while t < t_end * (1 - 1e-12) and n < max_steps:
             dt = stepper.next_dt(t, t_end)
             try:
@@ -427,12 +516,24 @@ def run(
             bar.update(dt)
             if any(abs(t - tf) <= 1e-9 * max(1.0, tf) for tf in field_times) or t >= t_end:
                 write_fields(t)
+            save, stop = cp.decide(n)
+            if save:
+                checkpoint(n)
+                saved = n
+            if stop:
+                status = "interrupted"
+                raise cp.interrupted(n)
+        if cp.enabled and saved != n:
+            checkpoint(n)  # the final state, so that a later restart may extend t_end
+        ok = True
     finally:
+        cp.end()
         bar.close()
         wall = time.perf_counter() - t_wall
         if writer:
-            status = "finished" if t >= t_end * (1 - 1e-12) else "stopped"
-            writer.write_run_info(
+            if status != "interrupted":
+                status = "finished" if t >= t_end * (1 - 1e-12) else "stopped"
+            writer.finish(
                 _params_dict(params, t_end),
                 model="cahn_hilliard",
                 status=status,
@@ -441,8 +542,8 @@ def run(
                 newton=model.problem.total.newton,
                 krylov=model.problem.total.krylov,
                 rejected=stepper.rejected,
+                failing=not ok,
             )
-            writer.close()
     return RunResult(
         history=history,
         folder=Path(output) if output else None,

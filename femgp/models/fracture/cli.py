@@ -12,9 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from femgp.errors import InputError
-from femgp.scripting import ArgumentParser, split_petsc_args
+from femgp.scripting import ArgumentParser, positive_int, split_petsc_args
 
-__all__ = ["add_common_options", "check_output", "overrides", "petsc_args", "summary"]
+__all__ = [
+    "add_common_options",
+    "check_output",
+    "checkpoint_options",
+    "overrides",
+    "petsc_args",
+    "summary",
+]
 
 
 def petsc_args(extra: Sequence[str]) -> list[str]:
@@ -25,18 +32,32 @@ def petsc_args(extra: Sequence[str]) -> list[str]:
     return split_petsc_args(extra)
 
 
-def check_output(folder: str | Path, *, overwrite: bool) -> None:
-    """Refuse, before any work, an output folder that already holds results."""
+def check_output(folder: str | Path, *, overwrite: bool, restart: bool = False) -> None:
+    """Refuse, before any work, an output folder that already holds results.
+
+    With ``restart`` the folder must hold results (they are continued), and
+    ``overwrite`` is an error.
+    """
     from mpi4py import MPI
 
     from femgp.models.fracture.run import refuse_existing_results
 
-    if not overwrite:
+    if restart and overwrite:
+        raise InputError("--restart and --overwrite exclude each other")
+    if not overwrite and not restart:
         refuse_existing_results(Path(folder), MPI.COMM_WORLD)
 
 
+def checkpoint_options(args: Any) -> dict[str, Any]:
+    """``checkpoint_every`` and ``restart`` for :func:`femgp.models.fracture.run`."""
+    return {
+        "checkpoint_every": getattr(args, "checkpoint_every", None),
+        "restart": bool(getattr(args, "restart", False)),
+    }
+
+
 def add_common_options(p: ArgumentParser, *, default_output: str) -> ArgumentParser:
-    """Add ``--output --overwrite --fine --model --split --ell --Gc --acceleration ...``.
+    """Add ``--output --overwrite --fine --model ... --checkpoint-every --restart``.
 
     Model names are validated by :class:`Params` (one-line errors naming the
     allowed values), not by argparse, so that every bad value gets the same message.
@@ -57,6 +78,24 @@ def add_common_options(p: ArgumentParser, *, default_output: str) -> ArgumentPar
         help="iterative (CG + GAMG), direct (MUMPS) or hybrid (MUMPS for u)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_checkpoint_options(p)
+    return p
+
+
+def add_checkpoint_options(p: Any) -> Any:
+    """Add ``--checkpoint-every N`` and ``--restart`` (see ``docs/checkpointing.md``)."""
+    p.add_argument(
+        "--checkpoint-every",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="write a checkpoint every N steps (and on SIGTERM)",
+    )
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="continue the run in --output from its latest complete checkpoint",
+    )
     return p
 
 

@@ -430,6 +430,52 @@ class FractureModel:
         self._saved = (self.u.x.array.copy(), self.alpha.x.array.copy())
         self._t_saved = self.load
 
+    def checkpoint(self) -> tuple[dict[str, fem.Function], dict[str, Any]]:
+        """The functions and scalars a checkpoint needs (call right after :meth:`commit`).
+
+        The committed state is the current ``u`` and ``alpha``; the predictor's
+        previous state, the bounds and the history field are saved with it.
+        """
+        from femgp.fem.checkpoint import array_function
+
+        functions = {"u": self.u, "alpha": self.alpha, "alpha_lb": self.alpha_lb}
+        if self._previous is not None:
+            functions["u_previous"] = array_function(self.V, self._previous[0])
+            functions["alpha_previous"] = array_function(self.Q, self._previous[1])
+        if self.H is not None:
+            functions["H"] = array_function(self.H.function_space, self._H_prev)
+        state = {
+            "load": self.load,
+            "t_saved": self._t_saved,
+            "t_previous": self._t_previous,
+            "last_change": self._last_change,
+            "has_previous": self._previous is not None,
+            "work": dict(self.work),
+        }
+        return functions, state
+
+    def restore(self, cp: Any, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`checkpoint` saved (``cp``: a ``RunCheckpointing``)."""
+        cp.load_function("u", self.u)
+        cp.load_function("alpha", self.alpha)
+        cp.load_function("alpha_lb", self.alpha_lb)
+        if state["has_previous"]:
+            self._previous = (
+                cp.load_array("u_previous", self.V),
+                cp.load_array("alpha_previous", self.Q),
+            )
+        else:
+            self._previous = None
+        if self.H is not None:
+            cp.load_function("H", self.H)
+            self._H_prev = self.H.x.array.copy()
+        self._saved = (self.u.x.array.copy(), self.alpha.x.array.copy())
+        self._t_saved = float(state["t_saved"])
+        self._t_previous = float(state["t_previous"])
+        self._last_change = float(state["last_change"])
+        self.work = {k: int(v) for k, v in state["work"].items()}
+        self.set_load(float(state["load"]))
+
     def rollback(self) -> None:
         """Return to the last committed state."""
         u, alpha = self._saved

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from femgp.errors import InputError, SolverError
+from femgp.fem.checkpoint import RunCheckpointing
 from femgp.fem.io import RESULT_FILES, ResultsWriter
 from femgp.fem.logs import get_logger, progress
 from femgp.fem.meshes.core import TaggedMesh
@@ -105,6 +106,8 @@ def run(
     title: str = "",
     force_label: str = "reaction force",
     show_progress: bool = True,
+    checkpoint_every: int | None = None,
+    restart: bool = False,
 ) -> FractureResult:
     """Run the quasi-static load path of ``loading``.
 
@@ -125,13 +128,18 @@ def run(
         title: a title for the plots.
         force_label: the force axis label of ``force_displacement.png`` (with units).
         show_progress: a progress bar on a terminal.
+        checkpoint_every: write a checkpoint every this many load steps (and on
+            SIGTERM); see ``docs/checkpointing.md``.
+        restart: continue the run in ``output`` from its latest complete checkpoint
+            (same parameters and load path).
 
     Raises:
+        RunInterrupted: SIGTERM was received; a checkpoint was written (exit code 143).
         SolverError: a load step failed after all allowed cutbacks.
         InputError: bad parameters, missing groups, or results already in ``output``.
     """
     t_wall = time.perf_counter()
-    if output and not overwrite:
+    if output and not overwrite and not restart:
         refuse_existing_results(Path(output), tm.mesh.comm)
     model = FractureModel(
         tm,
@@ -143,11 +151,6 @@ def run(
         initial_damage=initial_damage,
     )
     comm = model.comm
-    writer = (
-        ResultsWriter(output, comm, overwrite=overwrite, mesh=tm.mesh if write_fields else None)
-        if output
-        else None
-    )
     columns = (*HISTORY_COLUMNS, *extra_columns)
     info = {
         **asdict(params),
@@ -158,9 +161,33 @@ def run(
         "gc_eff": params.crack.gc_eff(model.h_min),
         "prefix": prefix,
     }
+    cp = RunCheckpointing(
+        output,
+        tm.mesh,
+        model="fracture",
+        params=info,
+        every=checkpoint_every,
+        restart=restart,
+        overwrite=overwrite,
+        mutable=(),
+    )
+    resumed = cp.state
+    writer = (
+        ResultsWriter(
+            output,
+            comm,
+            overwrite=overwrite,
+            mesh=tm.mesh if write_fields else None,
+            segmented=cp.enabled,
+            resume=cp.writer_resume,
+        )
+        if output
+        else None
+    )
+    history: list[dict[str, float]] = []
     if writer:
         writer.table("history.csv", columns)
-        writer.write_run_info(info, model="fracture", status="running")
+        history = writer.rows("history.csv")
     loads = loading.loads
     increments = np.diff((0.0, *loads))
     stepper = AdaptiveStepper(
@@ -173,8 +200,21 @@ def run(
         max_retries=params.max_cutbacks,
         output_times=loads,
     )
-    history: list[dict[str, float]] = []
     totals = {"am": 0, "newton": 0, "krylov": 0, "cutbacks": 0}
+    t, n, status = 0.0, 0, "running"
+    if resumed is not None:
+        model.restore(cp, resumed["model"])
+        stepper.restore(resumed["stepper"])
+        t, n = float(resumed["t"]), int(resumed["step"])
+        totals = {k: int(v) for k, v in resumed["totals"].items()}
+        t_wall -= float(resumed["wall"])
+    if writer:
+        writer.write_run_info(
+            info,
+            model="fracture",
+            status="running",
+            **({"restarted_from_step": n} if resumed is not None else {}),
+        )
 
     def record(step: int, t: float, stats: StepStats) -> None:
         row: dict[str, Any] = {
@@ -203,12 +243,32 @@ def run(
             if write_fields:
                 writer.write_fields(model.output_functions(), t)
 
+    def checkpoint(step: int) -> None:
+        functions, model_state = model.checkpoint()
+        state = {
+            "step": step,
+            "t": t,
+            "model": model_state,
+            "stepper": stepper.state(),
+            "totals": totals,
+            "wall": time.perf_counter() - t_wall,
+        }
+        cp.save(step, functions, state, writer)
+
     t_end = loads[-1]
-    t, n, status = 0.0, 0, "running"
-    model.set_load(0.0)
-    record(0, 0.0, StepStats())
+    saved, ok = -1, False
+    cp.begin()
     bar = progress(t_end, "fracture", comm) if show_progress else _NoProgress()
     try:
+        if resumed is None:
+            model.set_load(0.0)
+            record(0, 0.0, StepStats())
+            if cp.enabled:
+                checkpoint(0)
+                saved = 0
+        else:
+            bar.update(t)
+            saved = n  # the checkpoint resumed from
         while t < t_end * (1 - 1e-12):
             dt = stepper.next_dt(t, t_end)
             t_new = t + dt
@@ -237,15 +297,26 @@ def run(
                 stats.am_iterations,
                 history[-1]["reaction"],
             )
+            save, stop = cp.decide(n)
+            if save:
+                checkpoint(n)
+                saved = n
+            if stop:
+                status = "interrupted"
+                raise cp.interrupted(n)
+        if cp.enabled and saved != n:
+            checkpoint(n)
         status = "finished"
+        ok = True
     except SolverError:
         status = "failed"
         raise
     finally:
+        cp.end()
         bar.close()
         wall = time.perf_counter() - t_wall
         if writer:
-            writer.write_run_info(
+            writer.finish(
                 info,
                 model="fracture",
                 status=status,
@@ -256,9 +327,9 @@ def run(
                 krylov=model.work["krylov"],
                 am_iterations_accepted=totals["am"],
                 cutbacks=totals["cutbacks"],
+                failing=not ok,
             )
-            writer.close()
-            if plots:
+            if plots and status != "interrupted":
                 _plots(model, history, Path(output), title, force_label)
     return FractureResult(
         history=history,

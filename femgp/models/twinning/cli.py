@@ -19,7 +19,14 @@ from petsc4py import PETSc
 
 from femgp.errors import InputError, SolverError
 
-__all__ = ["DemoParser", "guarded_main", "positive_float", "positive_int"]
+__all__ = [
+    "DemoParser",
+    "add_checkpoint_options",
+    "checkpoint_options",
+    "guarded_main",
+    "positive_float",
+    "positive_int",
+]
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -87,3 +94,28 @@ def guarded_main(main: Callable[[], Any]) -> None:
         _fail(f"error: {exc}", 2)
     except SolverError as exc:
         _fail(f"solver failure: {exc}", 1)
+
+
+def add_checkpoint_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``--checkpoint-every N`` and ``--restart`` (see ``docs/checkpointing.md``)."""
+    parser.add_argument(
+        "--checkpoint-every",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="write a checkpoint every N steps (and on SIGTERM)",
+    )
+    parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="continue the run in --output from its latest complete checkpoint",
+    )
+    return parser
+
+
+def checkpoint_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``checkpoint_every`` and ``restart`` for :func:`femgp.models.twinning.run`."""
+    return {
+        "checkpoint_every": getattr(args, "checkpoint_every", None),
+        "restart": bool(getattr(args, "restart", False)),
+    }

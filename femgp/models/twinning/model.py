@@ -444,6 +444,59 @@ class Twinning:
             e0.x.array[:] = e.x.array
         self._save_u()
 
+    def checkpoint(self) -> tuple[dict[str, fem.Function], dict[str, Any]]:
+        """The functions and scalars a checkpoint needs (call right after :meth:`commit`)."""
+        from femgp.fem.checkpoint import array_function
+
+        functions: dict[str, fem.Function] = {}
+        for k, e in enumerate(self.etas):
+            functions[f"eta{k}"] = e
+            if self._eta_prev is not None:
+                functions[f"eta_prev{k}"] = array_function(self.Q, self._eta_prev[k])
+        if self.u is not None:
+            functions["u"] = self.u
+        totals = {
+            name: None if prob is None else [prob.total.newton, prob.total.krylov]
+            for name, prob in (
+                ("monolithic", self._monolithic),
+                ("eta", self._eta_problem),
+                ("u", self._u_problem),
+            )
+        }
+        state = {
+            "dt_prev": self._dt_prev,
+            "has_prev": self._eta_prev is not None,
+            "fallbacks": self.fallbacks,
+            "totals": totals,
+        }
+        return functions, state
+
+    def restore(self, cp: Any, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`checkpoint` saved (``cp``: a ``RunCheckpointing``)."""
+        for k, (e, e0) in enumerate(zip(self.etas, self.etas0, strict=True)):
+            cp.load_function(f"eta{k}", e)
+            e0.x.array[:] = e.x.array
+        self._eta_prev = (
+            [cp.load_array(f"eta_prev{k}", self.Q) for k in range(len(self.etas))]
+            if state["has_prev"]
+            else None
+        )
+        if self.u is not None:
+            cp.load_function("u", self.u)
+        self._save_u()
+        dt_prev = state["dt_prev"]
+        self._dt_prev = None if dt_prev is None else float(dt_prev)
+        self.fallbacks = int(state["fallbacks"])
+        builders = {
+            "monolithic": self.monolithic_problem,
+            "eta": self.eta_problem,
+            "u": self.u_problem,
+        }
+        for name, total in state["totals"].items():
+            if total is not None:
+                prob = builders[name]()
+                prob.total.newton, prob.total.krylov = int(total[0]), int(total[1])
+
     def rollback(self) -> None:
         """Discard the last step."""
         for e, e0 in zip(self.etas, self.etas0, strict=True):

@@ -19,6 +19,7 @@ import numpy as np
 
 from femgp.energy.validation import check_positive
 from femgp.errors import InputError, SolverError
+from femgp.fem.checkpoint import RunCheckpointing
 from femgp.fem.io import ResultsWriter
 from femgp.fem.logs import get_logger, progress
 from femgp.fem.problems import SolveStats
@@ -90,6 +91,8 @@ def run(
     plots: bool = True,
     show_progress: bool = True,
     on_step: Callable[[Twinning, dict[str, float]], None] | None = None,
+    checkpoint_every: int | None = None,
+    restart: bool = False,
 ) -> RunResult:
     """Relax the variants from ``initial`` until ``t_end`` (or a steady state).
 
@@ -108,6 +111,13 @@ def run(
         plots: with ``output``, write ``energy.png`` and ``variants.png`` at the end.
         show_progress: a progress bar on a terminal (rank 0).
         on_step: called after every accepted step with the model and the history row.
+        checkpoint_every: write a checkpoint every this many steps (and on SIGTERM);
+            see ``docs/checkpointing.md``.
+        restart: continue the run in ``output`` from its latest complete checkpoint
+            (same parameters; ``t_end`` may be larger).
+
+    Raises:
+        RunInterrupted: SIGTERM was received; a checkpoint was written (exit code 143).
     """
     t_end = check_positive("t_end", t_end)
     if steady_rate is not None:
@@ -121,6 +131,16 @@ def run(
         )
     field_times = sorted({float(t) for t in field_times if 0 < t < t_end})
     t_wall = time.perf_counter()
+    cp = RunCheckpointing(
+        output,
+        domain,
+        model="twinning",
+        params=params.as_dict(),
+        every=checkpoint_every,
+        restart=restart,
+        overwrite=overwrite,
+    )
+    resumed = cp.state
     # The model (and its initial equilibrium) first: an error there leaves no output behind.
     model = Twinning(
         domain,
@@ -132,7 +152,16 @@ def run(
     )
     model.set_initial(initial)
     writer = (
-        ResultsWriter(output, domain.comm, overwrite=overwrite, mesh=domain) if output else None
+        ResultsWriter(
+            output,
+            domain.comm,
+            overwrite=overwrite,
+            mesh=domain,
+            segmented=cp.enabled,
+            resume=cp.writer_resume,
+        )
+        if output
+        else None
     )
     stepper = AdaptiveStepper(
         dt=params.dt,
@@ -151,7 +180,24 @@ def run(
     info = {"model": "twinning", "t_end": t_end, "ranks": domain.comm.size}
     if writer:
         writer.table("history.csv", columns)
-        writer.write_run_info(params.as_dict(), **info, status="running")
+        history = writer.rows("history.csv")
+    t, n = 0.0, 0
+    energies: dict[str, float] = {}
+    if resumed is not None:
+        model.restore(cp, resumed["model"])
+        stepper.restore(resumed["stepper"])
+        t, n = float(resumed["t"]), int(resumed["step"])
+        written = [float(x) for x in resumed["written"]]
+        counts = {k: int(v) for k, v in resumed["counts"].items()}
+        energies = {k: float(v) for k, v in resumed["energies"].items()}
+        t_wall -= float(resumed["wall"])
+    if writer:
+        writer.write_run_info(
+            params.as_dict(),
+            **info,
+            status="running",
+            **({"restarted_from_step": n} if resumed is not None else {}),
+        )
 
     def record(
         step: int,
@@ -185,13 +231,35 @@ def run(
             writer.write_fields(model.output_functions(), t)
         written.append(t)
 
-    t, n = 0.0, 0
-    energies = model.energies()
-    record(0, 0.0, 0.0, SolveStats(), None, energies, float("nan"))
-    write_fields(0.0)
+    def checkpoint(step: int) -> None:
+        functions, model_state = model.checkpoint()
+        state = {
+            "step": step,
+            "t": t,
+            "model": model_state,
+            "stepper": stepper.state(),
+            "written": written,
+            "counts": counts,
+            "energies": energies,
+            "wall": time.perf_counter() - t_wall,
+        }
+        cp.save(step, functions, state, writer)
+
+    status, saved, ok = "stopped", -1, False
+    cp.begin()
     bar = progress(t_end, "twinning", domain.comm) if show_progress else None
-    status = "stopped"
     try:
+        if resumed is None:
+            energies = model.energies()
+            record(0, 0.0, 0.0, SolveStats(), None, energies, float("nan"))
+            write_fields(0.0)
+            if cp.enabled:
+                checkpoint(0)
+                saved = 0
+        else:
+            saved = n  # the checkpoint resumed from
+            if bar is not None:
+                bar.update(t)
         while n < max_steps:
             if t >= t_end * (1 - 1e-12):
                 status = "finished"
@@ -236,6 +304,13 @@ def run(
                 bar.update(dt)
             if any(abs(t - tf) <= 1e-9 * max(1.0, tf) for tf in field_times):
                 write_fields(t)
+            save, stop = cp.decide(n)
+            if save:
+                checkpoint(n)
+                saved = n
+            if stop:
+                status = "interrupted"
+                raise cp.interrupted(n)
             if steady_rate is not None and rate < steady_rate:
                 status = "steady"
                 break
@@ -243,12 +318,16 @@ def run(
             status = "finished"
         if not written or written[-1] != t:
             write_fields(t)
+        if cp.enabled and saved != n:
+            checkpoint(n)
+        ok = True
     finally:
+        cp.end()
         if bar is not None:
             bar.close()
         wall = time.perf_counter() - t_wall
         if writer:
-            writer.write_run_info(
+            writer.finish(
                 params.as_dict(),
                 **info,
                 status=status,
@@ -260,8 +339,8 @@ def run(
                 rejected=stepper.rejected,
                 energy_rejected=counts["energy_rejected"],
                 fallbacks=model.fallbacks,
+                failing=not ok,
             )
-            writer.close()
     result = RunResult(
         history=history,
         folder=Path(output) if output else None,

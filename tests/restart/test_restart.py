@@ -1,0 +1,314 @@
+"""Checkpoint/restart of whole runs: killed with SIGKILL or stopped by SIGTERM, then resumed.
+
+Each case runs a demo as a subprocess (serially or under ``mpirun -n 2``) with
+``--checkpoint-every k``, kills its whole process group with SIGKILL once
+``history.csv`` has a random number of rows, restarts it with ``--restart``
+(possibly on another number of ranks) and compares the final ``history.csv``
+with an uninterrupted serial run: every column but wall times to
+``rtol = 1e-8`` (``atol = 1e-10`` times the column's largest magnitude), and the
+time values of ``fields.xdmf``. The random choices come from
+``random.Random(seed)``; the seed is in every assertion message.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMOS = ROOT / "demos"
+MPIRUN = Path(sys.executable).parent / "mpirun"
+TIMEOUT = 300
+RTOL = 1e-8
+
+CASES = {
+    "cahn_hilliard": (
+        DEMOS / "cahn_hilliard_spinodal.py",
+        ["--n", "16", "--t-end", "60", "--field-times", "5", "10", "20"],
+    ),
+    "fracture": (DEMOS / "fracture_bar.py", ["--linear-solver", "direct", "--quiet"]),
+    "twinning": (DEMOS / "twinning_laminate.py", ["--cells", "16", "--t-end", "30"]),
+}
+SKIP_COLUMNS = {"wall_time"}
+
+
+def _cmd(ranks: int, model: str, out: Path, *extra: str) -> list[str]:
+    script, args = CASES[model]
+    cmd = [sys.executable, str(script), *args, "--output", str(out), *extra]
+    return [str(MPIRUN), "-n", str(ranks), *cmd] if ranks > 1 else cmd
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"}
+
+
+def _run(cmd: list[str], *, expect: int = 0) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=_env())
+    assert proc.returncode == expect, (
+        f"{' '.join(cmd)} exited {proc.returncode} (expected {expect}):\n"
+        f"{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    )
+    return proc
+
+
+def _rows(path: Path) -> int:
+    try:
+        with open(path) as fh:
+            return max(sum(1 for _ in fh) - 1, 0)
+    except OSError:
+        return 0
+
+
+def _one_rank(root: int, script: str) -> int:
+    """The pid of one MPI rank (a python process running ``script``) below process ``root``."""
+    parent: dict[int, int] = {}
+    argv: dict[int, list[bytes]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            parent[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            argv[int(entry.name)] = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+
+    def below(pid: int) -> bool:
+        while pid > 1:
+            pid = parent.get(pid, 0)
+            if pid == root:
+                return True
+        return False
+
+    ranks = [
+        pid
+        for pid, args in argv.items()
+        if below(pid)
+        and Path(args[0].decode(errors="replace")).name.startswith("python")
+        and any(script.encode() in a for a in args)
+    ]
+    assert ranks, f"no rank of process {root} found"
+    return max(ranks)
+
+
+def _run_until(
+    cmd: list[str], history: Path, rows: int, sig: int, *, one_rank: str | None = None
+) -> tuple[int, str]:
+    """Start ``cmd`` in its own process group; send ``sig`` once ``history`` has ``rows`` rows.
+
+    SIGKILL goes to the whole process group; another signal to the first process
+    (python, or mpirun which forwards it), or with ``one_rank`` (the script's file name)
+    to one MPI rank only.
+    """
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        while proc.poll() is None and _rows(history) < rows:
+            assert time.monotonic() < deadline, f"{' '.join(cmd)} timed out"
+            time.sleep(0.01)
+        if proc.poll() is None:
+            if sig == signal.SIGKILL:
+                os.killpg(proc.pid, signal.SIGKILL)
+            elif one_rank:
+                os.kill(_one_rank(proc.pid, one_rank), sig)
+            else:
+                os.kill(proc.pid, sig)
+        _, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode, err
+
+
+CASE_STEPS: dict[str, int] = {}
+
+
+def _history(path: Path) -> dict[str, np.ndarray]:
+    with open(path) as fh:
+        rows = list(csv.DictReader(fh))
+    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+
+
+def _xdmf_times(path: Path) -> dict[str, list[float]]:
+    root = ET.parse(path).getroot()
+    return {
+        g.get("Name", ""): [float(s.find("Time").get("Value")) for s in g.findall("Grid")]
+        for g in root.iter("Grid")
+        if g.get("GridType") == "Collection"
+    }
+
+
+def _compare(ref: Path, got: Path, msg: str) -> None:
+    a, b = _history(ref / "history.csv"), _history(got / "history.csv")
+    assert a.keys() == b.keys(), msg
+    assert len(a["step"]) == len(b["step"]), (
+        f"{msg}: {len(b['step'])} rows, {len(a['step'])} expected"
+    )
+    np.testing.assert_array_equal(b["step"], np.arange(len(b["step"])), err_msg=msg)
+    for k in a:
+        if k in SKIP_COLUMNS:
+            continue
+        x, y = a[k], b[k]
+        fin = np.isfinite(x)
+        np.testing.assert_array_equal(fin, np.isfinite(y), err_msg=f"{msg}: column {k}")
+        scale = float(np.max(np.abs(x[fin]))) if fin.any() else 0.0
+        np.testing.assert_allclose(
+            y[fin], x[fin], rtol=RTOL, atol=1e-10 * scale, err_msg=f"{msg}: column {k}"
+        )
+    ta, tb = _xdmf_times(ref / "fields.xdmf"), _xdmf_times(got / "fields.xdmf")
+    assert ta.keys() == tb.keys(), msg
+    for k in ta:
+        np.testing.assert_allclose(tb[k], ta[k], rtol=1e-12, err_msg=f"{msg}: fields.xdmf {k}")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """Uninterrupted serial runs of each model, without checkpoints."""
+    out = {}
+    for model in CASES:
+        folder = tmp_path_factory.mktemp("ref") / model
+        _run(_cmd(1, model, folder))
+        out[model] = folder
+        CASE_STEPS[model] = _rows(folder / "history.csv") - 1
+    return out
+
+
+def _need_mpi(*ranks: int) -> None:
+    if max(ranks) > 1 and not MPIRUN.exists():
+        pytest.skip("mpirun not found")
+
+
+@pytest.mark.parametrize(
+    ("model", "first", "second"),
+    [
+        *(
+            (m, a, b)
+            for m in ("cahn_hilliard", "fracture")
+            for a, b in [(1, 1), (2, 2), (2, 1), (1, 2)]
+        ),
+        ("twinning", 1, 1),
+    ],
+)
+def test_kill_and_restart(reference, tmp_path, model, first, second):
+    """SIGKILL at a random step, restart (same or other rank count): same history."""
+    _need_mpi(first, second)
+    base = int(os.environ.get("FEMGP_RESTART_SEED", "0"))
+    seed = base + zlib.crc32(f"{model}/{first}/{second}".encode()) % 10_000
+    rng = random.Random(seed)
+    steps = CASE_STEPS[model]
+    every = rng.randint(1, 5)
+    kill_at = rng.randint(every + 3, steps - 12)
+    msg = f"{model} {first}->{second} ranks, seed {seed}, every {every}, kill at row {kill_at}"
+    out = tmp_path / model
+    _run_until(
+        _cmd(first, model, out, "--checkpoint-every", str(every)),
+        out / "history.csv",
+        kill_at + 1,
+        signal.SIGKILL,
+    )
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "running", f"{msg}: the run was not killed ({info['status']})"
+    _run(_cmd(second, model, out, "--checkpoint-every", str(every), "--restart"))
+    _compare(reference[model], out, msg)
+    assert json.loads((out / "run.json").read_text())["status"] == "finished", msg
+
+
+@pytest.mark.parametrize(
+    ("model", "damage"), [("cahn_hilliard", "truncate"), ("fracture", "marker")]
+)
+def test_torn_checkpoint_falls_back(reference, tmp_path, model, damage):
+    """A newest checkpoint torn mid-write (data cut short, or no marker) is skipped."""
+    out = tmp_path / model
+    steps = CASE_STEPS[model]
+    _run_until(_cmd(1, model, out, "--checkpoint-every", "2"), out / "history.csv", steps // 2, 9)
+    dirs = sorted((out / "checkpoints").iterdir())
+    assert len(dirs) >= 2, dirs
+    newest = dirs[-1]
+    if damage == "marker":
+        (newest / "COMPLETE.json").unlink()
+    else:
+        data = newest / ("u.bin" if model == "cahn_hilliard" else "alpha.bin")
+        data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    proc = _run(_cmd(1, model, out, "--checkpoint-every", "2", "--restart"))
+    assert newest.name in proc.stderr and "using an older one" in proc.stderr, proc.stderr
+    assert f"restarting from {dirs[-2]}" in proc.stderr, proc.stderr
+    _compare(reference[model], out, f"{model}, torn checkpoint {newest.name} ({damage})")
+
+
+@pytest.mark.parametrize(("ranks", "target"), [(1, "python"), (2, "mpirun"), (2, "one rank")])
+def test_sigterm_checkpoints_and_stops(reference, tmp_path, ranks, target):
+    """SIGTERM to python, to mpirun (which forwards it) or to one rank only: every rank
+    checkpoints the same step, run.json says 'interrupted', the exit code is 143.
+
+    The restart (on the other number of ranks) matches the uninterrupted run.
+    """
+    _need_mpi(ranks, 3 - ranks)
+    model = "cahn_hilliard"
+    out = tmp_path / model
+    cmd = _cmd(ranks, model, out, "--checkpoint-every", "1000")
+    script = CASES[model][0].name if target == "one rank" else None
+    code, err = _run_until(cmd, out / "history.csv", 15, signal.SIGTERM, one_rank=script)
+    assert code == 143, (code, err)
+    assert "interrupted by SIGTERM" in err, err
+    assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
+    n = _rows(out / "history.csv") - 1
+    assert (out / "checkpoints" / f"{n:08d}" / "COMPLETE.json").exists(), n
+    _run(_cmd(3 - ranks, model, out, "--checkpoint-every", "1000", "--restart"))
+    _compare(reference[model], out, f"SIGTERM ({target}) at step {n} on {ranks} rank(s)")
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_bad_restarts_touch_nothing(reference, tmp_path):
+    """Another model's folder, no checkpoint, changed parameters, --overwrite: exit 2, one line."""
+    ch = reference["cahn_hilliard"]  # a run without checkpoints
+    cases = [
+        (_cmd(1, "fracture", ch, "--restart"), "model 'cahn_hilliard'"),
+        (_cmd(1, "cahn_hilliard", ch, "--restart"), "no complete checkpoint"),
+        (_cmd(1, "cahn_hilliard", ch, "--restart", "--overwrite"), "exclude each other"),
+        (_cmd(1, "fracture", ch, "--restart", "--overwrite"), "exclude each other"),
+        (_cmd(1, "cahn_hilliard", ch, "--restart", "--tol", "0.02"), "tol"),
+    ]
+    before = _snapshot(ch)
+    for cmd, needle in cases:
+        proc = _run(cmd, expect=2)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and needle in lines[0], (cmd, proc.stderr)
+        assert _snapshot(ch) == before, cmd
+
+
+def test_restart_on_another_mesh_is_refused(tmp_path):
+    """A checkpoint restarted on a different mesh (--n 12 instead of 16): exit 2, untouched."""
+    out = tmp_path / "ch"
+    _run(_cmd(1, "cahn_hilliard", out, "--checkpoint-every", "2", "--t-end", "2"))
+    before = _snapshot(out)
+    proc = _run(_cmd(1, "cahn_hilliard", out, "--restart", "--t-end", "4", "--n", "12"), expect=2)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "mesh differs" in lines[0], proc.stderr
+    assert _snapshot(out) == before
