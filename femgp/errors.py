@@ -18,6 +18,8 @@ class InputError(ValueError):
 class SolverError(RuntimeError):
     """A PETSc solve failed.
 
+    The message reads ``"<prefix>: <message> at step <step> (PETSc reason <reason>)"``.
+
     Attributes:
         detail: the message without prefix, step and reason.
         prefix: the PETSc options prefix of the failed problem.
@@ -32,7 +34,7 @@ class SolverError(RuntimeError):
         self.prefix = prefix
         self.step = step
         self.reason = reason
-        where = f" [{prefix}]" if prefix else ""
+        where = f"{prefix}: " if prefix and not message.startswith(f"{prefix}:") else ""
         at = f" at step {step}" if step is not None else ""
         why = f" (PETSc reason {reason})" if reason is not None else ""
-        super().__init__(f"{message}{where}{at}{why}")
+        super().__init__(f"{where}{message}{at}{why}")

@@ -1,7 +1,8 @@
 """Helpers for scripts and the CLI: one-line errors and exit codes.
 
 User errors (:class:`femgp.InputError`, any ``ValueError`` raised while
-validating input, a missing file) print one line on stderr and exit with code 2;
+validating input, a missing file, an ``OSError`` such as a full disk) print one
+line on stderr and exit with code 2;
 a :class:`femgp.SolverError` prints one line and exits with code 1. Only rank 0
 prints under MPI.
 """
@@ -70,13 +71,35 @@ def positive_int(text: str) -> int:
     return value
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def split_petsc_args(extra: Sequence[str]) -> list[str]:
-    """Check that leftover arguments are PETSc options (``-name [value]``) and return them."""
+    """Check that leftover arguments are PETSc options (``-name [value]``) and return them.
+
+    A PETSc option has one leading dash and at most one value (a negative number
+    is a value); an unknown ``--option`` or a stray word is an :class:`InputError`.
+    """
     extra = list(extra)
-    if extra and not extra[0].startswith("-"):
-        raise InputError(
-            f"unexpected argument {extra[0]!r}; extra arguments must be PETSc options (-name value)"
-        )
+    previous_is_name = False
+    for arg in extra:
+        if arg.startswith("--"):
+            raise InputError(
+                f"unknown option {arg!r} (see --help); PETSc options take one dash (-name value)"
+            )
+        if arg.startswith("-") and len(arg) > 1 and not _is_number(arg):
+            previous_is_name = True
+            continue
+        if not previous_is_name:
+            raise InputError(
+                f"unexpected argument {arg!r}; extra arguments must be PETSc options (-name value)"
+            )
+        previous_is_name = False
     return extra
 
 
@@ -96,6 +119,9 @@ def script_main(
     try:
         return int(main(argv) or 0)
     except (InputError, FileNotFoundError, NotADirectoryError, PermissionError) as exc:
+        _say(f"error: {exc}")
+        return 2
+    except OSError as exc:  # a full disk, a read-only file system: the environment, not a bug
         _say(f"error: {exc}")
         return 2
     except ValueError as exc:

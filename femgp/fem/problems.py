@@ -6,13 +6,22 @@ because defaults are only written where the options database has no value.
 Bound constraints (SNES VI) are supported for damage-like fields. Convergence is
 always checked: a failed solve restores the unknowns to their values before the
 solve and raises :class:`femgp.SolverError`.
+
+PETSc errors never escape as raw ``petsc4py.PETSc.Error``: a bad option value
+(an unknown KSP or PC type, a number that does not parse, a factorisation
+package that is not built in) raises :class:`femgp.InputError`, a failed solve
+raises :class:`femgp.SolverError`, and both messages start with the options
+prefix (``femgp_ch_: ...``) and give PETSc's own reason in one line.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import femgp.fem._backend  # noqa: F401  (dolfinx_solver before dolfinx)
 
 import dolfinx.fem.petsc
 import numpy as np
@@ -23,7 +32,15 @@ from petsc4py import PETSc
 
 from femgp.errors import InputError, SolverError
 
-__all__ = ["DIRECT_LU", "NonlinearProblem", "SolveStats", "set_default_options"]
+__all__ = [
+    "DIRECT_LU",
+    "NonlinearProblem",
+    "SolveStats",
+    "petsc_error_reason",
+    "prefix_options",
+    "set_default_options",
+    "warn_unused_options",
+]
 
 #: Options for a direct LU solve with MUMPS (robust, not scalable).
 DIRECT_LU: dict[str, Any] = {
@@ -33,15 +50,73 @@ DIRECT_LU: dict[str, Any] = {
 }
 
 
-def set_default_options(prefix: str, options: Mapping[str, Any]) -> None:
-    """Write ``options`` under ``prefix`` unless the options database already has them."""
+#: PETSc error codes caused by the options rather than by the equations: not
+#: supported (56), argument size/wrong/out of range (60, 62, 63), incompatible
+#: arguments (75), unknown type (86), missing factorisation package (92), user
+#: input (95). During a solve they raise InputError instead of SolverError.
+OPTION_ERROR_CODES = frozenset({56, 60, 62, 63, 75, 86, 92, 95})
+
+
+def set_default_options(prefix: str, options: Mapping[str, Any]) -> list[str]:
+    """Write ``options`` under ``prefix`` unless the options database already has them.
+
+    Returns the names (without the leading ``-``) that were written.
+    """
     opts = PETSc.Options()
+    written = []
     for key, value in options.items():
         name = f"{prefix}{key}"
         if not opts.hasName(name):
             if isinstance(value, bool):
                 value = "true" if value else "false"
             opts[name] = value
+            written.append(name)
+    return written
+
+
+def petsc_error_reason(exc: BaseException) -> str:
+    """PETSc's own reason from a ``petsc4py.PETSc.Error``, in one line.
+
+    petsc4py's message is ``error code N`` followed by ``[rank] function() at
+    file:line`` frames and reason lines; this keeps the most specific reason line
+    (the last) and the error code.
+    """
+    lines = [ln.strip() for ln in str(exc).splitlines()]
+    reasons = []
+    for ln in lines[1:]:
+        text = ln.split("] ", 1)[1] if ln.startswith("[") and "] " in ln else ln
+        if not text or "() at " in text or "https://" in text:
+            continue
+        reasons.append(text.rstrip("."))
+    code = getattr(exc, "ierr", None)
+    head = lines[0] if lines and lines[0] else f"error code {code}"
+    if not reasons:
+        return f"PETSc {head}"
+    return f"{reasons[-1]} (PETSc {head})"
+
+
+def prefix_options(prefix: str, *, exclude: Sequence[str] = ()) -> dict[str, str]:
+    """The options set under ``prefix`` (names without ``-``), but for those in ``exclude``."""
+    return {
+        name: value
+        for name, value in sorted(PETSc.Options().getAll().items())
+        if name.startswith(prefix) and name not in exclude
+    }
+
+
+def _option_error(prefix: str, what: str, exc: BaseException, defaults: Sequence[str]) -> str:
+    """One line for a PETSc error caused by an option: the reason and the suspect options."""
+    reason = petsc_error_reason(exc)
+    low = reason.lower()
+    everything = prefix_options(prefix)
+    suspects = {
+        k: v
+        for k, v in everything.items()
+        if v and re.search(rf"(?<![\w.-]){re.escape(str(v).lower())}(?![\w.-])", low)
+    }
+    suspects = suspects or prefix_options(prefix, exclude=defaults)  # else: those the user set
+    text = " ".join(f"-{k} {v}".rstrip() for k, v in suspects.items())
+    return f"{prefix}: {what}: {reason}" + (f"; check {text}" if text else "")
 
 
 @dataclass
@@ -100,12 +175,20 @@ class NonlinearProblem:
         if bounds is not None:
             defaults["snes_type"] = "vinewtonrsls"
         defaults.update(options or {})
-        set_default_options(prefix, defaults)
+        self._defaults = set_default_options(prefix, defaults)
         snes = self._problem.solver
-        if bounds is not None:
-            lower, upper = bounds
-            snes.setVariableBounds(lower.x.petsc_vec, upper.x.petsc_vec)
-        snes.setFromOptions()
+        try:
+            if bounds is not None:
+                lower, upper = bounds
+                snes.setVariableBounds(lower.x.petsc_vec, upper.x.petsc_vec)
+            snes.setFromOptions()
+            self._check_factorisation()
+        except PETSc.Error as exc:
+            message = _option_error(prefix, "bad PETSc option", exc, self._defaults)
+            opts = PETSc.Options()
+            for name in self._defaults:  # leave no unused defaults behind
+                opts.delValue(name)
+            raise InputError(message) from None
         self.total = SolveStats()
 
     @property
@@ -129,7 +212,11 @@ class NonlinearProblem:
             self._problem.solve()
         except PETSc.Error as exc:
             self._restore(saved)
-            raise SolverError(f"PETSc error {exc}", prefix=self.prefix, step=step) from exc
+            if getattr(exc, "ierr", None) in OPTION_ERROR_CODES:
+                what = "bad PETSc option (found in the solve)"
+                raise InputError(_option_error(self.prefix, what, exc, self._defaults)) from None
+            reason = petsc_error_reason(exc)
+            raise SolverError(f"PETSc error: {reason}", prefix=self.prefix, step=step) from None
         snes = self.snes
         stats = SolveStats(
             newton=snes.getIterationNumber(),
@@ -150,7 +237,57 @@ class NonlinearProblem:
         self.total += stats
         return stats
 
+    def _check_factorisation(self) -> None:
+        """Create (and drop) the factor matrix of an LU/Cholesky/ILU/ICC preconditioner.
+
+        PETSc looks the factorisation package up only in the first solve; doing it
+        here turns ``-<prefix>pc_factor_mat_solver_type nonsense`` (or a package
+        this PETSc lacks) into an :class:`InputError` before any output is written.
+        Only the symbolic object is made, no factorisation.
+        """
+        pc = self.snes.getKSP().getPC()
+        kind = pc.getType()
+        if kind not in ("lu", "cholesky", "ilu", "icc"):
+            return
+        check = PETSc.PC().create(self.comm)
+        try:
+            check.setType(kind)
+            solver = pc.getFactorSolverType()
+            if solver:
+                check.setFactorSolverType(solver)
+            check.setOperators(self.A, self.A)
+            check.setFactorSetUpSolverType()
+        finally:
+            check.destroy()
+
+    def unused_options(self) -> list[str]:
+        """Options under this prefix that were set (not femgp defaults) but never read.
+
+        Usually a misspelt option (``-femgp_ch_snes_rtoll``); meaningful after a solve.
+        """
+        opts = PETSc.Options()
+        return [
+            f"-{name} {value}".rstrip()
+            for name, value in prefix_options(self.prefix, exclude=self._defaults).items()
+            if not opts.used(name)
+        ]
+
     def _restore(self, saved: list[np.ndarray]) -> None:
         for f, arr in zip(self._funcs, saved, strict=True):
             f.x.array[:] = arr
             f.x.scatter_forward()
+
+
+def warn_unused_options(*problems: NonlinearProblem) -> list[str]:
+    """Log a warning (rank 0) naming options set under the problems' prefixes but never used.
+
+    Call at the end of a run; returns the unused options (``-name value``).
+    """
+    from femgp.fem.logs import get_logger
+
+    unused = sorted({o for p in problems for o in p.unused_options()})
+    if unused:
+        get_logger("femgp.options").warning(
+            "PETSc option(s) set but never used (misspelt?): %s", " ".join(unused)
+        )
+    return unused

@@ -11,7 +11,13 @@ import numpy as np
 from femgp.energy.elasticity import ELASTIC_MODELS, SPLITS, IsotropicElasticEnergy
 from femgp.energy.fracture import CRACK_MODELS, CrackDensity, Degradation
 from femgp.energy.terms import Energy
-from femgp.energy.validation import check_choice, check_finite, check_positive
+from femgp.energy.validation import (
+    check_bool,
+    check_choice,
+    check_finite,
+    check_int,
+    check_positive,
+)
 from femgp.errors import InputError
 
 __all__ = [
@@ -102,8 +108,9 @@ class Params:
         check_choice("irreversibility", self.irreversibility, IRREVERSIBILITY)
         check_choice("acceleration", self.acceleration, ACCELERATIONS)
         check_choice("linear solver", self.linear_solver, LINEAR_SOLVERS)
-        if self.degree not in (1, 2):
+        if check_int("displacement degree", self.degree) not in (1, 2):
             raise InputError(f"displacement degree must be 1 or 2, got {self.degree!r}")
+        check_bool("predictor", self.predictor)
         if self.irreversibility == "history" and self.model != "AT2":
             raise InputError(
                 "the history-field irreversibility is for AT2 only (AT1 needs the bound "
@@ -112,13 +119,10 @@ class Params:
         check_finite("omega", self.omega)
         if not 1.0 <= self.omega < 2.0:
             raise InputError(f"omega must be in [1, 2), got {self.omega!r}")
-        if not isinstance(self.anderson_depth, int) or self.anderson_depth < 1:
-            raise InputError(f"anderson_depth must be an integer >= 1, got {self.anderson_depth!r}")
+        check_int("anderson_depth", self.anderson_depth, minimum=1)
         check_positive("am_tol", self.am_tol)
-        if not isinstance(self.am_max_it, int) or self.am_max_it < 1:
-            raise InputError(f"am_max_it must be an integer >= 1, got {self.am_max_it!r}")
-        if not isinstance(self.max_cutbacks, int) or self.max_cutbacks < 0:
-            raise InputError(f"max_cutbacks must be an integer >= 0, got {self.max_cutbacks!r}")
+        check_int("am_max_it", self.am_max_it, minimum=1)
+        check_int("max_cutbacks", self.max_cutbacks, minimum=0)
         self.elastic  # noqa: B018  (validates E, nu, k_res, split/model combination)
 
     @property

@@ -100,6 +100,20 @@ def bar(
     return Setup(tm, params, loading, info={"length": length, "height": height, "E_eff": e_mod})
 
 
+def _check_plane_mesh(mesh: TaggedMesh, setup: str) -> None:
+    """The notched-plate set-ups are plane problems: the mesh must be 2D (x, y)."""
+    if not isinstance(mesh, TaggedMesh):
+        raise InputError(f"mesh must be a TaggedMesh, got {type(mesh).__name__}")
+    tdim = mesh.mesh.topology.dim
+    gdim = mesh.mesh.geometry.dim
+    if tdim != 2 or gdim != 2:
+        cell = mesh.mesh.topology.cell_name()
+        raise InputError(
+            f"the {setup} set-up needs a 2D mesh (triangles or quadrilaterals in the x-y "
+            f"plane), got a {tdim}D mesh of {cell} cells in {gdim}D"
+        )
+
+
 def _notched(
     comm: MPI.Comm,
     *,
@@ -118,6 +132,8 @@ def _notched(
     base = {**MIEHE_MATERIAL, "ell": ell, "model": "AT2", "split": "spectral"}
     params = _params(base, overrides)
     h_band = ell / 4 if h_band is None else check_positive("h_band", h_band)
+    if mesh is not None:
+        _check_plane_mesh(mesh, {"tension": "SENT", "shear": "SENS"}.get(band, band))
     tm = mesh or fmeshes.notched_plate(
         comm, h_band=h_band, h_far=h_far, band=band, band_halfwidth=max(3 * ell, 0.03)
     )

@@ -21,7 +21,7 @@ from typing import Any
 from femgp.energy import DoubleWell, Energy, Term
 from femgp.energy.elasticity import IsotropicElasticEnergy
 from femgp.energy.landau import LandauPolynomial, TransformationStrain, variant_gradient_energy
-from femgp.energy.validation import check_choice, check_positive
+from femgp.energy.validation import check_bool, check_choice, check_int, check_positive
 from femgp.errors import InputError
 
 __all__ = ["BOUNDARIES", "SCHEMES", "Params"]
@@ -82,20 +82,15 @@ class Params:
         check_positive("mobility", self.mobility)
         check_choice("boundary", self.boundary, BOUNDARIES)
         check_choice("scheme", self.scheme, SCHEMES)
-        if self.degree_u not in (1, 2) or isinstance(self.degree_u, bool):
+        if check_int("degree_u", self.degree_u) not in (1, 2):
             raise InputError(f"degree_u must be 1 or 2, got {self.degree_u!r}")
+        check_bool("adaptive", self.adaptive)
+        check_bool("energy_guard", self.energy_guard)
         for name in ("dt", "dt_min", "dt_max", "tol", "staggered_tol"):
             check_positive(name, getattr(self, name))
         if self.dt_min > self.dt_max:
             raise InputError(f"dt_min ({self.dt_min!r}) must not exceed dt_max ({self.dt_max!r})")
-        if (
-            isinstance(self.staggered_max_it, bool)
-            or not isinstance(self.staggered_max_it, int)
-            or self.staggered_max_it < 1
-        ):
-            raise InputError(
-                f"staggered_max_it must be a positive integer, got {self.staggered_max_it!r}"
-            )
+        check_int("staggered_max_it", self.staggered_max_it, minimum=1)
         if self.elastic is not None:
             self._check_elastic()
 

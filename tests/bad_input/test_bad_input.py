@@ -1,0 +1,777 @@
+"""The bad-input suite (issue 7, part 3): every bad input is one line on stderr and exit code 2.
+
+Two kinds of cases, each a named row of a table:
+
+- subprocess cases run a demo (``demos/*.py``) or the ``femgp`` CLI with one
+  bad input and assert exit code 2, exactly one non-empty line on stderr that
+  names the bad value, no Python traceback and no ``PETSC ERROR`` anywhere, and
+  that a results folder that existed before the run (the case's ``--output``,
+  with ``--overwrite`` where the case allows it) is byte-for-byte untouched,
+  mtimes included, and that nothing else was created in the working folder;
+- API cases call ``Params(...)``, ``run(...)`` and the mesh readers under
+  ``pytest.raises(InputError, match=...)``.
+
+The last section holds cases that depend on features being built in parallel
+(``read_mesh``, ``femgp mesh info``, ``--restart``, TOML configs, a full-disk
+writer) and cases whose fix lies in files outside this suite's remit; they are
+written against the agreed interfaces and fail until those land.
+
+Every subprocess case exits before any solve, so the suite runs in well under
+a minute on one core.
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMOS = ROOT / "demos"
+NAN, INF = float("nan"), float("inf")
+
+CH = "cahn_hilliard_spinodal.py"
+BAR = "fracture_bar.py"
+SENT = "fracture_sent.py"
+SENS = "fracture_sens.py"
+SURF = "fracture_surfing.py"
+WALL = "twinning_domain_wall.py"
+LAM = "twinning_laminate.py"
+TET = "twinning_cubic_tetragonal.py"
+CLI = "-m femgp.cli"
+
+SENTINEL = {
+    "history.csv": "step,time\n0,0.0\n1,1.0\n",
+    "run.json": '{"model": "sentinel", "status": "finished"}\n',
+    "fields.xdmf": "<Xdmf/>\n",
+}
+
+
+# -- fixtures: meshes and a results folder -------------------------------------------------------
+
+
+def _write_meshes(folder: Path) -> None:
+    """Small gmsh meshes: a square without 'top', a 3D box, a 1D line; garbage; truncated."""
+    gmsh = pytest.importorskip("gmsh")
+
+    def build(name: str, make: Any) -> None:
+        gmsh.initialize(interruptible=False)
+        try:
+            gmsh.option.setNumber("General.Terminal", 0)
+            gmsh.model.add(name)
+            make()
+            gmsh.write(str(folder / f"{name}.msh"))
+        finally:
+            gmsh.finalize()
+
+    def square_no_top() -> None:
+        s = gmsh.model.occ.addRectangle(0, 0, 0, 1, 1)
+        gmsh.model.occ.synchronize()
+        gmsh.model.addPhysicalGroup(2, [s], 1, name="domain")
+        edges = [e[1] for e in gmsh.model.getBoundary([(2, s)], oriented=False)]
+        bottom = [e for e in edges if abs(gmsh.model.occ.getCenterOfMass(1, e)[1]) < 1e-9]
+        gmsh.model.addPhysicalGroup(1, bottom, 2, name="bottom")
+        gmsh.option.setNumber("Mesh.MeshSizeMax", 0.25)
+        gmsh.model.mesh.generate(2)
+
+    def box3d() -> None:
+        v = gmsh.model.occ.addBox(0, 0, 0, 1, 1, 1)
+        gmsh.model.occ.synchronize()
+        gmsh.model.addPhysicalGroup(3, [v], 1, name="domain")
+        faces = [f[1] for f in gmsh.model.getBoundary([(3, v)], oriented=False)]
+        for i, name in enumerate(("bottom", "top", "left", "right", "boundary")):
+            gmsh.model.addPhysicalGroup(2, faces, 10 + i, name=name)
+        gmsh.option.setNumber("Mesh.MeshSizeMax", 0.5)
+        gmsh.model.mesh.generate(3)
+
+    def line1d() -> None:
+        a, b = gmsh.model.occ.addPoint(0, 0, 0), gmsh.model.occ.addPoint(1, 0, 0)
+        line = gmsh.model.occ.addLine(a, b)
+        gmsh.model.occ.synchronize()
+        gmsh.model.addPhysicalGroup(1, [line], 1, name="domain")
+        for tag, (name, pts) in enumerate(
+            [("bottom", [a]), ("top", [b]), ("left", [a]), ("right", [b]), ("boundary", [a, b])]
+        ):
+            gmsh.model.addPhysicalGroup(0, pts, 2 + tag, name=name)
+        gmsh.option.setNumber("Mesh.MeshSizeMax", 0.1)
+        gmsh.model.mesh.generate(1)
+
+    for name, make in (("square_no_top", square_no_top), ("box3d", box3d), ("line1d", line1d)):
+        build(name, make)
+    text = (folder / "box3d.msh").read_bytes()
+    (folder / "truncated.msh").write_bytes(text[: len(text) // 3])
+    (folder / "garbage.msh").write_bytes(bytes(range(256)) * 8)
+    (folder / "folder.msh").mkdir()
+    for name, (extra, triangles) in BAD_MSH.items():
+        (folder / f"{name}.msh").write_text(_msh22(extra, triangles))
+
+
+#: Bad two-dimensional meshes in gmsh 2.2 ASCII: (extra nodes, triangles), on top of the unit
+#: square's nodes 1-4 with triangles (1, 2, 3) and (1, 3, 4), and 'bottom' (1-2), 'top' (3-4).
+BAD_MSH: dict[str, tuple[tuple[tuple[float, float], ...], tuple[tuple[int, ...], ...]]] = {
+    # a clockwise (inverted) triangle beside the square
+    "inverted": (((2.0, 0.0),), ((1, 2, 3), (1, 3, 4), (2, 3, 5))),
+    # a zero-area triangle: three collinear nodes
+    "degenerate": (((2.0, 0.0), (3.0, 0.0)), ((1, 2, 3), (1, 3, 4), (2, 5, 6))),
+    # the 'top' facet 3-4 lies on no cell (node 4 is in no triangle)
+    "orphan_facet": (((2.0, 0.0),), ((1, 2, 3), (2, 5, 3))),
+    # the same triangle twice (once reversed)
+    "duplicate": ((), ((1, 2, 3), (1, 3, 4), (1, 3, 2))),
+}
+
+
+def _msh22(extra: tuple[tuple[float, float], ...], triangles: tuple[tuple[int, ...], ...]) -> str:
+    """A gmsh 2.2 ASCII mesh: the unit square's nodes plus ``extra``, the given triangles."""
+    nodes = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0), *extra]
+    elements = ["1 1 2 2 1 1 2", "2 1 2 3 2 3 4"]
+    for i, tri in enumerate(triangles):
+        elements.append(f"{i + 3} 2 2 1 1 {' '.join(map(str, tri))}")
+    lines = [
+        "$MeshFormat",
+        "2.2 0 8",
+        "$EndMeshFormat",
+        "$PhysicalNames",
+        "3",
+        '1 2 "bottom"',
+        '1 3 "top"',
+        '2 1 "domain"',
+        "$EndPhysicalNames",
+        "$Nodes",
+        str(len(nodes)),
+        *(f"{i + 1} {x} {y} 0" for i, (x, y) in enumerate(nodes)),
+        "$EndNodes",
+        "$Elements",
+        str(len(elements)),
+        *elements,
+        "$EndElements",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def meshes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of bad (and one good-but-incomplete) mesh files, built once."""
+    folder = tmp_path_factory.mktemp("meshes")
+    _write_meshes(folder)
+    return folder
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[bytes, int] | None]:
+    """Bytes and mtime of every file under ``folder`` (``None`` for folders)."""
+    out: dict[str, tuple[bytes, int] | None] = {}
+    for path in sorted(folder.rglob("*")):
+        rel = str(path.relative_to(folder))
+        out[rel] = (path.read_bytes(), path.stat().st_mtime_ns) if path.is_file() else None
+    return out
+
+
+def _make_results(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    for name, text in SENTINEL.items():
+        (folder / name).write_text(text)
+    old = 1_600_000_000_000_000_000  # 2020: any rewrite changes the mtime
+    for name in SENTINEL:
+        os.utime(folder / name, ns=(old, old))
+
+
+# -- the subprocess cases ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad invocation.
+
+    ``args`` may hold ``{out}`` (a folder holding earlier results), ``{mesh}``
+    (the mesh folder), ``{file}`` (a regular file) and ``{tmp}``. With
+    ``overwrite`` the run gets ``--output {out} --overwrite``: the bad input must
+    be caught before the old results are replaced. ``expect`` are substrings the
+    one stderr line must contain (case-insensitive).
+    """
+
+    script: str
+    args: tuple[str, ...]
+    expect: tuple[str, ...]
+    overwrite: bool = True
+
+
+def C(script: str, args: str, *expect: str, overwrite: bool = True) -> Case:
+    """Shorthand for a :class:`Case` from a space-separated argument string."""
+    return Case(script, tuple(args.split()), expect, overwrite)
+
+
+CASES: dict[str, Case] = {
+    # Cahn-Hilliard demo: parameters
+    "ch-t-end-nan": C(CH, "--t-end nan", "--t-end", "'nan'"),
+    "ch-t-end-inf": C(CH, "--t-end inf", "--t-end", "'inf'"),
+    "ch-t-end-negative": C(CH, "--t-end -5", "--t-end", "'-5'"),
+    "ch-t-end-string": C(CH, "--t-end soon", "--t-end", "'soon'"),
+    "ch-tol-zero": C(CH, "--tol 0", "--tol", "'0'"),
+    "ch-n-zero": C(CH, "--n 0", "--n", "'0'"),
+    "ch-n-float": C(CH, "--n 2.5", "--n", "'2.5'"),
+    "ch-field-times-nan": C(CH, "--field-times 10 nan", "--field-times", "'nan'"),
+    "ch-scheme-unknown": C(CH, "--scheme rk4", "--scheme", "'rk4'"),
+    "ch-domain-unknown": C(CH, "--domain circle", "--domain", "'circle'"),
+    "ch-stray-argument": C(CH, "stray", "'stray'"),
+    "ch-unknown-long-option": C(CH, "--frobnicate", "'--frobnicate'"),
+    "ch-petsc-stray-value": C(CH, "-femgp_ch_snes_monitor a b", "'b'"),
+    # Cahn-Hilliard demo: meshes
+    "ch-mesh-missing": C(CH, "--mesh {tmp}/nope.msh", "nope.msh", "does not exist"),
+    "ch-mesh-garbage": C(CH, "--mesh {mesh}/garbage.msh", "garbage.msh", "cannot read"),
+    "ch-mesh-truncated": C(CH, "--mesh {mesh}/truncated.msh", "truncated.msh"),
+    "ch-mesh-is-folder": C(CH, "--mesh {mesh}/folder.msh", "folder.msh"),
+    "ch-mesh-3d": C(CH, "--mesh {mesh}/box3d.msh", "box3d.msh"),
+    "ch-mesh-missing-tag": C(CH, "--mesh {mesh}/square_no_top.msh", "'boundary'"),
+    # Cahn-Hilliard demo: output folders
+    "ch-existing-results": C(CH, "--output {out}", "already holds results", overwrite=False),
+    "ch-output-is-file": C(CH, "--output {file}", "not a folder", overwrite=False),
+    "ch-output-parent-is-file": C(CH, "--output {file}/sub", "sub", overwrite=False),
+    # fracture demos: parameters and names
+    "bar-ell-negative": C(BAR, "--ell -0.1", "ell", "-0.1"),
+    "bar-ell-string": C(BAR, "--ell small", "--ell", "'small'"),
+    "bar-ell-inf": C(BAR, "--ell inf", "ell", "inf"),
+    "bar-Gc-zero": C(BAR, "--Gc 0", "Gc", "0"),
+    "bar-Gc-negative": C(BAR, "--Gc -1", "Gc", "-1"),
+    "bar-Gc-inf": C(BAR, "--Gc inf", "Gc", "inf"),
+    "bar-Gc-nan": C(BAR, "--Gc nan", "Gc", "nan"),
+    "bar-model-unknown": C(BAR, "--model AT3", "'AT3'", "'AT1'"),
+    "bar-split-unknown": C(BAR, "--split bogus", "'bogus'", "'spectral'"),
+    "bar-acceleration-unknown": C(BAR, "--acceleration warp", "'warp'", "'anderson'"),
+    "bar-linear-solver-unknown": C(BAR, "--linear-solver lu", "'lu'", "'direct'"),
+    "bar-unknown-option": C(BAR, "--frobnicate", "--frobnicate"),
+    "bar-stray-argument": C(BAR, "stray", "'stray'"),
+    "bar-existing-results": C(BAR, "--output {out}", "already holds results", overwrite=False),
+    "sent-ell-nan": C(SENT, "--ell nan", "ell", "nan"),
+    "sent-mesh-missing-tag": C(SENT, "--mesh {mesh}/square_no_top.msh", "'top'"),
+    "sent-mesh-1d": C(SENT, "--mesh {mesh}/line1d.msh", "2D mesh", "1D"),
+    "sent-mesh-3d": C(SENT, "--mesh {mesh}/box3d.msh", "box3d.msh"),
+    "sent-mesh-garbage": C(SENT, "--mesh {mesh}/garbage.msh", "garbage.msh"),
+    "sens-mesh-missing-tag": C(SENS, "--mesh {mesh}/square_no_top.msh", "'top'", "'left'"),
+    "sens-mesh-is-folder": C(SENS, "--mesh {mesh}/folder.msh", "folder.msh"),
+    "surfing-output-is-file": C(SURF, "--output {file}", "not a folder", overwrite=False),
+    # PETSc options: a bad value is one line naming the prefix and the option
+    "bar-petsc-ksp-type": C(
+        BAR, "-femgp_fracture_u_ksp_type nonsense", "femgp_fracture_u_", "nonsense"
+    ),
+    "bar-petsc-int-value": C(
+        BAR, "-femgp_fracture_alpha_snes_max_it many", "femgp_fracture_alpha_", "many"
+    ),
+    # twinning demos
+    "wall-kappa-nan": C(WALL, "--kappa nan", "--kappa", "'nan'"),
+    "wall-a-negative": C(WALL, "--a -1", "--a", "'-1'"),
+    "wall-degree-u-3": C(WALL, "--degree-u 3", "degree_u", "3"),
+    "wall-petsc-ksp-type": C(
+        WALL, "-femgp_twinning_ksp_type nonsense", "femgp_twinning_", "nonsense"
+    ),
+    "laminate-scheme-unknown": C(LAM, "--scheme implicit", "'implicit'", "'monolithic'"),
+    "laminate-t-end-zero": C(LAM, "--t-end 0", "--t-end", "'0'"),
+    "laminate-existing-results": C(LAM, "--output {out}", "already holds results", overwrite=False),
+    "tetragonal-cells-zero": C(TET, "--cells 0", "--cells", "'0'"),
+    "tetragonal-stray-argument": C(TET, "stray", "stray"),
+    # the femgp CLI
+    "cli-unknown-command": C(CLI, "frobnicate", "'frobnicate'", overwrite=False),
+    "cli-no-command": C(CLI, "", "required", overwrite=False),
+    "cli-info-stray": C(CLI, "info stray", "stray", overwrite=False),
+}
+
+
+def _argv(case: Case, *, out: Path, meshes: Path, file: Path, tmp: Path) -> list[str]:
+    subs = {"{out}": str(out), "{mesh}": str(meshes), "{file}": str(file), "{tmp}": str(tmp)}
+    args = []
+    for a in case.args:
+        for key, value in subs.items():
+            a = a.replace(key, value)
+        args.append(a)
+    if case.overwrite and "--output" not in case.args:
+        args = ["--output", str(out), "--overwrite", *args]
+    if case.script.startswith("-m "):
+        return [sys.executable, "-m", case.script.split()[1], *args]
+    return [sys.executable, str(DEMOS / case.script), *args]
+
+
+def run_case(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """Run one bad invocation serially, on one thread, in ``cwd``."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "default"}
+    env.pop("PYTEST_CURRENT_TEST", None)
+    return subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def check_one_line(proc: subprocess.CompletedProcess, expect: tuple[str, ...]) -> str:
+    """Exit code 2, one non-empty stderr line holding ``expect``, no traceback anywhere."""
+    both = proc.stdout + proc.stderr
+    report = f"exit {proc.returncode}\nstderr:\n{proc.stderr}\nstdout:\n{proc.stdout[-2000:]}"
+    assert "Traceback" not in both, report
+    assert "PETSC ERROR" not in both.upper().replace("PETSC ERROR CODE", ""), report
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, report
+    assert proc.returncode == 2, report
+    line = lines[0].lower()
+    for text in expect:
+        assert text.lower() in line, f"{text!r} not in the error line\n{report}"
+    return lines[0]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_invocation(name: str, tmp_path: Path, meshes: Path) -> None:
+    """One bad input: one line, exit 2, earlier results and the working folder untouched."""
+    case = CASES[name]
+    out = tmp_path / "earlier"
+    _make_results(out)
+    file = tmp_path / "a_file.txt"
+    file.write_text("not a folder\n")
+    before = _snapshot(tmp_path)
+    argv = _argv(case, out=out, meshes=meshes, file=file, tmp=tmp_path)
+    proc = run_case(argv, cwd=tmp_path)
+    check_one_line(proc, case.expect)
+    assert _snapshot(tmp_path) == before, "the run changed or created files"
+
+
+def test_case_table_is_large_enough() -> None:
+    """The issue asks for at least 25 cases across the demos, the CLI and the API."""
+    scripts = {c.script for c in CASES.values()}
+    assert len(CASES) >= 30 and len(scripts) >= 8, (len(CASES), scripts)
+
+
+def test_console_script_one_line(tmp_path: Path) -> None:
+    """The installed ``femgp`` entry point behaves as ``python -m femgp.cli``."""
+    exe = Path(sys.executable).with_name("femgp")
+    if not exe.exists():
+        pytest.skip("no femgp console script next to this python")
+    proc = run_case([str(exe), "info", "--frobnicate"], cwd=tmp_path)
+    check_one_line(proc, ("--frobnicate",))
+
+
+# -- API cases -----------------------------------------------------------------------------------
+
+
+def _fracture_params(**kw: Any) -> Any:
+    from femgp.models.fracture import Params
+
+    return Params(**kw)
+
+
+def _ch_params(**kw: Any) -> Any:
+    from femgp.models.cahn_hilliard import Params
+
+    return Params(**kw)
+
+
+def _twinning_params(**kw: Any) -> Any:
+    from femgp.models.twinning import Params
+
+    return Params.square_to_rectangle(**kw)
+
+
+FRACTURE_BAD = [
+    ("E", NAN, "E"), ("E", INF, "E"), ("E", -1.0, "E"), ("E", 0.0, "E"), ("E", "210", "E"),
+    ("nu", 0.5, "nu"), ("nu", -1.0, "nu"), ("nu", NAN, "nu"), ("nu", "0.3", "nu"),
+    ("Gc", NAN, "Gc"), ("Gc", INF, "Gc"), ("Gc", -1.0, "Gc"), ("Gc", 0.0, "Gc"),
+    ("Gc", "2.7e-3", "Gc"),
+    ("ell", NAN, "ell"), ("ell", 0.0, "ell"), ("ell", -0.1, "ell"), ("ell", INF, "ell"),
+    ("k_res", -1e-6, "k_res"), ("k_res", NAN, "k_res"),
+    ("model", "AT3", "AT3"), ("split", "bogus", "bogus"), ("elastic_model", "2d", "2d"),
+    ("acceleration", "warp", "warp"), ("linear_solver", "lu", "lu"),
+    ("irreversibility", "never", "never"),
+    ("degree", 3, "degree"), ("degree", True, "degree"), ("degree", 1.0, "degree"),
+    ("omega", 2.0, "omega"), ("omega", NAN, "omega"),
+    ("am_tol", 0.0, "am_tol"), ("am_max_it", 0, "am_max_it"), ("am_max_it", 2.5, "am_max_it"),
+    ("max_cutbacks", -1, "max_cutbacks"), ("max_cutbacks", True, "max_cutbacks"),
+    ("anderson_depth", 0, "anderson_depth"), ("predictor", "yes", "predictor"),
+]  # fmt: skip
+
+CH_BAD = [
+    ("kappa", NAN, "kappa"), ("kappa", INF, "kappa"), ("kappa", -2.0, "kappa"),
+    ("kappa", 0.0, "kappa"), ("kappa", "2", "kappa"),
+    ("mobility", NAN, "mobility"), ("mobility", 0.0, "mobility"), ("mobility", -5.0, "mobility"),
+    ("rho", 0.0, "rho"), ("dt", NAN, "dt"), ("dt", 0.0, "dt"), ("dt", -1.0, "dt"),
+    ("dt", INF, "dt"), ("tol", 0.0, "tol"), ("tol", NAN, "tol"), ("theta", 0.3, "theta"),
+    ("theta", NAN, "theta"), ("scheme", "rk4", "rk4"), ("c_alpha", 0.8, "c_"),
+    ("dt_min", 0.0, "dt_min"), ("dt_max", -1.0, "dt_max"), ("dt_min", 2e5, "dt_min"),
+    ("adaptive", "yes", "adaptive"),
+]  # fmt: skip
+
+TWINNING_BAD = [
+    ("kappa", NAN, "kappa"), ("kappa", 0.0, "kappa"), ("kappa", -1.0, "kappa"),
+    ("mobility", INF, "mobility"), ("mobility", 0.0, "mobility"), ("dt", NAN, "dt"),
+    ("dt", -1.0, "dt"), ("tol", 0.0, "tol"), ("scheme", "implicit", "implicit"),
+    ("boundary", "fixed", "fixed"), ("degree_u", 3, "degree_u"), ("degree_u", 1.0, "degree_u"),
+    ("adaptive", "yes", "adaptive"), ("energy_guard", 1, "energy_guard"),
+    ("dt_min", 2e4, "dt_min"), ("staggered_max_it", 0, "staggered_max_it"),
+]  # fmt: skip
+
+
+def _api_id(row: tuple[str, Any, str]) -> str:
+    return f"{row[0]}={row[1]!r}"
+
+
+@pytest.mark.parametrize("row", FRACTURE_BAD, ids=_api_id)
+def test_fracture_params_reject(row: tuple[str, Any, str]) -> None:
+    from femgp.errors import InputError
+
+    name, value, match = row
+    with pytest.raises(InputError, match=match):
+        _fracture_params(**{name: value})
+
+
+@pytest.mark.parametrize("row", CH_BAD, ids=_api_id)
+def test_cahn_hilliard_params_reject(row: tuple[str, Any, str]) -> None:
+    from femgp.errors import InputError
+
+    name, value, match = row
+    with pytest.raises(InputError, match=match):
+        _ch_params(**{name: value})
+
+
+@pytest.mark.parametrize("row", TWINNING_BAD, ids=_api_id)
+def test_twinning_params_reject(row: tuple[str, Any, str]) -> None:
+    from femgp.errors import InputError
+
+    name, value, match = row
+    base = _twinning_params()
+    with pytest.raises(InputError, match=match):
+        base.replace(**{name: value})
+
+
+ENERGY_BAD = {
+    "GradientPenalty-kappa-nan": ("GradientPenalty", (NAN,), {"field": "c"}, "kappa"),
+    "GradientPenalty-kappa-string": ("GradientPenalty", ("1",), {"field": "c"}, "kappa"),
+    "GradientPenalty-field-empty": ("GradientPenalty", (1.0,), {"field": ""}, "field"),
+    "DoubleWell-rho-nan": ("DoubleWell", (NAN, 0.3, 0.7), {}, "rho"),
+    "DoubleWell-inverted-minima": ("DoubleWell", (1.0, 0.7, 0.3), {}, "c_alpha < c_beta"),
+    "CrackDensity-ell-nan": ("CrackDensity", (1.0, NAN), {}, "ell"),
+    "CrackDensity-model": ("CrackDensity", (1.0, 0.1), {"model": "AT9"}, "AT9"),
+    "Degradation-k_res-negative": ("Degradation", (-1.0,), {}, "k_res"),
+    "Energy-not-terms": ("Energy", ([1, 2],), {}, "Terms"),
+}
+
+
+@pytest.mark.parametrize("name", list(ENERGY_BAD))
+def test_energy_terms_reject(name: str) -> None:
+    """The backend-free vocabulary validates its parameters (InputError naming them)."""
+    import femgp.energy as energy
+    from femgp.errors import InputError
+
+    cls, args, kw, match = ENERGY_BAD[name]
+    with pytest.raises(InputError, match=match):
+        getattr(energy, cls)(*args, **kw)
+
+
+def test_twinning_unknown_field_names_allowed() -> None:
+    from femgp.errors import InputError
+
+    with pytest.raises(InputError, match=r"unknown Params field.*'kapa'.*allowed"):
+        _twinning_params().replace(kapa=1.0)
+
+
+def test_fracture_setup_unknown_parameter() -> None:
+    from mpi4py import MPI
+
+    from femgp.errors import InputError
+    from femgp.models.fracture.setups import bar
+
+    with pytest.raises(InputError, match=r"unknown parameter.*'Gcc'.*allowed"):
+        bar(MPI.COMM_SELF, h=0.1, Gcc=1.0)
+
+
+@pytest.mark.parametrize(
+    "loads, match",
+    [((), "empty"), ((0.1, NAN), "load"), ((0.2, 0.1), "increasing"), ((-0.1,), "positive")],
+    ids=["empty", "nan", "decreasing", "negative"],
+)
+def test_fracture_loading_rejects(loads: tuple[float, ...], match: str) -> None:
+    from femgp.errors import InputError
+    from femgp.models.fracture import DisplacementBC, Loading
+
+    with pytest.raises(InputError, match=match):
+        Loading((DisplacementBC("left", 0, 0.0),), loads)
+
+
+def test_fracture_bc_rejects_nan_value_and_bad_component() -> None:
+    from femgp.errors import InputError
+    from femgp.models.fracture import DisplacementBC
+
+    with pytest.raises(InputError, match="value"):
+        DisplacementBC("top", 1, NAN)
+    with pytest.raises(InputError, match="component"):
+        DisplacementBC("top", 3, 0.0)
+
+
+@pytest.mark.parametrize(
+    "name, match",
+    [
+        ("garbage.msh", "garbage.msh"),
+        ("truncated.msh", "truncated.msh"),
+        ("folder.msh", "folder.msh"),
+        ("nope.msh", "does not exist"),
+        ("box3d.msh", "box3d.msh"),
+    ],
+)
+def test_read_msh_rejects(name: str, match: str, meshes: Path) -> None:
+    from mpi4py import MPI
+
+    from femgp.errors import InputError
+    from femgp.fem.meshes import read_msh
+
+    with pytest.raises(InputError, match=match):
+        read_msh(meshes / name, MPI.COMM_WORLD)
+
+
+def test_require_groups_names_missing_and_found(meshes: Path) -> None:
+    from mpi4py import MPI
+
+    from femgp.errors import InputError
+    from femgp.fem.meshes import read_msh, require_groups
+
+    tm = read_msh(meshes / "square_no_top.msh", MPI.COMM_WORLD)
+    with pytest.raises(InputError, match=r"'top'.*found: bottom, domain"):
+        require_groups(tm, ("bottom", "top"))
+
+
+def test_sent_setup_rejects_a_1d_mesh(meshes: Path) -> None:
+    from mpi4py import MPI
+
+    from femgp.errors import InputError
+    from femgp.fem.meshes import read_msh
+    from femgp.models.fracture.setups import notched_tension
+
+    tm = read_msh(meshes / "line1d.msh", MPI.COMM_WORLD)
+    with pytest.raises(InputError, match=r"SENT set-up needs a 2D mesh.*1D mesh of interval"):
+        notched_tension(MPI.COMM_WORLD, mesh=tm)
+
+
+@pytest.mark.parametrize("t_end", [NAN, INF, -1.0, 0.0, "10"], ids=repr)
+def test_cahn_hilliard_run_rejects_t_end_before_writing(t_end: Any, tmp_path: Path) -> None:
+    from mpi4py import MPI
+
+    from femgp.errors import InputError
+    from femgp.fem.meshes.pfhub import square
+    from femgp.models import cahn_hilliard as ch
+
+    tm = square(MPI.COMM_WORLD, n=4)
+    with pytest.raises(InputError, match="t_end"):
+        ch.run(tm.mesh, ch.Params(), t_end=t_end, output=tmp_path / "out", show_progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_fracture_run_missing_group_before_writing(tmp_path: Path) -> None:
+    from mpi4py import MPI
+
+    from femgp.errors import InputError
+    from femgp.models.fracture import DisplacementBC, Loading, run
+    from femgp.models.fracture.setups import bar
+
+    setup = bar(MPI.COMM_WORLD, h=0.1, steps=2)
+    loading = Loading((DisplacementBC("nowhere", 0, 1.0, loaded=True),), (0.1,))
+    with pytest.raises(InputError, match="'nowhere'"):
+        run(setup.mesh, setup.params, loading, output=tmp_path / "out", show_progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_results_writer_refuses_a_file_and_existing_results(tmp_path: Path) -> None:
+    from mpi4py import MPI
+
+    from femgp.errors import InputError
+    from femgp.fem.io import ResultsWriter
+
+    file = tmp_path / "f"
+    file.write_text("x")
+    with pytest.raises(InputError, match="not a folder"):
+        ResultsWriter(file, MPI.COMM_WORLD)
+    with pytest.raises(InputError, match="cannot write"):
+        ResultsWriter(file / "sub", MPI.COMM_WORLD)
+    out = tmp_path / "earlier"
+    _make_results(out)
+    before = _snapshot(out)
+    with pytest.raises(InputError, match="already holds results"):
+        ResultsWriter(out, MPI.COMM_WORLD)
+    assert _snapshot(out) == before
+
+
+def test_nonlinear_problem_bad_prefix() -> None:
+    from femgp.errors import InputError
+    from femgp.fem.problems import NonlinearProblem
+
+    with pytest.raises(InputError, match="prefix"):
+        NonlinearProblem(None, None, prefix="no_underscore")  # type: ignore[arg-type]
+
+
+def test_script_main_maps_errors_to_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    from femgp.errors import InputError, SolverError
+    from femgp.scripting import script_main
+
+    def raises(exc: BaseException) -> Any:
+        def main(argv: Any) -> int:
+            raise exc
+
+        return main
+
+    assert script_main(raises(InputError("bad kappa nan\nsecond line"))) == 2
+    assert script_main(raises(SolverError("diverged", prefix="femgp_ch_", step=3))) == 1
+    full = OSError(errno.ENOSPC, "No space left on device", "history.csv")
+    assert script_main(raises(full)) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "error: bad kappa nan",
+        "solver error: femgp_ch_: diverged at step 3",
+        "error: [Errno 28] No space left on device: 'history.csv'",
+    ]
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [(["stray"], "'stray'"), (["--frob"], "'--frob'"), (["-a", "b", "c"], "'c'")],
+    ids=["stray", "long-option", "two-values"],
+)
+def test_split_petsc_args_rejects(extra: list[str], match: str) -> None:
+    from femgp.errors import InputError
+    from femgp.scripting import split_petsc_args
+
+    with pytest.raises(InputError, match=match):
+        split_petsc_args(extra)
+    assert split_petsc_args(["-a", "-1", "-b", "x", "-c"]) == ["-a", "-1", "-b", "x", "-c"]
+
+
+# -- demos' late checks, meshes (read_mesh), restart, TOML configs and a full disk ---------------
+
+
+MORE_CASES: dict[str, Case] = {
+    # --ell is validated before the bar's mesh size round(10 / ell) is computed
+    "bar-ell-nan": C(BAR, "--ell nan", "ell", "nan"),
+    "bar-ell-zero": C(BAR, "--ell 0", "ell", "0"),
+    # cahn_hilliard.run builds the model (which checks the PETSc options) before it writes
+    "ch-petsc-ksp-type": C(CH, "-femgp_ch_ksp_type nonsense", "femgp_ch_", "nonsense"),
+    "ch-petsc-pc-type": C(CH, "-femgp_ch_pc_type nonsense", "femgp_ch_", "nonsense"),
+    "ch-petsc-int-value": C(CH, "-femgp_ch_snes_max_it abc", "femgp_ch_", "abc"),
+    "ch-petsc-lu-package": C(
+        CH, "--n 4 --t-end 1 -femgp_ch_pc_factor_mat_solver_type nonsense", "femgp_ch_", "nonsense"
+    ),
+    # femgp mesh info FILE on bad meshes
+    **{
+        f"cli-mesh-info-{name}": C(
+            CLI, f"mesh info {{mesh}}/{name}.msh", f"{name}.msh", overwrite=False
+        )
+        for name in (*BAD_MSH, "garbage", "truncated", "folder")
+    },
+    "cli-mesh-info-missing": C(CLI, "mesh info {tmp}/nope.vtu", "nope.vtu", overwrite=False),
+    # --restart without a checkpoint
+    "bar-restart-no-checkpoint": C(BAR, "--restart --output {tmp}/empty", "restart", "empty"),
+    # TOML configuration
+    "cli-run-toml-unknown-key": C(
+        CLI, "run fracture --config {toml_unknown}", "'Gcc'", overwrite=False
+    ),
+    "cli-run-toml-wrong-type": C(CLI, "run fracture --config {toml_type}", "Gc", overwrite=False),
+}
+
+
+@pytest.mark.parametrize("name", list(MORE_CASES))
+def test_more_bad_invocations(name: str, tmp_path: Path, meshes: Path) -> None:
+    """As :func:`test_bad_invocation`, for meshes, restarts and TOML files."""
+    case = MORE_CASES[name]
+    out = tmp_path / "earlier"
+    _make_results(out)
+    file = tmp_path / "a_file.txt"
+    file.write_text("not a folder\n")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "unknown.toml").write_text('model = "fracture"\n[params]\nGcc = 1.0\n')
+    (tmp_path / "type.toml").write_text('model = "fracture"\n[params]\nGc = "tough"\n')
+    toml = {"{toml_unknown}": tmp_path / "unknown.toml", "{toml_type}": tmp_path / "type.toml"}
+    args = []
+    for a in case.args:
+        for key, value in toml.items():
+            a = a.replace(key, str(value))
+        args.append(a)
+    case = Case(case.script, tuple(args), case.expect, case.overwrite)
+    before = _snapshot(tmp_path)
+    proc = run_case(_argv(case, out=out, meshes=meshes, file=file, tmp=tmp_path), cwd=tmp_path)
+    check_one_line(proc, case.expect)
+    assert _snapshot(tmp_path) == before, "the run changed or created files"
+
+
+def _ch_results(folder: Path) -> None:
+    """A (tiny, real) Cahn-Hilliard results folder."""
+    proc = run_case(
+        [sys.executable, str(DEMOS / CH), "--output", str(folder), "--n", "4", "--t-end", "0.1"],
+        cwd=folder.parent,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_restart_from_another_model(tmp_path: Path) -> None:
+    """A Cahn-Hilliard results folder given to the fracture bar's --restart: one line, untouched."""
+    folder = tmp_path / "ch"
+    _ch_results(folder)
+    before = _snapshot(tmp_path)
+    proc = run_case(
+        [sys.executable, str(DEMOS / BAR), "--restart", "--output", str(folder)], cwd=tmp_path
+    )
+    check_one_line(proc, ("cahn_hilliard",))
+    assert _snapshot(tmp_path) == before
+
+
+READ_MESH = """
+import sys
+from mpi4py import MPI
+from femgp.errors import InputError
+from femgp.fem.meshes import read_mesh
+try:
+    read_mesh(sys.argv[1], MPI.COMM_WORLD, gdim=None if sys.argv[2] == "-" else int(sys.argv[2]))
+except InputError as exc:
+    print(f"InputError: {exc}", file=sys.stderr)
+    sys.exit(2)
+"""
+
+
+@pytest.mark.parametrize("name", [*(f"{n}.msh" for n in BAD_MSH), "garbage.msh", "box3d.msh"])
+def test_read_mesh_rejects(name: str, meshes: Path, tmp_path: Path) -> None:
+    """``femgp.fem.meshes.read_mesh(path, comm, gdim=None)`` raises InputError naming the file.
+
+    Run in a subprocess: a bad mesh must not abort MPI or crash the interpreter.
+    """
+    gdim = "2" if name == "box3d.msh" else "-"  # a 3D mesh where a 2D one is asked for
+    proc = run_case([sys.executable, "-c", READ_MESH, str(meshes / name), gdim], cwd=tmp_path)
+    line = check_one_line(proc, (name,))
+    assert line.startswith("InputError: "), line
+
+
+def test_full_disk_keeps_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer failing with ENOSPC mid-run: a clear InputError, the last history.csv intact."""
+    from mpi4py import MPI
+
+    import femgp.fem.io as fio
+    from femgp.errors import InputError
+    from femgp.fem.meshes.pfhub import square
+    from femgp.models import cahn_hilliard as ch
+
+    real = fio.atomic_write_text
+    calls = {"n": 0}
+
+    def failing(path: Path, text: str) -> None:
+        calls["n"] += 1
+        if calls["n"] > 6:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, text)
+
+    monkeypatch.setattr(fio, "atomic_write_text", failing)
+    out = tmp_path / "out"
+    tm = square(MPI.COMM_WORLD, n=4)
+    with pytest.raises(InputError, match="No space left on device"):
+        ch.run(tm.mesh, ch.Params(), t_end=5.0, output=out, show_progress=False)
+    text = (out / "history.csv").read_text()
+    rows = text.splitlines()
+    assert rows[0].startswith("step,") and len(rows) >= 2
+    assert all(math.isfinite(float(r.split(",")[1])) for r in rows[1:])
+    assert not list(out.glob(".*.tmp*")), "a temporary file was left behind"
