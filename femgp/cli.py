@@ -1,20 +1,34 @@
 """The ``femgp`` command line.
 
-``femgp info`` prints the versions of femgp and its stack (DOLFINx, PETSc and
-petsc4py, mpi4py and its MPI library, torch when present) and PETSc's external
-packages. User errors exit with code 2 and one line on stderr.
+- ``femgp info`` prints the versions of femgp and its stack (DOLFINx, PETSc and
+  petsc4py, mpi4py and its MPI library, torch when present) and PETSc's
+  external packages.
+- ``femgp run <model> --config case.toml [--output DIR] [--overwrite] [--set
+  table.key=value ...] [PETSc options]`` runs a case file (see
+  :mod:`femgp.config` and ``configs/``), also under ``mpirun -n N``.
+- ``femgp plot <results folder>`` draws the history and the last fields
+  (:mod:`femgp.plot_cli`).
+- ``femgp mesh`` (from :mod:`femgp.mesh_cli`, where installed).
+
+User errors exit with code 2 and one line on stderr (rank 0).
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import importlib.metadata
+import inspect
 import platform
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
-from femgp.scripting import ArgumentParser, script_main
+from femgp.errors import InputError
+from femgp.scripting import ArgumentParser, positive_int, script_main, split_petsc_args
 
-__all__ = ["info", "main"]
+__all__ = ["build_parser", "info", "main", "run_config"]
 
 PETSC_PACKAGES = (
     "mumps", "superlu_dist", "hypre", "ptscotch", "parmetis", "metis", "hdf5", "scalapack",
@@ -79,22 +93,409 @@ def _cmd_info(args: object) -> int:
     return 0
 
 
+# -- femgp run ------------------------------------------------------------------------------
+
+
+def _say(comm: Any, text: str) -> None:
+    if comm.rank == 0:
+        print(text, flush=True)
+
+
+def _read_mesh(cfg: Any, comm: Any, *, gdim: int | None) -> Any:
+    """The mesh of ``[mesh] file`` (relative to the case file), with read_mesh if present."""
+    import femgp.fem.meshes as meshes
+
+    path = Path(cfg["mesh"]["file"])
+    if not path.is_absolute():
+        path = cfg.path.parent / path
+    reader = getattr(meshes, "read_mesh", None)
+    try:
+        if reader is not None:
+            return reader(path, comm, gdim=gdim)
+        return meshes.read_msh(path, comm, gdim=gdim or 2)
+    except InputError as exc:
+        raise InputError(f"{cfg.where('mesh')} {exc}") from None
+
+
+def _model_kwargs(run: Callable[..., Any], cfg: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """``checkpoint_every`` and ``restart`` for a run function that takes them."""
+    out_t = cfg["output"]
+    every = args.checkpoint_every or out_t.get("checkpoint_every")
+    restart = bool(args.restart or out_t.get("restart", False))
+    accepted = inspect.signature(run).parameters
+    kw: dict[str, Any] = {}
+    for name, value, given in (
+        ("checkpoint_every", every, every is not None),
+        ("restart", restart, restart),
+    ):
+        if name in accepted:
+            kw[name] = value
+        elif given:
+            raise InputError(
+                f"{name.replace('_', '-')} is not supported by this version of the "
+                f"{cfg.model} model"
+            )
+    return kw
+
+
+def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -> Any:
+    import numpy as np
+
+    from femgp.models.fracture import run
+    from femgp.models.fracture import setups as fs
+    from femgp.models.fracture.cli import summary
+
+    params = dict(cfg["params"])
+    mesh_t, load_t = cfg["mesh"], cfg["loading"]
+    case = cfg.case
+    kw: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    title = cfg[""].get("title")
+    if case in ("sent", "sens"):
+        if "ell" in params:
+            kw["ell"] = params.pop("ell")
+        kw.update({k: mesh_t[k] for k in ("h_band", "h_far") if k in mesh_t})
+        if "file" in mesh_t:
+            kw["mesh"] = _read_mesh(cfg, comm, gdim=mesh_t.get("gdim"))
+        if "loads" in load_t:
+            kw["loads"] = tuple(load_t["loads"])
+        elif case == "sent":
+            names = ("u_max", "du", "u_fine", "du_fine")
+            kw["loads"] = fs.sent_loads(**{k: load_t[k] for k in names if k in load_t})
+        elif "ranges" in load_t:
+            pieces = [np.arange(a, b + 1e-9, s) for a, b, s in load_t["ranges"]]
+            kw["loads"] = tuple(float(v) for v in np.concatenate(pieces))
+        factory = fs.notched_tension if case == "sent" else fs.notched_shear
+        title = title or case.upper()
+        force_label = "reaction force on the top edge [kN]"
+        if case == "sens":
+            force_label = "horizontal reaction force on the top edge [kN]"
+    elif case == "bar":
+        kw.update(mesh_t)
+        kw.update(load_t)
+        factory, title, force_label = fs.bar, title or "bar", "reaction force"
+    else:
+        if "ell" in params:
+            kw["ell"] = params.pop("ell")
+        kw.update(mesh_t)
+        kw.update(load_t)
+        factory, title, force_label = fs.surfing, title or "surfing", "reaction force"
+    setup = cfg.build("params", factory, comm=comm, **kw, **params)
+    if case == "surfing" and cfg["analysis"].get("g_theta", True):
+        ell = setup.params.ell
+        r1, r2 = cfg["analysis"]["r1"] * ell, cfg["analysis"]["r2"] * ell
+
+        def observer(model: Any, row: Any) -> dict[str, float]:
+            tip = model.tip_position()
+
+            def theta(x: np.ndarray) -> np.ndarray:
+                v = np.clip((r2 - np.hypot(x[0] - tip, x[1])) / (r2 - r1), 0.0, 1.0)
+                return np.vstack([v, np.zeros_like(v)])
+
+            return {"tip": tip, "G": model.energy_release_rate(theta)}
+
+        extra = {"observer": observer, "extra_columns": ("tip", "G")}
+    p_ = setup.params
+    _say(
+        comm,
+        f"{title}: {p_.model}, split {p_.split}, ell = {p_.ell:g}, "
+        f"{len(setup.loading.loads)} load steps, {comm.size} rank(s)",
+    )
+    result = run(
+        setup.mesh,
+        setup.params,
+        setup.loading,
+        output=out,
+        overwrite=args.overwrite or cfg["output"]["overwrite"],
+        initial_damage=setup.initial_damage,
+        title=title,
+        force_label=force_label,
+        show_progress=not (args.quiet or cfg["output"]["quiet"]),
+        plots=cfg["output"]["plots"],
+        **extra,
+        **_model_kwargs(run, cfg, args),
+    )
+    _say(comm, summary(result, unit="kN" if case in ("sent", "sens") else ""))
+    return result
+
+
+def _cahn_hilliard(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -> Any:
+    from femgp.fem.meshes import require_groups
+    from femgp.fem.meshes.pfhub import TSHAPE_GROUPS, square, tshape
+    from femgp.fem.plots import plot_field, plot_history
+    from femgp.models import cahn_hilliard as ch
+
+    mesh_t, time_t, init_t = cfg["mesh"], cfg["time"], cfg["initial"]
+    params = cfg.build("params", ch.Params, **cfg["params"])
+    if "file" in mesh_t:
+        tm = _read_mesh(cfg, comm, gdim=2)
+        require_groups(tm, TSHAPE_GROUPS, source=f"mesh file {mesh_t['file']!r}")
+    elif mesh_t["domain"] == "tshape":
+        tm = cfg.build("mesh", tshape, comm=comm, h=mesh_t["h"])
+    else:
+        tm = cfg.build("mesh", square, comm=comm, n=mesh_t["n"], size=mesh_t["size"])
+    initial = ch.pfhub_initial(c0=init_t["c0"], epsilon=init_t["epsilon"])
+    extra = {"max_steps": time_t["max_steps"]} if "max_steps" in time_t else {}
+    t_end = time_t["t_end"]
+    result = ch.run(
+        tm.mesh,
+        params,
+        t_end=t_end,
+        initial=initial,
+        output=out,
+        field_times=time_t["field_times"],
+        overwrite=args.overwrite or cfg["output"]["overwrite"],
+        show_progress=not (args.quiet or cfg["output"]["quiet"]),
+        **extra,
+        **_model_kwargs(ch.run, cfg, args),
+    )
+    if out is not None and cfg["output"]["plots"]:
+        title = cfg[""].get("title") or "Cahn-Hilliard"
+        if comm.rank == 0 and len(result.history) > 1:
+            plot_history(
+                result.history,
+                "time",
+                ["free_energy"],
+                out / "free_energy.png",
+                logx=True,
+                title=f"{title}: free energy",
+            )
+        plot_field(result.fields[0], out / "concentration.png", title=f"c at t = {t_end:g}")
+    F = result.history[-1]["free_energy"]
+    _say(
+        comm,
+        f"t = {t_end:g}: F = {F:.6g} after {result.steps} steps "
+        f"({result.newton} Newton iterations, {result.wall_time:.1f} s)",
+    )
+    return result
+
+
+def _twinning(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -> Any:
+    import numpy as np
+
+    from femgp.fem.meshes.core import rectangle
+    from femgp.fem.meshes.twinning import box, square
+    from femgp.models.twinning import Params, random_field, run, tanh_wall
+
+    case = cfg.case
+    mesh_t, time_t, init_t = cfg["mesh"], cfg["time"], cfg["initial"]
+    setup = {
+        "laminate": Params.square_to_rectangle,
+        "domain_wall": Params.domain_wall,
+        "cubic_tetragonal": Params.cubic_to_tetragonal,
+    }[case]
+    material = dict(cfg["material"])
+    if case == "domain_wall" and material.get("e") == 0.0:
+        material["e"] = None  # no elasticity, as the demo's --strain 0
+    params = cfg.build("params", setup, **material, **cfg["params"])
+    mesh = _read_mesh(cfg, comm, gdim=mesh_t.get("gdim")).mesh if "file" in mesh_t else None
+    defaults = inspect.signature(setup).parameters
+    if case == "domain_wall":
+        a = material.get("a", defaults["a"].default)
+        kappa = cfg["params"].get("kappa", defaults["kappa"].default)
+        _, delta, _ = cfg.build("material", tanh_wall, a=a, kappa=kappa)
+        if mesh is None:
+            cpd = mesh_t["cells_per_delta"]
+            half, height = mesh_t["half_length"] * delta, mesh_t["height"] * delta
+            n = (round(2 * mesh_t["half_length"] * cpd), round(mesh_t["height"] * cpd))
+            corners = ((-half, 0.0), (half, height))
+            mesh = cfg.build(
+                "mesh", rectangle, comm=comm, corners=corners, n=n, quadrilateral=False
+            ).mesh
+        width = init_t["width"] * delta
+        initial: list[Any] = [lambda x: np.tanh(x[0] / width)]
+    else:
+        cube = case == "cubic_tetragonal"
+        if mesh is None:
+            cells = mesh_t["cells"]
+            length = mesh_t.get("length", float(cells))
+            if cube:
+                corners3 = ((0.0, 0.0, 0.0), (length, length, length))
+                mesh = cfg.build("mesh", box, comm=comm, corners=corners3, n=(cells,) * 3).mesh
+            else:
+                mesh = cfg.build("mesh", square, comm=comm, length=length, n=cells).mesh
+        noise: dict[str, Any] = {
+            "amplitude": init_t["amplitude"],
+            "wavelength": tuple(init_t["wavelength"]),
+        }
+        if "modes" in init_t:
+            noise["modes"] = init_t["modes"]
+        if cube:
+            noise["dim"] = 3
+        if len(noise["wavelength"]) != 2:
+            raise InputError(
+                f"{cfg.where('initial')} wavelength must be [shortest, longest], "
+                f"got {init_t['wavelength']!r}"
+            )
+        seed = init_t["seed"]
+        initial = [
+            cfg.build("initial", random_field, seed=seed + 1000 * i, **noise)
+            for i in range(len(params.variants))
+        ]
+    extra = {k: time_t[k] for k in ("steady_rate", "max_steps") if k in time_t}
+    result = run(
+        mesh,
+        params,
+        t_end=time_t["t_end"],
+        initial=initial,
+        output=out,
+        overwrite=args.overwrite or cfg["output"]["overwrite"],
+        field_times=time_t["field_times"],
+        plots=cfg["output"]["plots"],
+        show_progress=not (args.quiet or cfg["output"]["quiet"]),
+        **extra,
+        **_model_kwargs(run, cfg, args),
+    )
+    last = result.history[-1]
+    fractions = ", ".join(f"{last[f'vf_{n}']:.3f}" for n in params.variants)
+    _say(
+        comm,
+        f"{case}: {result.steps} steps, {result.newton} Newton iterations, "
+        f"{result.wall_time:.1f} s on {comm.size} rank(s); energy {last['total']:.4f}, "
+        f"volume fractions {fractions}",
+    )
+    return result
+
+
+_RUNNERS: dict[str, Callable[[Any, argparse.Namespace, Any, Path | None], Any]] = {
+    "cahn_hilliard": _cahn_hilliard,
+    "fracture": _fracture,
+    "twinning": _twinning,
+}
+
+
+def _petsc_options(cfg: Any, extra: Sequence[str]) -> None:
+    """``[solver]`` options first, then the command line's (which win)."""
+    unknown = [a for a in extra if a.startswith("--")]
+    if unknown:
+        raise InputError(f"unknown option(s): {' '.join(unknown)} (see femgp run --help)")
+    cli = split_petsc_args(extra)
+    if not cfg["solver"] and not cli:
+        return
+    import femgp.fem._backend  # noqa: F401  (dolfinx_solver before petsc4py)
+
+    from petsc4py import PETSc
+
+    opts = PETSc.Options()
+    for name, value in cfg["solver"].items():
+        opts[name] = ("true" if value else "false") if isinstance(value, bool) else value
+    if cli:
+        opts.insertString(" ".join(cli))
+
+
+def run_config(args: argparse.Namespace, extra: Sequence[str] = ()) -> Any:
+    """Run the case file ``args.config`` of model ``args.model``; return the model's result."""
+    from femgp.config import _check_model, load_config
+
+    _check_model(args.model)
+    cfg = load_config(args.config, args.model, overrides=args.set or ())
+    _petsc_options(cfg, extra)
+
+    import femgp.fem._backend  # noqa: F401
+
+    from mpi4py import MPI
+
+    from femgp.models.fracture.run import refuse_existing_results
+
+    comm = MPI.COMM_WORLD
+    folder = args.output or cfg["output"].get("folder") or f"results/{cfg.path.stem}"
+    out = Path(folder)
+    overwrite = args.overwrite or cfg["output"]["overwrite"]
+    restart = args.restart or cfg["output"]["restart"]
+    if not (overwrite or restart):
+        refuse_existing_results(out, comm)
+    result = _RUNNERS[cfg.model](cfg, args, comm, out)
+    if comm.rank == 0 and out.is_dir():
+        from femgp.fem.io import atomic_write_text
+
+        # the case as run (overrides applied, defaults filled): femgp run --config it again
+        tables = {**cfg.tables, "output": {**cfg["output"], "folder": str(out)}}
+        ran = dataclasses.replace(cfg, tables=tables)
+        atomic_write_text(out / "config.toml", f"# femgp run {cfg.model}\n{ran.to_toml()}")
+    _say(comm, f"results in {out}/ (fields.xdmf for ParaView, history.csv, *.png)")
+    return result
+
+
+def _cmd_run(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
+    run_config(args, extra)
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from femgp.plot_cli import plot_results
+    from femgp.scripting import _rank
+
+    if _rank() != 0:  # a serial command; under mpirun rank 0 does the work
+        return 0
+    written = plot_results(args.folder, output_dir=args.output_dir, overwrite=args.overwrite)
+    for path in written:
+        print(path)
+    return 0
+
+
 def build_parser() -> ArgumentParser:
+    """The ``femgp`` parser with its subcommands."""
     p = ArgumentParser(prog="femgp", description="femgp: gradient-penalty energies, FEM and ML")
     sub = p.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
     s = sub.add_parser("info", help="versions of femgp and its stack")
     s.set_defaults(func=_cmd_info)
+
+    r = sub.add_parser(
+        "run",
+        help="run a model from a TOML case file (PETSc options may follow)",
+        description="Run a model from a TOML case file (see configs/). Arguments after "
+        "the known options are PETSc options, e.g. -femgp_ch_snes_monitor.",
+    )
+    r.add_argument("model", help="cahn_hilliard, fracture or twinning")
+    r.add_argument("--config", required=True, help="the TOML case file")
+    r.add_argument("--output", default=None, help="results folder (overrides [output] folder)")
+    r.add_argument("--overwrite", action="store_true", help="replace results in the folder")
+    r.add_argument("--restart", action="store_true", help="continue from the folder's checkpoint")
+    r.add_argument(
+        "--checkpoint-every", type=positive_int, default=None, help="checkpoint every N steps"
+    )
+    r.add_argument(
+        "--set",
+        action="append",
+        metavar="TABLE.KEY=VALUE",
+        help="override a value of the case file (TOML syntax), e.g. --set time.t_end=10",
+    )
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=_cmd_run, takes_extra=True)
+
+    q = sub.add_parser("plot", help="history plots and a picture of the last fields")
+    q.add_argument("folder", help="a results folder (history.csv, run.json, fields.xdmf)")
+    q.add_argument("--output-dir", default=None, help="where the PNGs go (default: the folder)")
+    q.add_argument("--overwrite", action="store_true", help="replace existing pictures")
+    q.set_defaults(func=_cmd_plot)
+
+    try:
+        from femgp.mesh_cli import add_mesh_command, run_mesh_command
+    except ImportError:
+        pass
+    else:
+        add_mesh_command(sub).set_defaults(func=run_mesh_command)
     return p
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    args, extra = build_parser().parse_known_args(argv)
+    if getattr(args, "takes_extra", False):
+        return int(args.func(args, extra))
+    if extra:
+        raise InputError(f"unrecognized arguments: {' '.join(extra)}")
     return int(args.func(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``femgp`` console script."""
-    return script_main(_main, argv)
+    """Entry point of the ``femgp`` console script; returns the exit code.
+
+    Bad arguments (argparse) and user errors give one line on stderr and 2.
+    """
+    try:
+        return script_main(_main, argv)
+    except SystemExit as exc:  # argparse: --help (0) or a bad argument (2)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
 
 
 if __name__ == "__main__":

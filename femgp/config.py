@@ -1,0 +1,509 @@
+"""TOML case files for ``femgp run``: schemas per model and case, and validation.
+
+A case file names the model and the case and holds tables::
+
+    model = "fracture"        # optional; must match ``femgp run <model>``
+    case = "sent"             # the set-up within the model
+    [mesh]   ...              # a mesh file or the built-in generator's parameters
+    [params] ...              # the model's Params fields (derived from the dataclass)
+    [loading] / [time] ...    # the load path or the time span
+    [output] ...              # folder, overwrite, checkpoint_every, restart
+    [solver] ...              # PETSc options, e.g. femgp_ch_snes_rtol = 1e-8
+
+The ``[params]`` keys and their types come from the model's frozen ``Params``
+dataclass (:func:`dataclasses.fields` and the type hints), so a new scalar
+field is accepted without touching this module; the twinning ``[material]``
+keys come from the signature of the ``Params`` set-up class method of the case.
+A ``[mesh] file`` is relative to the case file; ``[output] folder`` to the
+current directory (as a demo's ``--output``). Validation names the file, the
+table and the key: an unknown key (with a
+close match and the allowed ones), a value of the wrong type, malformed TOML
+(with its line), a missing file. Value checks (positivity, choices) stay in
+the ``Params`` classes; their messages get the file name as a prefix.
+
+This module imports neither DOLFINx nor PETSc.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import inspect
+import json
+import math
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from femgp.errors import InputError
+
+__all__ = [
+    "CASES",
+    "MODELS",
+    "Config",
+    "Key",
+    "load_config",
+    "parse_override",
+    "schema",
+]
+
+#: The cases of each model (the first is the default where ``case`` may be left out).
+CASES: dict[str, tuple[str, ...]] = {
+    "cahn_hilliard": ("spinodal",),
+    "fracture": ("sent", "sens", "bar", "surfing"),
+    "twinning": ("laminate", "domain_wall", "cubic_tetragonal"),
+}
+#: Models ``femgp run`` knows.
+MODELS: tuple[str, ...] = tuple(CASES)
+
+_TYPE_NAMES = {
+    "float": "a number",
+    "int": "an integer",
+    "bool": "a boolean (true or false)",
+    "str": "a string",
+    "floats": "an array of numbers",
+    "ranges": "an array of [start, stop, step] arrays of numbers",
+    "options": "a table of PETSc options",
+}
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of a table: its type (see ``_TYPE_NAMES``), default and allowed values.
+
+    ``default=None`` leaves the key out of the validated table when it is not
+    given (the model's own default applies).
+    """
+
+    type: str
+    default: Any = None
+    doc: str = ""
+    choices: tuple[str, ...] | None = None
+
+
+#: A schema: table name -> key name -> Key; the table ``""`` holds the top-level keys.
+Schema = dict[str, dict[str, Key]]
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated case file.
+
+    Attributes:
+        path: the file.
+        model, case: the model and the case within it.
+        tables: table name -> key -> value (validated; defaults filled where the
+            schema has one; every table of the schema is present, maybe empty).
+    """
+
+    path: Path
+    model: str
+    case: str
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __getitem__(self, table: str) -> dict[str, Any]:
+        return self.tables[table]
+
+    def where(self, table: str = "") -> str:
+        """``"case.toml: [table]"``, the prefix of a message about ``table``."""
+        return f"{self.path}: [{table}]" if table else f"{self.path}:"
+
+    def to_toml(self) -> str:
+        """The validated case (defaults filled) as TOML text that :func:`load_config` reads."""
+        top = dict(self.tables.get("", {}))
+        lines = [f"model = {_toml_value(self.model)}"]
+        lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in top.items() if k != "model"]
+        for name, table in self.tables.items():
+            if not name:
+                continue
+            lines += ["", f"[{name}]"]
+            lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items()]
+        return "\n".join(lines) + "\n"
+
+    def build(self, table: str, factory: Callable[..., Any], /, **kwargs: Any) -> Any:
+        """Call ``factory(**kwargs)``, prefixing an InputError with the file and ``table``."""
+        try:
+            return factory(**kwargs)
+        except InputError as exc:
+            raise InputError(f"{self.where(table)} {exc}") from None
+
+
+def _toml_key(name: str) -> str:
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise InputError(f"cannot write {v!r} as a TOML value")
+
+
+# -- deriving keys from dataclasses and signatures ------------------------------------------
+
+
+def _type_name(hint: Any) -> str | None:
+    """The schema type of a type hint, or None for hints a TOML scalar cannot hold."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _type_name(args[0]) if len(args) == 1 else None
+    return {float: "float", int: "int", bool: "bool", str: "str"}.get(hint)
+
+
+def keys_from_dataclass(cls: type, *, exclude: tuple[str, ...] = ()) -> dict[str, Key]:
+    """Keys for the scalar fields (float, int, bool, str) of dataclass ``cls``."""
+    hints = typing.get_type_hints(cls)
+    out: dict[str, Key] = {}
+    for f in dataclasses.fields(cls):
+        kind = _type_name(hints.get(f.name))
+        if kind is not None and f.name not in exclude:
+            out[f.name] = Key(kind, doc=f"{cls.__name__}.{f.name}")
+    return out
+
+
+def keys_from_signature(fn: Callable[..., Any], *, exclude: tuple[str, ...] = ()) -> dict[str, Key]:
+    """Keys for the scalar keyword parameters of ``fn`` (``**kw`` and ``exclude`` left out)."""
+    hints = typing.get_type_hints(fn)
+    out: dict[str, Key] = {}
+    for name, p in inspect.signature(fn).parameters.items():
+        if p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) or name in exclude or name == "cls":
+            continue
+        kind = _type_name(hints.get(name))
+        if kind is not None:
+            out[name] = Key(kind, doc=f"{fn.__qualname__}({name})")
+    return out
+
+
+# -- schemas -------------------------------------------------------------------------------
+
+
+def _common(model: str) -> Schema:
+    return {
+        "": {
+            "model": Key("str", doc="the model (optional; must match the command line)"),
+            "case": Key("str", default=CASES[model][0], choices=CASES[model]),
+            "title": Key("str", doc="a title for plots"),
+        },
+        "output": {
+            "folder": Key("str", doc="results folder (--output overrides it)"),
+            "overwrite": Key("bool", default=False),
+            "checkpoint_every": Key("int", doc="write a checkpoint every N steps"),
+            "restart": Key("bool", default=False, doc="continue from the folder's checkpoint"),
+            "quiet": Key("bool", default=False, doc="no progress bar"),
+            "plots": Key("bool", default=True, doc="write the PNG plots"),
+        },
+        "solver": {},  # free-form: PETSc options (checked in _check_options)
+    }
+
+
+def _fracture(case: str) -> Schema:
+    from femgp.models.fracture.params import Params
+
+    s = _common("fracture")
+    s["params"] = keys_from_dataclass(Params)
+    loads = Key("floats", doc="explicit load steps (replace the generated path)")
+    if case in ("sent", "sens"):
+        s["mesh"] = {
+            "file": Key("str", doc="a .msh file with the facet groups the loading needs"),
+            "gdim": Key("int", doc="geometric dimension (default: inferred)"),
+            "h_band": Key("float", doc="mesh size along the crack path (default ell / 4)"),
+            "h_far": Key("float", doc="mesh size away from the crack path"),
+        }
+        if case == "sent":
+            s["loading"] = {
+                "u_max": Key("float"),
+                "du": Key("float"),
+                "u_fine": Key("float"),
+                "du_fine": Key("float"),
+                "loads": loads,
+            }
+        else:
+            s["loading"] = {"ranges": Key("ranges"), "loads": loads}
+    elif case == "bar":
+        s["mesh"] = {"length": Key("float"), "height": Key("float"), "h": Key("float")}
+        s["loading"] = {
+            "load_max": Key("float"),
+            "steps": Key("int"),
+            "clamp_damage": Key("bool"),
+            "loads": loads,
+        }
+    else:  # surfing
+        s["mesh"] = {"length": Key("float"), "height": Key("float"), "h_band": Key("float")}
+        s["loading"] = {
+            "crack0": Key("float"),
+            "advance": Key("float"),
+            "steps": Key("int"),
+            "load_factor": Key("float"),
+        }
+        s["analysis"] = {
+            "g_theta": Key("bool", default=True, doc="record the tip and G-theta each step"),
+            "r1": Key("float", default=2.5, doc="inner radius of theta, in units of ell"),
+            "r2": Key("float", default=4.5, doc="outer radius of theta, in units of ell"),
+        }
+    return s
+
+
+def _cahn_hilliard(case: str) -> Schema:
+    from femgp.models.cahn_hilliard import Params
+
+    s = _common("cahn_hilliard")
+    s["params"] = keys_from_dataclass(Params)
+    s["mesh"] = {
+        "file": Key("str", doc="a .msh file (physical groups 'domain' and 'boundary')"),
+        "domain": Key("str", default="square", choices=("square", "tshape")),
+        "n": Key("int", default=100, doc="cells per side of the square"),
+        "size": Key("float", default=200.0, doc="side of the square"),
+        "h": Key("float", default=2.0, doc="mesh size of the T-shape"),
+    }
+    s["time"] = {
+        "t_end": Key("float", default=50.0),
+        "field_times": Key("floats", default=[1e3, 1e4, 1e5, 1e6]),
+        "max_steps": Key("int"),
+    }
+    s["initial"] = {"c0": Key("float", default=0.5), "epsilon": Key("float", default=0.01)}
+    return s
+
+
+_TWINNING_SETUP = {
+    "laminate": "square_to_rectangle",
+    "domain_wall": "domain_wall",
+    "cubic_tetragonal": "cubic_to_tetragonal",
+}
+
+
+def _twinning(case: str) -> Schema:
+    from femgp.models.twinning.params import Params
+
+    s = _common("twinning")
+    s["params"] = keys_from_dataclass(Params)
+    s["material"] = keys_from_signature(getattr(Params, _TWINNING_SETUP[case]), exclude=("kappa",))
+    mesh: dict[str, Key] = {"file": Key("str"), "gdim": Key("int")}
+    if case == "domain_wall":
+        mesh["cells_per_delta"] = Key("int", default=4)
+        mesh["half_length"] = Key("float", default=12.0, doc="in wall widths delta")
+        mesh["height"] = Key("float", default=2.0, doc="in wall widths delta")
+        initial = {"width": Key("float", default=2.0, doc="eta = tanh(x / (width * delta))")}
+        time = {"t_end": Key("float", default=1e6), "steady_rate": Key("float", default=1e-9)}
+    else:
+        cube = case == "cubic_tetragonal"
+        mesh["cells"] = Key("int", default=12 if cube else 48, doc="cells per side")
+        mesh["length"] = Key("float", doc="side length (default: cells)")
+        initial = {
+            "seed": Key("int", default=7 if cube else 1),
+            "amplitude": Key("float", default=0.3 if cube else 0.05),
+            "wavelength": Key("floats", default=[3.0, 12.0] if cube else [4.0, 16.0]),
+            "modes": Key("int"),
+        }
+        time = {
+            "t_end": Key("float", default=60.0 if cube else 100.0),
+            "steady_rate": Key("float"),
+        }
+    time["field_times"] = Key("floats", default=[])
+    time["max_steps"] = Key("int")
+    s["mesh"], s["initial"], s["time"] = mesh, initial, time
+    return s
+
+
+_SCHEMAS: dict[str, Callable[[str], Schema]] = {
+    "cahn_hilliard": _cahn_hilliard,
+    "fracture": _fracture,
+    "twinning": _twinning,
+}
+
+
+def _check_model(model: str) -> str:
+    if model not in MODELS:
+        near = difflib.get_close_matches(str(model), MODELS, n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise InputError(f"unknown model {model!r} ({hint}allowed: {', '.join(MODELS)})")
+    return model
+
+
+def schema(model: str, case: str | None = None) -> Schema:
+    """The schema of ``model`` and ``case`` (default: the model's first case)."""
+    _check_model(model)
+    case = CASES[model][0] if case is None else case
+    if case not in CASES[model]:
+        raise InputError(f"unknown {model} case {case!r} (allowed: {', '.join(CASES[model])})")
+    return _SCHEMAS[model](case)
+
+
+# -- validation -----------------------------------------------------------------------------
+
+
+def _unknown(where: str, what: str, name: str, allowed: list[str]) -> InputError:
+    near = difflib.get_close_matches(name, allowed, n=1)
+    hint = f"did you mean {near[0]!r}? " if near else ""
+    listed = ", ".join(allowed) if allowed else "none"
+    return InputError(f"{where} unknown {what} {name!r} ({hint}allowed: {listed})")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _coerce(where: str, name: str, key: Key, value: Any) -> Any:
+    """Check ``value`` against ``key``; return it (ints as floats for float keys)."""
+
+    def bad() -> InputError:
+        return InputError(f"{where} {name} must be {_TYPE_NAMES[key.type]}, got {value!r}")
+
+    t = key.type
+    if t == "float":
+        if not _is_number(value):
+            raise bad()
+        value = float(value)
+    elif t == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad()
+    elif t == "bool":
+        if not isinstance(value, bool):
+            raise bad()
+    elif t == "str":
+        if not isinstance(value, str):
+            raise bad()
+    elif t == "floats":
+        if not isinstance(value, list) or not all(_is_number(v) for v in value):
+            raise bad()
+        value = [float(v) for v in value]
+    elif t == "ranges":
+        ok = isinstance(value, list) and all(
+            isinstance(r, list) and len(r) == 3 and all(_is_number(v) for v in r) for r in value
+        )
+        if not ok:
+            raise bad()
+        value = [[float(v) for v in r] for r in value]
+    if key.choices is not None and value not in key.choices:
+        raise InputError(
+            f"{where} {name} must be one of {', '.join(map(repr, key.choices))}, got {value!r}"
+        )
+    if t == "float" and not math.isfinite(value):
+        raise InputError(f"{where} {name} must be a finite number, got {value!r}")
+    return value
+
+
+def _check_options(where: str, table: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in table.items():
+        if name.startswith("-") or not name:
+            raise InputError(f"{where} PETSc option names go without the dash, got {name!r}")
+        if isinstance(value, dict | list):
+            raise InputError(
+                f"{where} PETSc option {name} must be a string, number or boolean, got {value!r}"
+            )
+        out[name] = value
+    return out
+
+
+def validate(data: Mapping[str, Any], model: str, *, source: str = "config") -> Config:
+    """Validate the parsed TOML ``data`` of ``model``; ``source`` names it in messages."""
+    _check_model(model)
+    top = f"{source}:"
+    given_model = data.get("model", model)
+    if given_model != model:
+        raise InputError(f"{top} model = {given_model!r} but the command runs {model!r}")
+    case = data.get("case", CASES[model][0])
+    if not isinstance(case, str):
+        raise InputError(f"{top} case must be a string, got {case!r}")
+    if case not in CASES[model]:
+        raise _unknown(top, f"{model} case", case, list(CASES[model]))
+    sch = schema(model, case)
+    tables: dict[str, dict[str, Any]] = {name: {} for name in sch if name}
+    scalars = sch[""]
+    allowed_top = [*scalars, *(f"[{t}]" for t in sch if t)]
+    for name, value in data.items():
+        if name in scalars:
+            if isinstance(value, dict):
+                raise InputError(f"{top} {name} must be a value, not a table")
+            tables.setdefault("", {})[name] = _coerce(top, name, scalars[name], value)
+        elif name in sch:
+            if not isinstance(value, dict):
+                raise InputError(f"{top} [{name}] must be a table, got {name} = {value!r}")
+            where = f"{source}: [{name}]"
+            if name == "solver":
+                tables[name] = _check_options(where, value)
+                continue
+            keys = sch[name]
+            for k, v in value.items():
+                if k not in keys:
+                    raise _unknown(where, "key", k, list(keys))
+                if isinstance(v, dict):
+                    kind = _TYPE_NAMES[keys[k].type]
+                    raise InputError(f"{where} {k} must be {kind}, got a table")
+                tables[name][k] = _coerce(where, k, keys[k], v)
+        else:
+            what = "table" if isinstance(value, dict) else "key"
+            shown = f"[{name}]" if isinstance(value, dict) else name
+            err = _unknown(top, what, shown, allowed_top)
+            raise err
+    for tname, keys in sch.items():
+        target = tables.setdefault(tname, {})
+        for k, key in keys.items():
+            if k not in target and key.default is not None:
+                target[k] = list(key.default) if isinstance(key.default, list) else key.default
+    tables[""]["case"] = case
+    return Config(path=Path(source), model=model, case=case, tables=tables)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse ``table.key=value`` (``value`` in TOML syntax; a bare word is a string)."""
+    if "=" not in text:
+        raise InputError(f"--set expects table.key=value, got {text!r}")
+    path, raw = text.split("=", 1)
+    names = [p.strip() for p in path.split(".")]
+    if not all(names):
+        raise InputError(f"--set expects table.key=value, got {text!r}")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return names, value
+
+
+def _apply_overrides(data: dict[str, Any], overrides: list[str]) -> None:
+    for text in overrides:
+        names, value = parse_override(text)
+        target = data
+        for name in names[:-1]:
+            target = target.setdefault(name, {})
+            if not isinstance(target, dict):
+                raise InputError(f"--set {text}: {name!r} is not a table")
+        target[names[-1]] = value
+
+
+def load_config(
+    path: str | Path, model: str, *, overrides: list[str] | tuple[str, ...] = ()
+) -> Config:
+    """Read and validate the TOML case file ``path`` for ``model``.
+
+    ``overrides`` are ``table.key=value`` strings applied before validation
+    (``femgp run ... --set time.t_end=10``).
+
+    Raises:
+        InputError: a missing or unreadable file, malformed TOML (with its line),
+            an unknown model, table or key, a value of the wrong type.
+    """
+    _check_model(model)
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"config file {str(path)!r} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read config file {str(path)!r}: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: malformed TOML: {exc}") from None
+    _apply_overrides(data, list(overrides))
+    return validate(data, model, source=str(path))

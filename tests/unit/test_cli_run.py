@@ -1,0 +1,394 @@
+"""``femgp run`` with TOML case files, and ``femgp plot``.
+
+Bad case files give exit code 2 and one line on stderr naming the key; the
+configs in ``configs/`` reproduce the demos' histories (SENT and Cahn-Hilliard
+to 1e-10 on a shortened path); ``femgp plot`` writes the PNGs and reads the
+fields back exactly; ``mpirun -n 2 femgp run`` gives the serial history.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from femgp import cli
+from femgp.config import CASES, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = ROOT / "configs"
+DEMOS = ROOT / "demos"
+CH_CONFIG = CONFIGS / "cahn_hilliard_spinodal.toml"
+CH_SHORT = ["--set", "time.t_end=4", "--set", "mesh.n=20"]
+CH_DEMO_SHORT = ["--t-end", "4", "--n", "20"]
+
+
+def _history(folder: Path) -> list[dict[str, str]]:
+    with (folder / "history.csv").open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _assert_same_history(a: Path, b: Path, *, tol: float, skip: tuple[str, ...] = ()) -> None:
+    ha, hb = _history(a), _history(b)
+    assert len(ha) == len(hb) > 1
+    assert list(ha[0]) == list(hb[0])
+    for i, (ra, rb) in enumerate(zip(ha, hb, strict=True)):
+        for key in ra:
+            if key in skip:
+                continue
+            va, vb = float(ra[key]), float(rb[key])
+            if math.isnan(va) and math.isnan(vb):
+                continue
+            assert abs(va - vb) <= tol * max(1.0, abs(va)), (i, key, va, vb)
+
+
+def _demo_main(name: str):
+    spec = importlib.util.spec_from_file_location(f"_demo_{name}", DEMOS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def _write(tmp_path: Path, text: str, name: str = "case.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# -- validation: one line, exit code 2, the key named ------------------------------------
+
+
+BAD = {
+    "unknown key": (
+        "cahn_hilliard",
+        "[params]\nkapa = 1.0\n",
+        r"case\.toml: \[params\] unknown key 'kapa' \(did you mean 'kappa'\? allowed: .*mobility",
+    ),
+    "wrong type": (
+        "fracture",
+        'case = "sent"\n[params]\nell = "abc"\n',
+        r"case\.toml: \[params\] ell must be a number, got 'abc'",
+    ),
+    "wrong type int": (
+        "twinning",
+        'case = "laminate"\n[mesh]\ncells = 2.5\n',
+        r"case\.toml: \[mesh\] cells must be an integer, got 2\.5",
+    ),
+    "malformed": (
+        "cahn_hilliard",
+        "[params]\nkappa = = 1\n",
+        r"case\.toml: malformed TOML: .*line 2",
+    ),
+    "unknown table": (
+        "fracture",
+        "[lodaing]\nu_max = 1.0\n",
+        r"case\.toml: unknown table '\[lodaing\]' \(did you mean '\[loading\]'\?",
+    ),
+    "unknown case": (
+        "fracture",
+        'case = "sentt"\n',
+        r"case\.toml: unknown fracture case 'sentt' \(did you mean 'sent'\? allowed: sent, sens",
+    ),
+    "bad value": (
+        "cahn_hilliard",
+        "[params]\nkappa = -1.0\n",
+        r"case\.toml: \[params\] kappa must be > 0, got -1\.0",
+    ),
+    "choice": (
+        "fracture",
+        'case = "bar"\n[params]\nmodel = "AT3"\n',
+        r"case\.toml: \[params\] unknown crack model 'AT3'; allowed: 'AT1', 'AT2'",
+    ),
+    "wrong model": (
+        "fracture",
+        'model = "twinning"\n',
+        r"case\.toml: model = 'twinning' but the command runs 'fracture'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_config_one_line_exit_2(case, tmp_path, capsys, monkeypatch):
+    model, text, pattern = BAD[case]
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path, text)
+    code = cli.main(["run", model, "--config", "case.toml", "--output", "out"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert re.search(pattern, err), err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "pattern"),
+    [
+        (["run", "fracture", "--config", "missing.toml"], r"config file 'missing\.toml' does not"),
+        (
+            ["run", "cahn_hiliard", "--config", str(CH_CONFIG)],
+            r"unknown model 'cahn_hiliard' \(did you mean 'cahn_hilliard'\?",
+        ),
+        (
+            ["run", "cahn_hilliard", "--config", str(CH_CONFIG), "--set", "time.t_end=abc"],
+            r"\[time\] t_end must be a number, got 'abc'",
+        ),
+        (["run", "cahn_hilliard", "--config", str(CH_CONFIG), "--bogus"], r"--bogus"),
+        (["run", "cahn_hilliard"], r"--config"),
+        (["plot", "no_such_folder"], r"results folder 'no_such_folder' does not exist"),
+    ],
+)
+def test_bad_command_line(argv, pattern, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert re.search(pattern, err), err
+
+
+def test_plot_folder_without_history(tmp_path, capsys):
+    (tmp_path / "run.json").write_text("{}")
+    assert cli.main(["plot", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"results folder {str(tmp_path)!r} has no history.csv" in err
+
+
+def test_params_keys_follow_the_dataclass():
+    """[params] is derived from Params: every scalar field is a key, with its type."""
+    import dataclasses
+
+    from femgp.config import schema
+    from femgp.models.fracture.params import Params
+
+    keys = schema("fracture", "sent")["params"]
+    assert set(keys) == {f.name for f in dataclasses.fields(Params)}
+    assert keys["ell"].type == "float" and keys["degree"].type == "int"
+    assert keys["predictor"].type == "bool" and keys["model"].type == "str"
+    tw = schema("twinning", "laminate")
+    assert "chemical" not in tw["params"] and "kappa" in tw["params"]
+    assert {"a", "e", "lmbda", "mu", "angle", "depth"} == set(tw["material"])
+
+
+def test_checkpoint_keys_passed_only_when_accepted():
+    import argparse
+
+    cfg = load_config(CH_CONFIG, "cahn_hilliard", overrides=["output.checkpoint_every=3"])
+    args = argparse.Namespace(checkpoint_every=None, restart=True)
+
+    def new(*, checkpoint_every=None, restart=False):
+        pass
+
+    def old(*, output=None):
+        pass
+
+    assert cli._model_kwargs(new, cfg, args) == {"checkpoint_every": 3, "restart": True}
+    with pytest.raises(ValueError, match="checkpoint-every is not supported"):
+        cli._model_kwargs(old, cfg, args)
+    plain = load_config(CH_CONFIG, "cahn_hilliard")
+    no = argparse.Namespace(checkpoint_every=None, restart=False)
+    assert cli._model_kwargs(old, plain, no) == {}
+
+
+# -- every demo has a config ------------------------------------------------------------
+
+
+def _is_torch_demo(path: Path) -> bool:
+    return bool(
+        re.search(r"^\s*(import torch|from femgp\.ml|import femgp\.ml)", path.read_text(), re.M)
+    )
+
+
+def test_every_fem_demo_has_a_config():
+    demos = sorted(p for p in DEMOS.glob("*.py") if p.name != "test.py" and not _is_torch_demo(p))
+    assert len(demos) >= 8
+    missing = [p.stem for p in demos if not (CONFIGS / f"{p.stem}.toml").is_file()]
+    assert not missing, f"demos without a config in configs/: {missing}"
+    for p in demos:
+        model = next(m for m in CASES if p.stem.startswith(m))
+        cfg = load_config(CONFIGS / f"{p.stem}.toml", model)
+        assert p.stem == f"{model}_{cfg.case}" or model == "cahn_hilliard", p.stem
+
+
+# -- the configs reproduce the demos -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ch_runs(tmp_path_factory):
+    """The Cahn-Hilliard demo and ``femgp run`` on the same short run."""
+    base = tmp_path_factory.mktemp("ch")
+    _demo_main("cahn_hilliard_spinodal")([*CH_DEMO_SHORT, "--output", str(base / "demo")])
+    argv = ["run", "cahn_hilliard", "--config", str(CH_CONFIG), *CH_SHORT, "--quiet"]
+    assert cli.main([*argv, "--output", str(base / "cli")]) == 0
+    return base
+
+
+def test_cahn_hilliard_config_matches_demo(ch_runs):
+    _assert_same_history(ch_runs / "demo", ch_runs / "cli", tol=1e-10)
+    # the case as run is written back, overrides applied, and validates again
+    ran = load_config(ch_runs / "cli" / "config.toml", "cahn_hilliard")
+    assert ran["time"]["t_end"] == 4.0 and ran["mesh"]["n"] == 20
+    assert ran["output"]["folder"] == str(ch_runs / "cli")
+    assert ran["params"] == load_config(CH_CONFIG, "cahn_hilliard")["params"]
+
+
+def test_sent_config_matches_demo(tmp_path, monkeypatch):
+    """The SENT config and demo agree on the first three load steps of the demo's path."""
+    from femgp.models.fracture import setups
+
+    full = setups.sent_loads
+
+    def first_three(**kw):
+        return full(**kw)[:3]
+
+    monkeypatch.setattr(setups, "sent_loads", first_three)
+    _demo_main("fracture_sent")(["--output", str(tmp_path / "demo"), "--quiet"])
+    monkeypatch.setattr(setups, "sent_loads", full)
+    short = ["--set", "loading.u_max=1.5e-3", "--set", "loading.u_fine=1.5e-3"]
+    argv = ["run", "fracture", "--config", str(CONFIGS / "fracture_sent.toml"), *short]
+    assert cli.main([*argv, "--quiet", "--output", str(tmp_path / "cli")]) == 0
+    assert len(_history(tmp_path / "cli")) == 4  # load 0 and three steps
+    _assert_same_history(tmp_path / "demo", tmp_path / "cli", tol=1e-10, skip=("wall_time",))
+    # femgp plot on a fracture folder: force-displacement, energies, the damage
+    assert cli.main(["plot", str(tmp_path / "cli"), "--output-dir", str(tmp_path / "p")]) == 0
+    names = sorted(p.name for p in (tmp_path / "p").glob("*.png"))
+    assert names == [
+        "history_energies.png",
+        "history_force_displacement.png",
+        "last_damage.png",
+    ]
+
+
+def test_solver_table_and_command_line_options(tmp_path, monkeypatch):
+    """[solver] options reach PETSc; the command line's win."""
+    import femgp.fem._backend  # noqa: F401
+
+    from petsc4py import PETSc
+
+    cfg = load_config(
+        CH_CONFIG,
+        "cahn_hilliard",
+        overrides=["solver.femgp_test_a=3", "solver.femgp_test_b='cg'"],
+    )
+    opts = PETSc.Options()
+    try:
+        cli._petsc_options(cfg, ["-femgp_test_a", "7", "-femgp_test_c"])
+        assert opts.getInt("femgp_test_a") == 7
+        assert opts.getString("femgp_test_b") == "cg"
+        assert opts.hasName("femgp_test_c")
+    finally:
+        for name in ("femgp_test_a", "femgp_test_b", "femgp_test_c"):
+            opts.delValue(name)
+
+
+# -- femgp plot --------------------------------------------------------------------------
+
+
+def test_plot_writes_pngs_and_refuses_to_overwrite(ch_runs, capsys):
+    folder = ch_runs / "cli"
+    assert cli.main(["plot", str(folder), "--output-dir", str(ch_runs / "plots")]) == 0
+    written = sorted(p.name for p in (ch_runs / "plots").glob("*.png"))
+    assert written == ["history_free_energy.png", "last_c.png"]
+    for p in (ch_runs / "plots").glob("*.png"):
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
+    before = (ch_runs / "plots" / "last_c.png").stat().st_mtime_ns
+    capsys.readouterr()
+    assert cli.main(["plot", str(folder), "--output-dir", str(ch_runs / "plots")]) == 2
+    assert "already exist" in capsys.readouterr().err
+    assert (ch_runs / "plots" / "last_c.png").stat().st_mtime_ns == before
+    args = ["plot", str(folder), "--output-dir", str(ch_runs / "plots"), "--overwrite"]
+    assert cli.main(args) == 0
+
+
+def test_xdmf_reader_gives_the_last_field(ch_runs):
+    """The field read back from fields.xdmf is the run's final c, node by node."""
+    from femgp.plot_cli import read_xdmf_last
+
+    snap = read_xdmf_last(ch_runs / "cli" / "fields.xdmf", "c")
+    assert snap.time == 4.0
+    assert snap.cells.shape == (400, 4) and snap.points.shape == (441, 3)
+    # the same run, in memory
+    from femgp.fem.meshes.pfhub import square
+    from femgp.models import cahn_hilliard as ch
+
+    tm = square(n=20)
+    res = ch.run(tm.mesh, ch.Params(), t_end=4.0, show_progress=False)
+    c = res.fields[0]
+    xs = c.function_space.tabulate_dof_coordinates()
+    ref = {(round(x, 8), round(y, 8)): v for (x, y, _), v in zip(xs, c.x.array, strict=True)}
+    got = {
+        (round(x, 8), round(y, 8)): v for (x, y, _), v in zip(snap.points, snap.values, strict=True)
+    }
+    assert ref.keys() == got.keys()
+    assert max(abs(ref[k] - got[k]) for k in ref) < 1e-14
+
+
+def test_xdmf_reader_follows_several_h5_files(ch_runs, tmp_path):
+    """A temporal collection whose grids point to different .h5 files (restart segments)."""
+    from femgp.plot_cli import read_xdmf_last
+
+    src = ch_runs / "cli"
+    shutil.copy(src / "fields.h5", tmp_path / "fields.part0.h5")
+    shutil.copy(src / "fields.h5", tmp_path / "fields.part1.h5")
+    text = (src / "fields.xdmf").read_text()
+    text = text.replace("fields.h5:/Function/c/4", "fields.part1.h5:/Function/c/4")
+    text = text.replace("fields.h5:", "fields.part0.h5:")
+    (tmp_path / "fields.xdmf").write_text(text)
+    a = read_xdmf_last(src / "fields.xdmf", "c")
+    b = read_xdmf_last(tmp_path / "fields.xdmf", "c")
+    assert b.time == 4.0
+    np.testing.assert_array_equal(a.values, b.values)
+    (tmp_path / "fields.part1.h5").unlink()
+    with pytest.raises(ValueError, match=r"fields\.part1\.h5"):
+        read_xdmf_last(tmp_path / "fields.xdmf", "c")
+
+
+# -- under MPI ---------------------------------------------------------------------------
+
+
+def _mpirun() -> str | None:
+    cand = Path(sys.executable).parent / "mpirun"
+    return str(cand) if cand.exists() else shutil.which("mpirun")
+
+
+def test_mpirun_two_ranks_same_history(ch_runs, tmp_path):
+    mpirun = _mpirun()
+    if mpirun is None:
+        pytest.skip("mpirun not found")
+    cmd = [
+        mpirun, "-n", "2", sys.executable, "-m", "femgp.cli", "run", "cahn_hilliard",
+        "--config", str(CH_CONFIG), *CH_SHORT, "--quiet", "--output", str(tmp_path / "mpi"),
+        "-femgp_ch_snes_monitor",
+    ]  # fmt: skip
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "SNES Function norm" in proc.stdout  # the PETSc option reached the solver
+    assert proc.stdout.count("results in") == 1  # rank 0 prints
+    _assert_same_history(ch_runs / "cli", tmp_path / "mpi", tol=1e-9)
+
+
+def test_mesh_file_relative_to_the_config(tmp_path):
+    """``[mesh] file`` is read relative to the case file; same run as the demo's --mesh."""
+    shutil.copy(ROOT / "meshes" / "pfhub_tshape.msh", tmp_path / "t.msh")
+    case = _write(
+        tmp_path,
+        'model = "cahn_hilliard"\n[mesh]\nfile = "t.msh"\n[time]\nt_end = 2.0\n'
+        "[output]\nplots = false\n",
+    )
+    mesh = str(ROOT / "meshes" / "pfhub_tshape.msh")
+    _demo_main("cahn_hilliard_spinodal")(
+        ["--mesh", mesh, "--t-end", "2", "--output", str(tmp_path / "demo")]
+    )
+    argv = ["run", "cahn_hilliard", "--config", str(case), "--quiet"]
+    assert cli.main([*argv, "--output", str(tmp_path / "cli")]) == 0
+    _assert_same_history(tmp_path / "demo", tmp_path / "cli", tol=1e-10)
+    assert not (tmp_path / "cli" / "concentration.png").exists()  # [output] plots = false
