@@ -13,7 +13,7 @@ PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python
 EXTRAS ?= all
 DEMO_OUT ?= results/demo
 
-.PHONY: demo test venv lint test-serial test-mpi test-slow benchmarks clean
+.PHONY: demo test venv lint test-serial test-mpi test-paraview test-slow benchmarks clean
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	@test -n "$(PYTHON312)" || { echo "error: python3.12 not found (pyenv install 3.12 or set PYTHON312=...)" >&2; exit 2; }
@@ -41,6 +41,12 @@ test-mpi: venv
 	$(VENV)/bin/mpirun -n $(NP) $(PY) -m pytest -m "mpi and not slow" -q -p no:cacheprovider tests
 
 test: lint test-serial test-mpi
+
+# ParaView's pvbatch on a real fracture result (tests/paraview, marker `paraview`). It is
+# part of test-serial, where it skips if pvbatch is missing; .ci/run installs ParaView
+# and sets FEMGP_REQUIRE_PARAVIEW=1 so that it cannot skip there. This target insists.
+test-paraview: venv
+	FEMGP_REQUIRE_PARAVIEW=1 $(PY) -m pytest -m paraview -q tests/paraview
 
 test-slow: venv
 	$(PY) -m pytest -m slow -q
