@@ -35,7 +35,9 @@ from pathlib import Path
 
 from femgp.scripting import (
     ArgumentParser,
+    add_output_options,
     insert_petsc_options,
+    output_options,
     positive_float,
     positive_int,
     script_main,
@@ -62,19 +64,7 @@ def parse(argv: Sequence[str] | None) -> tuple[object, list[str]]:
         help="times at which fields are written",
     )
     p.add_argument("--overwrite", action="store_true", help="replace results in --output")
-    p.add_argument(
-        "--checkpoint-every",
-        type=positive_int,
-        default=None,
-        metavar="N",
-        help="write a checkpoint every N steps (and on SIGTERM); see docs/checkpointing.md",
-    )
-    p.add_argument(
-        "--restart",
-        action="store_true",
-        help="continue the run in --output from its latest complete checkpoint "
-        "(--t-end may be larger)",
-    )
+    add_output_options(p)
     args, extra = p.parse_known_args(argv)
     return args, split_petsc_args(extra)
 
@@ -119,8 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         output=args.output,
         field_times=args.field_times,
         overwrite=args.overwrite,
-        checkpoint_every=args.checkpoint_every,
-        restart=args.restart,
+        **output_options(args),
     )
 
     # ## Plots

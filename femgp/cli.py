@@ -118,15 +118,19 @@ def _read_mesh(cfg: Any, comm: Any, *, gdim: int | None) -> Any:
 
 
 def _model_kwargs(run: Callable[..., Any], cfg: Any, args: argparse.Namespace) -> dict[str, Any]:
-    """``checkpoint_every`` and ``restart`` for a run function that takes them."""
+    """``checkpoint_every``, ``restart`` and ``vtx`` for a run function that takes them."""
     out_t = cfg["output"]
     every = args.checkpoint_every or out_t.get("checkpoint_every")
     restart = bool(args.restart or out_t.get("restart", False))
+    vtx = bool(args.vtx or out_t.get("vtx", False))
+    if restart and vtx:
+        raise InputError("vtx output cannot continue a restarted run (fields.xdmf does)")
     accepted = inspect.signature(run).parameters
     kw: dict[str, Any] = {}
     for name, value, given in (
         ("checkpoint_every", every, every is not None),
         ("restart", restart, restart),
+        ("vtx", vtx, vtx),
     ):
         if name in accepted:
             kw[name] = value
@@ -451,6 +455,7 @@ def build_parser() -> ArgumentParser:
     r.add_argument("--output", default=None, help="results folder (overrides [output] folder)")
     r.add_argument("--overwrite", action="store_true", help="replace results in the folder")
     r.add_argument("--restart", action="store_true", help="continue from the folder's checkpoint")
+    r.add_argument("--vtx", action="store_true", help="also write the fields as VTX (.bp)")
     r.add_argument(
         "--checkpoint-every", type=positive_int, default=None, help="checkpoint every N steps"
     )

@@ -7,7 +7,7 @@ A case file names the model and the case and holds tables::
     [mesh]   ...              # a mesh file or the built-in generator's parameters
     [params] ...              # the model's Params fields (derived from the dataclass)
     [loading] / [time] ...    # the load path or the time span
-    [output] ...              # folder, overwrite, checkpoint_every, restart
+    [output] ...              # folder, overwrite, checkpoint_every, restart, vtx
     [solver] ...              # PETSc options, e.g. femgp_ch_snes_rtol = 1e-8
 
 The ``[params]`` keys and their types come from the model's frozen ``Params``
@@ -199,6 +199,7 @@ def _common(model: str) -> Schema:
             "overwrite": Key("bool", default=False),
             "checkpoint_every": Key("int", doc="write a checkpoint every N steps"),
             "restart": Key("bool", default=False, doc="continue from the folder's checkpoint"),
+            "vtx": Key("bool", default=False, doc="also write the fields as ADIOS2 VTX (.bp)"),
             "quiet": Key("bool", default=False, doc="no progress bar"),
             "plots": Key("bool", default=True, doc="write the PNG plots"),
         },

@@ -19,7 +19,9 @@ from femgp.errors import InputError, SolverError
 
 __all__ = [
     "ArgumentParser",
+    "add_output_options",
     "insert_petsc_options",
+    "output_options",
     "positive_float",
     "positive_int",
     "script_main",
@@ -77,6 +79,37 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def add_output_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``--checkpoint-every N``, ``--restart`` and ``--vtx`` (see docs/checkpointing.md)."""
+    p.add_argument(
+        "--checkpoint-every",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="write a checkpoint every N steps (and on SIGTERM); see docs/checkpointing.md",
+    )
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="continue the run in --output from its latest complete checkpoint",
+    )
+    p.add_argument(
+        "--vtx", action="store_true", help="also write the fields as ADIOS2 VTX (<name>.bp)"
+    )
+    return p
+
+
+def output_options(args: argparse.Namespace) -> dict[str, object]:
+    """``checkpoint_every``, ``restart`` and ``vtx`` for a model's ``run`` from parsed options."""
+    if getattr(args, "restart", False) and getattr(args, "vtx", False):
+        raise InputError("--vtx cannot continue a restarted run (fields.xdmf does); drop --vtx")
+    return {
+        "checkpoint_every": getattr(args, "checkpoint_every", None),
+        "restart": bool(getattr(args, "restart", False)),
+        "vtx": bool(getattr(args, "vtx", False)),
+    }
 
 
 def split_petsc_args(extra: Sequence[str]) -> list[str]:

@@ -16,6 +16,11 @@ their nodes differently). A run resumed with ``resume=`` keeps the segments and
 table rows of the checkpoint and drops the rest. A full disk while writing a
 table, ``run.json`` or a checkpoint raises :class:`OutputError` (a user error,
 exit code 2 in scripts) and leaves the previous files intact.
+
+With ``vtx=True`` every field is also written to ``<name>.bp`` (ADIOS2 VTX,
+one folder per field since VTX needs one element type per file; ParaView's
+*ADIOS2VTXReader* opens it). VTX output needs DOLFINx built with ADIOS2 and
+cannot continue a restarted run.
 """
 
 from __future__ import annotations
@@ -129,6 +134,7 @@ class ResultsWriter:
             ``fields.xdmf`` a collection of them (see the module docstring).
         resume: the writer state saved in a checkpoint (:meth:`resume_state`):
             continue the results in ``folder`` from that checkpoint.
+        vtx: also write each field to ``<name>.bp`` (ADIOS2 VTX).
     """
 
     def __init__(
@@ -140,7 +146,12 @@ class ResultsWriter:
         mesh: Any = None,
         segmented: bool = False,
         resume: Mapping[str, Any] | None = None,
+        vtx: bool = False,
     ) -> None:
+        if vtx:
+            _check_vtx(mesh, resume)
+        self.vtx = bool(vtx)
+        self._vtx: dict[str, tuple[Any, Any]] = {}
         self.folder = Path(folder)
         self.comm = comm
         self.rank = comm.rank
@@ -235,6 +246,22 @@ class ResultsWriter:
         assert self._xdmf is not None
         for fn in functions:
             self._xdmf.write_function(fn, t)
+        if self.vtx:
+            self._write_vtx(functions, t)
+
+    def _write_vtx(self, functions: Sequence[Any], t: float) -> None:
+        """Write each function to ``<name>.bp`` through a persistent copy (VTX keeps references)."""
+        from dolfinx import fem
+        from dolfinx.io import VTXWriter
+
+        for fn in functions:
+            if fn.name not in self._vtx:
+                copy = fem.Function(fn.function_space, name=fn.name)
+                path = self.folder / f"{fn.name}.bp"
+                self._vtx[fn.name] = (copy, VTXWriter(self.comm, str(path), [copy], "BP4"))
+            copy, writer = self._vtx[fn.name]
+            copy.x.array[:] = fn.x.array
+            writer.write(t)
 
     def _begin_segment(self) -> None:
         from dolfinx.io import XDMFFile
@@ -371,6 +398,9 @@ class ResultsWriter:
 
     def close(self) -> None:
         """Close ``fields.xdmf`` (in segmented mode: the open segment, then the collection)."""
+        for _, writer in self._vtx.values():
+            writer.close()
+        self._vtx.clear()
         if self.segmented:
             self.close_segment()
             return
@@ -383,6 +413,20 @@ class ResultsWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _check_vtx(mesh: Any, resume: Mapping[str, Any] | None) -> None:
+    """Refuse VTX output that cannot be written: no fields, no ADIOS2, or a restart."""
+    if mesh is None:
+        raise InputError("vtx output needs fields (a mesh); this run writes none")
+    import dolfinx
+
+    if not getattr(dolfinx, "has_adios2", False):
+        raise InputError("vtx output needs DOLFINx built with ADIOS2; this DOLFINx has none")
+    if resume is not None:
+        raise InputError(
+            "vtx output cannot continue a restarted run (fields.xdmf does); drop --vtx"
+        )
 
 
 _XI = "{https://www.w3.org/2001/XInclude}include"

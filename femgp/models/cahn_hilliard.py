@@ -357,6 +357,7 @@ def run(
     show_progress: bool = True,
     checkpoint_every: int | None = None,
     restart: bool = False,
+    vtx: bool = False,
 ) -> RunResult:
     """Run Cahn-Hilliard from ``initial`` to ``t_end``.
 
@@ -377,6 +378,7 @@ def run(
             see ``docs/checkpointing.md``.
         restart: continue the run in ``output`` from its latest complete checkpoint
             (the parameters must be the same, except ``t_end``).
+        vtx: also write the fields as ADIOS2 VTX (``<name>.bp``, with ``output``).
 
     Raises:
         RunInterrupted: SIGTERM was received; a checkpoint was written (exit code 143).
@@ -406,6 +408,7 @@ def run(
             mesh=domain,
             segmented=cp.enabled,
             resume=cp.writer_resume,
+            vtx=vtx,
         )
         if output
         else None

@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from femgp.errors import InputError
-from femgp.scripting import ArgumentParser, positive_int, split_petsc_args
+from femgp.scripting import (
+    ArgumentParser,
+    add_output_options,
+    output_options,
+    split_petsc_args,
+)
 
 __all__ = [
     "add_common_options",
@@ -49,11 +54,8 @@ def check_output(folder: str | Path, *, overwrite: bool, restart: bool = False) 
 
 
 def checkpoint_options(args: Any) -> dict[str, Any]:
-    """``checkpoint_every`` and ``restart`` for :func:`femgp.models.fracture.run`."""
-    return {
-        "checkpoint_every": getattr(args, "checkpoint_every", None),
-        "restart": bool(getattr(args, "restart", False)),
-    }
+    """``checkpoint_every``, ``restart`` and ``vtx`` for :func:`femgp.models.fracture.run`."""
+    return dict(output_options(args))
 
 
 def add_common_options(p: ArgumentParser, *, default_output: str) -> ArgumentParser:
@@ -78,24 +80,7 @@ def add_common_options(p: ArgumentParser, *, default_output: str) -> ArgumentPar
         help="iterative (CG + GAMG), direct (MUMPS) or hybrid (MUMPS for u)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_checkpoint_options(p)
-    return p
-
-
-def add_checkpoint_options(p: Any) -> Any:
-    """Add ``--checkpoint-every N`` and ``--restart`` (see ``docs/checkpointing.md``)."""
-    p.add_argument(
-        "--checkpoint-every",
-        type=positive_int,
-        default=None,
-        metavar="N",
-        help="write a checkpoint every N steps (and on SIGTERM)",
-    )
-    p.add_argument(
-        "--restart",
-        action="store_true",
-        help="continue the run in --output from its latest complete checkpoint",
-    )
+    add_output_options(p)
     return p
 
 

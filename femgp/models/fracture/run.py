@@ -108,6 +108,7 @@ def run(
     show_progress: bool = True,
     checkpoint_every: int | None = None,
     restart: bool = False,
+    vtx: bool = False,
 ) -> FractureResult:
     """Run the quasi-static load path of ``loading``.
 
@@ -132,6 +133,7 @@ def run(
             SIGTERM); see ``docs/checkpointing.md``.
         restart: continue the run in ``output`` from its latest complete checkpoint
             (same parameters and load path).
+        vtx: also write the fields as ADIOS2 VTX (``<name>.bp``, with ``output``).
 
     Raises:
         RunInterrupted: SIGTERM was received; a checkpoint was written (exit code 143).
@@ -180,6 +182,7 @@ def run(
             mesh=tm.mesh if write_fields else None,
             segmented=cp.enabled,
             resume=cp.writer_resume,
+            vtx=vtx,
         )
         if output
         else None

@@ -18,6 +18,7 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from femgp.errors import InputError, SolverError
+from femgp.scripting import add_output_options, output_options
 
 __all__ = [
     "DemoParser",
@@ -97,25 +98,10 @@ def guarded_main(main: Callable[[], Any]) -> None:
 
 
 def add_checkpoint_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add ``--checkpoint-every N`` and ``--restart`` (see ``docs/checkpointing.md``)."""
-    parser.add_argument(
-        "--checkpoint-every",
-        type=positive_int,
-        default=None,
-        metavar="N",
-        help="write a checkpoint every N steps (and on SIGTERM)",
-    )
-    parser.add_argument(
-        "--restart",
-        action="store_true",
-        help="continue the run in --output from its latest complete checkpoint",
-    )
-    return parser
+    """Add ``--checkpoint-every N``, ``--restart`` and ``--vtx`` (see ``docs/checkpointing.md``)."""
+    return add_output_options(parser)
 
 
 def checkpoint_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``checkpoint_every`` and ``restart`` for :func:`femgp.models.twinning.run`."""
-    return {
-        "checkpoint_every": getattr(args, "checkpoint_every", None),
-        "restart": bool(getattr(args, "restart", False)),
-    }
+    """``checkpoint_every``, ``restart`` and ``vtx`` for :func:`femgp.models.twinning.run`."""
+    return dict(output_options(args))

@@ -93,6 +93,7 @@ def run(
     on_step: Callable[[Twinning, dict[str, float]], None] | None = None,
     checkpoint_every: int | None = None,
     restart: bool = False,
+    vtx: bool = False,
 ) -> RunResult:
     """Relax the variants from ``initial`` until ``t_end`` (or a steady state).
 
@@ -115,6 +116,7 @@ def run(
             see ``docs/checkpointing.md``.
         restart: continue the run in ``output`` from its latest complete checkpoint
             (same parameters; ``t_end`` may be larger).
+        vtx: also write the fields as ADIOS2 VTX (``<name>.bp``, with ``output``).
 
     Raises:
         RunInterrupted: SIGTERM was received; a checkpoint was written (exit code 143).
@@ -159,6 +161,7 @@ def run(
             mesh=domain,
             segmented=cp.enabled,
             resume=cp.writer_resume,
+            vtx=vtx,
         )
         if output
         else None
