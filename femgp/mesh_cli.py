@@ -25,7 +25,7 @@ from typing import Any
 from femgp.errors import InputError
 from femgp.scripting import ArgumentParser, positive_float, script_main
 
-__all__ = ["add_mesh_command", "format_report", "main", "run_mesh_command"]
+__all__ = ["add_mesh_command", "format_report", "geometry_script", "main", "run_mesh_command"]
 
 
 def format_report(report: dict[str, Any], *, title: str = "") -> str:
@@ -165,6 +165,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_mesh_command(args)
 
     return script_main(run, argv)
+
+
+def geometry_script(
+    name: str, *, h: float, default_output: str, argv: Sequence[str] | None = None
+) -> int:
+    """The ``meshes/<name>.py`` scripts: ``--h --h-far --output --overwrite``, then build.
+
+    A thin wrapper of ``femgp mesh build NAME``; ``h`` is the default fine mesh size.
+    """
+    from femgp.scripting import ArgumentParser, positive_float
+
+    p = ArgumentParser(prog=f"meshes/{name}.py", description=f"write the {name} mesh (.msh)")
+    p.add_argument("--h", type=positive_float, default=h, help="fine mesh size")
+    p.add_argument("--h-far", type=positive_float, default=None, help="coarse mesh size")
+    p.add_argument("--output", default=default_output, help="the .msh file to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    args = p.parse_args(argv)
+    cmd = ["mesh", "build", name, "--output", args.output, "--h", str(args.h)]
+    if args.h_far is not None:
+        cmd += ["--h-far", str(args.h_far)]
+    if args.overwrite:
+        cmd.append("--overwrite")
+    return main(cmd)
 
 
 if __name__ == "__main__":
