@@ -44,7 +44,7 @@ from femgp.fem.checkpoint import RunCheckpointing, array_function
 from femgp.fem.forms import UFL_OPS, energy_form, field_values, scalar
 from femgp.fem.io import ResultsWriter
 from femgp.fem.logs import get_logger, progress
-from femgp.fem.problems import DIRECT_LU, NonlinearProblem, SolveStats
+from femgp.fem.problems import DIRECT_LU, NonlinearProblem, SolveStats, warn_unused_options
 from femgp.fem.stepping import AdaptiveStepper
 
 __all__ = ["HISTORY_COLUMNS", "CahnHilliard", "Params", "RunResult", "pfhub_initial", "run"]
@@ -528,6 +528,7 @@ def run(
                 raise cp.interrupted(n)
         if cp.enabled and saved != n:
             checkpoint(n)  # the final state, so that a later restart may extend t_end
+        warn_unused_options(model.problem)
         ok = True
     finally:
         cp.end()

@@ -24,6 +24,7 @@ from femgp.fem.checkpoint import RunCheckpointing
 from femgp.fem.io import RESULT_FILES, ResultsWriter
 from femgp.fem.logs import get_logger, progress
 from femgp.fem.meshes.core import TaggedMesh
+from femgp.fem.problems import warn_unused_options
 from femgp.fem.stepping import AdaptiveStepper
 from femgp.models.fracture.model import FractureModel, StepStats
 from femgp.models.fracture.params import Loading, Params
@@ -310,6 +311,7 @@ def run(
         if cp.enabled and saved != n:
             checkpoint(n)
         status = "finished"
+        warn_unused_options(model.u_problem, model.alpha_problem)
         ok = True
     except SolverError:
         status = "failed"

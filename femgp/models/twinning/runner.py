@@ -22,7 +22,7 @@ from femgp.errors import InputError, SolverError
 from femgp.fem.checkpoint import RunCheckpointing
 from femgp.fem.io import ResultsWriter
 from femgp.fem.logs import get_logger, progress
-from femgp.fem.problems import SolveStats
+from femgp.fem.problems import SolveStats, warn_unused_options
 from femgp.fem.stepping import AdaptiveStepper
 from femgp.models.twinning.model import InitialValue, Twinning
 from femgp.models.twinning.params import Params
@@ -323,6 +323,9 @@ def run(
             write_fields(t)
         if cp.enabled and saved != n:
             checkpoint(n)
+        warn_unused_options(
+            *(p for p in (model._monolithic, model._eta_problem, model._u_problem) if p)
+        )
         ok = True
     finally:
         cp.end()
