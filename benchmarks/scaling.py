@@ -387,9 +387,11 @@ def _markdown(info: dict[str, Any]) -> str:
         f"Load average (1 min) at start / end: {info['load_average_start'][0]:.1f} / "
         f"{info['load_average_end'][0]:.1f}"
         + (
-            " (the machine was shared: timings are noisy, rerun on a quiet machine)."
-            if max(info["load_average_start"][0], info["load_average_end"][0]) > 1.0
-            else "."
+            " (other jobs were running at the start: timings are noisy, rerun on a quiet"
+            " machine)."
+            if info["load_average_start"][0] > 1.0
+            else " (no other jobs at the start; the load during the run is the benchmark's own"
+            " ranks)."
         ),
         f"Fracture: ell = {ELL}, E = 1, nu = 0.3, AT2, plane strain, P1 triangles on the unit "
         f"square. Cahn-Hilliard: PFHub 1 on the 200 x 200 square, Q1, theta = 1/2, "
