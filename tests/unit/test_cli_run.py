@@ -182,19 +182,24 @@ def test_checkpoint_keys_passed_only_when_accepted():
     import argparse
 
     cfg = load_config(CH_CONFIG, "cahn_hilliard", overrides=["output.checkpoint_every=3"])
-    args = argparse.Namespace(checkpoint_every=None, restart=True)
+    args = argparse.Namespace(checkpoint_every=None, restart=True, vtx=False)
 
-    def new(*, checkpoint_every=None, restart=False):
+    def new(*, checkpoint_every=None, restart=False, vtx=False):
         pass
 
     def old(*, output=None):
         pass
 
-    assert cli._model_kwargs(new, cfg, args) == {"checkpoint_every": 3, "restart": True}
+    expected = {"checkpoint_every": 3, "restart": True, "vtx": False}
+    assert cli._model_kwargs(new, cfg, args) == expected
     with pytest.raises(ValueError, match="checkpoint-every is not supported"):
         cli._model_kwargs(old, cfg, args)
+    with pytest.raises(ValueError, match="vtx output cannot continue a restarted run"):
+        cli._model_kwargs(
+            new, cfg, argparse.Namespace(checkpoint_every=None, restart=True, vtx=True)
+        )
     plain = load_config(CH_CONFIG, "cahn_hilliard")
-    no = argparse.Namespace(checkpoint_every=None, restart=False)
+    no = argparse.Namespace(checkpoint_every=None, restart=False, vtx=False)
     assert cli._model_kwargs(old, plain, no) == {}
 
 
