@@ -38,6 +38,7 @@ from femgp.energy.terms import FieldValue  # noqa: E402
 from femgp.fem.forms import UFL_OPS, energy_form, field_values, scalar  # noqa: E402
 from femgp.fem.logs import get_logger  # noqa: E402
 from femgp.fem.meshes.core import TaggedMesh, require_groups  # noqa: E402
+from femgp.fem.nullspace import rigid_body_modes  # noqa: E402
 from femgp.fem.problems import NonlinearProblem, SolveStats  # noqa: E402
 from femgp.models.fracture.params import DisplacementBC, Loading, Params  # noqa: E402
 from femgp.models.fracture.solvers import (  # noqa: E402
@@ -47,7 +48,6 @@ from femgp.models.fracture.solvers import (  # noqa: E402
     U_ITERATIVE,
     apply_defaults,
     make_accelerator,
-    rigid_body_modes,
 )
 
 __all__ = ["FractureModel", "StepStats"]

@@ -25,7 +25,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from dolfinx import fem, la
 from mpi4py import MPI
 from petsc4py import PETSc
 
@@ -39,7 +38,6 @@ __all__ = [
     "Plain",
     "apply_defaults",
     "make_accelerator",
-    "rigid_body_modes",
 ]
 
 # The displacement solve inside alternate minimisation is inexact by design:
@@ -126,38 +124,6 @@ def apply_defaults(prefix: str, defaults: Mapping[str, Any]) -> None:
         if not opts.hasName(name) or ours:
             opts[name] = value
             _WRITTEN[name] = value
-
-
-def rigid_body_modes(V: fem.FunctionSpace) -> tuple[PETSc.NullSpace, list[Any]]:
-    """The orthonormalised rigid-body modes of a vector space in 2D (3 modes) or 3D (6).
-
-    Returns the PETSc near-nullspace and the vectors it wraps (keep them alive
-    as long as the nullspace is used).
-    """
-    msh = V.mesh
-    gdim = msh.geometry.dim
-    imap, bs = V.dofmap.index_map, V.dofmap.index_map_bs
-    n_modes = 3 if gdim == 2 else 6
-    basis = [la.vector(imap, bs=bs, dtype=PETSc.ScalarType) for _ in range(n_modes)]
-    x = V.tabulate_dof_coordinates()
-    nodes = np.arange(imap.size_local + imap.num_ghosts)
-    comp = [nodes * bs + i for i in range(gdim)]
-    for i in range(gdim):
-        basis[i].array[comp[i]] = 1.0
-    if gdim == 2:
-        basis[2].array[comp[0]] = -x[nodes, 1]
-        basis[2].array[comp[1]] = x[nodes, 0]
-    else:
-        basis[3].array[comp[0]] = -x[nodes, 1]
-        basis[3].array[comp[1]] = x[nodes, 0]
-        basis[4].array[comp[0]] = x[nodes, 2]
-        basis[4].array[comp[2]] = -x[nodes, 0]
-        basis[5].array[comp[2]] = x[nodes, 1]
-        basis[5].array[comp[1]] = -x[nodes, 2]
-    la.orthonormalize(basis)
-    vecs = [la.petsc.create_vector_wrap(b) for b in basis]
-    ns = PETSc.NullSpace().create(vectors=vecs, comm=msh.comm)
-    return ns, [basis, vecs]
 
 
 # -- accelerators of the alternate minimisation --------------------------------------

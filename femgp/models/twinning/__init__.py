@@ -25,7 +25,7 @@ from femgp.models.twinning.analysis import (
     tanh_wall,
     wall_energy,
 )
-from femgp.models.twinning.model import Twinning, rigid_body_modes
+from femgp.models.twinning.model import Twinning
 from femgp.models.twinning.params import BOUNDARIES, SCHEMES, Params
 from femgp.models.twinning.runner import (
     ENERGY_COLUMNS,
@@ -46,7 +46,6 @@ __all__ = [
     "history_columns",
     "orientation",
     "random_field",
-    "rigid_body_modes",
     "run",
     "tanh_wall",
     "wall_energy",

@@ -29,7 +29,7 @@ import femgp.fem._backend  # noqa: F401  (dolfinx_solver before dolfinx)
 
 import numpy as np
 import ufl
-from dolfinx import fem, la
+from dolfinx import fem
 from dolfinx import mesh as dmesh
 from dolfinx.fem.forms import derivative_block
 from mpi4py import MPI
@@ -37,10 +37,11 @@ from petsc4py import PETSc
 
 from femgp.errors import InputError, SolverError
 from femgp.fem.forms import UFL_OPS, energy_form, field_values, scalar
+from femgp.fem.nullspace import rigid_body_modes
 from femgp.fem.problems import DIRECT_LU, NonlinearProblem, SolveStats
 from femgp.models.twinning.params import Params
 
-__all__ = ["ITERATIVE_3D", "Twinning", "rigid_body_modes"]
+__all__ = ["ITERATIVE_3D", "Twinning"]
 
 #: Default linear solver of the 3D monolithic Newton step.
 ITERATIVE_3D: dict[str, Any] = {
@@ -53,43 +54,6 @@ ITERATIVE_3D: dict[str, Any] = {
 }
 
 InitialValue = Callable[[np.ndarray], np.ndarray] | float
-
-
-def rigid_body_modes(V: fem.FunctionSpace) -> tuple[PETSc.NullSpace, list[fem.Function]]:
-    """The orthonormalised rigid-body modes of a vector space (3 in 2D, 6 in 3D).
-
-    Returns the PETSc null space and the Functions that own its vectors (keep them alive).
-    """
-    gdim = V.mesh.geometry.dim
-
-    def mode(f: Callable[[np.ndarray], list[np.ndarray]]) -> fem.Function:
-        fn = fem.Function(V)
-        fn.interpolate(lambda x: np.vstack(f(x)[:gdim]))
-        return fn
-
-    z = np.zeros_like
-    one = np.ones_like
-    if gdim == 2:
-        shapes = [
-            lambda x: [one(x[0]), z(x[0])],
-            lambda x: [z(x[0]), one(x[0])],
-            lambda x: [-x[1], x[0]],
-        ]
-    elif gdim == 3:
-        shapes = [
-            lambda x: [one(x[0]), z(x[0]), z(x[0])],
-            lambda x: [z(x[0]), one(x[0]), z(x[0])],
-            lambda x: [z(x[0]), z(x[0]), one(x[0])],
-            lambda x: [-x[1], x[0], z(x[0])],
-            lambda x: [z(x[0]), -x[2], x[1]],
-            lambda x: [x[2], z(x[0]), -x[0]],
-        ]
-    else:
-        shapes = [lambda x: [one(x[0])]]
-    funcs = [mode(s) for s in shapes]
-    la.orthonormalize([f.x for f in funcs])
-    ns = PETSc.NullSpace().create(vectors=[f.x.petsc_vec for f in funcs], comm=V.mesh.comm)
-    return ns, funcs
 
 
 class Twinning:
