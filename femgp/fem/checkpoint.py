@@ -81,9 +81,7 @@ class RunInterrupted(SystemExit):
     ``signum`` the signal.
     """
 
-    def __init__(
-        self, folder: Path | None, step: int, signum: int = signal.SIGTERM
-    ) -> None:
+    def __init__(self, folder: Path | None, step: int, signum: int = signal.SIGTERM) -> None:
         super().__init__(128 + int(signum))
         self.folder = folder
         self.step = step

@@ -75,6 +75,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 from mpi4py import MPI
 
 from femgp.errors import InputError, SolverError
@@ -87,6 +88,7 @@ __all__ = [
     "Attempt",
     "DriveResult",
     "RunOptions",
+    "RunSummary",
     "StepInfo",
     "SteppedModel",
     "StopSignals",
@@ -175,6 +177,23 @@ class SteppedModel(Protocol):
     def summary(self) -> dict[str, Any]: ...
 
     def finish(self) -> None: ...
+
+
+@dataclass
+class RunSummary:
+    """What every model's ``run`` result starts with: the history and the step count.
+
+    The models' result classes extend it (their own totals follow these fields).
+    """
+
+    history: list[dict[str, Any]]
+    folder: Path | None
+    wall_time: float
+    steps: int
+
+    def column(self, name: str) -> np.ndarray:
+        """One history column as an array."""
+        return np.array([row[name] for row in self.history], dtype=float)
 
 
 @dataclass

@@ -41,7 +41,7 @@ from femgp.energy import DoubleWell, Energy, GradientPenalty
 from femgp.energy.validation import check_bool, check_choice, check_finite, check_positive
 from femgp.errors import InputError
 from femgp.fem.checkpoint import RunCheckpointing, array_function
-from femgp.fem.driver import Attempt, RunOptions, StepInfo, drive
+from femgp.fem.driver import Attempt, RunOptions, RunSummary, StepInfo, drive
 from femgp.fem.forms import UFL_OPS, energy_form, field_values, scalar
 from femgp.fem.logs import get_logger
 from femgp.fem.problems import DIRECT_LU, NonlinearProblem, SolveStats, warn_unused_options
@@ -325,21 +325,14 @@ class CahnHilliard:
 
 
 @dataclass
-class RunResult:
-    """What :func:`run` returns."""
+class RunResult(RunSummary):
+    """What :func:`run` returns: history, counts, field times and the final (c, mu)."""
 
-    history: list[dict[str, float]]
-    folder: Path | None
-    wall_time: float
-    steps: int
     rejected: int
     newton: int
     krylov: int
     field_times: list[float] = field(default_factory=list)
     fields: tuple[Any, ...] = ()
-
-    def column(self, name: str) -> np.ndarray:
-        return np.array([row[name] for row in self.history], dtype=float)
 
 
 class _Stepping:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from femgp.fem.driver import Attempt, RunOptions, StepInfo, drive
+from femgp.fem.driver import Attempt, RunOptions, RunSummary, StepInfo, drive
 from femgp.fem.io import refuse_existing_results
 from femgp.fem.logs import get_logger
 from femgp.fem.meshes.core import TaggedMesh
@@ -59,17 +59,13 @@ StepObserver = Callable[[FractureModel, Mapping[str, Any]], Mapping[str, float]]
 
 
 @dataclass
-class FractureResult:
+class FractureResult(RunSummary):
     """What :func:`run` returns.
 
     ``am_iterations``, ``newton`` and ``krylov`` count all the work done, the
     failed (cut back) attempts included; the history rows hold the accepted steps.
     """
 
-    history: list[dict[str, float]]
-    folder: Path | None
-    wall_time: float
-    steps: int
     am_iterations: int
     newton: int
     krylov: int
@@ -77,10 +73,6 @@ class FractureResult:
     status: str
     h_min: float
     model: FractureModel | None = field(default=None, repr=False)
-
-    def column(self, name: str) -> np.ndarray:
-        """A history column as an array."""
-        return np.array([row[name] for row in self.history], dtype=float)
 
     @property
     def peak_reaction(self) -> float:

@@ -15,11 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from femgp.energy.validation import check_positive
 from femgp.errors import InputError, SolverError
-from femgp.fem.driver import Attempt, RunOptions, StepInfo, drive
+from femgp.fem.driver import Attempt, RunOptions, RunSummary, StepInfo, drive
 from femgp.fem.logs import get_logger
 from femgp.fem.problems import SolveStats, warn_unused_options
 from femgp.fem.stepping import AdaptiveStepper
@@ -52,13 +50,9 @@ def history_columns(params: Params) -> tuple[str, ...]:
 
 
 @dataclass
-class RunResult:
+class RunResult(RunSummary):
     """What :func:`run` returns: the history, counts and the model (its final fields)."""
 
-    history: list[dict[str, float]]
-    folder: Path | None
-    wall_time: float
-    steps: int
     rejected: int
     energy_rejected: int
     newton: int
@@ -66,10 +60,6 @@ class RunResult:
     model: Twinning
     status: str = "finished"
     field_times: list[float] = field(default_factory=list)
-
-    def column(self, name: str) -> np.ndarray:
-        """One history column as an array."""
-        return np.array([row[name] for row in self.history], dtype=float)
 
 
 class _Stepping:
