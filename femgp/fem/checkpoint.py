@@ -23,9 +23,9 @@ skips and why. Only the newest ``keep`` complete checkpoints are kept.
 The ``io4dolfinx`` + ADIOS2 backend is not used: PyPI's ``adios2`` is serial,
 and the MPI-IO format above is what the tests check on every stack.
 
-:class:`RunCheckpointing` is what a model's ``run`` uses: restart validation
-(model, parameters, a checkpoint to resume), the SIGTERM handler, the per-step
-decision (allreduced) and the saving itself.
+:class:`RunCheckpointing` is what the stepping driver (:mod:`femgp.fem.driver`)
+uses: restart validation (model, parameters, a checkpoint to resume) and the
+saving itself; the driver owns the signals and when to save.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ import json
 import os
 import shutil
 import signal
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -52,6 +51,8 @@ from femgp.fem.logs import get_logger
 
 __all__ = [
     "CHECKPOINT_DIR",
+    "INTERRUPTED_EXIT",
+    "SIGINT_EXIT",
     "Checkpointer",
     "RunCheckpointing",
     "RunInterrupted",
@@ -67,19 +68,24 @@ STATE = "state.json"
 FORMAT = "femgp-mpiio-1"
 #: Exit status of a run stopped by SIGTERM after writing its checkpoint (128 + 15).
 INTERRUPTED_EXIT = 143
+#: Exit status of a run stopped by SIGINT (Ctrl-C) (128 + 2).
+SIGINT_EXIT = 130
 
 
 class RunInterrupted(SystemExit):
-    """A run received SIGTERM, wrote a checkpoint and stopped.
+    """A run received SIGTERM or SIGINT, wrote its checkpoint (when on) and stopped.
 
-    A ``SystemExit`` with code 143, so a script exits with that status without
-    a traceback; ``folder`` is the results folder and ``step`` the last step.
+    A ``SystemExit`` with code 128 + the signal number (143 for SIGTERM, 130 for
+    SIGINT), so a script exits with that status without a traceback; ``folder`` is
+    the results folder (``None`` without one), ``step`` the last step and
+    ``signum`` the signal.
     """
 
-    def __init__(self, folder: Path, step: int) -> None:
-        super().__init__(INTERRUPTED_EXIT)
+    def __init__(self, folder: Path | None, step: int, signum: int = signal.SIGTERM) -> None:
+        super().__init__(128 + int(signum))
         self.folder = folder
         self.step = step
+        self.signum = int(signum)
 
 
 # -- mesh --------------------------------------------------------------------------------
@@ -435,21 +441,14 @@ def array_function(space: Any, values: np.ndarray) -> Any:
 
 
 # -- what a run uses ---------------------------------------------------------------------
-_SIGTERM = {"flag": False}
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    _SIGTERM["flag"] = True
-
-
 def _normalise(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=_json))
 
 
 class RunCheckpointing:
-    """Checkpointing of one run: restart validation, SIGTERM, periodic saves.
+    """Checkpointing of one run: restart validation and the saves.
 
-    Created by a model's ``run`` before it writes anything. With ``restart``
+    Created by :func:`femgp.fem.driver.drive` before it writes anything. With ``restart``
     it checks (collectively, touching nothing) that ``folder`` holds a run of
     ``model`` with the same parameters (keys in ``mutable`` may differ) and a
     complete checkpoint; :attr:`state` is then that checkpoint's state.
@@ -459,8 +458,8 @@ class RunCheckpointing:
         mesh: the mesh of the run.
         model: model name as written in ``run.json``.
         params: the run's parameters as written in ``run.json``'s ``parameters``.
-        every: checkpoint every this many accepted steps (``None``: only on SIGTERM
-            when ``restart``, else no checkpointing at all).
+        every: checkpoint every this many accepted steps (``None``: only on a stop
+            signal when ``restart``, else no checkpointing at all).
         restart: resume from the latest complete checkpoint in ``folder``.
         overwrite: the run's overwrite flag (incompatible with ``restart``).
         mutable: parameter keys that may change on restart.
@@ -499,7 +498,6 @@ class RunCheckpointing:
         self.params = _normalise(dict(params))
         self.path: Path | None = None
         self.body: dict[str, Any] | None = None
-        self._old_handler: Any = None
         if restart:
             self._validate_restart(mutable)
 
@@ -565,30 +563,9 @@ class RunCheckpointing:
         return self.ckpt.load_array(self.path, self.body, name, space)
 
     def begin(self) -> None:
-        """Install the SIGTERM handler (main thread only) and drop newer, torn checkpoints."""
-        if not self.enabled:
-            return
+        """Drop the checkpoints newer than the one resumed from (torn ones)."""
         if self.body is not None and self.ckpt is not None:
             self.ckpt.discard_newer(int(self.body["step"]))
-        _SIGTERM["flag"] = False
-        try:
-            self._old_handler = signal.signal(signal.SIGTERM, _on_sigterm)
-        except ValueError:  # not the main thread
-            self._old_handler = None
-
-    def end(self) -> None:
-        """Restore the previous SIGTERM handler."""
-        if self._old_handler is not None:
-            signal.signal(signal.SIGTERM, self._old_handler)
-            self._old_handler = None
-
-    def decide(self, step: int) -> tuple[bool, bool]:
-        """``(save, stop)`` after accepted step ``step``; SIGTERM on any rank stops all."""
-        if not self.enabled:
-            return False, False
-        stop = bool(self.comm.allreduce(int(_SIGTERM["flag"]), op=MPI.MAX))
-        save = stop or (self.every is not None and step % self.every == 0)
-        return save, stop
 
     def save(
         self, step: int, functions: Mapping[str, Any], state: Mapping[str, Any], writer: Any
@@ -599,15 +576,3 @@ class RunCheckpointing:
             writer.close_segment()
         full = {**state, "writer": writer.resume_state() if writer is not None else None}
         self.ckpt.save(step, functions, full)
-
-    def interrupted(self, step: int) -> RunInterrupted:
-        """The exception a run raises after its SIGTERM checkpoint (message on rank 0)."""
-        assert self.folder is not None
-        if self.comm.rank == 0:
-            print(
-                f"interrupted by SIGTERM: checkpoint of step {step} written in "
-                f"{self.folder / CHECKPOINT_DIR}; continue with --restart",
-                file=sys.stderr,
-                flush=True,
-            )
-        return RunInterrupted(self.folder, step)

@@ -42,7 +42,13 @@ from mpi4py import MPI
 
 from femgp.errors import InputError
 
-__all__ = ["OutputError", "ResultsWriter", "atomic_write_text", "versions"]
+__all__ = [
+    "OutputError",
+    "ResultsWriter",
+    "atomic_write_text",
+    "refuse_existing_results",
+    "versions",
+]
 
 RESULT_FILES = ("history.csv", "run.json", "fields.xdmf", "checkpoints")
 #: Folder of the field segments of a checkpointed run (inside the results folder).
@@ -480,3 +486,14 @@ def _copy(e: ET.Element) -> ET.Element:
     import copy
 
     return copy.deepcopy(e)
+
+
+def refuse_existing_results(folder: Path, comm: Any) -> None:
+    """Fail before any work if ``folder`` already holds results (ResultsWriter checks again)."""
+    found = [n for n in RESULT_FILES if (folder / n).exists()] if comm.rank == 0 else None
+    found = comm.bcast(found, root=0)
+    if found:
+        raise InputError(
+            f"output folder {str(folder)!r} already holds results ({', '.join(found)}); "
+            "choose another folder or pass overwrite (--overwrite)"
+        )

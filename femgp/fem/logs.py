@@ -41,10 +41,14 @@ class _NoBar:
         pass
 
 
-def progress(total: float, desc: str, comm: Any = None) -> Any:
-    """A tqdm bar on rank 0 when stderr is a terminal; otherwise a no-op object."""
+def progress(total: float, desc: str, comm: Any = None, *, enabled: bool = True) -> Any:
+    """A tqdm bar on rank 0 when ``enabled`` and stderr is a terminal; else a no-op object.
+
+    Every run switches its bar off the same way: ``show_progress=False`` becomes
+    ``enabled=False`` here.
+    """
     comm = comm or MPI.COMM_WORLD
-    if comm.rank != 0 or not sys.stderr.isatty():
+    if not enabled or comm.rank != 0 or not sys.stderr.isatty():
         return _NoBar()
     from tqdm import tqdm
 

@@ -39,11 +39,11 @@ from mpi4py import MPI
 
 from femgp.energy import DoubleWell, Energy, GradientPenalty
 from femgp.energy.validation import check_bool, check_choice, check_finite, check_positive
-from femgp.errors import InputError, SolverError
+from femgp.errors import InputError
 from femgp.fem.checkpoint import RunCheckpointing, array_function
+from femgp.fem.driver import Attempt, RunOptions, RunSummary, StepInfo, drive
 from femgp.fem.forms import UFL_OPS, energy_form, field_values, scalar
-from femgp.fem.io import ResultsWriter
-from femgp.fem.logs import get_logger, progress
+from femgp.fem.logs import get_logger
 from femgp.fem.problems import DIRECT_LU, NonlinearProblem, SolveStats, warn_unused_options
 from femgp.fem.stepping import AdaptiveStepper
 
@@ -325,21 +325,67 @@ class CahnHilliard:
 
 
 @dataclass
-class RunResult:
-    """What :func:`run` returns."""
+class RunResult(RunSummary):
+    """What :func:`run` returns: history, counts, field times and the final (c, mu)."""
 
-    history: list[dict[str, float]]
-    folder: Path | None
-    wall_time: float
-    steps: int
     rejected: int
     newton: int
     krylov: int
     field_times: list[float] = field(default_factory=list)
     fields: tuple[Any, ...] = ()
 
-    def column(self, name: str) -> np.ndarray:
-        return np.array([row[name] for row in self.history], dtype=float)
+
+class _Stepping:
+    """:class:`CahnHilliard` in the protocol of :func:`femgp.fem.driver.drive`."""
+
+    name = "cahn_hilliard"
+
+    def __init__(self, model: CahnHilliard) -> None:
+        self.model = model
+        self.mesh = model.mesh
+
+    def step(self, t: float, dt: float, step: int) -> Attempt:
+        stats, err = self.model.step(dt, step=step)
+        return Attempt(stats.newton, err, stats)
+
+    def commit(self, t: float, dt: float) -> None:
+        self.model.commit(dt)
+
+    def rollback(self) -> None:
+        self.model.rollback()
+
+    def checkpoint(self) -> tuple[dict[str, fem.Function], dict[str, Any]]:
+        functions, state = self.model.checkpoint()
+        return functions, {**state, **self.summary()}
+
+    def restore(self, cp: RunCheckpointing, state: Mapping[str, Any]) -> None:
+        self.model.restore(cp, state)
+        self.model.problem.total.newton = int(state["newton"])
+        self.model.problem.total.krylov = int(state["krylov"])
+
+    def output_functions(self) -> tuple[fem.Function, fem.Function]:
+        return self.model.output_functions()
+
+    def history_row(self, info: StepInfo) -> dict[str, float]:
+        attempt = info.attempt or Attempt(stats=SolveStats())
+        return {
+            "step": info.step,
+            "time": info.t,
+            "dt": info.dt,
+            **self.model.free_energy(),
+            "mass": self.model.mass(),
+            "newton": attempt.stats.newton,
+            "krylov": attempt.stats.krylov,
+            "rejected": info.rejected,
+            "error": float("nan") if attempt.error is None else attempt.error,
+        }
+
+    def summary(self) -> dict[str, int]:
+        total = self.model.problem.total
+        return {"newton": total.newton, "krylov": total.krylov}
+
+    def finish(self) -> None:
+        warn_unused_options(self.model.problem)
 
 
 def run(
@@ -359,206 +405,44 @@ def run(
     restart: bool = False,
     vtx: bool = False,
 ) -> RunResult:
-    """Run Cahn-Hilliard from ``initial`` to ``t_end``.
+    """Run Cahn-Hilliard from ``initial`` to ``t_end`` (stepped by :func:`femgp.fem.driver.drive`).
 
     Args:
-        domain: the mesh.
-        params: parameters (scheme, step control).
-        t_end: final time (> 0).
+        domain, params, t_end: the mesh, parameters and final time (> 0).
         initial: c(x) as a function of x or a constant (default: PFHub benchmark 1).
-        output: results folder (``None``: keep the history in memory only).
         field_times: times at which fields are written (always t = 0 and t_end);
             the stepper lands on them exactly.
-        overwrite: allow replacing results in ``output``.
         max_steps: guard on the number of accepted steps.
-        options: default PETSc options for the solve.
-        prefix: PETSc options prefix.
-        show_progress: a progress bar on a terminal.
-        checkpoint_every: write a checkpoint every this many steps (and on SIGTERM);
-            see ``docs/checkpointing.md``.
-        restart: continue the run in ``output`` from its latest complete checkpoint
-            (the parameters must be the same, except ``t_end``).
-        vtx: also write the fields as ADIOS2 VTX (``<name>.bp``, with ``output``).
+        options, prefix: default PETSc options and the options prefix of the solve.
+        output, overwrite, show_progress, checkpoint_every, restart, vtx: see
+            :class:`femgp.fem.driver.RunOptions` (``t_end`` may grow on restart).
 
     Raises:
-        RunInterrupted: SIGTERM was received; a checkpoint was written (exit code 143).
+        RunInterrupted: SIGTERM (exit code 143) or SIGINT (130) stopped the run.
     """
+    started = time.perf_counter()
     t_end = check_positive("t_end", t_end)
     field_times = sorted({float(t) for t in field_times if 0 < t < t_end})
-    cp = RunCheckpointing(
-        output,
-        domain,
-        model="cahn_hilliard",
-        params=_params_dict(params, t_end),
-        every=checkpoint_every,
-        restart=restart,
-        overwrite=overwrite,
-        mutable=("t_end",),
-    )
-    resumed = cp.state
-    t_wall = time.perf_counter()
     # The model first: bad PETSc options fail here, before anything is written.
     model = CahnHilliard(domain, params, prefix=prefix, options=options)
     model.set_initial(pfhub_initial() if initial is None else initial)
-    writer = (
-        ResultsWriter(
-            output,
-            domain.comm,
-            overwrite=overwrite,
-            mesh=domain,
-            segmented=cp.enabled,
-            resume=cp.writer_resume,
-            vtx=vtx,
-        )
-        if output
-        else None
+    p = params
+    stepper = AdaptiveStepper(p.dt, p.dt_min, p.dt_max, p.adaptive, p.tol, output_times=field_times)
+    res = drive(
+        _Stepping(model),
+        stepper,
+        RunOptions(output, overwrite, show_progress, checkpoint_every, restart, vtx),
+        t_end=t_end,
+        params=_params_dict(params, t_end),
+        columns=HISTORY_COLUMNS,
+        extra_tables={"free_energy.csv": ("time", "free_energy")},
+        field_times=field_times,
+        max_steps=max_steps,
+        started=started,
     )
-    stepper = AdaptiveStepper(
-        dt=params.dt,
-        dt_min=params.dt_min,
-        dt_max=params.dt_max,
-        adaptive=params.adaptive,
-        tol=params.tol,
-        order=1,
-        output_times=field_times,
-    )
-    history: list[dict[str, float]] = []
-    written: list[float] = []
-    if writer:
-        writer.table("history.csv", HISTORY_COLUMNS)
-        writer.table("free_energy.csv", ("time", "free_energy"))
-        history = writer.rows("history.csv")
-    t, n = 0.0, 0
-    if resumed is not None:
-        model.restore(cp, resumed["model"])
-        stepper.restore(resumed["stepper"])
-        t, n = float(resumed["t"]), int(resumed["step"])
-        written = [float(x) for x in resumed["written"]]
-        model.problem.total.newton = int(resumed["newton"])
-        model.problem.total.krylov = int(resumed["krylov"])
-        t_wall -= float(resumed["wall"])
-    if writer:
-        writer.write_run_info(
-            _params_dict(params, t_end),
-            model="cahn_hilliard",
-            status="running",
-            **({"restarted_from_step": n} if resumed is not None else {}),
-        )
-
-    def record(step: int, t: float, dt: float, stats: SolveStats, err: float | None) -> None:
-        row = {
-            "step": step,
-            "time": t,
-            "dt": dt,
-            **model.free_energy(),
-            "mass": model.mass(),
-            "newton": stats.newton,
-            "krylov": stats.krylov,
-            "rejected": stepper.rejected,
-            "error": float("nan") if err is None else err,
-        }
-        history.append(row)
-        if writer:
-            writer.append("history.csv", row)
-            writer.append("free_energy.csv", {"time": t, "free_energy": row["free_energy"]})
-
-    def write_fields(t: float) -> None:
-        if writer:
-            writer.write_fields(model.output_functions(), t)
-        written.append(t)
-
-    def checkpoint(step: int) -> None:
-        functions, model_state = model.checkpoint()
-        state = {
-            "step": step,
-            "t": t,
-            "model": model_state,
-            "stepper": stepper.state(),
-            "written": written,
-            "newton": model.problem.total.newton,
-            "krylov": model.problem.total.krylov,
-            "wall": time.perf_counter() - t_wall,
-        }
-        cp.save(step, functions, state, writer)
-
-    status, saved, ok = "stopped", -1, False
-    cp.begin()
-    bar = (
-        progress(t_end, "Cahn-Hilliard", domain.comm)
-        if show_progress
-        else progress(0, "", MPI.COMM_SELF)
-    )
-    try:
-        if resumed is None:
-            record(0, 0.0, 0.0, SolveStats(), None)
-            write_fields(0.0)
-            if cp.enabled:
-                checkpoint(0)
-                saved = 0
-        else:
-            bar.update(t)
-            saved = n  # the checkpoint resumed from
-        while t < t_end * (1 - 1e-12) and n < max_steps:
-            dt = stepper.next_dt(t, t_end)
-            try:
-                stats, err = model.step(dt, step=n + 1)
-            except SolverError as exc:
-                model.rollback()
-                stepper.cutback(dt, step=n + 1, cause=exc)
-                log.debug("step %d: cutback to dt=%.3e", n + 1, stepper.dt)
-                continue
-            if not stepper.accept(dt, iterations=stats.newton, error=err):
-                model.rollback()
-                continue
-            model.commit(dt)
-            t += dt
-            if abs(t - t_end) < 1e-12 * t_end:
-                t = t_end
-            n += 1
-            record(n, t, dt, stats, err)
-            bar.update(dt)
-            if any(abs(t - tf) <= 1e-9 * max(1.0, tf) for tf in field_times) or t >= t_end:
-                write_fields(t)
-            save, stop = cp.decide(n)
-            if save:
-                checkpoint(n)
-                saved = n
-            if stop:
-                status = "interrupted"
-                raise cp.interrupted(n)
-        if cp.enabled and saved != n:
-            checkpoint(n)  # the final state, so that a later restart may extend t_end
-        warn_unused_options(model.problem)
-        ok = True
-    finally:
-        cp.end()
-        bar.close()
-        wall = time.perf_counter() - t_wall
-        if writer:
-            if status != "interrupted":
-                status = "finished" if t >= t_end * (1 - 1e-12) else "stopped"
-            writer.finish(
-                _params_dict(params, t_end),
-                model="cahn_hilliard",
-                status=status,
-                steps=n,
-                wall_time_total_s=wall,
-                newton=model.problem.total.newton,
-                krylov=model.problem.total.krylov,
-                rejected=stepper.rejected,
-                failing=not ok,
-            )
-    return RunResult(
-        history=history,
-        folder=Path(output) if output else None,
-        wall_time=wall,
-        steps=n,
-        rejected=stepper.rejected,
-        newton=model.problem.total.newton,
-        krylov=model.problem.total.krylov,
-        field_times=written,
-        fields=model.output_functions(),
-    )
+    base = (res.history, res.folder, res.wall_time, res.steps, res.rejected)
+    totals = _Stepping(model).summary()
+    return RunResult(*base, **totals, field_times=res.field_times, fields=model.output_functions())
 
 
 def _params_dict(params: Params, t_end: float) -> dict[str, Any]:

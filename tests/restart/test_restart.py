@@ -314,3 +314,52 @@ def test_restart_on_another_mesh_is_refused(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "mesh differs" in lines[0], proc.stderr
     assert _snapshot(out) == before
+
+
+def _one_interrupted_line(err: str, signame: str) -> str:
+    """The one line saying how the run stopped; no solver error, PETSc error or traceback."""
+    lines = [ln for ln in err.splitlines() if "interrupted" in ln]
+    assert len(lines) == 1 and lines[0].startswith(f"interrupted by {signame}: "), err
+    for bad in ("solver error", "PETSC ERROR", "Traceback", "cutting the step"):
+        assert bad not in err, err
+    return lines[0]
+
+
+@pytest.mark.parametrize(("ranks", "target"), [(1, "python"), (2, "mpirun"), (2, "one rank")])
+def test_ctrl_c_checkpoints_stops_and_restarts(reference, tmp_path, ranks, target):
+    """SIGINT (Ctrl-C) to python, to mpirun (a terminal's Ctrl-C; it forwards it) or to one
+    rank: the step ends, every rank checkpoints it, status 'interrupted', one line naming
+    --restart, exit 130, never a solver failure; --restart (other rank count) continues to
+    the uninterrupted history."""
+    _need_mpi(ranks, 3 - ranks)
+    model = "cahn_hilliard"
+    out = tmp_path / model
+    cmd = _cmd(ranks, model, out, "--checkpoint-every", "1000")
+    script = CASES[model][0].name if target == "one rank" else None
+    code, err = _run_until(cmd, out / "history.csv", 12, signal.SIGINT, one_rank=script)
+    assert code == 130, (code, err)
+    line = _one_interrupted_line(err, "SIGINT")
+    assert "continue with --restart" in line, line
+    assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
+    n = _rows(out / "history.csv") - 1
+    assert (out / "checkpoints" / f"{n:08d}" / "COMPLETE.json").exists(), n
+    _run(_cmd(3 - ranks, model, out, "--checkpoint-every", "1000", "--restart"))
+    _compare(reference[model], out, f"SIGINT ({target}) at step {n} on {ranks} rank(s)")
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+
+
+def test_ctrl_c_without_checkpoints(reference, tmp_path):
+    """Ctrl-C without --checkpoint-every: the rows so far stay, 'interrupted', exit 130, and
+    the line says how to be able to continue next time."""
+    model = "cahn_hilliard"
+    out = tmp_path / model
+    code, err = _run_until(_cmd(1, model, out), out / "history.csv", 12, signal.SIGINT)
+    assert code == 130, (code, err)
+    line = _one_interrupted_line(err, "SIGINT")
+    assert "--checkpoint-every" in line and "--restart" in line, line
+    assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
+    assert not (out / "checkpoints").exists()
+    ref, got = _history(reference[model] / "history.csv"), _history(out / "history.csv")
+    n = len(got["step"])
+    assert n >= 12
+    np.testing.assert_allclose(got["free_energy"], ref["free_energy"][:n], rtol=RTOL)

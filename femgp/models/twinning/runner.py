@@ -15,13 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from femgp.energy.validation import check_positive
 from femgp.errors import InputError, SolverError
-from femgp.fem.checkpoint import RunCheckpointing
-from femgp.fem.io import ResultsWriter
-from femgp.fem.logs import get_logger, progress
+from femgp.fem.driver import Attempt, RunOptions, RunSummary, StepInfo, drive
+from femgp.fem.logs import get_logger
 from femgp.fem.problems import SolveStats, warn_unused_options
 from femgp.fem.stepping import AdaptiveStepper
 from femgp.models.twinning.model import InitialValue, Twinning
@@ -53,13 +50,9 @@ def history_columns(params: Params) -> tuple[str, ...]:
 
 
 @dataclass
-class RunResult:
+class RunResult(RunSummary):
     """What :func:`run` returns: the history, counts and the model (its final fields)."""
 
-    history: list[dict[str, float]]
-    folder: Path | None
-    wall_time: float
-    steps: int
     rejected: int
     energy_rejected: int
     newton: int
@@ -68,9 +61,95 @@ class RunResult:
     status: str = "finished"
     field_times: list[float] = field(default_factory=list)
 
-    def column(self, name: str) -> np.ndarray:
-        """One history column as an array."""
-        return np.array([row[name] for row in self.history], dtype=float)
+
+class _Stepping:
+    """:class:`Twinning` in the protocol of :func:`femgp.fem.driver.drive`.
+
+    With ``guard`` a step that raises the total energy is refused (the driver cuts
+    it back); ``steady_rate`` ends the run (status ``"steady"``) once
+    ``max |d eta/dt|`` falls below it.
+    """
+
+    name = "twinning"
+
+    def __init__(self, model: Twinning, params: Params, prefix: str, **hooks: Any) -> None:
+        self.model = model
+        self.mesh = model.mesh
+        self.guard = params.energy_guard and params.adaptive
+        self.prefix = prefix
+        self.steady_rate: float | None = hooks.get("steady_rate")
+        self.on_step: Callable[[Twinning, dict[str, float]], None] | None = hooks.get("on_step")
+        self.energies: dict[str, float] = {}  # of the committed state
+        self._new: dict[str, float] = {}
+        self.rate = float("nan")
+        self.energy_rejected = 0
+
+    def step(self, t: float, dt: float, step: int) -> Attempt:
+        stats, err = self.model.step(dt, step=step)
+        new, old = self.model.energies(), self.energies
+        if self.guard and new["total"] > old["total"] + _energy_slack(old):
+            self.energy_rejected += 1
+            message = f"energy rose from {old['total']!r} to {new['total']!r}"
+            raise SolverError(message, prefix=self.prefix, step=step)
+        self._new = new
+        return Attempt(self.model.control_iterations, err, stats)
+
+    def commit(self, t: float, dt: float) -> str | None:
+        self.rate = self.model.rate(dt)
+        self.model.commit(dt)
+        self.energies = self._new
+        steady = self.steady_rate is not None and self.rate < self.steady_rate
+        return "steady" if steady else None
+
+    def rollback(self) -> None:
+        self.model.rollback()
+
+    def checkpoint(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        functions, state = self.model.checkpoint()
+        extra = {"energies": self.energies, "energy_rejected": self.energy_rejected}
+        return functions, {**state, **extra}
+
+    def restore(self, cp: Any, state: Mapping[str, Any]) -> None:
+        self.model.restore(cp, state)
+        self.energies = {k: float(v) for k, v in state["energies"].items()}
+        self.energy_rejected = int(state["energy_rejected"])
+
+    def output_functions(self) -> list[Any]:
+        return self.model.output_functions()
+
+    def history_row(self, info: StepInfo) -> dict[str, float]:
+        m = self.model
+        if info.attempt is None:  # the initial state
+            self.energies, self.rate = m.energies(), float("nan")
+        attempt = info.attempt or Attempt(stats=SolveStats())
+        row: dict[str, float] = {"step": info.step, "time": info.t, "dt": info.dt}
+        row.update({k: self.energies.get(k, 0.0) for k in ENERGY_COLUMNS})
+        row.update({f"vf_{k}": v for k, v in m.mean_order_parameters().items()})
+        row.update(
+            rate=self.rate,
+            newton=attempt.stats.newton,
+            krylov=attempt.stats.krylov,
+            staggered=m.staggered_iterations,
+            fallbacks=m.fallbacks,
+            rejected=info.rejected,
+            energy_rejected=self.energy_rejected,
+            error=float("nan") if attempt.error is None else attempt.error,
+        )
+        if self.on_step is not None:
+            self.on_step(m, row)
+        return row
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "newton": _total(self.model, "newton"),
+            "krylov": _total(self.model, "krylov"),
+            "energy_rejected": self.energy_rejected,
+            "fallbacks": self.model.fallbacks,
+        }
+
+    def finish(self) -> None:
+        m = self.model
+        warn_unused_options(*(p for p in (m._monolithic, m._eta_problem, m._u_problem) if p))
 
 
 def run(
@@ -95,274 +174,75 @@ def run(
     restart: bool = False,
     vtx: bool = False,
 ) -> RunResult:
-    """Relax the variants from ``initial`` until ``t_end`` (or a steady state).
+    """Relax the variants from ``initial`` until ``t_end`` or a steady state (by the driver).
 
     Args:
-        domain: the mesh.
-        params: the model and step control.
-        t_end: final time (> 0).
+        domain, params, t_end: the mesh, the model and step control, the final time (> 0).
         initial: one value per variant: a function of x or a constant.
-        output: results folder (``None``: keep the history in memory only).
-        overwrite: allow replacing results in ``output``.
-        field_times: times at which fields are written (always 0 and the end);
-            the stepper lands on them exactly.
-        steady_rate: stop early once ``max |d eta/dt| < steady_rate``.
-        max_steps: guard on accepted steps.
+        field_times: times at which fields are written (always 0 and the end), landed on.
+        steady_rate: stop early once ``max |d eta/dt| < steady_rate``; max_steps: a guard.
         prefix, options, options_u, options_eta: PETSc prefix and default options.
         plots: with ``output``, write ``energy.png`` and ``variants.png`` at the end.
-        show_progress: a progress bar on a terminal (rank 0).
         on_step: called after every accepted step with the model and the history row.
-        checkpoint_every: write a checkpoint every this many steps (and on SIGTERM);
-            see ``docs/checkpointing.md``.
-        restart: continue the run in ``output`` from its latest complete checkpoint
-            (same parameters; ``t_end`` may be larger).
-        vtx: also write the fields as ADIOS2 VTX (``<name>.bp``, with ``output``).
+        output, overwrite, show_progress, checkpoint_every, restart, vtx: see
+            :class:`femgp.fem.driver.RunOptions` (``t_end`` may grow on restart).
 
     Raises:
-        RunInterrupted: SIGTERM was received; a checkpoint was written (exit code 143).
+        RunInterrupted: SIGTERM (exit code 143) or SIGINT (130) stopped the run.
     """
+    started = time.perf_counter()
+    t_end = _check(params, t_end, initial, steady_rate)
+    field_times = sorted({float(t) for t in field_times if 0 < t < t_end})
+    # The model (and its initial equilibrium) first: an error there leaves no output behind.
+    solvers = {"options": options, "options_u": options_u, "options_eta": options_eta}
+    model = Twinning(domain, params, prefix=prefix, **solvers)
+    model.set_initial(initial)
+    stepping = _Stepping(model, params, prefix, steady_rate=steady_rate, on_step=on_step)
+    res = drive(
+        stepping,
+        _stepper(params, model.target_iterations, field_times),
+        RunOptions(output, overwrite, show_progress, checkpoint_every, restart, vtx),
+        t_end=t_end,
+        params=params.as_dict(),
+        columns=history_columns(params),
+        run_info={"t_end": t_end, "ranks": domain.comm.size},
+        field_times=field_times,
+        max_steps=max_steps,
+        started=started,
+    )
+    totals = (stepping.energy_rejected, _total(model, "newton"), _total(model, "krylov"))
+    base = (res.history, res.folder, res.wall_time, res.steps, res.rejected)
+    result = RunResult(*base, *totals, model, res.status, res.field_times)
+    if output and plots:
+        write_plots(result, Path(output))
+    return result
+
+
+def _check(
+    params: Params, t_end: float, initial: Sequence[InitialValue], steady_rate: float | None
+) -> float:
+    """Validate the run's arguments (before any work); returns ``t_end`` as a float."""
     t_end = check_positive("t_end", t_end)
     if steady_rate is not None:
         check_positive("steady_rate", steady_rate)
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-        raise InputError(f"max_steps must be a positive integer, got {max_steps!r}")
     if len(initial) != len(params.variants):
-        raise InputError(
-            f"initial needs one value per variant ({', '.join(params.variants)}), "
-            f"got {len(initial)}"
-        )
-    field_times = sorted({float(t) for t in field_times if 0 < t < t_end})
-    t_wall = time.perf_counter()
-    cp = RunCheckpointing(
-        output,
-        domain,
-        model="twinning",
-        params=params.as_dict(),
-        every=checkpoint_every,
-        restart=restart,
-        overwrite=overwrite,
-    )
-    resumed = cp.state
-    # The model (and its initial equilibrium) first: an error there leaves no output behind.
-    model = Twinning(
-        domain,
-        params,
-        prefix=prefix,
-        options=options,
-        options_u=options_u,
-        options_eta=options_eta,
-    )
-    model.set_initial(initial)
-    writer = (
-        ResultsWriter(
-            output,
-            domain.comm,
-            overwrite=overwrite,
-            mesh=domain,
-            segmented=cp.enabled,
-            resume=cp.writer_resume,
-            vtx=vtx,
-        )
-        if output
-        else None
-    )
-    stepper = AdaptiveStepper(
-        dt=params.dt,
-        dt_min=params.dt_min,
-        dt_max=params.dt_max,
-        adaptive=params.adaptive,
-        tol=params.tol,
-        order=1,
-        target_iterations=model.target_iterations,
-        output_times=field_times,
-    )
-    columns = history_columns(params)
-    history: list[dict[str, float]] = []
-    written: list[float] = []
-    counts = {"energy_rejected": 0}
-    info = {"model": "twinning", "t_end": t_end, "ranks": domain.comm.size}
-    if writer:
-        writer.table("history.csv", columns)
-        history = writer.rows("history.csv")
-    t, n = 0.0, 0
-    energies: dict[str, float] = {}
-    if resumed is not None:
-        model.restore(cp, resumed["model"])
-        stepper.restore(resumed["stepper"])
-        t, n = float(resumed["t"]), int(resumed["step"])
-        written = [float(x) for x in resumed["written"]]
-        counts = {k: int(v) for k, v in resumed["counts"].items()}
-        energies = {k: float(v) for k, v in resumed["energies"].items()}
-        t_wall -= float(resumed["wall"])
-    if writer:
-        writer.write_run_info(
-            params.as_dict(),
-            **info,
-            status="running",
-            **({"restarted_from_step": n} if resumed is not None else {}),
-        )
+        variants = ", ".join(params.variants)
+        raise InputError(f"initial needs one value per variant ({variants}), got {len(initial)}")
+    return t_end
 
-    def record(
-        step: int,
-        t: float,
-        dt: float,
-        stats: SolveStats,
-        err: float | None,
-        energies: dict[str, float],
-        rate: float,
-    ) -> dict[str, float]:
-        row: dict[str, float] = {"step": step, "time": t, "dt": dt}
-        row.update({k: energies.get(k, 0.0) for k in ENERGY_COLUMNS})
-        row.update({f"vf_{k}": v for k, v in model.mean_order_parameters().items()})
-        row.update(
-            rate=rate,
-            newton=stats.newton,
-            krylov=stats.krylov,
-            staggered=model.staggered_iterations,
-            fallbacks=model.fallbacks,
-            rejected=stepper.rejected,
-            energy_rejected=counts["energy_rejected"],
-            error=float("nan") if err is None else err,
-        )
-        history.append(row)
-        if writer:
-            writer.append("history.csv", row)
-        return row
 
-    def write_fields(t: float) -> None:
-        if writer:
-            writer.write_fields(model.output_functions(), t)
-        written.append(t)
-
-    def checkpoint(step: int) -> None:
-        functions, model_state = model.checkpoint()
-        state = {
-            "step": step,
-            "t": t,
-            "model": model_state,
-            "stepper": stepper.state(),
-            "written": written,
-            "counts": counts,
-            "energies": energies,
-            "wall": time.perf_counter() - t_wall,
-        }
-        cp.save(step, functions, state, writer)
-
-    status, saved, ok = "stopped", -1, False
-    cp.begin()
-    bar = progress(t_end, "twinning", domain.comm) if show_progress else None
-    try:
-        if resumed is None:
-            energies = model.energies()
-            record(0, 0.0, 0.0, SolveStats(), None, energies, float("nan"))
-            write_fields(0.0)
-            if cp.enabled:
-                checkpoint(0)
-                saved = 0
-        else:
-            saved = n  # the checkpoint resumed from
-            if bar is not None:
-                bar.update(t)
-        while n < max_steps:
-            if t >= t_end * (1 - 1e-12):
-                status = "finished"
-                break
-            dt = stepper.next_dt(t, t_end)
-            try:
-                stats, err = model.step(dt, step=n + 1)
-            except SolverError as exc:
-                model.rollback()
-                stepper.cutback(dt, step=n + 1, cause=exc)
-                log.debug("step %d: cutback to dt=%.3e (%s)", n + 1, stepper.dt, exc)
-                continue
-            new = model.energies()
-            rose = new["total"] > energies["total"] + _energy_slack(energies)
-            if rose and params.energy_guard and params.adaptive:
-                model.rollback()
-                counts["energy_rejected"] += 1
-                stepper.cutback(
-                    dt,
-                    step=n + 1,
-                    cause=SolverError(
-                        f"energy rose from {energies['total']!r} to {new['total']!r}",
-                        prefix=prefix,
-                        step=n + 1,
-                    ),
-                )
-                continue
-            if not stepper.accept(dt, iterations=model.control_iterations, error=err):
-                model.rollback()
-                continue
-            rate = model.rate(dt)
-            model.commit(dt)
-            energies = new
-            t += dt
-            if abs(t - t_end) < 1e-12 * t_end:
-                t = t_end
-            n += 1
-            row = record(n, t, dt, stats, err, energies, rate)
-            if on_step is not None:
-                on_step(model, row)
-            if bar is not None:
-                bar.update(dt)
-            if any(abs(t - tf) <= 1e-9 * max(1.0, tf) for tf in field_times):
-                write_fields(t)
-            save, stop = cp.decide(n)
-            if save:
-                checkpoint(n)
-                saved = n
-            if stop:
-                status = "interrupted"
-                raise cp.interrupted(n)
-            if steady_rate is not None and rate < steady_rate:
-                status = "steady"
-                break
-        if t >= t_end * (1 - 1e-12):
-            status = "finished"
-        if not written or written[-1] != t:
-            write_fields(t)
-        if cp.enabled and saved != n:
-            checkpoint(n)
-        warn_unused_options(
-            *(p for p in (model._monolithic, model._eta_problem, model._u_problem) if p)
-        )
-        ok = True
-    finally:
-        cp.end()
-        if bar is not None:
-            bar.close()
-        wall = time.perf_counter() - t_wall
-        if writer:
-            writer.finish(
-                params.as_dict(),
-                **info,
-                status=status,
-                steps=n,
-                time=t,
-                wall_time_total_s=wall,
-                newton=_total(model, "newton"),
-                krylov=_total(model, "krylov"),
-                rejected=stepper.rejected,
-                energy_rejected=counts["energy_rejected"],
-                fallbacks=model.fallbacks,
-                failing=not ok,
-            )
-    result = RunResult(
-        history=history,
-        folder=Path(output) if output else None,
-        wall_time=wall,
-        steps=n,
-        rejected=stepper.rejected,
-        energy_rejected=counts["energy_rejected"],
-        newton=_total(model, "newton"),
-        krylov=_total(model, "krylov"),
-        model=model,
-        status=status,
-        field_times=written,
+def _stepper(params: Params, target_iterations: int, times: Sequence[float]) -> AdaptiveStepper:
+    """The step controller: error estimate and iteration counts, landing on ``times``."""
+    p = params
+    return AdaptiveStepper(
+        p.dt,
+        p.dt_min,
+        p.dt_max,
+        p.adaptive,
+        p.tol,
+        target_iterations=target_iterations,
+        output_times=times,
     )
-    if writer and plots:
-        write_plots(result, Path(output))
-    return result
 
 
 def _energy_slack(energies: Mapping[str, float]) -> float:

@@ -1,0 +1,210 @@
+"""The stepping driver (femgp.fem.driver) with a toy model, and the runs' reference hygiene.
+
+The toy model is y' = -y by backward Euler (y_{n+1} = y_n / (1 + dt)), held in a
+P1 function on a small mesh so that it can be checkpointed. It can fail steps
+longer than a limit (the driver cuts back), end early ("steady") and send
+itself a signal in a given step.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import os
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import femgp.fem._backend  # noqa: F401
+
+import numpy as np
+import pytest
+from dolfinx import fem, mesh
+from mpi4py import MPI
+
+from femgp.errors import SolverError
+from femgp.fem.checkpoint import RunInterrupted
+from femgp.fem.driver import Attempt, RunOptions, StepInfo, drive
+from femgp.fem.meshes.pfhub import square
+from femgp.fem.stepping import AdaptiveStepper
+from femgp.models import cahn_hilliard as ch
+
+COLUMNS = ("step", "time", "dt", "y", "cutbacks")
+
+
+class Toy:
+    """y' = -y, backward Euler, in the driver's protocol."""
+
+    name = "toy"
+
+    def __init__(self, comm: Any, *, fail_above: float = math.inf, **kw: Any) -> None:
+        self.mesh = mesh.create_unit_square(comm, 2, 2)
+        self.y = fem.Function(fem.functionspace(self.mesh, ("Lagrange", 1)), name="y")
+        self.y.x.array[:] = 1.0
+        self.committed = 1.0
+        self.fail_above = fail_above
+        self.signal_at: tuple[int, int] | None = kw.get("signal_at")
+        self.steady_below: float | None = kw.get("steady_below")
+        self.finished = False
+
+    def step(self, t: float, dt: float, step: int) -> Attempt:
+        if self.signal_at and step == self.signal_at[0]:
+            os.kill(os.getpid(), self.signal_at[1])
+        if dt > self.fail_above:
+            raise SolverError("too long a step", prefix="toy_", step=step)
+        self.y.x.array[:] = self.committed / (1.0 + dt)
+        return Attempt(iterations=1)
+
+    def commit(self, t: float, dt: float) -> str | None:
+        self.committed = float(self.y.x.array[0])
+        steady = self.steady_below is not None and self.committed < self.steady_below
+        return "steady" if steady else None
+
+    def rollback(self) -> None:
+        self.y.x.array[:] = self.committed
+
+    def checkpoint(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        return {"y": self.y}, {"committed": self.committed}
+
+    def restore(self, cp: Any, state: Mapping[str, Any]) -> None:
+        cp.load_function("y", self.y)
+        self.committed = float(state["committed"])
+
+    def output_functions(self) -> list[Any]:
+        return [self.y]
+
+    def history_row(self, info: StepInfo) -> dict[str, Any]:
+        return {
+            "step": info.step,
+            "time": info.t,
+            "dt": info.dt,
+            "y": self.committed,
+            "cutbacks": info.cutbacks,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        return {"y": self.committed}
+
+    def finish(self) -> None:
+        self.finished = True
+
+
+def _drive(model: Toy, out: Path | None, t_end: float = 2.0, **kw: Any) -> Any:
+    stepper = AdaptiveStepper(dt=0.1, dt_max=0.4, output_times=kw.pop("times", ()))
+    opts = RunOptions(
+        out,
+        show_progress=False,
+        checkpoint_every=kw.pop("checkpoint_every", None),
+        restart=kw.pop("restart", False),
+    )
+    return drive(model, stepper, opts, t_end=t_end, params={"t_end": t_end}, columns=COLUMNS, **kw)
+
+
+def _status(out: Path) -> str:
+    return json.loads((out / "run.json").read_text())["status"]
+
+
+def _out(tmp_path: Path) -> Path:
+    return Path(MPI.COMM_WORLD.bcast(str(tmp_path), root=0)) / "out"
+
+
+def test_lands_on_output_times_and_finishes(tmp_path):
+    out = _out(tmp_path)
+    model = Toy(MPI.COMM_WORLD)
+    res = _drive(model, out, times=(0.55, 1.3), field_times=(0.55, 1.3))
+    times = [row["time"] for row in res.history]
+    assert times[0] == 0.0 and times[-1] == 2.0
+    assert 0.55 in times and 1.3 in times
+    assert res.field_times == [0.0, 0.55, 1.3, 2.0]
+    assert res.status == "finished" == _status(out) and model.finished
+    # backward Euler: y(2) = prod 1 / (1 + dt), within the O(dt) error of exp(-2)
+    ys = np.prod([1.0 / (1.0 + r["dt"]) for r in res.history[1:]])
+    assert res.history[-1]["y"] == pytest.approx(ys, rel=1e-12)
+    assert abs(ys - math.exp(-2.0)) < 0.05
+
+
+def test_cutbacks_then_success_and_failure(tmp_path):
+    """Steps longer than 0.05 fail: cut back (halved) and go on; none allowed: SolverError."""
+    res = _drive(Toy(MPI.COMM_WORLD, fail_above=0.05), None, t_end=0.5)
+    assert res.status == "finished" and res.cutbacks >= 1
+    assert max(r["dt"] for r in res.history[1:]) <= 0.05
+    out = _out(tmp_path)
+    with pytest.raises(SolverError, match="toy_: step failed"):
+        _drive(Toy(MPI.COMM_WORLD, fail_above=1e-9), out, t_end=0.5)
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "failed" and info["cutbacks"] >= 8
+
+
+def test_status_words(tmp_path):
+    res = _drive(Toy(MPI.COMM_WORLD), None, max_steps=3)
+    assert res.status == "stopped" and res.steps == 3
+    res = _drive(Toy(MPI.COMM_WORLD, steady_below=0.5), None)
+    assert res.status == "steady" and res.history[-1]["y"] < 0.5 < res.history[-2]["y"]
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_checkpoints_stops_and_restarts(tmp_path, capfd, sig, code):
+    """A signal in step 4: that step finishes, a checkpoint, 'interrupted', the exit code,
+    one line on how to continue; the restart ends with the uninterrupted history."""
+    out = _out(tmp_path)
+    ref = _drive(Toy(MPI.COMM_WORLD), None)
+    with pytest.raises(RunInterrupted) as info:
+        _drive(Toy(MPI.COMM_WORLD, signal_at=(4, sig)), out, checkpoint_every=3)
+    assert info.value.code == code and info.value.step == 4
+    assert _status(out) == "interrupted"
+    assert (out / "checkpoints" / "00000004" / "COMPLETE.json").exists()
+    err = capfd.readouterr().err
+    if MPI.COMM_WORLD.rank == 0:
+        lines = [ln for ln in err.splitlines() if "interrupted" in ln]
+        assert len(lines) == 1 and lines[0].startswith(f"interrupted by {sig.name}:"), err
+        assert "--restart" in lines[0]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    res = _drive(Toy(MPI.COMM_WORLD), out, checkpoint_every=3, restart=True)
+    assert res.status == "finished" == _status(out)
+    assert [r["time"] for r in res.history] == [r["time"] for r in ref.history]
+    assert [r["y"] for r in res.history] == [r["y"] for r in ref.history]
+
+
+def test_sigint_without_checkpointing(tmp_path, capfd):
+    out = _out(tmp_path)
+    with pytest.raises(RunInterrupted) as info:
+        _drive(Toy(MPI.COMM_WORLD, signal_at=(2, signal.SIGINT)), out)
+    assert info.value.code == 130 and _status(out) == "interrupted"
+    assert not (out / "checkpoints").exists()
+    if MPI.COMM_WORLD.rank == 0:
+        assert "without a checkpoint" in capfd.readouterr().err
+
+
+def _alive(cls: type) -> int:
+    return sum(isinstance(o, cls) for o in gc.get_objects())
+
+
+@pytest.mark.mpi
+def test_runs_leave_no_reference_cycle_through_the_model(tmp_path):
+    """With the cyclic collector off, the model is freed when run returns, on every rank.
+
+    A model kept alive by a reference cycle is freed by the cyclic collector, at a
+    different moment on each rank; its solvers' teardown (MUMPS) is collective, so
+    that deadlocks the ranks (the cause of the old 2-rank Cahn-Hilliard restart hang).
+    """
+    out = _out(tmp_path)
+    domain = square(MPI.COMM_WORLD, n=8, size=30.0).mesh
+    gc.collect()
+    gc.disable()
+    try:
+        res = ch.run(
+            domain, ch.Params(), t_end=2.0, output=out, checkpoint_every=2, show_progress=False
+        )
+        assert res.steps > 0
+        del res
+        assert _alive(ch.CahnHilliard) == 0
+        assert _alive(Toy) == 0
+        model = Toy(MPI.COMM_WORLD, signal_at=(2, signal.SIGINT))
+        with pytest.raises(RunInterrupted):
+            _drive(model, out.with_name("toy"), checkpoint_every=1)
+        del model
+        assert _alive(Toy) == 0
+    finally:
+        gc.enable()
