@@ -35,22 +35,20 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 
-from femgp.ml.scripts import (
-    DemoParser,
+from femgp.cli.args import (
+    TorchDemoParser,
     nonnegative_float,
     positive_float,
     positive_int,
-    run_demo,
-    save_figure,
-    write_json,
-    write_text,
+    script_main,
 )
+from femgp.ml.scripts import save_figure, write_json, write_text
 from femgp.ml.weight_decay import effective_weight_decay
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = DemoParser(description="Adam+L2 versus AdamW: effective per-parameter decay",
-                   default_output="results/adamw_vs_l2")
+    p = TorchDemoParser(description="Adam+L2 versus AdamW: effective per-parameter decay",
+                        default_output="results/adamw_vs_l2")
     p.add_argument("--lr", type=positive_float, default=1e-3)
     p.add_argument("--wd", type=nonnegative_float, default=1e-2, help="weight decay")
     p.add_argument("--steps", type=positive_int, default=2000)
@@ -125,4 +123,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_demo(main))
+    sys.exit(script_main(main, serial=True))

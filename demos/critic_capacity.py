@@ -42,22 +42,22 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from femgp.ml.capacity import CapacityConfig, sweep
-from femgp.ml.scripts import (
-    DemoParser,
+from femgp.cli.args import (
+    TorchDemoParser,
     nonnegative_float,
     positive_float,
     positive_int,
-    run_demo,
-    save_figure,
-    write_json,
-    write_text,
+    script_main,
 )
+from femgp.ml.capacity import CapacityConfig, sweep
+from femgp.ml.scripts import save_figure, write_json, write_text
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = DemoParser(description="Sweep of the penalty weight: fine texture versus coarse structure",
-                   default_output="results/critic_capacity")
+    p = TorchDemoParser(
+        description="Sweep of the penalty weight: fine texture versus coarse structure",
+        default_output="results/critic_capacity",
+    )
     p.add_argument("--lams", type=nonnegative_float, nargs="+",
                    default=[0.01, 0.1, 1.0, 10.0, 100.0], help="penalty weights to sweep")
     p.add_argument("--steps", type=positive_int, default=500, help="critic updates per run")
@@ -109,4 +109,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_demo(main))
+    sys.exit(script_main(main, serial=True))

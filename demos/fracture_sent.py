@@ -44,31 +44,25 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from femgp.models.fracture.cli import (
-    add_common_options,
-    check_output,
-    checkpoint_options,
-    overrides,
-    petsc_args,
-    summary,
-)
-from femgp.scripting import ArgumentParser, insert_petsc_options, script_main
+from femgp.cli.args import ArgumentParser, parse_with_petsc, script_main
+from femgp.cli.fracture import add_fracture_options, overrides, summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = ArgumentParser(description="Single-edge notched tension (Miehe et al. 2010)")
-    add_common_options(p, default_output="results/fracture_sent")
+    add_fracture_options(p, default_output="results/fracture_sent")
     p.add_argument("--mesh", help="a .msh file with facet groups 'bottom' and 'top'")
-    args, extra = p.parse_known_args(argv)
-    insert_petsc_options(petsc_args(extra))
-    check_output(args.output, overwrite=args.overwrite, restart=args.restart)
+    args = parse_with_petsc(p, argv)
 
     # Import the finite-element layer once the arguments are known to be good.
     from mpi4py import MPI
 
+    from femgp.cli.cases import fracture_setup, output_options
     from femgp.fem.meshes import read_msh
     from femgp.models.fracture import run
-    from femgp.models.fracture.setups import notched_tension, sent_loads
+    from femgp.models.fracture.setups import sent_loads
+
+    options = output_options(args)  # refuses existing results before any meshing
 
     comm = MPI.COMM_WORLD
     params = overrides(args)
@@ -91,7 +85,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     # facet groups are ``bottom``, ``top``, ``left``, ``right`` and ``notch``; a
     # user mesh must have at least ``bottom`` and ``top``.
     mesh = read_msh(args.mesh, comm) if args.mesh else None
-    setup = notched_tension(comm, ell=ell, h_band=h_band, loads=loads, mesh=mesh, **params)
+    setup = fracture_setup(
+        "sent",
+        comm,
+        ell=ell,
+        h_band=h_band,
+        loads=loads,
+        mesh=mesh,
+        max_cells=args.max_cells,
+        **params,
+    )
     if comm.rank == 0:
         p_ = setup.params
         print(
@@ -106,12 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup.mesh,
         setup.params,
         setup.loading,
-        output=args.output,
-        overwrite=args.overwrite,
-        **checkpoint_options(args),
-        title="SENT",
-        force_label="reaction force on the top edge [kN]",
-        show_progress=not args.quiet,
+        **options,
+        **setup.run_options,
     )
     if comm.rank == 0:
         print(summary(result, unit="kN"))

@@ -35,22 +35,21 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from femgp.ml.gradnorm import GradientClipping, GradientNormPenalty, global_grad_norm
-from femgp.ml.scripts import (
-    DemoParser,
+from femgp.cli.args import (
+    TorchDemoParser,
     nonnegative_float,
     positive_float,
     positive_int,
-    run_demo,
-    write_json,
-    write_text,
+    script_main,
 )
+from femgp.ml.gradnorm import GradientClipping, GradientNormPenalty, global_grad_norm
+from femgp.ml.scripts import write_json, write_text
 from femgp.ml.training import mlp
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = DemoParser(description="Gradient-norm penalty versus clipping",
-                   default_output="results/gradient_norm_penalty")
+    p = TorchDemoParser(description="Gradient-norm penalty versus clipping",
+                        default_output="results/gradient_norm_penalty")
     p.add_argument("--lam", type=nonnegative_float, default=0.04, help="penalty weight")
     p.add_argument("--radius", type=positive_float, default=0.05,
                    help="finite-difference radius r (alpha = lam / r)")
@@ -181,4 +180,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_demo(main))
+    sys.exit(script_main(main, serial=True))

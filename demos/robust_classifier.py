@@ -43,26 +43,25 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from femgp.cli.args import (
+    TorchDemoParser,
+    nonnegative_float,
+    positive_float,
+    positive_int,
+    script_main,
+)
 from femgp.ml.attacks import fgsm, pgd
 from femgp.ml.robust import (
     input_gradient_backward,
     loss_change_bound,
     per_sample_loss_and_input_grad,
 )
-from femgp.ml.scripts import (
-    DemoParser,
-    nonnegative_float,
-    positive_float,
-    positive_int,
-    run_demo,
-    write_json,
-    write_text,
-)
+from femgp.ml.scripts import write_json, write_text
 from femgp.ml.training import mlp
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = DemoParser(
+    p = TorchDemoParser(
         description="Input-gradient penalty against FGSM/PGD on synthetic data",
         default_output="results/robust_classifier",
     )
@@ -214,4 +213,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_demo(main))
+    sys.exit(script_main(main, serial=True))

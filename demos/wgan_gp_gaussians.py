@@ -51,22 +51,21 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-from femgp.ml.penalties import LazyRegularizer
-from femgp.ml.scripts import (
-    DemoParser,
+from femgp.cli.args import (
+    TorchDemoParser,
     nonnegative_float,
     positive_float,
     positive_int,
-    run_demo,
-    save_figure,
-    write_json,
+    script_main,
 )
+from femgp.ml.penalties import LazyRegularizer
+from femgp.ml.scripts import save_figure, write_json
 from femgp.ml.toy_data import DATASETS, ToyMixture, mixture, sample_quality
 from femgp.ml.training import critic_step, generator_step, mlp
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = DemoParser(
+    p = TorchDemoParser(
         description="WGAN-GP on the 8- and 25-Gaussians toys",
         default_output="results/wgan_gp_gaussians",
     )
@@ -204,4 +203,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_demo(main))
+    sys.exit(script_main(main, serial=True))
