@@ -32,13 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from femgp.cli.args import (
-    ArgumentParser,
-    parse_with_petsc,
-    positive_float,
-    positive_int,
-    script_main,
-)
+from femgp.cli import args as cli
 
 if TYPE_CHECKING:
     from mpi4py import MPI
@@ -161,19 +155,19 @@ def rel_error(F: dict, ref: dict) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = ArgumentParser(description="PFHub 1b benchmark: adaptive femgp vs plain fixed steps")
-    ap.add_argument("--n", type=positive_int, default=200, help="cells per side (h = 200/n)")
-    ap.add_argument("--t-end", type=positive_float, default=1e6)
+    ap = cli.ArgumentParser(description="PFHub 1b benchmark: adaptive femgp vs plain fixed steps")
+    ap.add_argument("--n", type=cli.positive_int, default=200, help="cells per side (h = 200/n)")
+    ap.add_argument("--t-end", type=cli.positive_float, default=1e6)
     ap.add_argument(
-        "--tol", type=positive_float, default=None, help="time-error tolerance (Params().tol)"
+        "--tol", type=cli.positive_float, default=None, help="time-error tolerance (Params().tol)"
     )
-    ap.add_argument("--compare-t", type=positive_float, default=100.0)
+    ap.add_argument("--compare-t", type=cli.positive_float, default=100.0)
     ap.add_argument(
-        "--baseline-dts", type=positive_float, nargs="+", default=[4.0, 2.0, 1.0, 0.5, 0.25]
+        "--baseline-dts", type=cli.positive_float, nargs="+", default=[4.0, 2.0, 1.0, 0.5, 0.25]
     )
     ap.add_argument("--quick", action="store_true", help="n=48, t-end=1e3, compare-t=20")
     ap.add_argument("--name", default="cahn_hilliard_bm1b", help="results file stem")
-    args = parse_with_petsc(ap, argv)
+    args = cli.parse_with_petsc(ap, argv)
     # The finite-element layer, once PETSc has its command-line options.
     import femgp.fem._backend  # noqa: F401
 
@@ -297,4 +291,4 @@ def report(r: dict) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(script_main(main))
+    sys.exit(cli.script_main(main))

@@ -21,24 +21,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from femgp.cli.args import (
-    ArgumentParser,
-    parse_with_petsc,
-    positive_float,
-    positive_int,
-    script_main,
-)
+from femgp.cli import args as cli
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def parse_args(argv: Sequence[str] | None) -> Any:
-    parser = ArgumentParser(prog="twinning_laminate benchmark", description=__doc__)
+    parser = cli.ArgumentParser(prog="twinning_laminate benchmark", description=__doc__)
     parser.add_argument("--results", default=str(RESULTS), help="folder of the result files")
-    parser.add_argument("--cells", type=positive_int, default=48, help="cells per side")
-    parser.add_argument("--t-end", type=positive_float, default=100.0, help="final time")
-    parser.add_argument("--fixed-dt", type=positive_float, default=0.25, help="the fixed step")
-    return parse_with_petsc(parser, argv)
+    parser.add_argument("--cells", type=cli.positive_int, default=48, help="cells per side")
+    parser.add_argument("--t-end", type=cli.positive_float, default=100.0, help="final time")
+    parser.add_argument("--fixed-dt", type=cli.positive_float, default=0.25, help="the fixed step")
+    return cli.parse_with_petsc(parser, argv)
 
 
 def one_run(cells: int, t_end: float, *, adaptive: bool, fixed_dt: float) -> dict[str, Any]:
@@ -158,4 +152,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(script_main(main))
+    sys.exit(cli.script_main(main))

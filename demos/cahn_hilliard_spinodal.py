@@ -35,35 +35,30 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from femgp.cli.args import (
-    ArgumentParser,
-    add_run_options,
-    parse_with_petsc,
-    positive_float,
-    positive_int,
-    script_main,
-)
+from femgp.cli import args as cli
 
 
 def parse(argv: Sequence[str] | None) -> Any:
-    p = ArgumentParser(description="PFHub benchmark 1b/1c: spinodal decomposition")
-    add_run_options(p, default_output="results/cahn_hilliard_spinodal")
-    p.add_argument("--t-end", type=positive_float, default=50.0, help="final time (default 50)")
+    p = cli.ArgumentParser(description="PFHub benchmark 1b/1c: spinodal decomposition")
+    cli.add_run_options(p, default_output="results/cahn_hilliard_spinodal")
+    p.add_argument("--t-end", type=cli.positive_float, default=50.0, help="final time (default 50)")
     p.add_argument("--domain", choices=("square", "tshape"), default="square")
     p.add_argument("--mesh", help="a .msh file with physical groups 'domain' and 'boundary'")
-    p.add_argument("--n", type=positive_int, default=100, help="cells per side of the square")
-    p.add_argument("--h", type=positive_float, default=2.0, help="mesh size of the T-shape")
+    p.add_argument("--n", type=cli.positive_int, default=100, help="cells per side of the square")
+    p.add_argument("--h", type=cli.positive_float, default=2.0, help="mesh size of the T-shape")
     p.add_argument("--fine", action="store_true", help="200x200 cells (h = 1)")
     p.add_argument("--scheme", choices=("theta", "eyre"), default="theta")
-    p.add_argument("--tol", type=positive_float, default=0.01, help="relative time-error tolerance")
+    p.add_argument(
+        "--tol", type=cli.positive_float, default=0.01, help="relative time-error tolerance"
+    )
     p.add_argument(
         "--field-times",
-        type=positive_float,
+        type=cli.positive_float,
         nargs="*",
         default=[1e3, 1e4, 1e5, 1e6],
         help="times at which fields are written",
     )
-    return parse_with_petsc(p, argv)
+    return cli.parse_with_petsc(p, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,4 +119,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(script_main(main))
+    sys.exit(cli.script_main(main))

@@ -37,25 +37,19 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from femgp.cli.args import ArgumentParser, parse_with_petsc, script_main
-from femgp.cli.fracture import add_fracture_options, overrides, summary
+from femgp.cli import args as cli
+from femgp.cli.fracture import parse_fracture_args, summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = ArgumentParser(description="A 1D-like bar in traction (phase-field fracture)")
-    add_fracture_options(p, default_output="results/fracture_bar")
-    args = parse_with_petsc(p, argv)
+    args = parse_fracture_args("bar", argv)
 
     # Import the finite-element layer once the arguments are known to be good.
-    from mpi4py import MPI
-
-    from femgp.cli.cases import fracture_setup, output_options
+    from femgp.cli.cases import fracture_setup, fracture_start
     from femgp.energy.validation import check_positive
     from femgp.models.fracture import run
 
-    options = output_options(args)  # refuses existing results before any meshing
-    comm = MPI.COMM_WORLD
-    params = overrides(args)
+    comm, options, params = fracture_start(args)  # refuses existing results first
     ell = check_positive("ell", params.get("ell", 0.1))  # before 5 / ell below
 
     # ## The bar
@@ -108,4 +102,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(script_main(main))
+    sys.exit(cli.script_main(main))

@@ -32,65 +32,23 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from femgp.cli.args import ArgumentParser, parse_with_petsc, script_main
-from femgp.cli.fracture import add_fracture_options, overrides, summary
+from femgp.cli import args as cli
+from femgp.cli.fracture import parse_fracture_args, summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = ArgumentParser(description="Single-edge notched shear (Miehe et al. 2010)")
-    add_fracture_options(p, default_output="results/fracture_sens")
-    p.add_argument("--mesh", help="a .msh file with facet groups bottom, top, left, right")
-    args = parse_with_petsc(p, argv)
+    args = parse_fracture_args("sens", argv)
 
     # Import the finite-element layer once the arguments are known to be good.
     from mpi4py import MPI
 
-    from femgp.cli.cases import fracture_setup, output_options
-    from femgp.fem.meshes import read_msh
-    from femgp.models.fracture import run
+    from femgp.cli.cases import run_notched_demo
 
-    options = output_options(args)  # refuses existing results before any meshing
-    comm = MPI.COMM_WORLD
-    params = overrides(args)
-
-    # ## Resolution and load path
-    if args.fine:
-        ell = params.pop("ell", 0.015)
-        h_band = ell / 4
-        loads = np.arange(1e-4, 1.6e-2 + 1e-9, 1e-4)
-    else:
-        ell = params.pop("ell", 0.05)
-        h_band = ell / 2.5
-        loads = np.concatenate(
-            [np.arange(5e-4, 8e-3 + 1e-9, 5e-4), np.arange(8.25e-3, 1.1e-2 + 1e-9, 2.5e-4)]
-        )
-
-    # ## The plate and the loading
-    # The mesh is refined over the lower right quarter, where the crack curves.
-    mesh = read_msh(args.mesh, comm) if args.mesh else None
-    setup = fracture_setup(
-        "sens",
-        comm,
-        ell=ell,
-        h_band=h_band,
-        loads=tuple(float(v) for v in loads),
-        mesh=mesh,
-        max_cells=args.max_cells,
-        **params,
-    )
-    if comm.rank == 0:
-        p_ = setup.params
-        print(
-            f"SENS: {p_.model}, split {p_.split}, ell = {p_.ell:g} mm, h = {h_band:.4g} mm, "
-            f"{len(loads)} load steps, {comm.size} rank(s)"
-        )
-    result = run(
-        setup.mesh,
-        setup.params,
-        setup.loading,
-        **options,
-        **setup.run_options,
-    )
+    # ## Resolution, plate and loading
+    # As SENT (``demos/fracture_sent.py``), with the top edge pulled sideways
+    # (:func:`femgp.models.fracture.setups.notched_shear`); the mesh is refined
+    # over the lower right quarter, where the crack curves.
+    comm, _, result = run_notched_demo("sens", args)
 
     # ## Where did the crack go?
     # The lowest point of the crack (damage above 0.9) tells whether it turned
@@ -107,4 +65,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(script_main(main))
+    sys.exit(cli.script_main(main))

@@ -48,33 +48,30 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from femgp.cli.args import (
-    ArgumentParser,
-    add_run_options,
-    parse_with_petsc,
-    positive_float,
-    positive_int,
-    script_main,
-)
+from femgp.cli import args as cli
 
 # -
 
 
 def parse_args(argv: Sequence[str] | None) -> Any:
-    parser = ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="twinning_cubic_tetragonal",
         description="Three-variant cubic-to-tetragonal martensite in a clamped cube.",
     )
-    add_run_options(parser, default_output="results/twinning_cubic_tetragonal")
+    cli.add_run_options(parser, default_output="results/twinning_cubic_tetragonal")
     parser.add_argument("--quick", action="store_true", help="8^3 cells, t_end 20 (CI)")
-    parser.add_argument("--cells", type=positive_int, default=None, help="cells per side (12)")
-    parser.add_argument("--t-end", type=positive_float, default=None, help="final time (60)")
-    parser.add_argument("--kappa", type=positive_float, default=1.5, help="gradient coefficient")
+    parser.add_argument("--cells", type=cli.positive_int, default=None, help="cells per side (12)")
+    parser.add_argument("--t-end", type=cli.positive_float, default=None, help="final time (60)")
+    parser.add_argument(
+        "--kappa", type=cli.positive_float, default=1.5, help="gradient coefficient"
+    )
     parser.add_argument("--strain", type=float, default=0.04, help="Bain strain scale e")
     parser.add_argument("--a", type=float, default=2.0, help="Landau parameter a")
-    parser.add_argument("--amplitude", type=positive_float, default=0.3, help="initial noise RMS")
+    parser.add_argument(
+        "--amplitude", type=cli.positive_float, default=0.3, help="initial noise RMS"
+    )
     parser.add_argument("--seed", type=int, default=7, help="seed of the initial noise")
-    return parse_with_petsc(parser, argv)
+    return cli.parse_with_petsc(parser, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,4 +127,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(script_main(main))
+    sys.exit(cli.script_main(main))

@@ -36,30 +36,25 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from femgp.cli.args import (
-    ArgumentParser,
-    add_run_options,
-    parse_with_petsc,
-    positive_float,
-    positive_int,
-    script_main,
-)
+from femgp.cli import args as cli
 
 # -
 
 
 def parse_args(argv: Sequence[str] | None) -> Any:
-    parser = ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="twinning_domain_wall", description="A straight twin wall against tanh(x/delta)."
     )
-    add_run_options(parser, default_output="results/twinning_domain_wall")
-    parser.add_argument("--a", type=positive_float, default=1.0, help="well height a")
-    parser.add_argument("--kappa", type=positive_float, default=2.0, help="gradient coefficient")
-    parser.add_argument("--cells-per-delta", type=positive_int, default=4, help="resolution")
+    cli.add_run_options(parser, default_output="results/twinning_domain_wall")
+    parser.add_argument("--a", type=cli.positive_float, default=1.0, help="well height a")
+    parser.add_argument(
+        "--kappa", type=cli.positive_float, default=2.0, help="gradient coefficient"
+    )
+    parser.add_argument("--cells-per-delta", type=cli.positive_int, default=4, help="resolution")
     parser.add_argument("--strain", type=float, default=0.05, help="e (0: no elasticity)")
     parser.add_argument("--angle", type=float, default=45.0, help="strain rotation (degrees)")
     parser.add_argument("--degree-u", type=int, default=2, help="displacement degree (1 or 2)")
-    return parse_with_petsc(parser, argv)
+    return cli.parse_with_petsc(parser, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -141,4 +136,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(script_main(main))
+    sys.exit(cli.script_main(main))

@@ -47,14 +47,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from femgp.cli.args import (
-    ArgumentParser,
-    add_run_options,
-    parse_with_petsc,
-    positive_float,
-    positive_int,
-    script_main,
-)
+from femgp.cli import args as cli
 
 # -
 
@@ -65,20 +58,22 @@ from femgp.cli.args import (
 
 
 def parse_args(argv: Sequence[str] | None) -> Any:
-    parser = ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="twinning_laminate",
         description="Twinned laminates of a square-to-rectangle martensite.",
     )
-    add_run_options(parser, default_output="results/twinning_laminate")
-    parser.add_argument("--cells", type=positive_int, default=48, help="cells per side")
-    parser.add_argument("--t-end", type=positive_float, default=100.0, help="final time")
-    parser.add_argument("--kappa", type=positive_float, default=3.0, help="gradient coefficient")
+    cli.add_run_options(parser, default_output="results/twinning_laminate")
+    parser.add_argument("--cells", type=cli.positive_int, default=48, help="cells per side")
+    parser.add_argument("--t-end", type=cli.positive_float, default=100.0, help="final time")
+    parser.add_argument(
+        "--kappa", type=cli.positive_float, default=3.0, help="gradient coefficient"
+    )
     parser.add_argument("--strain", type=float, default=0.1, help="transformation strain e")
     parser.add_argument("--a", type=float, default=-1.0, help="Landau parameter a (< 0: unstable)")
     parser.add_argument("--scheme", default="monolithic", help="monolithic or staggered")
-    parser.add_argument("--fixed-dt", type=positive_float, default=None, help="fixed time step")
+    parser.add_argument("--fixed-dt", type=cli.positive_float, default=None, help="fixed time step")
     parser.add_argument("--seed", type=int, default=1, help="seed of the initial noise")
-    return parse_with_petsc(parser, argv)
+    return cli.parse_with_petsc(parser, argv)
 
 
 # ## The run
@@ -153,4 +148,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(script_main(main))
+    sys.exit(cli.script_main(main))

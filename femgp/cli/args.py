@@ -47,6 +47,7 @@ __all__ = [
     "positive_float",
     "positive_int",
     "rank",
+    "recorded",
     "run_options",
     "say",
     "script_main",
@@ -316,6 +317,11 @@ class TorchDemoParser(ArgumentParser):
 
             torch.set_num_threads(threads)
         return ns
+
+
+def recorded(args: argparse.Namespace) -> dict[str, Any]:
+    """The parsed options as JSON-ready values (paths as strings), for a run's summary."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
 
 
 # -- the error-exit wrapper -----------------------------------------------------------------

@@ -34,6 +34,10 @@ __all__ = [
     "TWINNING_SETUPS",
     "cahn_hilliard_mesh",
     "fracture_setup",
+    "fracture_start",
+    "notched_resolution",
+    "output_options",
+    "run_notched_demo",
     "twinning_initial",
     "twinning_mesh",
     "wall_width",
@@ -176,7 +180,6 @@ def twinning_initial(
     return [random_field(seed + 1000 * i, **noise) for i in range(variants)]
 
 
-
 def output_options(args: Any) -> dict[str, Any]:
     """The run options of parsed demo arguments, after refusing (before any meshing) an
     ``--output`` folder that already holds results, unless ``--overwrite`` or ``--restart``.
@@ -198,3 +201,61 @@ def output_options(args: Any) -> dict[str, Any]:
         "overwrite": args.overwrite,
         "show_progress": not args.quiet,
     }
+
+
+def fracture_start(args: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """``(comm, run options, Params overrides)`` of a fracture demo's parsed arguments.
+
+    Refuses an ``--output`` that already holds results (see :func:`output_options`).
+    """
+    from mpi4py import MPI
+
+    from femgp.cli.fracture import overrides
+
+    return MPI.COMM_WORLD, output_options(args), overrides(args)
+
+
+def notched_resolution(case: str, *, fine: bool, ell: float | None = None) -> dict[str, Any]:
+    """``ell``, ``h_band`` and ``loads`` of the SENT (``"sent"``) and SENS demos.
+
+    ``fine`` is the literature resolution: ell = 0.015 mm, h = ell / 4 along the
+    crack path, small load steps through the peak. The coarse default has
+    ell / h = 2.5 and larger steps (ell = 0.03 mm for SENT, 0.05 mm for SENS).
+    A given ``ell`` replaces the default one.
+    """
+    from femgp.models.fracture.setups import sent_loads
+
+    default = 0.015 if fine else {"sent": 0.03, "sens": 0.05}[case]
+    ell = default if ell is None else ell
+    h_band = ell / 4 if fine else ell / 2.5
+    if case == "sent" and fine:
+        loads = sent_loads(u_max=6.5e-3, du=1e-4, u_fine=4.5e-3, du_fine=1e-5)
+    elif case == "sent":
+        loads = sent_loads(u_max=7e-3, du=5e-4, u_fine=4.5e-3, du_fine=1e-4)
+    elif fine:
+        loads = tuple(float(v) for v in np.arange(1e-4, 1.6e-2 + 1e-9, 1e-4))
+    else:
+        steps = (np.arange(5e-4, 8e-3 + 1e-9, 5e-4), np.arange(8.25e-3, 1.1e-2 + 1e-9, 2.5e-4))
+        loads = tuple(float(v) for v in np.concatenate(steps))
+    return {"ell": ell, "h_band": h_band, "loads": loads}
+
+
+def run_notched_demo(case: str, args: Any) -> tuple[Any, fracture_setups.Setup, Any]:
+    """Run the SENT (``"sent"``) or SENS demo from its parsed arguments.
+
+    Refuses existing results, picks the resolution (:func:`notched_resolution`),
+    meshes the plate (or reads ``--mesh``), prints the set-up's headline and
+    runs the load path. Returns ``(comm, setup, result)``.
+    """
+    from femgp.cli.fracture import headline
+    from femgp.fem.meshes import read_msh
+    from femgp.models.fracture import run
+
+    comm, options, params = fracture_start(args)
+    resolution = notched_resolution(case, fine=args.fine, ell=params.pop("ell", None))
+    mesh = read_msh(args.mesh, comm) if args.mesh else None
+    setup = fracture_setup(case, comm, mesh=mesh, max_cells=args.max_cells, **resolution, **params)
+    if comm.rank == 0:
+        print(headline(setup, comm.size, unit="mm"), flush=True)
+    result = run(setup.mesh, setup.params, setup.loading, **options, **setup.run_options)
+    return comm, setup, result

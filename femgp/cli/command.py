@@ -160,7 +160,7 @@ def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
     import numpy as np
 
     from femgp.cli.cases import fracture_setup
-    from femgp.cli.fracture import summary
+    from femgp.cli.fracture import headline, summary
     from femgp.models.fracture import run
     from femgp.models.fracture import setups as fs
 
@@ -191,12 +191,7 @@ def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
         kw["g_theta"] = (analysis["r1"], analysis["r2"]) if analysis["g_theta"] else None
     setup = cfg.build("params", fracture_setup, case, comm, **kw, **params)
     title = cfg[""].get("title") or setup.title
-    p_ = setup.params
-    _say(
-        comm,
-        f"{title}: {p_.model}, split {p_.split}, ell = {p_.ell:g}, "
-        f"{len(setup.loading.loads)} load steps, {comm.size} rank(s)",
-    )
+    _say(comm, headline(setup, comm.size, title=title))
     result = run(
         setup.mesh,
         setup.params,

@@ -9,11 +9,54 @@ module adds the model options every fracture script takes and turns them into
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import Any
 
-from femgp.cli.args import add_run_options
+from femgp.cli.args import ArgumentParser, add_run_options, parse_with_petsc
 
-__all__ = ["add_fracture_options", "overrides", "summary"]
+__all__ = [
+    "DEMOS",
+    "add_fracture_options",
+    "headline",
+    "overrides",
+    "parse_fracture_args",
+    "summary",
+]
+
+
+#: The fracture demos: case -> (description, default output, ``--mesh`` help or None).
+DEMOS: dict[str, tuple[str, str, str | None]] = {
+    "sent": (
+        "Single-edge notched tension (Miehe et al. 2010)",
+        "results/fracture_sent",
+        "a .msh file with facet groups 'bottom' and 'top'",
+    ),
+    "sens": (
+        "Single-edge notched shear (Miehe et al. 2010)",
+        "results/fracture_sens",
+        "a .msh file with facet groups bottom, top, left, right",
+    ),
+    "bar": ("A 1D-like bar in traction (phase-field fracture)", "results/fracture_bar", None),
+    "surfing": (
+        "The surfing test: a crack driven by a moving K_I field",
+        "results/fracture_surfing",
+        None,
+    ),
+}
+
+
+def parse_fracture_args(case: str, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line of the fracture demo of ``case`` (see :data:`DEMOS`).
+
+    The options are :func:`add_fracture_options`' and, where the case takes a
+    user mesh, ``--mesh FILE``; PETSc options go to PETSc before it initialises.
+    """
+    description, default_output, mesh_help = DEMOS[case]
+    p = ArgumentParser(prog=f"fracture_{case}.py", description=description)
+    add_fracture_options(p, default_output=default_output)
+    if mesh_help:
+        p.add_argument("--mesh", help=mesh_help)
+    return parse_with_petsc(p, argv)
 
 
 def add_fracture_options(p: argparse.ArgumentParser, *, default_output: str) -> None:
@@ -56,3 +99,15 @@ def summary(result: Any, *, unit: str = "") -> str:
     if result.peak_reaction == result.peak_reaction:  # not NaN: a reaction is recorded
         text += f"; peak reaction {result.peak_reaction:.5g}{u}"
     return text
+
+
+def headline(setup: Any, ranks: int, *, title: str | None = None, unit: str = "") -> str:
+    """A one-line description of a fracture set-up before its run."""
+    u = f" {unit}" if unit else ""
+    p = setup.params
+    h = setup.info.get("h_band")
+    size = f", h = {h:.4g}{u}" if h else ""
+    return (
+        f"{title or setup.title}: {p.model}, split {p.split}, ell = {p.ell:g}{u}{size}, "
+        f"{len(setup.loading.loads)} load steps, {ranks} rank(s)"
+    )
