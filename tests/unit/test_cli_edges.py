@@ -178,3 +178,25 @@ def test_argument_module_is_pure_python() -> None:
     )
     proc = _run(sys.executable, "-c", code, cwd=ROOT, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# -- every demo takes the common options ----------------------------------------------------
+
+FEM_DEMOS = sorted(
+    p.name for p in DEMOS.glob("*.py")
+    if p.name.startswith(("fracture_", "cahn_hilliard_", "twinning_"))
+)  # fmt: skip
+TORCH_DEMOS = sorted(p.name for p in DEMOS.glob("*.py") if p.name not in [*FEM_DEMOS, "test.py"])
+FEM_OPTIONS = (
+    "--output", "--overwrite", "--quiet", "--max-cells", "--checkpoint-every", "--restart",
+    "--vtx",
+)  # fmt: skip
+TORCH_OPTIONS = ("--output", "--overwrite", "--quiet", "--seed", "--dry-run")
+
+
+@pytest.mark.parametrize("demo", FEM_DEMOS + TORCH_DEMOS)
+def test_demo_takes_the_common_options(demo: str) -> None:
+    proc = _run(sys.executable, str(DEMOS / demo), "--help", cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for option in FEM_OPTIONS if demo in FEM_DEMOS else TORCH_OPTIONS:
+        assert re.search(rf"(^|\s|\[){re.escape(option)}\b", proc.stdout), (demo, option)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from femgp import cli
+from femgp.cli import command as cli
 from femgp.cli.config import CASES, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -285,7 +285,8 @@ def test_solver_table_and_command_line_options(tmp_path, monkeypatch):
     )
     opts = PETSc.Options()
     try:
-        cli._petsc_options(cfg, ["-femgp_test_a", "7", "-femgp_test_c"])
+        cli.init_petsc(cli.split_petsc_args(["-femgp_test_a", "7", "-femgp_test_c"]))
+        cli._solver_options(cfg)
         assert opts.getInt("femgp_test_a") == 7
         assert opts.getString("femgp_test_b") == "cg"
         assert opts.hasName("femgp_test_c")
