@@ -344,8 +344,11 @@ def script_main(
         argv = [*(sys.argv[1:] if argv is None else argv), "--check-args"]
     try:
         return int(main(argv) or 0)
-    except SystemExit as exc:  # argparse: --help (0) or a bad argument (2)
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    except SystemExit as exc:  # argparse: --help (0) or a bad argument (2); a run's own status
+        if exc.code is None or isinstance(exc.code, int):
+            return int(exc.code or 0)
+        say(str(exc.code))  # SystemExit("message"): as Python does, the message and status 1
+        return 1
     except (InputError, OSError, ValueError) as exc:  # OSError: a full disk, a missing file
         say(f"error: {exc}")
         return 2
