@@ -173,8 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from mpi4py import MPI
 
+    from femgp.cli.cases import cahn_hilliard_mesh
     from femgp.fem.io import atomic_write_text, versions
-    from femgp.fem.meshes.pfhub import square
     from femgp.models import cahn_hilliard as ch
 
     args.tol = args.tol or ch.Params().tol
@@ -182,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.n, args.t_end, args.compare_t = 48, 1e3, 20.0
     comm = MPI.COMM_WORLD
     say = print if comm.rank == 0 else (lambda *a, **k: None)
-    domain = square(comm, n=args.n).mesh
+    domain = cahn_hilliard_mesh(comm, n=args.n).mesh
     ndofs = 2 * (args.n + 1) ** 2
     # Five equally spaced checkpoints, multiples of every baseline step tried.
     checkpoints = [args.compare_t * k / 5 for k in range(1, 6)]

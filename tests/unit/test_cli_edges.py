@@ -105,6 +105,11 @@ def test_cell_estimates_bound_the_real_counts() -> None:
         # ... and at most 6 times it: a limit of 6 n lets it through
         assert cells(build(name, comm, h=h, max_cells=6 * n)) == n, name
     assert cells(square(comm, n=8, max_cells=64)) == 64
+    # the option's advertised default is the generators' default
+    from femgp.cli.args import DEFAULT_MAX_CELLS
+    from femgp.fem.meshes.core import DEFAULT_MAX_CELLS as MESH_DEFAULT
+
+    assert DEFAULT_MAX_CELLS == MESH_DEFAULT
     with pytest.raises(InputError, match="n = 8 x 8 would give about 64 cells"):
         square(comm, n=8, max_cells=63)
 

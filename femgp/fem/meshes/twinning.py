@@ -58,6 +58,7 @@ def _tag_facets(
 def interval(comm: MPI.Comm, bounds: tuple[float, float], n: int) -> TaggedMesh:
     """The interval ``[x0, x1]`` with ``n`` cells and facet groups ``left``, ``right``."""
     _check_cells((n,))
+    check_cell_count(float(n), f"n = {n}")
     x0, x1 = bounds
     _check_corners((x0,), (x1,))
     msh = dmesh.create_interval(comm, int(n), [float(x0), float(x1)])
