@@ -288,12 +288,8 @@ class TorchDemoParser(ArgumentParser):
             self, default_output=default_output, checkpoints=False, vtx=False, max_cells=False
         )
         self.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-        self.add_argument(
-            "--threads",
-            type=int,
-            default=0,
-            help="torch CPU threads (default: torch's choice; 1 with --dry-run)",
-        )
+        threads = "torch CPU threads (default: torch's choice; 1 with --dry-run)"
+        self.add_argument("--threads", type=int, default=0, help=threads)
         self.add_argument("--check-args", action="store_true", help=argparse.SUPPRESS)
 
     def parse_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]

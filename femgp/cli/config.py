@@ -239,12 +239,7 @@ def _fracture(case: str) -> Schema:
         else:
             s["loading"] = {"ranges": Key("ranges"), "loads": loads}
     elif case == "bar":
-        s["mesh"] = {
-            "length": Key("float"),
-            "height": Key("float"),
-            "h": Key("float"),
-            "max_cells": MAX_CELLS,
-        }
+        s["mesh"] = {k: Key("float") for k in ("length", "height", "h")} | {"max_cells": MAX_CELLS}
         s["loading"] = {
             "load_max": Key("float"),
             "steps": Key("int"),
@@ -252,12 +247,8 @@ def _fracture(case: str) -> Schema:
             "loads": loads,
         }
     else:  # surfing
-        s["mesh"] = {
-            "length": Key("float"),
-            "height": Key("float"),
-            "h_band": Key("float"),
-            "max_cells": MAX_CELLS,
-        }
+        sizes = ("length", "height", "h_band")
+        s["mesh"] = {k: Key("float") for k in sizes} | {"max_cells": MAX_CELLS}
         s["loading"] = {
             "crack0": Key("float"),
             "advance": Key("float"),
