@@ -30,20 +30,14 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import femgp.fem._backend  # noqa: F401
+from femgp.cli import args as cli
 
-import basix.ufl
-import numpy as np
-import ufl
-from dolfinx import fem
-from dolfinx.fem.petsc import LinearProblem, NonlinearProblem
-from mpi4py import MPI
+if TYPE_CHECKING:
+    from mpi4py import MPI
 
-from femgp.fem.io import atomic_write_text, versions
-from femgp.fem.meshes.pfhub import square
-from femgp.models import cahn_hilliard as ch
-from femgp.scripting import ArgumentParser, positive_float, positive_int, script_main
+    from femgp.models import cahn_hilliard as ch
 
 RESULTS = Path(__file__).parent / "results"
 REPORT_TIMES = (10.0, 100.0, 1e3, 1e4, 1e5, 1e6)
@@ -51,12 +45,24 @@ REPORT_TIMES = (10.0, 100.0, 1e3, 1e4, 1e5, 1e6)
 
 def peak_memory_mb(comm: MPI.Comm) -> float:
     """Peak resident memory summed over ranks (MB)."""
+    from mpi4py import MPI
+
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return comm.allreduce(kb, op=MPI.SUM) / 1024.0
 
 
 def plain_baseline(domain, dt: float, t_end: float, checkpoints: Sequence[float]) -> dict:
     """The DOLFINx-demo approach: fixed-step theta = 1/2, Newton, LU (MUMPS)."""
+    import femgp.fem._backend  # noqa: F401
+
+    import basix.ufl
+    import ufl
+    from dolfinx import fem
+    from dolfinx.fem.petsc import LinearProblem, NonlinearProblem
+    from mpi4py import MPI
+
+    from femgp.models import cahn_hilliard as ch
+
     p = ch.Params()
     P1 = basix.ufl.element("Lagrange", domain.basix_cell(), 1)
     V = fem.functionspace(domain, basix.ufl.mixed_element([P1, P1]))
@@ -126,6 +132,10 @@ def plain_baseline(domain, dt: float, t_end: float, checkpoints: Sequence[float]
 
 
 def femgp_run(domain, params: ch.Params, t_end: float, times: Sequence[float], prefix: str) -> dict:
+    import numpy as np
+
+    from femgp.models import cahn_hilliard as ch
+
     res = ch.run(domain, params, t_end=t_end, field_times=times, show_progress=False, prefix=prefix)
     tt, F = res.column("time"), res.column("free_energy")
     at = {}
@@ -145,22 +155,34 @@ def rel_error(F: dict, ref: dict) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = ArgumentParser(description="PFHub 1b benchmark: adaptive femgp vs plain fixed steps")
-    ap.add_argument("--n", type=positive_int, default=200, help="cells per side (h = 200/n)")
-    ap.add_argument("--t-end", type=positive_float, default=1e6)
-    ap.add_argument("--tol", type=positive_float, default=ch.Params().tol)
-    ap.add_argument("--compare-t", type=positive_float, default=100.0)
+    ap = cli.ArgumentParser(description="PFHub 1b benchmark: adaptive femgp vs plain fixed steps")
+    ap.add_argument("--n", type=cli.positive_int, default=200, help="cells per side (h = 200/n)")
+    ap.add_argument("--t-end", type=cli.positive_float, default=1e6)
     ap.add_argument(
-        "--baseline-dts", type=positive_float, nargs="+", default=[4.0, 2.0, 1.0, 0.5, 0.25]
+        "--tol", type=cli.positive_float, default=None, help="time-error tolerance (Params().tol)"
+    )
+    ap.add_argument("--compare-t", type=cli.positive_float, default=100.0)
+    ap.add_argument(
+        "--baseline-dts", type=cli.positive_float, nargs="+", default=[4.0, 2.0, 1.0, 0.5, 0.25]
     )
     ap.add_argument("--quick", action="store_true", help="n=48, t-end=1e3, compare-t=20")
     ap.add_argument("--name", default="cahn_hilliard_bm1b", help="results file stem")
-    args = ap.parse_args(argv)
+    args = cli.parse_with_petsc(ap, argv)
+    # The finite-element layer, once PETSc has its command-line options.
+    import femgp.fem._backend  # noqa: F401
+
+    from mpi4py import MPI
+
+    from femgp.cli.cases import cahn_hilliard_mesh
+    from femgp.fem.io import atomic_write_text, versions
+    from femgp.models import cahn_hilliard as ch
+
+    args.tol = args.tol or ch.Params().tol
     if args.quick:
         args.n, args.t_end, args.compare_t = 48, 1e3, 20.0
     comm = MPI.COMM_WORLD
     say = print if comm.rank == 0 else (lambda *a, **k: None)
-    domain = square(comm, n=args.n).mesh
+    domain = cahn_hilliard_mesh(comm, n=args.n).mesh
     ndofs = 2 * (args.n + 1) ** 2
     # Five equally spaced checkpoints, multiples of every baseline step tried.
     checkpoints = [args.compare_t * k / 5 for k in range(1, 6)]
@@ -269,4 +291,4 @@ def report(r: dict) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(script_main(main))
+    sys.exit(cli.script_main(main))

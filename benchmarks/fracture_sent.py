@@ -42,8 +42,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from femgp.models.fracture.cli import petsc_args
-from femgp.scripting import ArgumentParser, insert_petsc_options, script_main
+from femgp.cli.args import ArgumentParser, parse_with_petsc, script_main
 
 HERE = Path(__file__).parent
 
@@ -131,14 +130,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="coarse mesh and load path (minutes)")
     p.add_argument("--output", default=str(HERE / "results"), help="folder of the results")
     p.add_argument("--name", default="fracture_sent", help="results file stem")
-    args, extra = p.parse_known_args(argv)
-    insert_petsc_options(petsc_args(extra))
+    args = parse_with_petsc(p, argv)
 
     from mpi4py import MPI
 
+    from femgp.cli.cases import fracture_setup
     from femgp.fem.io import atomic_write_text, versions
     from femgp.models.fracture import FractureModel, run
-    from femgp.models.fracture.setups import notched_tension, sent_loads
+    from femgp.models.fracture.setups import sent_loads
 
     comm = MPI.COMM_WORLD
     if args.quick:
@@ -147,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         ell, h_band = 0.015, 0.015 / 4
         loads = sent_loads(u_max=6.5e-3, du=1e-4, u_fine=4.5e-3, du_fine=1e-5)
-    setup = notched_tension(comm, ell=ell, h_band=h_band, loads=loads)
+    setup = fracture_setup("sent", comm, ell=ell, h_band=h_band, loads=loads)
     base = setup.params
     configs = {
         "femgp": (base, "femgp_fracture_"),

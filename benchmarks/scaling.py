@@ -76,7 +76,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from femgp.scripting import ArgumentParser, positive_float, positive_int, script_main
+from femgp.cli.args import (
+    ArgumentParser,
+    init_petsc,
+    positive_float,
+    positive_int,
+    script_main,
+    split_petsc_args,
+)
 
 HERE = Path(__file__).parent
 #: Target sizes in degrees of freedom (full run and ``--quick``).
@@ -671,11 +678,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--sizes", type=positive_int, nargs="+", default=None, help=argparse.SUPPRESS)
     p.add_argument("--json", default=None, help=argparse.SUPPRESS)
     args, extra = p.parse_known_args(argv)
-    from femgp.scripting import insert_petsc_options, split_petsc_args
-
     petsc = split_petsc_args(extra)
     if args.worker:
-        insert_petsc_options(petsc)
+        init_petsc(petsc)
         return worker(args)
     if args.render:
         return render(Path(args.render))

@@ -15,39 +15,38 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import femgp.fem._backend  # noqa: F401  (dolfinx_solver before dolfinx)
-
-from mpi4py import MPI
-
-from femgp.fem.io import atomic_write_text, versions
-from femgp.fem.meshes.twinning import square
-from femgp.models.twinning import Params, orientation, random_field, run
-from femgp.models.twinning.cli import DemoParser, guarded_main, positive_float, positive_int
+from femgp.cli import args as cli
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def parse_args() -> Any:
-    parser = DemoParser(prog="twinning_laminate benchmark", description=__doc__)
+def parse_args(argv: Sequence[str] | None) -> Any:
+    parser = cli.ArgumentParser(prog="twinning_laminate benchmark", description=__doc__)
     parser.add_argument("--results", default=str(RESULTS), help="folder of the result files")
-    parser.add_argument("--cells", type=positive_int, default=48, help="cells per side")
-    parser.add_argument("--t-end", type=positive_float, default=100.0, help="final time")
-    parser.add_argument("--fixed-dt", type=positive_float, default=0.25, help="the fixed step")
-    return parser.parse_known_petsc()
+    parser.add_argument("--cells", type=cli.positive_int, default=48, help="cells per side")
+    parser.add_argument("--t-end", type=cli.positive_float, default=100.0, help="final time")
+    parser.add_argument("--fixed-dt", type=cli.positive_float, default=0.25, help="the fixed step")
+    return cli.parse_with_petsc(parser, argv)
 
 
 def one_run(cells: int, t_end: float, *, adaptive: bool, fixed_dt: float) -> dict[str, Any]:
     """Run the laminate once and summarise it."""
+    from mpi4py import MPI
+
+    from femgp.cli.cases import twinning_initial, twinning_mesh
+    from femgp.models.twinning import Params, orientation, run
+
     comm = MPI.COMM_WORLD
     step = {"dt": 0.1, "tol": 2e-2} if adaptive else {"dt": fixed_dt, "adaptive": False}
     params = Params.square_to_rectangle(kappa=3.0, **step)
-    mesh = square(comm, float(cells), cells).mesh
-    noise = {"amplitude": 0.05, "wavelength": (4.0, 16.0)}
-    initial = [random_field(1, **noise), random_field(1001, **noise)]
+    mesh = twinning_mesh("laminate", comm, cells=cells)
+    initial = twinning_initial("laminate", 2, seed=1, amplitude=0.05, wavelength=(4.0, 16.0))
     comm.Barrier()
     t0 = time.perf_counter()
     r = run(mesh, params, t_end=t_end, initial=initial, show_progress=False)
@@ -118,8 +117,12 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    from mpi4py import MPI
+
+    from femgp.fem.io import atomic_write_text, versions
+
     comm = MPI.COMM_WORLD
     folder = Path(args.results)
     rows = [  # adaptive first, then fixed, in the same process
@@ -145,7 +148,8 @@ def main() -> None:
         text = markdown(rows, meta)
         atomic_write_text(folder / "twinning_laminate.md", text)
         print(text)
+    return 0
 
 
 if __name__ == "__main__":
-    guarded_main(main)
+    sys.exit(cli.script_main(main))

@@ -35,25 +35,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 
-from femgp.ml.scripts import (
-    DemoParser,
-    nonnegative_float,
-    positive_float,
-    positive_int,
-    run_demo,
-    save_figure,
-    write_json,
-    write_text,
-)
+from femgp.cli import args as cli
+from femgp.ml.scripts import save_figure, write_json, write_text
 from femgp.ml.weight_decay import effective_weight_decay
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = DemoParser(description="Adam+L2 versus AdamW: effective per-parameter decay",
-                   default_output="results/adamw_vs_l2")
-    p.add_argument("--lr", type=positive_float, default=1e-3)
-    p.add_argument("--wd", type=nonnegative_float, default=1e-2, help="weight decay")
-    p.add_argument("--steps", type=positive_int, default=2000)
+    p = cli.TorchDemoParser(description="Adam+L2 versus AdamW: effective per-parameter decay",
+                        default_output="results/adamw_vs_l2")
+    p.add_argument("--lr", type=cli.positive_float, default=1e-3)
+    p.add_argument("--wd", type=cli.nonnegative_float, default=1e-2, help="weight decay")
+    p.add_argument("--steps", type=cli.positive_int, default=2000)
     args = p.parse_args(argv)
     if args.dry_run:
         args.steps = min(args.steps, 100)
@@ -115,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     plot = save_figure(fig, args.output / "decay.png")
     write_text(args.output / "results.txt", text + "\n")
     write_json(args.output / "summary.json", {
-        "args": {k: (str(v) if k == "output" else v) for k, v in vars(args).items()},
+        "args": cli.recorded(args),
         "grad_scales": scales.tolist(), "adamw": res.adamw.tolist(),
         "adam_l2": res.adam_l2.tolist(), "zero_grad_adamw_error": err,
         "zero_grad_l2_wd_spread": spread, "plots": [str(plot)],
@@ -125,4 +117,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_demo(main))
+    sys.exit(cli.script_main(main, serial=True))

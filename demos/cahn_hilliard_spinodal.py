@@ -25,73 +25,67 @@
 # to a ``.msh`` file, which ``--mesh`` reads back). PETSc options can be added
 # on the command line, e.g. ``-femgp_ch_snes_monitor``. ``--checkpoint-every N``
 # writes a checkpoint every N steps (and on SIGTERM), and ``--restart``
-# continues a run from its latest one (``docs/checkpointing.md``).
+# continues a run from its latest one (``docs/checkpointing.md``); ``--quiet``
+# hides the progress bar, and ``-log_view`` prints PETSc's performance summary.
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from femgp.scripting import (
-    ArgumentParser,
-    add_output_options,
-    insert_petsc_options,
-    output_options,
-    positive_float,
-    positive_int,
-    script_main,
-    split_petsc_args,
-)
+from femgp.cli import args as cli
 
 
-def parse(argv: Sequence[str] | None) -> tuple[object, list[str]]:
-    p = ArgumentParser(description="PFHub benchmark 1b/1c: spinodal decomposition")
-    p.add_argument("--output", default="results/cahn_hilliard_spinodal", help="results folder")
-    p.add_argument("--t-end", type=positive_float, default=50.0, help="final time (default 50)")
+def parse(argv: Sequence[str] | None) -> Any:
+    p = cli.ArgumentParser(description="PFHub benchmark 1b/1c: spinodal decomposition")
+    cli.add_run_options(p, default_output="results/cahn_hilliard_spinodal")
+    p.add_argument("--t-end", type=cli.positive_float, default=50.0, help="final time (default 50)")
     p.add_argument("--domain", choices=("square", "tshape"), default="square")
     p.add_argument("--mesh", help="a .msh file with physical groups 'domain' and 'boundary'")
-    p.add_argument("--n", type=positive_int, default=100, help="cells per side of the square")
-    p.add_argument("--h", type=positive_float, default=2.0, help="mesh size of the T-shape")
+    p.add_argument("--n", type=cli.positive_int, default=100, help="cells per side of the square")
+    p.add_argument("--h", type=cli.positive_float, default=2.0, help="mesh size of the T-shape")
     p.add_argument("--fine", action="store_true", help="200x200 cells (h = 1)")
     p.add_argument("--scheme", choices=("theta", "eyre"), default="theta")
-    p.add_argument("--tol", type=positive_float, default=0.01, help="relative time-error tolerance")
+    p.add_argument(
+        "--tol", type=cli.positive_float, default=0.01, help="relative time-error tolerance"
+    )
     p.add_argument(
         "--field-times",
-        type=positive_float,
+        type=cli.positive_float,
         nargs="*",
         default=[1e3, 1e4, 1e5, 1e6],
         help="times at which fields are written",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace results in --output")
-    add_output_options(p)
-    args, extra = p.parse_known_args(argv)
-    return args, split_petsc_args(extra)
+    return cli.parse_with_petsc(p, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args, petsc_args = parse(argv)
+    args = parse(argv)
     # Import the finite-element layer only once the arguments are known to be good.
     from mpi4py import MPI
 
-    from femgp.fem.meshes import read_msh, require_groups
-    from femgp.fem.meshes.pfhub import TSHAPE_GROUPS, square, tshape
-    from femgp.fem.plots import plot_field, plot_history
+    from femgp.cli.cases import cahn_hilliard_mesh, output_options
+    from femgp.cli.plot import cahn_hilliard_plots
+    from femgp.fem.meshes import read_msh
     from femgp.models import cahn_hilliard as ch
 
-    insert_petsc_options(petsc_args)
+    options = output_options(args)  # refuses existing results before any meshing
     comm = MPI.COMM_WORLD
 
     # ## The mesh
     # Benchmark 1b is the square [0, 200]^2; 1c is the T-shape. Both have no-flux
     # boundaries, which the mixed form imposes naturally.
-    if args.mesh:
-        tm = read_msh(args.mesh, comm)
-        require_groups(tm, TSHAPE_GROUPS, source=f"mesh file {args.mesh!r}")
-    elif args.domain == "tshape":
-        tm = tshape(comm, h=0.5 * args.h if args.fine else args.h)
-    else:
-        tm = square(comm, n=200 if args.fine else args.n)
+    tm = cahn_hilliard_mesh(
+        comm,
+        mesh=read_msh(args.mesh, comm) if args.mesh else None,
+        source=f"mesh file {args.mesh!r}",
+        domain=args.domain,
+        n=200 if args.fine else args.n,
+        h=0.5 * args.h if args.fine else args.h,
+        max_cells=args.max_cells,
+    )
 
     # ## The model
     # The benchmark's parameters are ``Params()``'s defaults; the scheme is the
@@ -106,25 +100,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         params,
         t_end=args.t_end,
         initial=ch.pfhub_initial(),
-        output=args.output,
         field_times=args.field_times,
-        overwrite=args.overwrite,
-        **output_options(args),
+        **options,
     )
 
     # ## Plots
     # The free energy against time (log axis), and the final concentration.
     out = Path(args.output)
-    if comm.rank == 0:
-        plot_history(
-            result.history,
-            "time",
-            ["free_energy"],
-            out / "free_energy.png",
-            logx=True,
-            title="PFHub 1: free energy",
-        )
-    plot_field(result.fields[0], out / "concentration.png", title=f"c at t = {args.t_end:g}")
+    cahn_hilliard_plots(result, out, comm=comm, title="PFHub 1", t_end=args.t_end)
     if comm.rank == 0:
         F = result.history[-1]["free_energy"]
         print(
@@ -136,4 +119,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(script_main(main))
+    sys.exit(cli.script_main(main))

@@ -39,34 +39,20 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-from femgp.ml.scripts import (
-    DemoParser,
-    nonnegative_float,
-    positive_float,
-    positive_int,
-    run_demo,
-    save_figure,
-    write_json,
-)
+from femgp.cli import args as cli
+from femgp.cli.ml import add_wgan_options, shrink_wgan
+from femgp.ml.scripts import save_figure, write_json
 from femgp.ml.toy_data import mixture
 from femgp.ml.training import critic_step, generator_step, mlp
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = DemoParser(
+    p = cli.TorchDemoParser(
         description="Conditional WGAN-GP on the 8-Gaussians toy",
         default_output="results/conditional_wgan_gp",
     )
-    p.add_argument("--iters", type=positive_int, default=2000, help="generator iterations")
-    p.add_argument("--n-critic", type=positive_int, default=5)
-    p.add_argument("--lam", type=nonnegative_float, default=10.0)
-    p.add_argument("--batch", type=positive_int, default=256)
-    p.add_argument("--dim", type=positive_int, default=256)
-    p.add_argument("--lr", type=positive_float, default=1e-4)
-    args = p.parse_args(argv)
-    if args.dry_run:
-        args.iters, args.dim, args.batch = min(args.iters, 15), min(args.dim, 64), 64
-    return args
+    add_wgan_options(p, iters=2000, dim=256)
+    return shrink_wgan(p.parse_args(argv))
 
 
 # ## Networks
@@ -150,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     write_json(
         args.output / "summary.json",
         {
-            "args": {key: (str(v) if key == "output" else v) for key, v in vars(args).items()},
+            "args": cli.recorded(args),
             "on_own_mode": per_class,
             "mean_on_own_mode": mean,
             "train_seconds": seconds,
@@ -162,4 +148,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_demo(main))
+    sys.exit(cli.script_main(main, serial=True))

@@ -42,28 +42,24 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from femgp.cli import args as cli
 from femgp.ml.capacity import CapacityConfig, sweep
-from femgp.ml.scripts import (
-    DemoParser,
-    nonnegative_float,
-    positive_float,
-    positive_int,
-    run_demo,
-    save_figure,
-    write_json,
-    write_text,
-)
+from femgp.ml.scripts import save_figure, write_json, write_text
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = DemoParser(description="Sweep of the penalty weight: fine texture versus coarse structure",
-                   default_output="results/critic_capacity")
-    p.add_argument("--lams", type=nonnegative_float, nargs="+",
+    p = cli.TorchDemoParser(
+        description="Sweep of the penalty weight: fine texture versus coarse structure",
+        default_output="results/critic_capacity",
+    )
+    p.add_argument("--lams", type=cli.nonnegative_float, nargs="+",
                    default=[0.01, 0.1, 1.0, 10.0, 100.0], help="penalty weights to sweep")
-    p.add_argument("--steps", type=positive_int, default=500, help="critic updates per run")
-    p.add_argument("--texture", type=positive_float, default=0.2)
-    p.add_argument("--delta", type=positive_float, default=0.25)
-    p.add_argument("--hidden", type=positive_int, default=128)
+    p.add_argument("--steps", type=cli.positive_int, default=500, help="critic updates per run")
+    p.add_argument("--texture", type=cli.positive_float, default=0.2, help="texture amplitude")
+    p.add_argument(
+        "--delta", type=cli.positive_float, default=0.25, help="fake/real contrast excess"
+    )
+    p.add_argument("--hidden", type=cli.positive_int, default=128, help="critic width")
     args = p.parse_args(argv)
     if args.dry_run:
         args.lams, args.steps, args.hidden = [0.1, 100.0], min(args.steps, 60), 32
@@ -98,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     plot = save_figure(fig, args.output / "gaps.png")
     write_text(args.output / "results.txt", text + "\n")
     write_json(args.output / "summary.json", {
-        "args": {k: (str(v) if k == "output" else v) for k, v in vars(args).items()},
+        "args": cli.recorded(args),
         "distance": cfg.distance,
         "results": [{"lam": r.lam, "fine": r.fine, "coarse": r.coarse, "ratio": r.ratio}
                     for r in results],
@@ -109,4 +105,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_demo(main))
+    sys.exit(cli.script_main(main, serial=True))

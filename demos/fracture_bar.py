@@ -37,32 +37,19 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from femgp.models.fracture.cli import (
-    add_common_options,
-    check_output,
-    checkpoint_options,
-    overrides,
-    petsc_args,
-    summary,
-)
-from femgp.scripting import ArgumentParser, insert_petsc_options, script_main
+from femgp.cli import args as cli
+from femgp.cli.fracture import parse_fracture_args, summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = ArgumentParser(description="A 1D-like bar in traction (phase-field fracture)")
-    add_common_options(p, default_output="results/fracture_bar")
-    args, extra = p.parse_known_args(argv)
-    insert_petsc_options(petsc_args(extra))
-    check_output(args.output, overwrite=args.overwrite, restart=args.restart)
+    args = parse_fracture_args("bar", argv)
 
-    from mpi4py import MPI
-
+    # Import the finite-element layer once the arguments are known to be good.
+    from femgp.cli.cases import fracture_setup, fracture_start
     from femgp.energy.validation import check_positive
     from femgp.models.fracture import run
-    from femgp.models.fracture.setups import bar
 
-    comm = MPI.COMM_WORLD
-    params = overrides(args)
+    comm, options, params = fracture_start(args)  # refuses existing results first
     ell = check_positive("ell", params.get("ell", 0.1))  # before 5 / ell below
 
     # ## The bar
@@ -73,8 +60,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     steps = 301 if args.fine else 67
     height = 0.02
     clamp = params.get("model", "AT1") == "AT1"
-    setup = bar(
-        comm, h=1.0 / n, height=height, clamp_damage=clamp, load_max=1.5, steps=steps, **params
+    setup = fracture_setup(
+        "bar",
+        comm,
+        h=1.0 / n,
+        height=height,
+        clamp_damage=clamp,
+        load_max=1.5,
+        steps=steps,
+        max_cells=args.max_cells,
+        **params,
     )
     crack = setup.params.crack
     E = setup.info["E_eff"]
@@ -82,12 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup.mesh,
         setup.params,
         setup.loading,
-        output=args.output,
-        overwrite=args.overwrite,
-        **checkpoint_options(args),
-        title=f"bar, {crack.model}",
-        force_label="reaction force",
-        show_progress=not args.quiet,
+        **options,
+        **{**setup.run_options, "title": f"bar, {crack.model}"},
     )
 
     # ## Check against the analytic results
@@ -111,4 +102,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(script_main(main))
+    sys.exit(cli.script_main(main))

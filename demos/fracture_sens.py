@@ -32,69 +32,23 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from femgp.models.fracture.cli import (
-    add_common_options,
-    check_output,
-    checkpoint_options,
-    overrides,
-    petsc_args,
-    summary,
-)
-from femgp.scripting import ArgumentParser, insert_petsc_options, script_main
+from femgp.cli import args as cli
+from femgp.cli.fracture import parse_fracture_args, summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = ArgumentParser(description="Single-edge notched shear (Miehe et al. 2010)")
-    add_common_options(p, default_output="results/fracture_sens")
-    p.add_argument("--mesh", help="a .msh file with facet groups bottom, top, left, right")
-    args, extra = p.parse_known_args(argv)
-    insert_petsc_options(petsc_args(extra))
-    check_output(args.output, overwrite=args.overwrite, restart=args.restart)
+    args = parse_fracture_args("sens", argv)
 
+    # Import the finite-element layer once the arguments are known to be good.
     from mpi4py import MPI
 
-    from femgp.fem.meshes import read_msh
-    from femgp.models.fracture import run
-    from femgp.models.fracture.setups import notched_shear
+    from femgp.cli.cases import run_notched_demo
 
-    comm = MPI.COMM_WORLD
-    params = overrides(args)
-
-    # ## Resolution and load path
-    if args.fine:
-        ell = params.pop("ell", 0.015)
-        h_band = ell / 4
-        loads = np.arange(1e-4, 1.6e-2 + 1e-9, 1e-4)
-    else:
-        ell = params.pop("ell", 0.05)
-        h_band = ell / 2.5
-        loads = np.concatenate(
-            [np.arange(5e-4, 8e-3 + 1e-9, 5e-4), np.arange(8.25e-3, 1.1e-2 + 1e-9, 2.5e-4)]
-        )
-
-    # ## The plate and the loading
-    # The mesh is refined over the lower right quarter, where the crack curves.
-    mesh = read_msh(args.mesh, comm) if args.mesh else None
-    setup = notched_shear(
-        comm, ell=ell, h_band=h_band, loads=tuple(float(v) for v in loads), mesh=mesh, **params
-    )
-    if comm.rank == 0:
-        p_ = setup.params
-        print(
-            f"SENS: {p_.model}, split {p_.split}, ell = {p_.ell:g} mm, h = {h_band:.4g} mm, "
-            f"{len(loads)} load steps, {comm.size} rank(s)"
-        )
-    result = run(
-        setup.mesh,
-        setup.params,
-        setup.loading,
-        output=args.output,
-        overwrite=args.overwrite,
-        **checkpoint_options(args),
-        title="SENS",
-        force_label="horizontal reaction force on the top edge [kN]",
-        show_progress=not args.quiet,
-    )
+    # ## Resolution, plate and loading
+    # As SENT (``demos/fracture_sent.py``), with the top edge pulled sideways
+    # (:func:`femgp.models.fracture.setups.notched_shear`); the mesh is refined
+    # over the lower right quarter, where the crack curves.
+    comm, _, result = run_notched_demo("sens", args)
 
     # ## Where did the crack go?
     # The lowest point of the crack (damage above 0.9) tells whether it turned
@@ -111,4 +65,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(script_main(main))
+    sys.exit(cli.script_main(main))

@@ -44,75 +44,28 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from femgp.models.fracture.cli import (
-    add_common_options,
-    check_output,
-    checkpoint_options,
-    overrides,
-    petsc_args,
-    summary,
-)
-from femgp.scripting import ArgumentParser, insert_petsc_options, script_main
+from femgp.cli import args as cli
+from femgp.cli.fracture import parse_fracture_args, summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = ArgumentParser(description="Single-edge notched tension (Miehe et al. 2010)")
-    add_common_options(p, default_output="results/fracture_sent")
-    p.add_argument("--mesh", help="a .msh file with facet groups 'bottom' and 'top'")
-    args, extra = p.parse_known_args(argv)
-    insert_petsc_options(petsc_args(extra))
-    check_output(args.output, overwrite=args.overwrite, restart=args.restart)
+    args = parse_fracture_args("sent", argv)
 
     # Import the finite-element layer once the arguments are known to be good.
-    from mpi4py import MPI
+    from femgp.cli.cases import run_notched_demo
 
-    from femgp.fem.meshes import read_msh
-    from femgp.models.fracture import run
-    from femgp.models.fracture.setups import notched_tension, sent_loads
-
-    comm = MPI.COMM_WORLD
-    params = overrides(args)
-
-    # ## Resolution and load path
-    # The literature resolution is h <= ell/4 along the crack path. The top
-    # displacement grows by 1e-4 mm until 4.5e-3 mm, where the response is still
-    # nearly linear, then by 1e-5 mm through the peak and the crack's run.
-    if args.fine:
-        ell = params.pop("ell", 0.015)
-        h_band = ell / 4
-        loads = sent_loads(u_max=6.5e-3, du=1e-4, u_fine=4.5e-3, du_fine=1e-5)
-    else:
-        ell = params.pop("ell", 0.03)
-        h_band = ell / 2.5
-        loads = sent_loads(u_max=7e-3, du=5e-4, u_fine=4.5e-3, du_fine=1e-4)
-
-    # ## The plate
-    # gmsh builds the notched plate on rank 0 and DOLFINx distributes it. Its
-    # facet groups are ``bottom``, ``top``, ``left``, ``right`` and ``notch``; a
-    # user mesh must have at least ``bottom`` and ``top``.
-    mesh = read_msh(args.mesh, comm) if args.mesh else None
-    setup = notched_tension(comm, ell=ell, h_band=h_band, loads=loads, mesh=mesh, **params)
-    if comm.rank == 0:
-        p_ = setup.params
-        print(
-            f"SENT: {p_.model}, split {p_.split}, ell = {p_.ell:g} mm, h = {h_band:.4g} mm, "
-            f"{len(loads)} load steps, {comm.size} rank(s)"
-        )
-
-    # ## The load path
-    # ``run`` solves every load step, cuts a failing step back, and writes
-    # ``fields.xdmf``, ``history.csv``, ``run.json`` and the PNGs to ``--output``.
-    result = run(
-        setup.mesh,
-        setup.params,
-        setup.loading,
-        output=args.output,
-        overwrite=args.overwrite,
-        **checkpoint_options(args),
-        title="SENT",
-        force_label="reaction force on the top edge [kN]",
-        show_progress=not args.quiet,
-    )
+    # ## Resolution, plate and load path
+    # The literature resolution (``--fine``) is h <= ell/4 along the crack path.
+    # The top displacement grows by 1e-4 mm until 4.5e-3 mm, where the response
+    # is still nearly linear, then by 1e-5 mm through the peak and the crack's
+    # run. gmsh builds the notched plate on rank 0 and DOLFINx distributes it.
+    # Its facet groups are ``bottom``, ``top``, ``left``, ``right`` and
+    # ``notch``; a user mesh (``--mesh``) must have at least ``bottom`` and
+    # ``top``. ``run`` solves every load step, cuts a failing step back, and
+    # writes ``fields.xdmf``, ``history.csv``, ``run.json`` and the PNGs to
+    # ``--output``. The set-up itself (boundary conditions, material) is
+    # :func:`femgp.models.fracture.setups.notched_tension`.
+    comm, _, result = run_notched_demo("sent", args)
     if comm.rank == 0:
         print(summary(result, unit="kN"))
         print(f"results in {args.output}/ (fields.xdmf for ParaView, history.csv, *.png)")
@@ -120,4 +73,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(script_main(main))
+    sys.exit(cli.script_main(main))

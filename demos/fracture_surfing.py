@@ -40,66 +40,41 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from femgp.models.fracture.cli import (
-    add_common_options,
-    check_output,
-    checkpoint_options,
-    overrides,
-    petsc_args,
-    summary,
-)
-from femgp.scripting import ArgumentParser, insert_petsc_options, script_main
+from femgp.cli import args as cli
+from femgp.cli.fracture import parse_fracture_args, summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = ArgumentParser(description="The surfing test: a crack driven by a moving K_I field")
-    add_common_options(p, default_output="results/fracture_surfing")
-    args, extra = p.parse_known_args(argv)
-    insert_petsc_options(petsc_args(extra))
-    check_output(args.output, overwrite=args.overwrite, restart=args.restart)
+    args = parse_fracture_args("surfing", argv)
 
-    from mpi4py import MPI
-
+    # Import the finite-element layer once the arguments are known to be good.
+    from femgp.cli.cases import fracture_setup, fracture_start
     from femgp.models.fracture import run
-    from femgp.models.fracture.setups import surfing
 
-    comm = MPI.COMM_WORLD
-    params = overrides(args)
-    if args.fine:
-        ell = params.pop("ell", 0.02)
-        setup = surfing(comm, ell=ell, h_band=ell / 5, height=0.5, steps=25, advance=0.5, **params)
-    else:
-        ell = params.pop("ell", 0.05)
-        setup = surfing(comm, ell=ell, h_band=ell / 4, height=0.5, steps=10, advance=0.3, **params)
-    gc_eff = setup.info["gc_eff"]
+    comm, options, params = fracture_start(args)  # refuses existing results first
+    ell = params.pop("ell", 0.02 if args.fine else 0.05)
+    resolution = (
+        {"h_band": ell / 5, "steps": 25, "advance": 0.5}
+        if args.fine
+        else {"h_band": ell / 4, "steps": 10, "advance": 0.3}
+    )
 
     # ## Measuring G at every step
-    # The observer is called after each accepted step; what it returns becomes
-    # columns of history.csv. theta is a function of x, centred on the damage tip.
-    r1, r2 = 2.5 * ell, 4.5 * ell
-
-    def observer(model, row):
-        tip = model.tip_position()
-
-        def theta(x: np.ndarray) -> np.ndarray:
-            v = np.clip((r2 - np.hypot(x[0] - tip, x[1])) / (r2 - r1), 0.0, 1.0)
-            return np.vstack([v, np.zeros_like(v)])
-
-        return {"tip": tip, "G": model.energy_release_rate(theta)}
-
-    result = run(
-        setup.mesh,
-        setup.params,
-        setup.loading,
-        output=args.output,
-        overwrite=args.overwrite,
-        **checkpoint_options(args),
-        initial_damage=setup.initial_damage,
-        observer=observer,
-        extra_columns=("tip", "G"),
-        title="surfing",
-        show_progress=not args.quiet,
+    # The set-up's observer is called after each accepted step; what it returns
+    # becomes columns of history.csv: the damage tip and G-theta, with theta a
+    # function of x centred on the tip (1 within 2.5 ell, 0 beyond 4.5 ell).
+    setup = fracture_setup(
+        "surfing",
+        comm,
+        ell=ell,
+        height=0.5,
+        g_theta=(2.5, 4.5),
+        max_cells=args.max_cells,
+        **resolution,
+        **params,
     )
+    gc_eff = setup.info["gc_eff"]
+    result = run(setup.mesh, setup.params, setup.loading, **options, **setup.run_options)
 
     # ## Steady propagation
     # After the first steps the crack moves with the loading; then G = Gc_eff.
@@ -119,4 +94,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(script_main(main))
+    sys.exit(cli.script_main(main))

@@ -35,30 +35,23 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from femgp.cli import args as cli
 from femgp.ml.gradnorm import GradientClipping, GradientNormPenalty, global_grad_norm
-from femgp.ml.scripts import (
-    DemoParser,
-    nonnegative_float,
-    positive_float,
-    positive_int,
-    run_demo,
-    write_json,
-    write_text,
-)
+from femgp.ml.scripts import write_json, write_text
 from femgp.ml.training import mlp
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = DemoParser(description="Gradient-norm penalty versus clipping",
-                   default_output="results/gradient_norm_penalty")
-    p.add_argument("--lam", type=nonnegative_float, default=0.04, help="penalty weight")
-    p.add_argument("--radius", type=positive_float, default=0.05,
+    p = cli.TorchDemoParser(description="Gradient-norm penalty versus clipping",
+                        default_output="results/gradient_norm_penalty")
+    p.add_argument("--lam", type=cli.nonnegative_float, default=0.04, help="penalty weight")
+    p.add_argument("--radius", type=cli.positive_float, default=0.05,
                    help="finite-difference radius r (alpha = lam / r)")
-    p.add_argument("--max-norm", type=positive_float, default=1.0, help="clipping threshold")
-    p.add_argument("--epochs", type=positive_int, default=60)
-    p.add_argument("--n-train", type=positive_int, default=512)
-    p.add_argument("--n-test", type=positive_int, default=4000)
-    p.add_argument("--lr", type=positive_float, default=0.05)
+    p.add_argument("--max-norm", type=cli.positive_float, default=1.0, help="clipping threshold")
+    p.add_argument("--epochs", type=cli.positive_int, default=60)
+    p.add_argument("--n-train", type=cli.positive_int, default=512)
+    p.add_argument("--n-test", type=cli.positive_int, default=4000)
+    p.add_argument("--lr", type=cli.positive_float, default=0.05)
     args = p.parse_args(argv)
     if args.dry_run:
         args.epochs, args.n_test = min(args.epochs, 2), 500
@@ -173,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     write_text(args.output / "results.txt", text + "\n")
     write_json(args.output / "summary.json", {
-        "args": {k: (str(v) if k == "output" else v) for k, v in vars(args).items()},
+        "args": cli.recorded(args),
         "results": rows,
     })
     print(f"results in {args.output}/")
@@ -181,4 +174,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_demo(main))
+    sys.exit(cli.script_main(main, serial=True))

@@ -43,39 +43,32 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from femgp.cli import args as cli
 from femgp.ml.attacks import fgsm, pgd
 from femgp.ml.robust import (
     input_gradient_backward,
     loss_change_bound,
     per_sample_loss_and_input_grad,
 )
-from femgp.ml.scripts import (
-    DemoParser,
-    nonnegative_float,
-    positive_float,
-    positive_int,
-    run_demo,
-    write_json,
-    write_text,
-)
+from femgp.ml.scripts import write_json, write_text
 from femgp.ml.training import mlp
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = DemoParser(
+    p = cli.TorchDemoParser(
         description="Input-gradient penalty against FGSM/PGD on synthetic data",
         default_output="results/robust_classifier",
     )
-    p.add_argument("--lam", type=nonnegative_float, default=1.0, help="penalty weight")
-    p.add_argument("--h", type=positive_float, default=0.01, help="finite-difference step")
-    p.add_argument("--robust-dims", type=positive_int, default=1)
-    p.add_argument("--fragile-dims", type=positive_int, default=10)
-    p.add_argument("--n-train", type=positive_int, default=1000)
-    p.add_argument("--n-test", type=positive_int, default=2000)
-    p.add_argument("--steps", type=positive_int, default=600, help="full-batch Adam steps")
-    p.add_argument("--eps-l2", type=positive_float, default=0.5)
-    p.add_argument("--eps-linf", type=positive_float, default=0.1)
-    p.add_argument("--pgd-steps", type=positive_int, default=20)
+    p.add_argument("--lam", type=cli.nonnegative_float, default=1.0, help="penalty weight")
+    p.add_argument("--h", type=cli.positive_float, default=0.01, help="finite-difference step")
+    p.add_argument("--robust-dims", type=cli.positive_int, default=1, help="robust features")
+    p.add_argument("--fragile-dims", type=cli.positive_int, default=10, help="fragile features")
+    p.add_argument("--n-train", type=cli.positive_int, default=1000, help="training samples")
+    p.add_argument("--n-test", type=cli.positive_int, default=2000, help="test samples")
+    p.add_argument("--steps", type=cli.positive_int, default=600, help="full-batch Adam steps")
+    p.add_argument("--eps-l2", type=cli.positive_float, default=0.5)
+    p.add_argument("--eps-linf", type=cli.positive_float, default=0.1)
+    p.add_argument("--pgd-steps", type=cli.positive_int, default=20)
     args = p.parse_args(argv)
     if args.dry_run:
         args.steps, args.n_test, args.pgd_steps = min(args.steps, 60), 400, 5
@@ -205,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     write_json(
         args.output / "summary.json",
         {
-            "args": {k: (str(v) if k == "output" else v) for k, v in vars(args).items()},
+            "args": cli.recorded(args),
             "results": rows,
         },
     )
@@ -214,4 +207,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_demo(main))
+    sys.exit(cli.script_main(main, serial=True))

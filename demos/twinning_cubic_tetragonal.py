@@ -44,66 +44,56 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Sequence
+from typing import Any
 
-import femgp.fem._backend  # noqa: F401  (dolfinx_solver before dolfinx)
-
-from mpi4py import MPI
-
-from femgp.fem.io import atomic_write_text
-from femgp.fem.meshes.twinning import box
-from femgp.models.twinning import Params, random_field, run
-from femgp.models.twinning.cli import (
-    DemoParser,
-    add_checkpoint_options,
-    checkpoint_options,
-    guarded_main,
-    positive_float,
-    positive_int,
-)
+from femgp.cli import args as cli
 
 # -
 
 
-def parse_args():
-    parser = DemoParser(
+def parse_args(argv: Sequence[str] | None) -> Any:
+    parser = cli.ArgumentParser(
         prog="twinning_cubic_tetragonal",
         description="Three-variant cubic-to-tetragonal martensite in a clamped cube.",
     )
-    parser.add_argument("--output", default="results/twinning_cubic_tetragonal")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing results")
-    add_checkpoint_options(parser)
+    cli.add_run_options(parser, default_output="results/twinning_cubic_tetragonal")
     parser.add_argument("--quick", action="store_true", help="8^3 cells, t_end 20 (CI)")
-    parser.add_argument("--cells", type=positive_int, default=None, help="cells per side (12)")
-    parser.add_argument("--t-end", type=positive_float, default=None, help="final time (60)")
-    parser.add_argument("--kappa", type=positive_float, default=1.5, help="gradient coefficient")
+    parser.add_argument("--cells", type=cli.positive_int, default=None, help="cells per side (12)")
+    parser.add_argument("--t-end", type=cli.positive_float, default=None, help="final time (60)")
+    parser.add_argument(
+        "--kappa", type=cli.positive_float, default=1.5, help="gradient coefficient"
+    )
     parser.add_argument("--strain", type=float, default=0.04, help="Bain strain scale e")
     parser.add_argument("--a", type=float, default=2.0, help="Landau parameter a")
-    parser.add_argument("--amplitude", type=positive_float, default=0.3, help="initial noise RMS")
+    parser.add_argument(
+        "--amplitude", type=cli.positive_float, default=0.3, help="initial noise RMS"
+    )
     parser.add_argument("--seed", type=int, default=7, help="seed of the initial noise")
-    return parser.parse_known_petsc()
+    return cli.parse_with_petsc(parser, argv)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    # The finite-element layer, once the arguments are known to be good.
+    from mpi4py import MPI
+
+    from femgp.cli.cases import output_options, twinning_initial, twinning_mesh
+    from femgp.fem.io import atomic_write_text
+    from femgp.models.twinning import Params, run
+
     comm = MPI.COMM_WORLD
     cells = args.cells or (8 if args.quick else 12)
     t_end = args.t_end or (20.0 if args.quick else 60.0)
     params = Params.cubic_to_tetragonal(a=args.a, kappa=args.kappa, e=args.strain, dt=0.1, tol=3e-2)
-    length = float(cells)
-    mesh = box(comm, ((0.0, 0.0, 0.0), (length, length, length)), (cells, cells, cells)).mesh
+    options = output_options(args)
+    mesh = twinning_mesh("cubic_tetragonal", comm, cells=cells, max_cells=args.max_cells)
     # Small noise about the cubic phase, a function of x (rank-independent).
-    noise = {"amplitude": args.amplitude, "wavelength": (3.0, 12.0), "dim": 3}
-    initial = [random_field(args.seed + 1000 * i, **noise) for i in range(3)]
-    result = run(
-        mesh,
-        params,
-        t_end=t_end,
-        initial=initial,
-        output=args.output,
-        overwrite=args.overwrite,
-        **checkpoint_options(args),
-        field_times=[2.0, 5.0],
+    initial = twinning_initial(
+        "cubic_tetragonal", 3, seed=args.seed, amplitude=args.amplitude, wavelength=(3.0, 12.0)
     )
+    result = run(mesh, params, t_end=t_end, initial=initial, field_times=[2.0, 5.0], **options)
 
     # ## What formed
     #
@@ -133,7 +123,8 @@ def main() -> None:
             f"  volume fractions {', '.join(f'{v:.3f}' for v in fractions)}\n"
             f"  results in {result.folder}"
         )
+    return 0
 
 
 if __name__ == "__main__":
-    guarded_main(main)
+    sys.exit(cli.script_main(main))

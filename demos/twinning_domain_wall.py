@@ -32,45 +32,41 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+from collections.abc import Sequence
+from typing import Any
 
-import femgp.fem._backend  # noqa: F401  (dolfinx_solver before dolfinx)
-
-import numpy as np
-from mpi4py import MPI
-
-from femgp.fem.io import atomic_write_text
-from femgp.fem.meshes.core import rectangle
-from femgp.models.twinning import Params, run, tanh_wall
-from femgp.models.twinning.cli import (
-    DemoParser,
-    add_checkpoint_options,
-    checkpoint_options,
-    guarded_main,
-    positive_float,
-    positive_int,
-)
+from femgp.cli import args as cli
 
 # -
 
 
-def parse_args():
-    parser = DemoParser(
+def parse_args(argv: Sequence[str] | None) -> Any:
+    parser = cli.ArgumentParser(
         prog="twinning_domain_wall", description="A straight twin wall against tanh(x/delta)."
     )
-    parser.add_argument("--output", default="results/twinning_domain_wall", help="results folder")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing results")
-    add_checkpoint_options(parser)
-    parser.add_argument("--a", type=positive_float, default=1.0, help="well height a")
-    parser.add_argument("--kappa", type=positive_float, default=2.0, help="gradient coefficient")
-    parser.add_argument("--cells-per-delta", type=positive_int, default=4, help="resolution")
+    cli.add_run_options(parser, default_output="results/twinning_domain_wall")
+    parser.add_argument("--a", type=cli.positive_float, default=1.0, help="well height a")
+    parser.add_argument(
+        "--kappa", type=cli.positive_float, default=2.0, help="gradient coefficient"
+    )
+    parser.add_argument("--cells-per-delta", type=cli.positive_int, default=4, help="resolution")
     parser.add_argument("--strain", type=float, default=0.05, help="e (0: no elasticity)")
     parser.add_argument("--angle", type=float, default=45.0, help="strain rotation (degrees)")
     parser.add_argument("--degree-u", type=int, default=2, help="displacement degree (1 or 2)")
-    return parser.parse_known_petsc()
+    return cli.parse_with_petsc(parser, argv)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    # The finite-element layer, once the arguments are known to be good.
+    import numpy as np
+    from mpi4py import MPI
+
+    from femgp.cli.cases import output_options, twinning_initial, twinning_mesh
+    from femgp.fem.io import atomic_write_text
+    from femgp.models.twinning import Params, run, tanh_wall
+
     comm = MPI.COMM_WORLD
     elastic = args.strain != 0.0
     params = Params.domain_wall(
@@ -83,23 +79,22 @@ def main() -> None:
         dt_max=1e6,
         tol=1e-2,
     )
+    options = output_options(args)
     profile, delta, sigma = tanh_wall(args.a, args.kappa)
     # The strip is 24 wall widths long (the tails of tanh are then below
     # 1e-10 at the ends) and 2 wide, with `cells-per-delta` cells per delta.
-    half, height = 12.0 * delta, 2.0 * delta
-    nx = 24 * args.cells_per_delta
-    ny = 2 * args.cells_per_delta
-    mesh = rectangle(comm, ((-half, 0.0), (half, height)), (nx, ny), quadrilateral=False).mesh
-    result = run(
-        mesh,
-        params,
-        t_end=1e6,
-        initial=[lambda x: np.tanh(x[0] / (2.0 * delta))],
-        output=args.output,
-        overwrite=args.overwrite,
-        **checkpoint_options(args),
-        steady_rate=1e-9,
+    height = 2.0 * delta
+    mesh = twinning_mesh(
+        "domain_wall",
+        comm,
+        delta=delta,
+        cells_per_delta=args.cells_per_delta,
+        half_length=12.0,
+        height=2.0,
+        max_cells=args.max_cells,
     )
+    initial = twinning_initial("domain_wall", 1, delta=delta, width=2.0)
+    result = run(mesh, params, t_end=1e6, initial=initial, steady_rate=1e-9, **options)
 
     # ## Comparison with the closed form
     #
@@ -137,7 +132,8 @@ def main() -> None:
             f"  elastic energy per length {summary['elastic_energy_per_length']:.2e}\n"
             f"  results in {result.folder}"
         )
+    return 0
 
 
 if __name__ == "__main__":
-    guarded_main(main)
+    sys.exit(cli.script_main(main))

@@ -51,42 +51,28 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
+from femgp.cli import args as cli
+from femgp.cli.ml import add_wgan_options, shrink_wgan
 from femgp.ml.penalties import LazyRegularizer
-from femgp.ml.scripts import (
-    DemoParser,
-    nonnegative_float,
-    positive_float,
-    positive_int,
-    run_demo,
-    save_figure,
-    write_json,
-)
+from femgp.ml.scripts import save_figure, write_json
 from femgp.ml.toy_data import DATASETS, ToyMixture, mixture, sample_quality
 from femgp.ml.training import critic_step, generator_step, mlp
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = DemoParser(
+    p = cli.TorchDemoParser(
         description="WGAN-GP on the 8- and 25-Gaussians toys",
         default_output="results/wgan_gp_gaussians",
     )
     p.add_argument("--data", choices=[*DATASETS, "both"], default="both")
-    p.add_argument("--iters", type=positive_int, default=3000, help="generator iterations")
-    p.add_argument("--n-critic", type=positive_int, default=5)
-    p.add_argument("--lam", type=nonnegative_float, default=10.0, help="penalty weight")
+    add_wgan_options(p, iters=3000, dim=512)
     p.add_argument(
         "--lazy",
-        type=positive_int,
+        type=cli.positive_int,
         default=1,
         help="apply the penalty every k critic steps with weight k (default 1)",
     )
-    p.add_argument("--batch", type=positive_int, default=256)
-    p.add_argument("--dim", type=positive_int, default=512)
-    p.add_argument("--lr", type=positive_float, default=1e-4)
-    args = p.parse_args(argv)
-    if args.dry_run:
-        args.iters, args.dim, args.batch = min(args.iters, 15), min(args.dim, 64), 64
-    return args
+    return shrink_wgan(p.parse_args(argv))
 
 
 # ## Training
@@ -172,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     names = DATASETS if args.data == "both" else (args.data,)
     summary = {
-        "args": {k: (str(v) if k == "output" else v) for k, v in vars(args).items()},
+        "args": cli.recorded(args),
         "results": {},
     }
     print(f"{'data':<12} {'modes covered':>14} {'high quality':>13} {'seconds':>8}")
@@ -204,4 +190,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_demo(main))
+    sys.exit(cli.script_main(main, serial=True))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from femgp.mesh_cli import geometry_script
+from femgp.cli.mesh import geometry_script
 
 if __name__ == "__main__":
     sys.exit(

@@ -488,6 +488,185 @@ def _copy(e: ET.Element) -> ET.Element:
     return copy.deepcopy(e)
 
 
+# -- reading results back: XDMF and HDF5 ----------------------------------------------------
+#
+# The reader of what the writer above writes (``femgp plot`` uses it). The XDMF
+# XML is read generically: each grid's ``DataItem`` is followed to its
+# ``file.h5:/path`` (which may be a different ``.h5`` file per time, as a
+# restarted run writes) or read inline (``Format="XML"``); ``xi:include`` of
+# another grid's topology and geometry is resolved. HDF5 datasets are read with
+# PETSc's HDF5 viewer (no h5py needed). This section is kept apart from the
+# writer on purpose: its imports stand here.
+
+import math  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+__all__ += ["FieldSnapshot", "read_xdmf_last", "xdmf_fields"]
+
+_XI = "{https://www.w3.org/2001/XInclude}include"
+_XI_OLD = "{http://www.w3.org/2001/XInclude}include"
+#: XDMF topology type -> (VTK cell type, nodes per cell).
+_VTK_CELLS: dict[str, tuple[int, int]] = {
+    "polyline": (3, 2),
+    "triangle": (5, 3),
+    "quadrilateral": (9, 4),
+    "tetrahedron": (10, 4),
+    "hexahedron": (12, 8),
+    "triangle_6": (22, 6),
+    "tetrahedron_10": (24, 10),
+}
+
+@dataclass
+class FieldSnapshot:
+    """One field at one time, on its mesh (VTK cell layout)."""
+
+    name: str
+    time: float
+    points: np.ndarray  # (n, 3)
+    cells: np.ndarray  # (m, k) point indices
+    cell_type: int  # VTK cell type
+    values: np.ndarray  # (n,) or (n, c) at points, or per cell with ``center == "Cell"``
+    center: str = "Node"
+
+
+def _read_h5(path: Path, dataset: str) -> tuple[np.ndarray, int]:
+    """A dataset of an HDF5 file (values as float, and PETSc's block size = last dimension)."""
+    import femgp.fem._backend  # noqa: F401  (dolfinx_solver before petsc4py)
+
+    from petsc4py import PETSc
+
+    if not path.is_file():
+        raise InputError(f"HDF5 file {str(path)!r} named in the XDMF file does not exist")
+    group, _, name = dataset.rstrip("/").rpartition("/")
+    viewer = PETSc.ViewerHDF5().create(str(path), "r", comm=MPI.COMM_SELF)
+    vec = PETSc.Vec().create(comm=MPI.COMM_SELF)
+    try:
+        vec.setName(name)
+        viewer.pushGroup(group or "/")
+        vec.load(viewer)
+        viewer.popGroup()
+        return vec.getArray().copy(), vec.getBlockSize()
+    except PETSc.Error as exc:
+        raise InputError(f"cannot read {dataset} from {str(path)!r}: {exc}") from None
+    finally:
+        vec.destroy()
+        viewer.destroy()
+
+
+def _data(item: ET.Element, base: Path) -> np.ndarray:
+    """The array of a ``DataItem`` (HDF reference or inline XML), shaped by ``Dimensions``."""
+    dims = [int(d) for d in (item.get("Dimensions") or "").split()]
+    fmt = (item.get("Format") or "XML").upper()
+    text = (item.text or "").strip()
+    if fmt == "HDF":
+        file, sep, dataset = text.rpartition(":")
+        if not sep:
+            raise InputError(f"XDMF DataItem {text!r} is not of the form file.h5:/path")
+        arr, _ = _read_h5(base / file, dataset)
+    elif fmt == "XML":
+        arr = np.array(text.split(), dtype=float)
+    else:
+        raise InputError(f"XDMF DataItem format {fmt!r} is not supported (HDF or XML)")
+    if dims and int(np.prod(dims)) == arr.size:
+        arr = arr.reshape(dims)
+    return arr
+
+
+def _included(grid: ET.Element, domain: ET.Element, tag: str) -> ET.Element | None:
+    """``grid``'s ``tag`` child, directly or through an ``xi:include`` of another grid."""
+    child = grid.find(tag)
+    if child is not None:
+        return child
+    for inc in [*grid.iter(_XI), *grid.iter(_XI_OLD)]:
+        pointer = inc.get("xpointer", "")
+        grids = domain.findall("Grid")
+        target: ET.Element | None = None
+        m = re.search(r"Grid\[@Name='([^']*)'\](?:\[(\d+)\])?", pointer)
+        if m:
+            named = [g for g in grids if g.get("Name") == m.group(1)]
+            idx = int(m.group(2) or 1) - 1
+            target = named[idx] if idx < len(named) else None
+        else:
+            m = re.search(r"Grid\[@GridType='([^']*)'\]\[(\d+)\]", pointer)
+            if m:
+                typed = [g for g in grids if g.get("GridType") == m.group(1)]
+                idx = int(m.group(2)) - 1
+                target = typed[idx] if idx < len(typed) else None
+        if target is not None and target.find(tag) is not None:
+            return target.find(tag)
+    return None
+
+
+def _attribute_grids(root: ET.Element) -> list[tuple[ET.Element, ET.Element, float, str]]:
+    """Every (grid, attribute, time, name) of the file's uniform grids."""
+    out = []
+    for grid in root.iter("Grid"):
+        if grid.get("GridType", "Uniform") != "Uniform":
+            continue
+        time_el = grid.find("Time")
+        t = float(time_el.get("Value", "nan")) if time_el is not None else math.nan
+        for attr in grid.findall("Attribute"):
+            out.append((grid, attr, t, attr.get("Name", "")))
+    return out
+
+
+def xdmf_fields(path: Path) -> dict[str, list[float]]:
+    """Field name -> the times it is stored at, in ``path``."""
+    root = _parse(path)
+    out: dict[str, list[float]] = {}
+    for _, _, t, name in _attribute_grids(root):
+        out.setdefault(name, []).append(t)
+    return out
+
+
+def _parse(path: Path) -> ET.Element:
+    try:
+        return ET.parse(path).getroot()
+    except (ET.ParseError, OSError) as exc:
+        raise InputError(f"cannot read XDMF file {str(path)!r}: {exc}") from None
+
+
+def read_xdmf_last(path: str | os.PathLike, name: str) -> FieldSnapshot:
+    """The field ``name`` at the last time stored in the XDMF file ``path``."""
+    path = Path(path)
+    root = _parse(path)
+    domain = root.find("Domain")
+    if domain is None:
+        raise InputError(f"XDMF file {str(path)!r} has no Domain")
+    found = [(t, g, a) for g, a, t, n in _attribute_grids(root) if n == name]
+    if not found:
+        names = sorted({n for *_, n in _attribute_grids(root)})
+        raise InputError(
+            f"XDMF file {str(path)!r} has no field {name!r} (fields: {', '.join(names) or 'none'})"
+        )
+    # the last time; among equal times (a restart rewrites one) the last written
+    order = sorted(range(len(found)), key=lambda i: (np.nan_to_num(found[i][0], nan=-1.0), i))
+    t, grid, attr = found[order[-1]]
+    topo = _included(grid, domain, "Topology")
+    geom = _included(grid, domain, "Geometry")
+    if topo is None or geom is None:
+        raise InputError(f"XDMF file {str(path)!r}: no topology or geometry for field {name!r}")
+    kind = (topo.get("TopologyType") or topo.get("Type") or "").lower()
+    if kind not in _VTK_CELLS:
+        raise InputError(f"XDMF topology {kind!r} is not supported ({', '.join(_VTK_CELLS)})")
+    vtk_type, nodes = _VTK_CELLS[kind]
+    base = path.parent
+    cells = _data(topo.find("DataItem"), base).astype(np.int64).reshape(-1, nodes)
+    x = _data(geom.find("DataItem"), base)
+    gdim = {"XY": 2, "XYZ": 3, "X": 1}.get((geom.get("GeometryType") or "XYZ").upper(), 3)
+    x = x.reshape(-1, gdim)
+    points = np.zeros((x.shape[0], 3))
+    points[:, :gdim] = x
+    values = _data(attr.find("DataItem"), base)
+    center = attr.get("Center", "Node")
+    n = points.shape[0] if center == "Node" else cells.shape[0]
+    values = values.reshape(n, -1)
+    values = values[:, 0] if values.shape[1] == 1 else values
+    return FieldSnapshot(name, float(t), points, cells, vtk_type, values, center)
+
+
 def refuse_existing_results(folder: Path, comm: Any) -> None:
     """Fail before any work if ``folder`` already holds results (ResultsWriter checks again)."""
     found = [n for n in RESULT_FILES if (folder / n).exists()] if comm.rank == 0 else None

@@ -610,8 +610,8 @@ def test_nonlinear_problem_bad_prefix() -> None:
 
 
 def test_script_main_maps_errors_to_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    from femgp.cli.args import script_main
     from femgp.errors import InputError, SolverError
-    from femgp.scripting import script_main
 
     def raises(exc: BaseException) -> Any:
         def main(argv: Any) -> int:
@@ -637,8 +637,8 @@ def test_script_main_maps_errors_to_exit_codes(capsys: pytest.CaptureFixture[str
     ids=["stray", "long-option", "two-values"],
 )
 def test_split_petsc_args_rejects(extra: list[str], match: str) -> None:
+    from femgp.cli.args import split_petsc_args
     from femgp.errors import InputError
-    from femgp.scripting import split_petsc_args
 
     with pytest.raises(InputError, match=match):
         split_petsc_args(extra)

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from femgp import cli
-from femgp.config import CASES, load_config
+from femgp.cli import command as cli
+from femgp.cli.config import CASES, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"
@@ -166,7 +166,7 @@ def test_params_keys_follow_the_dataclass():
     """[params] is derived from Params: every scalar field is a key, with its type."""
     import dataclasses
 
-    from femgp.config import schema
+    from femgp.cli.config import schema
     from femgp.models.fracture.params import Params
 
     keys = schema("fracture", "sent")["params"]
@@ -285,7 +285,8 @@ def test_solver_table_and_command_line_options(tmp_path, monkeypatch):
     )
     opts = PETSc.Options()
     try:
-        cli._petsc_options(cfg, ["-femgp_test_a", "7", "-femgp_test_c"])
+        cli.init_petsc(cli.split_petsc_args(["-femgp_test_a", "7", "-femgp_test_c"]))
+        cli._solver_options(cfg)
         assert opts.getInt("femgp_test_a") == 7
         assert opts.getString("femgp_test_b") == "cg"
         assert opts.hasName("femgp_test_c")
@@ -315,7 +316,7 @@ def test_plot_writes_pngs_and_refuses_to_overwrite(ch_runs, capsys):
 
 def test_xdmf_reader_gives_the_last_field(ch_runs):
     """The field read back from fields.xdmf is the run's final c, node by node."""
-    from femgp.plot_cli import read_xdmf_last
+    from femgp.fem.io import read_xdmf_last
 
     snap = read_xdmf_last(ch_runs / "cli" / "fields.xdmf", "c")
     assert snap.time == 4.0
@@ -338,7 +339,7 @@ def test_xdmf_reader_gives_the_last_field(ch_runs):
 
 def test_xdmf_reader_follows_several_h5_files(ch_runs, tmp_path):
     """A temporal collection whose grids point to different .h5 files (restart segments)."""
-    from femgp.plot_cli import read_xdmf_last
+    from femgp.fem.io import read_xdmf_last
 
     src = ch_runs / "cli"
     shutil.copy(src / "fields.h5", tmp_path / "fields.part0.h5")

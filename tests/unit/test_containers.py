@@ -156,7 +156,7 @@ def test_slurm_job_calls_things_that_exist() -> None:
     assert _slurm_default("FEMGP_SRC") == "/opt/femgp"
     assert "WORKDIR /opt/femgp" in _dockerfile_lines()
     # The `femgp run` command line parses with femgp's own CLI.
-    from femgp.cli import build_parser
+    from femgp.cli.command import build_parser
 
     model = _slurm_default("MODEL")
     argv = [

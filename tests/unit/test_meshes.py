@@ -310,7 +310,7 @@ def test_dimension_mismatch(tmp_path):
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "femgp.mesh_cli", "mesh", *args],
+        [sys.executable, "-m", "femgp.cli.mesh", "mesh", *args],
         capture_output=True,
         text=True,
         timeout=120,

@@ -21,9 +21,9 @@ __all__ = ["GEOMETRIES", "Geometry", "build"]
 
 @dataclass(frozen=True)
 class Geometry:
-    """A named geometry: ``make(comm, h, h_far)``, its groups, default h and a summary."""
+    """A named geometry: ``make(comm, h, h_far, max_cells)``, its groups, default h, a summary."""
 
-    make: Callable[[MPI.Comm, float, float | None], TaggedMesh]
+    make: Callable[[MPI.Comm, float, float | None, int | None], TaggedMesh]
     groups: tuple[str, ...]
     h: float
     summary: str
@@ -31,43 +31,47 @@ class Geometry:
 
 GEOMETRIES: dict[str, Geometry] = {
     "bar": Geometry(
-        lambda c, h, hf: fracture.bar(c, h=h),
+        lambda c, h, hf, mc: fracture.bar(c, h=h, max_cells=mc),
         ("left", "right", "bottom", "top"),
         0.01,
         "1D-like bar [0, 1] x [0, 0.05], structured quadrilaterals",
     ),
     "sent": Geometry(
-        lambda c, h, hf: fracture.notched_plate(c, h_band=h, h_far=hf, band="tension"),
+        lambda c, h, hf, mc: fracture.notched_plate(
+            c, h_band=h, h_far=hf, band="tension", max_cells=mc
+        ),
         fracture.NOTCHED_PLATE_GROUPS,
         0.01,
         "single-edge notched plate (1 mm), band ahead of the notch (tension)",
     ),
     "sens": Geometry(
-        lambda c, h, hf: fracture.notched_plate(c, h_band=h, h_far=hf, band="shear"),
+        lambda c, h, hf, mc: fracture.notched_plate(
+            c, h_band=h, h_far=hf, band="shear", max_cells=mc
+        ),
         fracture.NOTCHED_PLATE_GROUPS,
         0.01,
         "single-edge notched plate (1 mm), band in the lower right (shear)",
     ),
     "strip": Geometry(
-        lambda c, h, hf: fracture.strip(c, h_band=h, h_far=hf),
+        lambda c, h, hf, mc: fracture.strip(c, h_band=h, h_far=hf, max_cells=mc),
         fracture.STRIP_GROUPS,
         0.02,
         "surfing strip [0, 1] x [-0.25, 0.25], band along y = 0",
     ),
     "lpanel": Geometry(
-        lambda c, h, hf: panels.lpanel(c, h=h, h_far=hf),
+        lambda c, h, hf, mc: panels.lpanel(c, h=h, h_far=hf, max_cells=mc),
         panels.LPANEL_GROUPS,
         5.0,
         "L-shaped panel (Winkler 2001), 500 mm, band from the re-entrant corner",
     ),
     "plate_with_holes": Geometry(
-        lambda c, h, hf: panels.plate_with_holes(c, h=h, h_far=hf),
+        lambda c, h, hf, mc: panels.plate_with_holes(c, h=h, h_far=hf, max_cells=mc),
         panels.PLATE_WITH_HOLES_GROUPS,
         2.0,
         "65 x 120 plate with two holes of radius 10",
     ),
     "pfhub_tshape": Geometry(
-        lambda c, h, hf: pfhub.tshape(c, h=h),
+        lambda c, h, hf, mc: pfhub.tshape(c, h=h, max_cells=mc),
         pfhub.TSHAPE_GROUPS,
         2.0,
         "PFHub benchmark 1c T-shape",
@@ -81,9 +85,13 @@ def build(
     *,
     h: float | None = None,
     h_far: float | None = None,
+    max_cells: int | None = None,
 ) -> TaggedMesh:
-    """Build geometry ``name`` (see :data:`GEOMETRIES`) with size ``h`` (default per geometry)."""
+    """Build geometry ``name`` (see :data:`GEOMETRIES`) with size ``h`` (default per geometry).
+
+    A mesh estimated above ``max_cells`` cells is refused before meshing.
+    """
     if name not in GEOMETRIES:
         raise InputError(f"unknown geometry {name!r}; choose from {', '.join(GEOMETRIES)}")
     geo = GEOMETRIES[name]
-    return geo.make(comm, geo.h if h is None else h, h_far)
+    return geo.make(comm, geo.h if h is None else h, h_far, max_cells)

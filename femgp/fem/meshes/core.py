@@ -13,7 +13,41 @@ from mpi4py import MPI
 
 from femgp.errors import InputError
 
-__all__ = ["TaggedMesh", "from_gmsh", "read_msh", "rectangle", "require_groups"]
+__all__ = [
+    "DEFAULT_MAX_CELLS",
+    "TaggedMesh",
+    "check_cell_count",
+    "from_gmsh",
+    "read_msh",
+    "rectangle",
+    "require_groups",
+    "triangles",
+]
+
+#: The default limit on the cells of a generated mesh (``--max-cells``): about
+#: what a workstation solves in memory. Every generator estimates its cell count
+#: from the sizes *before* meshing and refuses a mesh above the limit, so a typo
+#: in a mesh size fails at once instead of filling the memory.
+DEFAULT_MAX_CELLS = 4_000_000
+
+
+def triangles(area: float, h: float) -> float:
+    """The number of triangles of size ``h`` (equilateral) that cover ``area``."""
+    return area / (0.25 * 3**0.5 * h * h)
+
+
+def check_cell_count(estimate: float, size: str, *, max_cells: int | None = None) -> None:
+    """Refuse a mesh whose estimated cell count exceeds ``max_cells`` (before meshing).
+
+    ``size`` names the size that sets the count (e.g. ``"h_band = 1e-07"``);
+    the InputError names it, the estimate and the option that raises the limit.
+    """
+    limit = DEFAULT_MAX_CELLS if max_cells is None else int(max_cells)
+    if not estimate <= limit:
+        raise InputError(
+            f"mesh size {size} would give about {estimate:.3g} cells, above the limit of "
+            f"{limit} (--max-cells, [mesh] max_cells); check the size or raise the limit"
+        )
 
 
 @dataclass
@@ -152,9 +186,15 @@ def rectangle(
     n: tuple[int, int],
     *,
     quadrilateral: bool = True,
+    max_cells: int | None = None,
 ) -> TaggedMesh:
-    """A structured rectangle with facet groups ``left``, ``right``, ``bottom``, ``top``."""
+    """A structured rectangle with facet groups ``left``, ``right``, ``bottom``, ``top``.
+
+    Refused (InputError) above ``max_cells`` cells (default :data:`DEFAULT_MAX_CELLS`).
+    """
     (x0, y0), (x1, y1) = corners
+    cells = float(n[0]) * float(n[1]) * (1 if quadrilateral else 2)
+    check_cell_count(cells, f"n = {n[0]} x {n[1]}", max_cells=max_cells)
     cell = dmesh.CellType.quadrilateral if quadrilateral else dmesh.CellType.triangle
     msh = dmesh.create_rectangle(comm, [np.array([x0, y0]), np.array([x1, y1])], list(n), cell)
     tdim = msh.topology.dim

@@ -24,7 +24,7 @@ from mpi4py import MPI
 
 from femgp.energy.validation import check_choice, check_positive
 from femgp.errors import InputError
-from femgp.fem.meshes.core import TaggedMesh, from_gmsh, rectangle
+from femgp.fem.meshes.core import TaggedMesh, check_cell_count, from_gmsh, rectangle, triangles
 
 __all__ = [
     "NOTCHED_PLATE_GROUPS",
@@ -48,6 +48,7 @@ def bar(
     height: float = 0.05,
     h: float = 0.01,
     quadrilateral: bool = True,
+    max_cells: int | None = None,
 ) -> TaggedMesh:
     """A 1D-like bar ``[0, length] × [0, height]`` of structured cells of size ``h``.
 
@@ -61,7 +62,14 @@ def bar(
     h = check_positive("h", h)
     nx = max(1, round(length / h))
     ny = max(1, round(height / h))
-    return rectangle(comm, ((0.0, 0.0), (length, height)), (nx, ny), quadrilateral=quadrilateral)
+    check_cell_count(nx * ny * (1 if quadrilateral else 2), f"h = {h:g}", max_cells=max_cells)
+    return rectangle(
+        comm,
+        ((0.0, 0.0), (length, height)),
+        (nx, ny),
+        quadrilateral=quadrilateral,
+        max_cells=max_cells,
+    )
 
 
 def _box_field(
@@ -142,12 +150,14 @@ def notched_plate(
     band: str = "tension",
     band_halfwidth: float = 0.05,
     notch_width: float | None = None,
+    max_cells: int | None = None,
 ) -> TaggedMesh:
     """The SENT/SENS notched 1 mm × 1 mm plate (groups in :data:`NOTCHED_PLATE_GROUPS`).
 
     ``h_band`` should be at most ``ell / 4`` for literature resolution (see
     :func:`build_notched_plate` for the other arguments; ``h_far`` defaults to
-    ``max(0.02, 5 h_band)``).
+    ``max(0.02, 5 h_band)``). A plate estimated above ``max_cells`` cells is
+    refused before gmsh runs (:func:`~femgp.fem.meshes.core.check_cell_count`).
     """
     h_band = check_positive("h_band", h_band)
     h_far = max(0.02, 5 * h_band) if h_far is None else check_positive("h_far", h_far)
@@ -155,6 +165,12 @@ def notched_plate(
     check_positive("band_halfwidth", band_halfwidth)
     if notch_width is not None and not 0 < notch_width < 0.2:
         raise InputError(f"notch_width must be in (0, 0.2) mm, got {notch_width!r}")
+    # the refined box (band plus its transition) at h_band, the plate at h_far
+    width = 0.5 + 2 * band_halfwidth + 2 * max(4 * h_band, 0.1)
+    height = 2 * band_halfwidth if band == "tension" else 0.5 + band_halfwidth
+    height += 2 * max(4 * h_band, 0.1)
+    estimate = triangles(min(width * height, 1.0), h_band) + triangles(1.0, h_far)
+    check_cell_count(estimate, f"h_band = {h_band:g}", max_cells=max_cells)
     return from_gmsh(
         lambda gmsh: build_notched_plate(
             gmsh,
@@ -217,14 +233,21 @@ def strip(
     h_band: float,
     h_far: float | None = None,
     band_halfwidth: float = 0.05,
+    max_cells: int | None = None,
 ) -> TaggedMesh:
-    """The surfing strip (groups in :data:`STRIP_GROUPS`), refined to ``h_band`` along y = 0."""
+    """The surfing strip (groups in :data:`STRIP_GROUPS`), refined to ``h_band`` along y = 0.
+
+    A strip estimated above ``max_cells`` cells is refused before gmsh runs.
+    """
     length = check_positive("length", length)
     height = check_positive("height", height)
     h_band = check_positive("h_band", h_band)
     h_far = max(h_band, min(height / 10, 8 * h_band)) if h_far is None else h_far
     check_positive("h_far", h_far)
     check_positive("band_halfwidth", band_halfwidth)
+    band = min(2 * band_halfwidth + 2 * max(4 * h_band, 0.25 * height), height)
+    estimate = triangles(length * band, h_band) + triangles(length * height, h_far)
+    check_cell_count(estimate, f"h_band = {h_band:g}", max_cells=max_cells)
     return from_gmsh(
         lambda gmsh: build_strip(
             gmsh,

@@ -25,7 +25,7 @@ from mpi4py import MPI
 
 from femgp.energy.validation import check_positive
 from femgp.errors import InputError
-from femgp.fem.meshes.core import TaggedMesh, from_gmsh
+from femgp.fem.meshes.core import TaggedMesh, check_cell_count, from_gmsh, triangles
 
 __all__ = [
     "LPANEL_GROUPS",
@@ -101,6 +101,7 @@ def lpanel(
     h: float = 5.0,
     h_far: float | None = None,
     load_width: float = 10.0,
+    max_cells: int | None = None,
 ) -> TaggedMesh:
     """The L-shaped panel in mm (groups in :data:`LPANEL_GROUPS`); ``h_far`` defaults to 5 h."""
     h = check_positive("h", h)
@@ -108,6 +109,9 @@ def lpanel(
     load_width = check_positive("load_width", load_width)
     if load_width >= 60.0:
         raise InputError(f"load_width must be below 60 mm, got {load_width!r}")
+    fine = 281.0 * 100.0 + 4 * load_width * 40.0  # the band and the load boxes
+    estimate = triangles(fine, h) + triangles(187_500.0, max(h, h_far))
+    check_cell_count(estimate, f"h = {h:g}", max_cells=max_cells)
     return from_gmsh(
         lambda gmsh: build_lpanel(gmsh, h=h, h_far=max(h, h_far), load_width=load_width),
         comm,
@@ -199,6 +203,7 @@ def plate_with_holes(
     holes: Sequence[tuple[float, float, float]] = DEFAULT_HOLES,
     h: float = 2.0,
     h_far: float | None = None,
+    max_cells: int | None = None,
 ) -> TaggedMesh:
     """A plate with circular holes (groups in :data:`PLATE_WITH_HOLES_GROUPS`).
 
@@ -210,6 +215,7 @@ def plate_with_holes(
     h = check_positive("h", h)
     h_far = 4 * h if h_far is None else check_positive("h_far", h_far)
     checked = _check_holes(width, height, holes)
+    check_cell_count(triangles(width * height, h), f"h = {h:g}", max_cells=max_cells)
     return from_gmsh(
         lambda gmsh: build_plate_with_holes(
             gmsh, width=width, height=height, holes=checked, h=h, h_far=max(h, h_far)

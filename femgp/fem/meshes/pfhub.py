@@ -12,16 +12,22 @@ from typing import Any
 from mpi4py import MPI
 
 from femgp.energy.validation import check_positive
-from femgp.fem.meshes.core import TaggedMesh, from_gmsh, rectangle
+from femgp.fem.meshes.core import TaggedMesh, check_cell_count, from_gmsh, rectangle, triangles
 
 __all__ = ["TSHAPE_GROUPS", "build_tshape", "square", "tshape"]
 
 TSHAPE_GROUPS = ("domain", "boundary")
 
 
-def square(comm: MPI.Comm = MPI.COMM_WORLD, *, n: int = 100, size: float = 200.0) -> TaggedMesh:
+def square(
+    comm: MPI.Comm = MPI.COMM_WORLD,
+    *,
+    n: int = 100,
+    size: float = 200.0,
+    max_cells: int | None = None,
+) -> TaggedMesh:
     """The benchmark 1a/1b square ``[0, size]^2`` with ``n × n`` quadrilaterals."""
-    return rectangle(comm, ((0.0, 0.0), (size, size)), (n, n))
+    return rectangle(comm, ((0.0, 0.0), (size, size)), (n, n), max_cells=max_cells)
 
 
 def build_tshape(gmsh: Any, h: float = 2.0) -> None:
@@ -41,6 +47,17 @@ def build_tshape(gmsh: Any, h: float = 2.0) -> None:
     gmsh.model.mesh.generate(2)
 
 
-def tshape(comm: MPI.Comm = MPI.COMM_WORLD, *, h: float = 2.0) -> TaggedMesh:
-    """The benchmark 1c T-shaped domain, meshed with triangles of size ``h``."""
+#: The area of the T-shape: the stem 20 x 100 and the bar 100 x 20.
+TSHAPE_AREA = 4000.0
+
+
+def tshape(
+    comm: MPI.Comm = MPI.COMM_WORLD, *, h: float = 2.0, max_cells: int | None = None
+) -> TaggedMesh:
+    """The benchmark 1c T-shaped domain, meshed with triangles of size ``h``.
+
+    Refused before gmsh runs when estimated above ``max_cells`` cells.
+    """
+    h = check_positive("h", h)
+    check_cell_count(triangles(TSHAPE_AREA, h), f"h = {h:g}", max_cells=max_cells)
     return from_gmsh(lambda gmsh: build_tshape(gmsh, h), comm, gdim=2, name="pfhub_tshape")

@@ -18,7 +18,7 @@ from mpi4py import MPI
 
 from femgp.energy.validation import check_finite
 from femgp.errors import InputError
-from femgp.fem.meshes.core import TaggedMesh, rectangle
+from femgp.fem.meshes.core import TaggedMesh, check_cell_count, rectangle
 
 __all__ = ["box", "interval", "square"]
 
@@ -58,6 +58,7 @@ def _tag_facets(
 def interval(comm: MPI.Comm, bounds: tuple[float, float], n: int) -> TaggedMesh:
     """The interval ``[x0, x1]`` with ``n`` cells and facet groups ``left``, ``right``."""
     _check_cells((n,))
+    check_cell_count(float(n), f"n = {n}")
     x0, x1 = bounds
     _check_corners((x0,), (x1,))
     msh = dmesh.create_interval(comm, int(n), [float(x0), float(x1)])
@@ -71,13 +72,24 @@ def interval(comm: MPI.Comm, bounds: tuple[float, float], n: int) -> TaggedMesh:
     )
 
 
-def square(comm: MPI.Comm, length: float, n: int, *, quadrilateral: bool = False) -> TaggedMesh:
+def square(
+    comm: MPI.Comm,
+    length: float,
+    n: int,
+    *,
+    quadrilateral: bool = False,
+    max_cells: int | None = None,
+) -> TaggedMesh:
     """The square ``[0, length]^2`` with ``n x n`` cells (triangles by default)."""
     _check_cells((n,))
     length = check_finite("length", length)
     _check_corners((0.0,), (length,))
     return rectangle(
-        comm, ((0.0, 0.0), (length, length)), (int(n), int(n)), quadrilateral=quadrilateral
+        comm,
+        ((0.0, 0.0), (length, length)),
+        (int(n), int(n)),
+        quadrilateral=quadrilateral,
+        max_cells=max_cells,
     )
 
 
@@ -87,12 +99,16 @@ def box(
     n: tuple[int, int, int],
     *,
     hexahedral: bool = False,
+    max_cells: int | None = None,
 ) -> TaggedMesh:
     """A structured box with facet groups left/right (x), front/back (y), bottom/top (z).
 
-    Tetrahedra by default, hexahedra with ``hexahedral=True``.
+    Tetrahedra by default, hexahedra with ``hexahedral=True``; refused above
+    ``max_cells`` cells.
     """
     _check_cells(tuple(n))
+    cells = float(n[0]) * float(n[1]) * float(n[2]) * (1 if hexahedral else 6)
+    check_cell_count(cells, f"n = {n[0]} x {n[1]} x {n[2]}", max_cells=max_cells)
     lo, hi = (tuple(float(v) for v in c) for c in corners)
     _check_corners(lo, hi)
     cell = dmesh.CellType.hexahedron if hexahedral else dmesh.CellType.tetrahedron

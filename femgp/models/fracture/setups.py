@@ -28,6 +28,7 @@ __all__ = [
     "MIEHE_MATERIAL",
     "Setup",
     "bar",
+    "g_theta_observer",
     "k_field",
     "notched_shear",
     "notched_tension",
@@ -40,13 +41,62 @@ MIEHE_MATERIAL: dict[str, float] = {"E": 210.0, "nu": 0.3, "Gc": 2.7e-3}
 
 @dataclass
 class Setup:
-    """A mesh, parameters, a loading and an optional initial damage."""
+    """A mesh, parameters, a loading and an optional initial damage.
+
+    ``run_options`` are the keywords of :func:`femgp.models.fracture.run` that
+    belong to the case (``title``, ``force_label``, ``initial_damage``, an
+    ``observer`` and its ``extra_columns``): ``run(s.mesh, s.params,
+    s.loading, **s.run_options, ...)``.
+    """
 
     mesh: TaggedMesh
     params: Params
     loading: Loading
     initial_damage: Callable[[np.ndarray], np.ndarray] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    title: str = "fracture"
+    force_label: str = "reaction force"
+    observer: Callable[[Any, Any], dict[str, float]] | None = None
+    extra_columns: tuple[str, ...] = ()
+
+    @property
+    def run_options(self) -> dict[str, Any]:
+        """The case's keywords for :func:`femgp.models.fracture.run`."""
+        out: dict[str, Any] = {
+            "title": self.title,
+            "force_label": self.force_label,
+            "initial_damage": self.initial_damage,
+        }
+        if self.observer is not None:
+            out["observer"] = self.observer
+            out["extra_columns"] = self.extra_columns
+        return out
+
+
+def g_theta_observer(
+    ell: float, *, r1: float = 2.5, r2: float = 4.5
+) -> Callable[[Any, Any], dict[str, float]]:
+    """An observer recording the damage ``tip`` and the G-theta energy release rate ``G``.
+
+    The virtual crack advance is ``theta = e_x`` within ``r1 * ell`` of the
+    damage tip, falling linearly to 0 at ``r2 * ell`` (a function of x, so the
+    same on any number of ranks).
+    """
+    check_positive("r1", r1)
+    if not r2 > r1:
+        raise InputError(f"r2 must be larger than r1, got r1 = {r1!r}, r2 = {r2!r}")
+    inner, outer = r1 * ell, r2 * ell
+
+    def observer(model: Any, row: Any) -> dict[str, float]:
+        tip = model.tip_position()
+
+        def theta(x: np.ndarray) -> np.ndarray:
+            v = np.clip((outer - np.hypot(x[0] - tip, x[1])) / (outer - inner), 0.0, 1.0)
+            return np.vstack([v, np.zeros_like(v)])
+
+        return {"tip": tip, "G": model.energy_release_rate(theta)}
+
+    return observer
 
 
 def _params(base: dict[str, Any], overrides: dict[str, Any]) -> Params:
@@ -67,6 +117,7 @@ def bar(
     steps: int = 60,
     loads: Sequence[float] | None = None,
     clamp_damage: bool = False,
+    max_cells: int | None = None,
     **overrides: Any,
 ) -> Setup:
     """A bar in traction: ``u_x = 0`` on the left, ``u_x = load`` on the right, ``u_y = 0``
@@ -80,7 +131,7 @@ def bar(
     ``height`` for the stress).
     """
     params = _params({"E": 1.0, "nu": 0.0, "Gc": 1.0, "ell": 0.1, "model": "AT1"}, overrides)
-    tm = fmeshes.bar(comm, length=length, height=height, h=h)
+    tm = fmeshes.bar(comm, length=length, height=height, h=h, max_cells=max_cells)
     bcs = (
         DisplacementBC("left", 0, 0.0),
         DisplacementBC("right", 0, 1.0, loaded=True),
@@ -97,7 +148,8 @@ def bar(
         reaction=("right", 0),
         damage_zero=("left", "right") if clamp_damage else (),
     )
-    return Setup(tm, params, loading, info={"length": length, "height": height, "E_eff": e_mod})
+    info = {"length": length, "height": height, "E_eff": e_mod}
+    return Setup(tm, params, loading, info=info, title="bar")
 
 
 def _check_plane_mesh(mesh: TaggedMesh, setup: str) -> None:
@@ -126,6 +178,7 @@ def _notched(
     extra: tuple[DisplacementBC, ...],
     reaction: tuple[str, int],
     mesh: TaggedMesh | None,
+    max_cells: int | None,
     overrides: dict[str, Any],
 ) -> Setup:
     ell = check_positive("ell", ell)
@@ -135,11 +188,24 @@ def _notched(
     if mesh is not None:
         _check_plane_mesh(mesh, {"tension": "SENT", "shear": "SENS"}.get(band, band))
     tm = mesh or fmeshes.notched_plate(
-        comm, h_band=h_band, h_far=h_far, band=band, band_halfwidth=max(3 * ell, 0.03)
+        comm,
+        h_band=h_band,
+        h_far=h_far,
+        band=band,
+        band_halfwidth=max(3 * ell, 0.03),
+        max_cells=max_cells,
     )
     bcs = (DisplacementBC("bottom", None, (0.0, 0.0)), *top, *extra)
     loading = Loading(bcs, tuple(loads), reaction=reaction)
-    return Setup(tm, params, loading, info={"h_band": h_band, "ell": ell})
+    tension = band == "tension"
+    return Setup(
+        tm,
+        params,
+        loading,
+        info={"h_band": h_band, "ell": ell},
+        title="SENT" if tension else "SENS",
+        force_label=f"{'' if tension else 'horizontal '}reaction force on the top edge [kN]",
+    )
 
 
 def sent_loads(
@@ -159,6 +225,7 @@ def notched_tension(
     h_far: float | None = None,
     loads: Sequence[float] | None = None,
     mesh: TaggedMesh | None = None,
+    max_cells: int | None = None,
     **overrides: Any,
 ) -> Setup:
     """Single-edge notched tension (SENT) in mm and kN, after Miehe et al. (2010).
@@ -180,6 +247,7 @@ def notched_tension(
         extra=(),
         reaction=("top", 1),
         mesh=mesh,
+        max_cells=max_cells,
         overrides=overrides,
     )
 
@@ -192,6 +260,7 @@ def notched_shear(
     h_far: float | None = None,
     loads: Sequence[float] | None = None,
     mesh: TaggedMesh | None = None,
+    max_cells: int | None = None,
     **overrides: Any,
 ) -> Setup:
     """Single-edge notched shear (SENS) in mm and kN, after Miehe et al. (2010).
@@ -213,6 +282,7 @@ def notched_shear(
         extra=(DisplacementBC("left", 1, 0.0), DisplacementBC("right", 1, 0.0)),
         reaction=("top", 0),
         mesh=mesh,
+        max_cells=max_cells,
         overrides=overrides,
     )
 
@@ -250,6 +320,8 @@ def surfing(
     advance: float = 0.5,
     steps: int = 25,
     load_factor: float = 1.0,
+    g_theta: tuple[float, float] | None = (2.5, 4.5),
+    max_cells: int | None = None,
     **overrides: Any,
 ) -> Setup:
     """The surfing test: a crack driven along ``y = 0`` by a moving K_I field.
@@ -259,7 +331,9 @@ def surfing(
     from ``crack0`` by ``advance`` in ``steps`` steps (the load is the tip
     advance), with ``K_I = load_factor * sqrt(Gc_eff E')``, ``E' = E / (1 - nu^2)``
     in plane strain. The initial crack ``[0, crack0] × {0}`` is an initial
-    damage with the model's optimal profile.
+    damage with the model's optimal profile. With ``g_theta = (r1, r2)`` (radii
+    in units of ell) every step records the damage tip and G-theta
+    (:func:`g_theta_observer`); ``None`` records neither.
     """
     params = _params({"E": 1.0, "nu": 0.3, "Gc": 1.0, "ell": ell, "model": "AT1"}, overrides)
     h_band = params.ell / 5 if h_band is None else check_positive("h_band", h_band)
@@ -269,6 +343,7 @@ def surfing(
         height=height,
         h_band=h_band,
         band_halfwidth=max(4 * params.ell, 2 * h_band),
+        max_cells=max_cells,
     )
     el = params.elastic
     e_prime = el.E_eff if params.elastic_model == "plane_strain" else el.E
@@ -289,4 +364,9 @@ def surfing(
         Loading(bcs, loads),
         initial_damage=initial,
         info={"K": K, "E_prime": e_prime, "gc_eff": gc_eff, "h_band": h_band, "crack0": crack0},
+        title="surfing",
+        observer=None
+        if g_theta is None
+        else g_theta_observer(params.ell, r1=g_theta[0], r2=g_theta[1]),
+        extra_columns=() if g_theta is None else ("tip", "G"),
     )

@@ -21,6 +21,9 @@ close match and the allowed ones), a value of the wrong type, malformed TOML
 (with its line), a missing file. Value checks (positivity, choices) stay in
 the ``Params`` classes; their messages get the file name as a prefix.
 
+Every ``[mesh]`` table takes ``max_cells``: a generated mesh estimated above
+it is refused before meshing (``femgp run --max-cells`` overrides it).
+
 This module imports neither DOLFINx nor PETSc.
 """
 
@@ -125,10 +128,10 @@ class Config:
             lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items()]
         return "\n".join(lines) + "\n"
 
-    def build(self, table: str, factory: Callable[..., Any], /, **kwargs: Any) -> Any:
-        """Call ``factory(**kwargs)``, prefixing an InputError with the file and ``table``."""
+    def build(self, table: str, factory: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Call ``factory(*args, **kwargs)``; an InputError gets the file and ``table``."""
         try:
-            return factory(**kwargs)
+            return factory(*args, **kwargs)
         except InputError as exc:
             raise InputError(f"{self.where(table)} {exc}") from None
 
@@ -207,6 +210,10 @@ def _common(model: str) -> Schema:
     }
 
 
+#: The ``[mesh] max_cells`` key of every case.
+MAX_CELLS = Key("int", doc="refuse a generated mesh estimated above this many cells")
+
+
 def _fracture(case: str) -> Schema:
     from femgp.models.fracture.params import Params
 
@@ -219,6 +226,7 @@ def _fracture(case: str) -> Schema:
             "gdim": Key("int", doc="geometric dimension (default: inferred)"),
             "h_band": Key("float", doc="mesh size along the crack path (default ell / 4)"),
             "h_far": Key("float", doc="mesh size away from the crack path"),
+            "max_cells": MAX_CELLS,
         }
         if case == "sent":
             s["loading"] = {
@@ -231,7 +239,7 @@ def _fracture(case: str) -> Schema:
         else:
             s["loading"] = {"ranges": Key("ranges"), "loads": loads}
     elif case == "bar":
-        s["mesh"] = {"length": Key("float"), "height": Key("float"), "h": Key("float")}
+        s["mesh"] = {k: Key("float") for k in ("length", "height", "h")} | {"max_cells": MAX_CELLS}
         s["loading"] = {
             "load_max": Key("float"),
             "steps": Key("int"),
@@ -239,7 +247,8 @@ def _fracture(case: str) -> Schema:
             "loads": loads,
         }
     else:  # surfing
-        s["mesh"] = {"length": Key("float"), "height": Key("float"), "h_band": Key("float")}
+        sizes = ("length", "height", "h_band")
+        s["mesh"] = {k: Key("float") for k in sizes} | {"max_cells": MAX_CELLS}
         s["loading"] = {
             "crack0": Key("float"),
             "advance": Key("float"),
@@ -265,6 +274,7 @@ def _cahn_hilliard(case: str) -> Schema:
         "n": Key("int", default=100, doc="cells per side of the square"),
         "size": Key("float", default=200.0, doc="side of the square"),
         "h": Key("float", default=2.0, doc="mesh size of the T-shape"),
+        "max_cells": MAX_CELLS,
     }
     s["time"] = {
         "t_end": Key("float", default=50.0),
@@ -288,7 +298,7 @@ def _twinning(case: str) -> Schema:
     s = _common("twinning")
     s["params"] = keys_from_dataclass(Params)
     s["material"] = keys_from_signature(getattr(Params, _TWINNING_SETUP[case]), exclude=("kappa",))
-    mesh: dict[str, Key] = {"file": Key("str"), "gdim": Key("int")}
+    mesh: dict[str, Key] = {"file": Key("str"), "gdim": Key("int"), "max_cells": MAX_CELLS}
     if case == "domain_wall":
         mesh["cells_per_delta"] = Key("int", default=4)
         mesh["half_length"] = Key("float", default=12.0, doc="in wall widths delta")

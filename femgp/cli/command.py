@@ -4,13 +4,15 @@
   petsc4py, mpi4py and its MPI library, torch when present) and PETSc's
   external packages.
 - ``femgp run <model> --config case.toml [--output DIR] [--overwrite] [--set
-  table.key=value ...] [PETSc options]`` runs a case file (see
-  :mod:`femgp.config` and ``configs/``), also under ``mpirun -n N``.
+  table.key=value ...] [--max-cells N] [PETSc options]`` runs a case file (see
+  :mod:`femgp.cli.config` and ``configs/``), also under ``mpirun -n N``; the
+  case is built from the registry :mod:`femgp.cli.cases`.
 - ``femgp plot <results folder>`` draws the history and the last fields
-  (:mod:`femgp.plot_cli`).
-- ``femgp mesh`` (from :mod:`femgp.mesh_cli`, where installed).
+  (:mod:`femgp.cli.plot`).
+- ``femgp mesh`` (:mod:`femgp.cli.mesh`).
 
-User errors exit with code 2 and one line on stderr (rank 0).
+User errors exit with code 2 and one line on stderr (rank 0). PETSc options on
+the command line reach PETSc before it initialises (``-log_view`` works).
 """
 
 from __future__ import annotations
@@ -25,8 +27,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from femgp.cli.args import (
+    ArgumentParser,
+    add_run_options,
+    init_petsc,
+    rank,
+    script_main,
+    split_petsc_args,
+)
 from femgp.errors import InputError
-from femgp.scripting import ArgumentParser, positive_int, script_main, split_petsc_args
 
 __all__ = ["build_parser", "info", "main", "run_config"]
 
@@ -101,20 +110,25 @@ def _say(comm: Any, text: str) -> None:
         print(text, flush=True)
 
 
-def _read_mesh(cfg: Any, comm: Any, *, gdim: int | None) -> Any:
-    """The mesh of ``[mesh] file`` (relative to the case file), with read_mesh if present."""
-    import femgp.fem.meshes as meshes
-
+def _mesh_file(cfg: Any) -> Path:
+    """The ``[mesh] file`` of a case, relative to the case file."""
     path = Path(cfg["mesh"]["file"])
-    if not path.is_absolute():
-        path = cfg.path.parent / path
-    reader = getattr(meshes, "read_mesh", None)
+    return path if path.is_absolute() else cfg.path.parent / path
+
+
+def _read_mesh(cfg: Any, comm: Any, *, gdim: int | None) -> Any:
+    """The mesh of ``[mesh] file`` (relative to the case file)."""
+    from femgp.cli.cases import read_user_mesh
+
     try:
-        if reader is not None:
-            return reader(path, comm, gdim=gdim)
-        return meshes.read_msh(path, comm, gdim=gdim or 2)
+        return read_user_mesh(_mesh_file(cfg), comm, gdim=gdim)
     except InputError as exc:
         raise InputError(f"{cfg.where('mesh')} {exc}") from None
+
+
+def _max_cells(cfg: Any, args: argparse.Namespace) -> int | None:
+    """``--max-cells``, else ``[mesh] max_cells``, else None (the default limit)."""
+    return args.max_cells or cfg["mesh"].get("max_cells")
 
 
 def _model_kwargs(run: Callable[..., Any], cfg: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -145,19 +159,19 @@ def _model_kwargs(run: Callable[..., Any], cfg: Any, args: argparse.Namespace) -
 def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -> Any:
     import numpy as np
 
+    from femgp.cli.cases import fracture_setup
+    from femgp.cli.fracture import headline, summary
     from femgp.models.fracture import run
     from femgp.models.fracture import setups as fs
-    from femgp.models.fracture.cli import summary
 
     params = dict(cfg["params"])
-    mesh_t, load_t = cfg["mesh"], cfg["loading"]
+    mesh_t = {k: v for k, v in cfg["mesh"].items() if k != "max_cells"}
+    load_t = cfg["loading"]
     case = cfg.case
-    kw: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    title = cfg[""].get("title")
+    kw: dict[str, Any] = {"max_cells": _max_cells(cfg, args)}
+    if case != "bar" and "ell" in params:
+        kw["ell"] = params.pop("ell")
     if case in ("sent", "sens"):
-        if "ell" in params:
-            kw["ell"] = params.pop("ell")
         kw.update({k: mesh_t[k] for k in ("h_band", "h_far") if k in mesh_t})
         if "file" in mesh_t:
             kw["mesh"] = _read_mesh(cfg, comm, gdim=mesh_t.get("gdim"))
@@ -169,54 +183,24 @@ def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
         elif "ranges" in load_t:
             pieces = [np.arange(a, b + 1e-9, s) for a, b, s in load_t["ranges"]]
             kw["loads"] = tuple(float(v) for v in np.concatenate(pieces))
-        factory = fs.notched_tension if case == "sent" else fs.notched_shear
-        title = title or case.upper()
-        force_label = "reaction force on the top edge [kN]"
-        if case == "sens":
-            force_label = "horizontal reaction force on the top edge [kN]"
-    elif case == "bar":
-        kw.update(mesh_t)
-        kw.update(load_t)
-        factory, title, force_label = fs.bar, title or "bar", "reaction force"
     else:
-        if "ell" in params:
-            kw["ell"] = params.pop("ell")
         kw.update(mesh_t)
         kw.update(load_t)
-        factory, title, force_label = fs.surfing, title or "surfing", "reaction force"
-    setup = cfg.build("params", factory, comm=comm, **kw, **params)
-    if case == "surfing" and cfg["analysis"].get("g_theta", True):
-        ell = setup.params.ell
-        r1, r2 = cfg["analysis"]["r1"] * ell, cfg["analysis"]["r2"] * ell
-
-        def observer(model: Any, row: Any) -> dict[str, float]:
-            tip = model.tip_position()
-
-            def theta(x: np.ndarray) -> np.ndarray:
-                v = np.clip((r2 - np.hypot(x[0] - tip, x[1])) / (r2 - r1), 0.0, 1.0)
-                return np.vstack([v, np.zeros_like(v)])
-
-            return {"tip": tip, "G": model.energy_release_rate(theta)}
-
-        extra = {"observer": observer, "extra_columns": ("tip", "G")}
-    p_ = setup.params
-    _say(
-        comm,
-        f"{title}: {p_.model}, split {p_.split}, ell = {p_.ell:g}, "
-        f"{len(setup.loading.loads)} load steps, {comm.size} rank(s)",
-    )
+    if case == "surfing":
+        analysis = cfg["analysis"]
+        kw["g_theta"] = (analysis["r1"], analysis["r2"]) if analysis["g_theta"] else None
+    setup = cfg.build("params", fracture_setup, case, comm, **kw, **params)
+    title = cfg[""].get("title") or setup.title
+    _say(comm, headline(setup, comm.size, title=title))
     result = run(
         setup.mesh,
         setup.params,
         setup.loading,
         output=out,
         overwrite=args.overwrite or cfg["output"]["overwrite"],
-        initial_damage=setup.initial_damage,
-        title=title,
-        force_label=force_label,
         show_progress=not (args.quiet or cfg["output"]["quiet"]),
         plots=cfg["output"]["plots"],
-        **extra,
+        **{**setup.run_options, "title": title},
         **_model_kwargs(run, cfg, args),
     )
     _say(comm, summary(result, unit="kN" if case in ("sent", "sens") else ""))
@@ -224,20 +208,24 @@ def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
 
 
 def _cahn_hilliard(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -> Any:
-    from femgp.fem.meshes import require_groups
-    from femgp.fem.meshes.pfhub import TSHAPE_GROUPS, square, tshape
-    from femgp.fem.plots import plot_field, plot_history
+    from femgp.cli.cases import cahn_hilliard_mesh
+    from femgp.cli.plot import cahn_hilliard_plots
     from femgp.models import cahn_hilliard as ch
 
     mesh_t, time_t, init_t = cfg["mesh"], cfg["time"], cfg["initial"]
     params = cfg.build("params", ch.Params, **cfg["params"])
-    if "file" in mesh_t:
-        tm = _read_mesh(cfg, comm, gdim=2)
-        require_groups(tm, TSHAPE_GROUPS, source=f"mesh file {mesh_t['file']!r}")
-    elif mesh_t["domain"] == "tshape":
-        tm = cfg.build("mesh", tshape, comm=comm, h=mesh_t["h"])
-    else:
-        tm = cfg.build("mesh", square, comm=comm, n=mesh_t["n"], size=mesh_t["size"])
+    tm = cfg.build(
+        "mesh",
+        cahn_hilliard_mesh,
+        comm,
+        mesh=_read_mesh(cfg, comm, gdim=2) if "file" in mesh_t else None,
+        source=f"mesh file {mesh_t.get('file')!r}",
+        domain=mesh_t["domain"],
+        n=mesh_t["n"],
+        size=mesh_t["size"],
+        h=mesh_t["h"],
+        max_cells=_max_cells(cfg, args),
+    )
     initial = ch.pfhub_initial(c0=init_t["c0"], epsilon=init_t["epsilon"])
     extra = {"max_steps": time_t["max_steps"]} if "max_steps" in time_t else {}
     t_end = time_t["t_end"]
@@ -255,16 +243,7 @@ def _cahn_hilliard(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | No
     )
     if out is not None and cfg["output"]["plots"]:
         title = cfg[""].get("title") or "Cahn-Hilliard"
-        if comm.rank == 0 and len(result.history) > 1:
-            plot_history(
-                result.history,
-                "time",
-                ["free_energy"],
-                out / "free_energy.png",
-                logx=True,
-                title=f"{title}: free energy",
-            )
-        plot_field(result.fields[0], out / "concentration.png", title=f"c at t = {t_end:g}")
+        cahn_hilliard_plots(result, out, comm=comm, title=title, t_end=t_end)
     F = result.history[-1]["free_energy"]
     _say(
         comm,
@@ -275,67 +254,32 @@ def _cahn_hilliard(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | No
 
 
 def _twinning(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -> Any:
-    import numpy as np
-
-    from femgp.fem.meshes.core import rectangle
-    from femgp.fem.meshes.twinning import box, square
-    from femgp.models.twinning import Params, random_field, run, tanh_wall
+    from femgp.cli.cases import TWINNING_SETUPS, twinning_initial, twinning_mesh, wall_width
+    from femgp.models.twinning import Params, run
 
     case = cfg.case
     mesh_t, time_t, init_t = cfg["mesh"], cfg["time"], cfg["initial"]
-    setup = {
-        "laminate": Params.square_to_rectangle,
-        "domain_wall": Params.domain_wall,
-        "cubic_tetragonal": Params.cubic_to_tetragonal,
-    }[case]
+    setup = getattr(Params, TWINNING_SETUPS[case])
     material = dict(cfg["material"])
     if case == "domain_wall" and material.get("e") == 0.0:
         material["e"] = None  # no elasticity, as the demo's --strain 0
     params = cfg.build("params", setup, **material, **cfg["params"])
     mesh = _read_mesh(cfg, comm, gdim=mesh_t.get("gdim")).mesh if "file" in mesh_t else None
-    defaults = inspect.signature(setup).parameters
+    delta = None
     if case == "domain_wall":
+        defaults = inspect.signature(setup).parameters
         a = material.get("a", defaults["a"].default)
         kappa = cfg["params"].get("kappa", defaults["kappa"].default)
-        _, delta, _ = cfg.build("material", tanh_wall, a=a, kappa=kappa)
-        if mesh is None:
-            cpd = mesh_t["cells_per_delta"]
-            half, height = mesh_t["half_length"] * delta, mesh_t["height"] * delta
-            n = (round(2 * mesh_t["half_length"] * cpd), round(mesh_t["height"] * cpd))
-            corners = ((-half, 0.0), (half, height))
-            mesh = cfg.build(
-                "mesh", rectangle, comm=comm, corners=corners, n=n, quadrilateral=False
-            ).mesh
-        width = init_t["width"] * delta
-        initial: list[Any] = [lambda x: np.tanh(x[0] / width)]
-    else:
-        cube = case == "cubic_tetragonal"
-        if mesh is None:
-            cells = mesh_t["cells"]
-            length = mesh_t.get("length", float(cells))
-            if cube:
-                corners3 = ((0.0, 0.0, 0.0), (length, length, length))
-                mesh = cfg.build("mesh", box, comm=comm, corners=corners3, n=(cells,) * 3).mesh
-            else:
-                mesh = cfg.build("mesh", square, comm=comm, length=length, n=cells).mesh
-        noise: dict[str, Any] = {
-            "amplitude": init_t["amplitude"],
-            "wavelength": tuple(init_t["wavelength"]),
-        }
-        if "modes" in init_t:
-            noise["modes"] = init_t["modes"]
-        if cube:
-            noise["dim"] = 3
-        if len(noise["wavelength"]) != 2:
-            raise InputError(
-                f"{cfg.where('initial')} wavelength must be [shortest, longest], "
-                f"got {init_t['wavelength']!r}"
-            )
-        seed = init_t["seed"]
-        initial = [
-            cfg.build("initial", random_field, seed=seed + 1000 * i, **noise)
-            for i in range(len(params.variants))
-        ]
+        delta = cfg.build("material", wall_width, a, kappa)
+    if mesh is None:
+        names = ("cells", "length", "cells_per_delta", "half_length", "height")
+        sizes = {k: mesh_t[k] for k in names if k in mesh_t}
+        limit = _max_cells(cfg, args)
+        mesh = cfg.build("mesh", twinning_mesh, case, comm, delta=delta, max_cells=limit, **sizes)
+    names = ("seed", "amplitude", "wavelength", "modes", "width")
+    noise = {k: init_t[k] for k in names if k in init_t}
+    variants = len(params.variants)
+    initial = cfg.build("initial", twinning_initial, case, variants, delta=delta, **noise)
     extra = {k: time_t[k] for k in ("steady_rate", "max_steps") if k in time_t}
     result = run(
         mesh,
@@ -368,13 +312,9 @@ _RUNNERS: dict[str, Callable[[Any, argparse.Namespace, Any, Path | None], Any]] 
 }
 
 
-def _petsc_options(cfg: Any, extra: Sequence[str]) -> None:
-    """``[solver]`` options first, then the command line's (which win)."""
-    unknown = [a for a in extra if a.startswith("--")]
-    if unknown:
-        raise InputError(f"unknown option(s): {' '.join(unknown)} (see femgp run --help)")
-    cli = split_petsc_args(extra)
-    if not cfg["solver"] and not cli:
+def _solver_options(cfg: Any) -> None:
+    """The ``[solver]`` table's PETSc options, where the command line did not set them."""
+    if not cfg["solver"]:
         return
     import femgp.fem._backend  # noqa: F401  (dolfinx_solver before petsc4py)
 
@@ -382,30 +322,36 @@ def _petsc_options(cfg: Any, extra: Sequence[str]) -> None:
 
     opts = PETSc.Options()
     for name, value in cfg["solver"].items():
-        opts[name] = ("true" if value else "false") if isinstance(value, bool) else value
-    if cli:
-        opts.insertString(" ".join(cli))
+        if not opts.hasName(name):
+            opts[name] = ("true" if value else "false") if isinstance(value, bool) else value
 
 
 def run_config(args: argparse.Namespace, extra: Sequence[str] = ()) -> Any:
-    """Run the case file ``args.config`` of model ``args.model``; return the model's result."""
-    from femgp.config import _check_model, load_config
+    """Run the case file ``args.config`` of model ``args.model``; return the model's result.
 
+    ``extra`` are PETSc options: they go to PETSc before it initialises (so
+    that ``-log_view`` works) and win over the case's ``[solver]`` table.
+    """
+    from femgp.cli.config import _check_model, load_config
+
+    init_petsc(split_petsc_args(extra))
     _check_model(args.model)
     cfg = load_config(args.config, args.model, overrides=args.set or ())
-    _petsc_options(cfg, extra)
+    _solver_options(cfg)
 
     import femgp.fem._backend  # noqa: F401
 
     from mpi4py import MPI
 
-    from femgp.models.fracture.run import refuse_existing_results
+    from femgp.fem.io import refuse_existing_results
 
     comm = MPI.COMM_WORLD
     folder = args.output or cfg["output"].get("folder") or f"results/{cfg.path.stem}"
     out = Path(folder)
     overwrite = args.overwrite or cfg["output"]["overwrite"]
     restart = args.restart or cfg["output"]["restart"]
+    if restart and overwrite:
+        raise InputError("--restart and --overwrite exclude each other")
     if not (overwrite or restart):
         refuse_existing_results(out, comm)
     result = _RUNNERS[cfg.model](cfg, args, comm, out)
@@ -426,10 +372,9 @@ def _cmd_run(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from femgp.plot_cli import plot_results
-    from femgp.scripting import _rank
+    from femgp.cli.plot import plot_results
 
-    if _rank() != 0:  # a serial command; under mpirun rank 0 does the work
+    if rank() != 0:  # a serial command; under mpirun rank 0 does the work
         return 0
     written = plot_results(args.folder, output_dir=args.output_dir, overwrite=args.overwrite)
     for path in written:
@@ -452,20 +397,13 @@ def build_parser() -> ArgumentParser:
     )
     r.add_argument("model", help="cahn_hilliard, fracture or twinning")
     r.add_argument("--config", required=True, help="the TOML case file")
-    r.add_argument("--output", default=None, help="results folder (overrides [output] folder)")
-    r.add_argument("--overwrite", action="store_true", help="replace results in the folder")
-    r.add_argument("--restart", action="store_true", help="continue from the folder's checkpoint")
-    r.add_argument("--vtx", action="store_true", help="also write the fields as VTX (.bp)")
-    r.add_argument(
-        "--checkpoint-every", type=positive_int, default=None, help="checkpoint every N steps"
-    )
+    add_run_options(r, default_output=None)
     r.add_argument(
         "--set",
         action="append",
         metavar="TABLE.KEY=VALUE",
         help="override a value of the case file (TOML syntax), e.g. --set time.t_end=10",
     )
-    r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_cmd_run, takes_extra=True)
 
     q = sub.add_parser("plot", help="history plots and a picture of the last fields")
@@ -474,12 +412,9 @@ def build_parser() -> ArgumentParser:
     q.add_argument("--overwrite", action="store_true", help="replace existing pictures")
     q.set_defaults(func=_cmd_plot)
 
-    try:
-        from femgp.mesh_cli import add_mesh_command, run_mesh_command
-    except ImportError:
-        pass
-    else:
-        add_mesh_command(sub).set_defaults(func=run_mesh_command)
+    from femgp.cli.mesh import add_mesh_command, run_mesh_command
+
+    add_mesh_command(sub).set_defaults(func=run_mesh_command)
     return p
 
 
@@ -497,10 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Bad arguments (argparse) and user errors give one line on stderr and 2.
     """
-    try:
-        return script_main(_main, argv)
-    except SystemExit as exc:  # argparse: --help (0) or a bad argument (2)
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    return script_main(_main, argv)
 
 
 if __name__ == "__main__":

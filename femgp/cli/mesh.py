@@ -22,8 +22,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from femgp.cli.args import ArgumentParser, positive_float, positive_int, script_main
 from femgp.errors import InputError
-from femgp.scripting import ArgumentParser, positive_float, script_main
 
 __all__ = ["add_mesh_command", "format_report", "geometry_script", "main", "run_mesh_command"]
 
@@ -90,7 +90,7 @@ def _build(args: argparse.Namespace) -> int:
     if args.name is None or args.output is None:
         raise InputError("femgp mesh build needs NAME and --output FILE (or --list)")
     _check_target(args.output, args.overwrite)
-    tm = build(args.name, MPI.COMM_SELF, h=args.h, h_far=args.h_far)
+    tm = build(args.name, MPI.COMM_SELF, h=args.h, h_far=args.h_far, max_cells=args.max_cells)
     path = write_mesh(tm, args.output, overwrite=args.overwrite)
     print(f"wrote {path} ({tm.mesh.topology.index_map(tm.mesh.topology.dim).size_global} cells)")
     return 0
@@ -138,6 +138,9 @@ def add_mesh_command(subparsers: Any) -> argparse.ArgumentParser:
     build.add_argument("--h", type=positive_float, default=None, help="fine mesh size")
     build.add_argument("--h-far", type=positive_float, default=None, help="coarse mesh size")
     build.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    build.add_argument(
+        "--max-cells", type=positive_int, default=None, help="refuse a mesh above N cells"
+    )
     build.add_argument("--list", action="store_true", help="list the geometries")
     build.set_defaults(mesh_func=_build)
     conv = sub.add_parser("convert", help="convert a mesh keeping its tags")
@@ -155,7 +158,7 @@ def run_mesh_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m femgp.mesh_cli mesh ...``: the mesh command alone (exit code 2 on bad input)."""
+    """``python -m femgp.cli.mesh mesh ...``: the mesh command alone (exit code 2 on bad input)."""
 
     def run(argv: Sequence[str] | None) -> int:
         parser = ArgumentParser(prog="femgp", description="femgp mesh command")
@@ -174,8 +177,6 @@ def geometry_script(
 
     A thin wrapper of ``femgp mesh build NAME``; ``h`` is the default fine mesh size.
     """
-    from femgp.scripting import ArgumentParser, positive_float
-
     p = ArgumentParser(prog=f"meshes/{name}.py", description=f"write the {name} mesh (.msh)")
     p.add_argument("--h", type=positive_float, default=h, help="fine mesh size")
     p.add_argument("--h-far", type=positive_float, default=None, help="coarse mesh size")

@@ -1,0 +1,356 @@
+"""Argument plumbing shared by every femgp script: numbers, options, PETSc, exit codes.
+
+One home for what the ``femgp`` command, the demos and the benchmarks all do
+with their command lines:
+
+- one number parser (:func:`positive_float`, :func:`positive_int`,
+  :func:`nonnegative_float`, built by :func:`number`);
+- one :class:`ArgumentParser` whose errors are one line on stderr and exit 2;
+- the common run options (:func:`add_run_options`: ``--output``,
+  ``--overwrite``, ``--quiet``, ``--max-cells``, ``--checkpoint-every``,
+  ``--restart``, ``--vtx``) and their translation (:func:`run_options`);
+- one PETSc-argument splitter (:func:`split_petsc_args`, :func:`parse_with_petsc`)
+  that hands the PETSc options to ``petsc4py.init`` *before* PETSc initialises,
+  so that options acting at initialisation or finalisation (``-log_view``,
+  ``-log_view_memory``, ``-info``, ``-options_left``) work;
+- one error-exit wrapper (:func:`script_main`): user errors (an
+  :class:`~femgp.errors.InputError`, a ``ValueError``, a missing file, an
+  ``OSError`` such as a full disk) print one line on stderr and exit 2, a
+  :class:`~femgp.errors.SolverError` exits 1, Ctrl-C exits 130. Only rank 0 prints.
+
+This module is pure Python: it imports neither dolfinx, petsc4py nor mpi4py
+(the torch demos import it, and torch crashes in a process that loaded PETSc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from femgp.errors import InputError, SolverError
+
+__all__ = [
+    "DEFAULT_MAX_CELLS",
+    "PETSC_INIT_OPTIONS",
+    "ArgumentParser",
+    "TorchDemoParser",
+    "add_run_options",
+    "init_petsc",
+    "nonnegative_float",
+    "number",
+    "parse_with_petsc",
+    "positive_float",
+    "positive_int",
+    "rank",
+    "recorded",
+    "run_options",
+    "say",
+    "script_main",
+    "split_petsc_args",
+]
+
+#: The default of ``--max-cells``: a generated mesh estimated above it is refused.
+#: Kept equal to :data:`femgp.fem.meshes.core.DEFAULT_MAX_CELLS` (this module may not import it).
+DEFAULT_MAX_CELLS = 4_000_000
+
+#: PETSc options that act when PETSc initialises or finalises: they must reach
+#: ``petsc4py.init`` (see :func:`init_petsc`).
+PETSC_INIT_OPTIONS = (
+    "-log_view", "-log_view_memory", "-log_view_gpu_time", "-log_all", "-log_trace",
+    "-info", "-options_left", "-malloc_debug", "-malloc_dump", "-memory_view",
+    "-on_error_abort", "-start_in_debugger", "-history",
+)  # fmt: skip
+
+
+# -- ranks and one-line messages ------------------------------------------------------------
+
+
+def rank() -> int:
+    """This process's MPI rank: from mpi4py where loaded, else from the launcher's environment."""
+    if "mpi4py.MPI" in sys.modules:
+        return sys.modules["mpi4py.MPI"].COMM_WORLD.rank
+    for var in ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"):
+        value = os.environ.get(var)
+        if value is not None and value.isdigit():
+            return int(value)
+    return 0
+
+
+def say(message: str) -> None:
+    """Print ``message`` as one line on stderr (rank 0 only)."""
+    if rank() == 0:
+        line = message.strip().splitlines()[0] if message.strip() else "error"
+        print(line, file=sys.stderr, flush=True)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr (rank 0) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``prog: error: message`` as one line and exit with status 2."""
+        say(f"{self.prog}: error: {message}")
+        sys.exit(2)
+
+
+# -- the number parser ----------------------------------------------------------------------
+
+
+def number(kind: type, test: Callable[[Any], bool], what: str) -> Callable[[str], Any]:
+    """An argparse type: ``kind(text)`` that passes ``test``, else "expected ``what``, got ..."."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not test(value):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    parse.__name__ = what
+    return parse
+
+
+#: argparse type: a finite float > 0.
+positive_float = number(float, lambda v: v > 0 and math.isfinite(v), "a finite number > 0")
+#: argparse type: a finite float >= 0.
+nonnegative_float = number(float, lambda v: v >= 0 and math.isfinite(v), "a finite number >= 0")
+#: argparse type: an integer >= 1.
+positive_int = number(int, lambda v: v >= 1, "a positive integer")
+
+
+# -- the common run options -----------------------------------------------------------------
+
+
+def add_run_options(
+    p: argparse.ArgumentParser,
+    *,
+    default_output: str | None,
+    checkpoints: bool = True,
+    vtx: bool = True,
+    max_cells: bool = True,
+) -> argparse.ArgumentParser:
+    """Add ``--output --overwrite --quiet`` and, as asked, ``--max-cells``, the checkpoint
+    options ``--checkpoint-every N --restart`` (docs/checkpointing.md) and ``--vtx``."""
+    where = f" (default: {default_output})" if default_output else ""
+    p.add_argument("--output", default=default_output, help=f"results folder{where}")
+    p.add_argument("--overwrite", action="store_true", help="replace results in --output")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    if max_cells:
+        p.add_argument(
+            "--max-cells",
+            type=positive_int,
+            default=None,
+            metavar="N",
+            help=f"refuse a generated mesh estimated above N cells (default {DEFAULT_MAX_CELLS})",
+        )
+    if checkpoints:
+        p.add_argument(
+            "--checkpoint-every",
+            type=positive_int,
+            default=None,
+            metavar="N",
+            help="write a checkpoint every N steps (and on SIGTERM); see docs/checkpointing.md",
+        )
+        p.add_argument(
+            "--restart",
+            action="store_true",
+            help="continue the run in --output from its latest complete checkpoint",
+        )
+    if vtx:
+        p.add_argument(
+            "--vtx", action="store_true", help="also write the fields as ADIOS2 VTX (<name>.bp)"
+        )
+    return p
+
+
+def run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``checkpoint_every``, ``restart`` and ``vtx`` for a model's ``run``, from parsed options.
+
+    Raises InputError for ``--restart`` with ``--vtx`` or with ``--overwrite``.
+    """
+    restart = bool(getattr(args, "restart", False))
+    if restart and getattr(args, "vtx", False):
+        raise InputError("--vtx cannot continue a restarted run (fields.xdmf does); drop --vtx")
+    if restart and getattr(args, "overwrite", False):
+        raise InputError("--restart and --overwrite exclude each other")
+    out: dict[str, Any] = {"restart": restart}
+    if hasattr(args, "checkpoint_every"):
+        out["checkpoint_every"] = args.checkpoint_every
+    if hasattr(args, "vtx"):
+        out["vtx"] = bool(args.vtx)
+    return out
+
+
+def max_cells(args: argparse.Namespace) -> int:
+    """The ``--max-cells`` limit (its default when not given)."""
+    value = getattr(args, "max_cells", None)
+    return DEFAULT_MAX_CELLS if value is None else int(value)
+
+
+# -- PETSc options --------------------------------------------------------------------------
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def split_petsc_args(extra: Sequence[str]) -> list[str]:
+    """Check that leftover arguments are PETSc options (``-name [value]``) and return them.
+
+    A PETSc option has one leading dash and at most one value (a negative number
+    is a value); an unknown ``--option`` or a stray word is an :class:`InputError`.
+    """
+    extra = list(extra)
+    previous_is_name = False
+    for arg in extra:
+        if arg.startswith("--"):
+            raise InputError(
+                f"unrecognized arguments: {arg} (see --help); {arg!r} is no PETSc option "
+                "either, which takes one dash (-name value)"
+            )
+        if arg.startswith("-") and len(arg) > 1 and not _is_number(arg):
+            previous_is_name = True
+            continue
+        if not previous_is_name:
+            raise InputError(
+                f"unexpected argument {arg!r}; extra arguments must be PETSc options (-name value)"
+            )
+        previous_is_name = False
+    return extra
+
+
+def init_petsc(options: Sequence[str]) -> None:
+    """Give the command line's PETSc options to PETSc, before it initialises where possible.
+
+    Before ``petsc4py.PETSc`` is imported, the options go to ``petsc4py.init``
+    (after ``dolfinx_solver`` where that wheel is installed), so that PETSc
+    starts with them: ``-log_view`` prints its summary at exit and ``-info``
+    logs from the start. If PETSc already runs, they are inserted into the
+    options database, where the options read at initialisation have no effect
+    (then a line on stderr says so).
+    """
+    options = list(options)
+    if not options:
+        return
+    if "petsc4py.PETSc" not in sys.modules:
+        import importlib.util
+
+        if importlib.util.find_spec("dolfinx_solver") is not None:
+            import dolfinx_solver  # noqa: F401  (orders MPI ahead of the compiled bindings)
+        import petsc4py
+
+        petsc4py.init([sys.argv[0] if sys.argv and sys.argv[0] else "femgp", *options])
+        return
+    from petsc4py import PETSc
+
+    late = [o for o in options if o.split(":")[0] in PETSC_INIT_OPTIONS]
+    if late:
+        say(f"warning: PETSc was already initialised; {' '.join(late)} may have no effect")
+    PETSc.Options().insertString(" ".join(options))
+
+
+def parse_with_petsc(
+    p: argparse.ArgumentParser, argv: Sequence[str] | None = None
+) -> argparse.Namespace:
+    """Parse ``argv``; the leftover arguments must be PETSc options and go to :func:`init_petsc`.
+
+    Call it before anything imports dolfinx or petsc4py.
+    """
+    args, extra = p.parse_known_args(argv)
+    init_petsc(split_petsc_args(extra))
+    return args
+
+
+# -- the torch demos ------------------------------------------------------------------------
+
+
+class TorchDemoParser(ArgumentParser):
+    """The parser of the torch demos: ``--dry-run --output --overwrite --quiet --seed --threads``.
+
+    ``--overwrite`` is needed to write into an output folder that already holds
+    files; ``--quiet`` silences standard output (errors still reach stderr).
+    """
+
+    def __init__(self, *, description: str, default_output: str) -> None:
+        super().__init__(description=description)
+        self.add_argument("--dry-run", action="store_true", help="a run of a few seconds")
+        add_run_options(
+            self, default_output=default_output, checkpoints=False, vtx=False, max_cells=False
+        )
+        self.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+        threads = "torch CPU threads (default: torch's choice; 1 with --dry-run)"
+        self.add_argument("--threads", type=int, default=0, help=threads)
+        self.add_argument("--check-args", action="store_true", help=argparse.SUPPRESS)
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        """Parse; with ``--check-args`` stop (exit 0) once the arguments are known good."""
+        ns = super().parse_args(args, namespace)
+        if ns.threads < 0:
+            self.error(f"argument --threads: must be >= 0, got {ns.threads}")
+        if ns.check_args:
+            sys.exit(0)
+        ns.output = Path(ns.output)
+        if ns.output.is_dir() and any(ns.output.iterdir()) and not ns.overwrite:
+            raise InputError(
+                f"output folder {str(ns.output)!r} already holds results; pass --overwrite "
+                "or choose another --output"
+            )
+        if ns.quiet:
+            sys.stdout = open(os.devnull, "w")  # open as long as the process lives
+        threads = ns.threads or (1 if ns.dry_run else 0)
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        return ns
+
+
+def recorded(args: argparse.Namespace) -> dict[str, Any]:
+    """The parsed options as JSON-ready values (paths as strings), for a run's summary."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+
+
+# -- the error-exit wrapper -----------------------------------------------------------------
+
+
+def script_main(
+    main: Callable[[Sequence[str] | None], int | None],
+    argv: Sequence[str] | None = None,
+    *,
+    serial: bool = False,
+) -> int:
+    """Run ``main(argv)``; return the exit code, turning errors into one line on stderr.
+
+    User errors exit 2, a :class:`SolverError` 1, Ctrl-C 130; ``--help`` and
+    argparse errors keep their codes. With ``serial`` (the torch demos) a
+    process started by ``mpirun -n N`` other than rank 0 only checks the
+    arguments (``--check-args``) and writes nothing.
+    """
+    if serial and rank() != 0:
+        argv = [*(sys.argv[1:] if argv is None else argv), "--check-args"]
+    try:
+        return int(main(argv) or 0)
+    except SystemExit as exc:  # argparse: --help (0) or a bad argument (2); a run's own status
+        if exc.code is None or isinstance(exc.code, int):
+            return int(exc.code or 0)
+        say(str(exc.code))  # SystemExit("message"): as Python does, the message and status 1
+        return 1
+    except (InputError, OSError, ValueError) as exc:  # OSError: a full disk, a missing file
+        say(f"error: {exc}")
+        return 2
+    except SolverError as exc:
+        say(f"solver error: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130

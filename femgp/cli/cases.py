@@ -1,0 +1,261 @@
+"""The registry of set-ups: each case's mesh, initial state and model set-up, written once.
+
+The demos, the benchmarks and ``femgp run`` build their cases from here, so a
+case (its mesh, boundary conditions, observers, plots) has one home:
+
+- fracture: :data:`FRACTURE_SETUPS` names the set-ups of
+  :mod:`femgp.models.fracture.setups` (which carry the boundary conditions, the
+  G-theta observer of the surfing test, the plot titles);
+- Cahn-Hilliard: :func:`cahn_hilliard_mesh` (the PFHub square or T-shape, or a
+  mesh file) and :func:`femgp.cli.plot.cahn_hilliard_plots`;
+- twinning: :data:`TWINNING_SETUPS` (the ``Params`` class methods),
+  :func:`twinning_mesh` and :func:`twinning_initial`.
+
+Every generated mesh takes ``max_cells`` (``--max-cells``): a mesh estimated
+above it is refused before meshing. Importing this module imports DOLFINx.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import femgp.fem._backend  # noqa: F401  (dolfinx_solver before dolfinx)
+
+import numpy as np
+
+from femgp.errors import InputError
+from femgp.fem.meshes import TaggedMesh, read_mesh, require_groups
+from femgp.models.fracture import setups as fracture_setups
+
+__all__ = [
+    "FRACTURE_SETUPS",
+    "TWINNING_SETUPS",
+    "cahn_hilliard_mesh",
+    "fracture_setup",
+    "fracture_start",
+    "notched_resolution",
+    "output_options",
+    "run_notched_demo",
+    "twinning_initial",
+    "twinning_mesh",
+    "wall_width",
+]
+
+#: Fracture case name -> set-up factory ``f(comm, **options) -> Setup``.
+FRACTURE_SETUPS: dict[str, Callable[..., fracture_setups.Setup]] = {
+    "sent": fracture_setups.notched_tension,
+    "sens": fracture_setups.notched_shear,
+    "bar": fracture_setups.bar,
+    "surfing": fracture_setups.surfing,
+}
+
+#: Twinning case name -> the name of its ``Params`` class method.
+TWINNING_SETUPS: dict[str, str] = {
+    "laminate": "square_to_rectangle",
+    "domain_wall": "domain_wall",
+    "cubic_tetragonal": "cubic_to_tetragonal",
+}
+
+
+def read_user_mesh(path: str | Path, comm: Any, *, gdim: int | None = None) -> TaggedMesh:
+    """A user's mesh file (``.msh``, XDMF or a meshio format) with its tags."""
+    return read_mesh(Path(path), comm, gdim=gdim)
+
+
+def fracture_setup(case: str, comm: Any, **options: Any) -> fracture_setups.Setup:
+    """The fracture set-up ``case`` (see :data:`FRACTURE_SETUPS`) built with ``options``."""
+    if case not in FRACTURE_SETUPS:
+        raise InputError(f"unknown fracture case {case!r} (allowed: {', '.join(FRACTURE_SETUPS)})")
+    return FRACTURE_SETUPS[case](comm, **options)
+
+
+def cahn_hilliard_mesh(
+    comm: Any,
+    *,
+    mesh: TaggedMesh | None = None,
+    source: str = "mesh",
+    domain: str = "square",
+    n: int = 100,
+    size: float = 200.0,
+    h: float = 2.0,
+    max_cells: int | None = None,
+) -> TaggedMesh:
+    """The PFHub benchmark 1 mesh: the square (1b) of ``n x n`` cells, the T-shape (1c) of
+    size ``h``, or a user's ``mesh`` read from ``source`` (it needs the groups ``domain``
+    and ``boundary``)."""
+    from femgp.fem.meshes.pfhub import TSHAPE_GROUPS, square, tshape
+
+    if mesh is not None:
+        require_groups(mesh, TSHAPE_GROUPS, source=source)
+        return mesh
+    if domain == "tshape":
+        return tshape(comm, h=h, max_cells=max_cells)
+    if domain != "square":
+        raise InputError(f"domain must be 'square' or 'tshape', got {domain!r}")
+    return square(comm, n=n, size=size, max_cells=max_cells)
+
+
+def wall_width(a: float, kappa: float) -> float:
+    """The width delta of the twinning domain wall ``tanh(x / delta)``."""
+    from femgp.models.twinning import tanh_wall
+
+    return tanh_wall(a, kappa)[1]
+
+
+def twinning_mesh(
+    case: str,
+    comm: Any,
+    *,
+    cells: int | None = None,
+    length: float | None = None,
+    delta: float | None = None,
+    cells_per_delta: int = 4,
+    half_length: float = 12.0,
+    height: float = 2.0,
+    max_cells: int | None = None,
+) -> Any:
+    """The DOLFINx mesh of a twinning case.
+
+    - ``laminate``: the square ``[0, length]^2`` of ``cells x cells`` triangles;
+    - ``cubic_tetragonal``: the cube ``[0, length]^3`` of ``cells^3 x 6`` tetrahedra;
+    - ``domain_wall``: the strip ``[-half_length, half_length] x [0, height]``
+      (in wall widths ``delta``) with ``cells_per_delta`` cells per delta.
+
+    ``length`` defaults to ``cells`` (one cell per length unit).
+    """
+    from femgp.fem.meshes.core import rectangle
+    from femgp.fem.meshes.twinning import box, square
+
+    if case == "domain_wall":
+        if delta is None:
+            raise InputError("the domain_wall mesh needs the wall width delta")
+        half, top = half_length * delta, height * delta
+        n = (round(2 * half_length * cells_per_delta), round(height * cells_per_delta))
+        corners = ((-half, 0.0), (half, top))
+        return rectangle(comm, corners, n, quadrilateral=False, max_cells=max_cells).mesh
+    if cells is None:
+        raise InputError(f"the {case} mesh needs a number of cells")
+    side = float(cells) if length is None else length
+    if case == "cubic_tetragonal":
+        corners3 = ((0.0, 0.0, 0.0), (side, side, side))
+        return box(comm, corners3, (cells,) * 3, max_cells=max_cells).mesh
+    if case == "laminate":
+        return square(comm, side, cells, max_cells=max_cells).mesh
+    raise InputError(f"unknown twinning case {case!r} (allowed: {', '.join(TWINNING_SETUPS)})")
+
+
+def twinning_initial(
+    case: str,
+    variants: int,
+    *,
+    seed: int = 1,
+    amplitude: float = 0.05,
+    wavelength: Sequence[float] = (4.0, 16.0),
+    modes: int | None = None,
+    delta: float | None = None,
+    width: float = 2.0,
+) -> list[Callable[[np.ndarray], np.ndarray]]:
+    """The initial order parameters of a twinning case, functions of x (rank-independent).
+
+    ``domain_wall``: ``tanh(x / (width * delta))``; the others: small noise
+    (:func:`femgp.models.twinning.random_field`) about the parent phase, one
+    field per variant with seeds ``seed + 1000 i``.
+    """
+    from femgp.models.twinning import random_field
+
+    if case == "domain_wall":
+        if delta is None:
+            raise InputError("the domain_wall initial state needs the wall width delta")
+        w = width * delta
+        return [lambda x: np.tanh(x[0] / w)]
+    if len(wavelength) != 2:
+        raise InputError(f"wavelength must be [shortest, longest], got {list(wavelength)!r}")
+    noise: dict[str, Any] = {"amplitude": amplitude, "wavelength": tuple(wavelength)}
+    if modes is not None:
+        noise["modes"] = modes
+    if case == "cubic_tetragonal":
+        noise["dim"] = 3
+    return [random_field(seed + 1000 * i, **noise) for i in range(variants)]
+
+
+def output_options(args: Any) -> dict[str, Any]:
+    """The run options of parsed demo arguments, after refusing (before any meshing) an
+    ``--output`` folder that already holds results, unless ``--overwrite`` or ``--restart``.
+
+    Returns ``run_options(args)`` and ``output``, ``overwrite``, ``show_progress``
+    for the model's ``run``.
+    """
+    from mpi4py import MPI
+
+    from femgp.cli.args import run_options
+    from femgp.fem.io import refuse_existing_results
+
+    opts = run_options(args)
+    if not args.overwrite and not opts["restart"]:
+        refuse_existing_results(Path(args.output), MPI.COMM_WORLD)
+    return {
+        **opts,
+        "output": args.output,
+        "overwrite": args.overwrite,
+        "show_progress": not args.quiet,
+    }
+
+
+def fracture_start(args: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """``(comm, run options, Params overrides)`` of a fracture demo's parsed arguments.
+
+    Refuses an ``--output`` that already holds results (see :func:`output_options`).
+    """
+    from mpi4py import MPI
+
+    from femgp.cli.fracture import overrides
+
+    return MPI.COMM_WORLD, output_options(args), overrides(args)
+
+
+def notched_resolution(case: str, *, fine: bool, ell: float | None = None) -> dict[str, Any]:
+    """``ell``, ``h_band`` and ``loads`` of the SENT (``"sent"``) and SENS demos.
+
+    ``fine`` is the literature resolution: ell = 0.015 mm, h = ell / 4 along the
+    crack path, small load steps through the peak. The coarse default has
+    ell / h = 2.5 and larger steps (ell = 0.03 mm for SENT, 0.05 mm for SENS).
+    A given ``ell`` replaces the default one.
+    """
+    from femgp.models.fracture.setups import sent_loads
+
+    default = 0.015 if fine else {"sent": 0.03, "sens": 0.05}[case]
+    ell = default if ell is None else ell
+    h_band = ell / 4 if fine else ell / 2.5
+    if case == "sent" and fine:
+        loads = sent_loads(u_max=6.5e-3, du=1e-4, u_fine=4.5e-3, du_fine=1e-5)
+    elif case == "sent":
+        loads = sent_loads(u_max=7e-3, du=5e-4, u_fine=4.5e-3, du_fine=1e-4)
+    elif fine:
+        loads = tuple(float(v) for v in np.arange(1e-4, 1.6e-2 + 1e-9, 1e-4))
+    else:
+        steps = (np.arange(5e-4, 8e-3 + 1e-9, 5e-4), np.arange(8.25e-3, 1.1e-2 + 1e-9, 2.5e-4))
+        loads = tuple(float(v) for v in np.concatenate(steps))
+    return {"ell": ell, "h_band": h_band, "loads": loads}
+
+
+def run_notched_demo(case: str, args: Any) -> tuple[Any, fracture_setups.Setup, Any]:
+    """Run the SENT (``"sent"``) or SENS demo from its parsed arguments.
+
+    Refuses existing results, picks the resolution (:func:`notched_resolution`),
+    meshes the plate (or reads ``--mesh``), prints the set-up's headline and
+    runs the load path. Returns ``(comm, setup, result)``.
+    """
+    from femgp.cli.fracture import headline
+    from femgp.fem.meshes import read_msh
+    from femgp.models.fracture import run
+
+    comm, options, params = fracture_start(args)
+    resolution = notched_resolution(case, fine=args.fine, ell=params.pop("ell", None))
+    mesh = read_msh(args.mesh, comm) if args.mesh else None
+    setup = fracture_setup(case, comm, mesh=mesh, max_cells=args.max_cells, **resolution, **params)
+    if comm.rank == 0:
+        print(headline(setup, comm.size, unit="mm"), flush=True)
+    result = run(setup.mesh, setup.params, setup.loading, **options, **setup.run_options)
+    return comm, setup, result

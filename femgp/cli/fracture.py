@@ -1,0 +1,113 @@
+"""The fracture options of the demos and the benchmark, and the one-line run summary.
+
+The common run options (``--output --overwrite --quiet --max-cells`` and the
+checkpoint options) come from :func:`femgp.cli.args.add_run_options`; this
+module adds the model options every fracture script takes and turns them into
+``Params`` overrides. Pure Python: it imports neither dolfinx nor petsc4py.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+from femgp.cli.args import ArgumentParser, add_run_options, parse_with_petsc
+
+__all__ = [
+    "DEMOS",
+    "add_fracture_options",
+    "headline",
+    "overrides",
+    "parse_fracture_args",
+    "summary",
+]
+
+
+#: The fracture demos: case -> (description, default output, ``--mesh`` help or None).
+DEMOS: dict[str, tuple[str, str, str | None]] = {
+    "sent": (
+        "Single-edge notched tension (Miehe et al. 2010)",
+        "results/fracture_sent",
+        "a .msh file with facet groups 'bottom' and 'top'",
+    ),
+    "sens": (
+        "Single-edge notched shear (Miehe et al. 2010)",
+        "results/fracture_sens",
+        "a .msh file with facet groups bottom, top, left, right",
+    ),
+    "bar": ("A 1D-like bar in traction (phase-field fracture)", "results/fracture_bar", None),
+    "surfing": (
+        "The surfing test: a crack driven by a moving K_I field",
+        "results/fracture_surfing",
+        None,
+    ),
+}
+
+
+def parse_fracture_args(case: str, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line of the fracture demo of ``case`` (see :data:`DEMOS`).
+
+    The options are :func:`add_fracture_options`' and, where the case takes a
+    user mesh, ``--mesh FILE``; PETSc options go to PETSc before it initialises.
+    """
+    description, default_output, mesh_help = DEMOS[case]
+    p = ArgumentParser(prog=f"fracture_{case}.py", description=description)
+    add_fracture_options(p, default_output=default_output)
+    if mesh_help:
+        p.add_argument("--mesh", help=mesh_help)
+    return parse_with_petsc(p, argv)
+
+
+def add_fracture_options(p: argparse.ArgumentParser, *, default_output: str) -> None:
+    """Add the run options and ``--fine --model --split --ell --Gc --acceleration
+    --linear-solver``.
+
+    Model names are validated by ``Params`` (one-line errors naming the allowed
+    values), not by argparse, so that every bad value gets the same message.
+    """
+    add_run_options(p, default_output=default_output)
+    p.add_argument("--fine", action="store_true", help="the literature resolution (slow)")
+    p.add_argument("--model", default=None, help="crack density: AT1 or AT2")
+    p.add_argument("--split", default=None, help="energy split: none, voldev or spectral")
+    p.add_argument("--ell", type=float, default=None, help="regularisation length")
+    p.add_argument("--Gc", type=float, default=None, help="fracture toughness")
+    p.add_argument(
+        "--acceleration", default=None, help="alternate minimisation: overrelax, anderson, none"
+    )
+    p.add_argument(
+        "--linear-solver",
+        default=None,
+        help="iterative (CG + GAMG), direct (MUMPS) or hybrid (MUMPS for u)",
+    )
+
+
+def overrides(args: Any) -> dict[str, Any]:
+    """The model parameters given on the command line (those not left at None)."""
+    names = ("model", "split", "ell", "Gc", "acceleration", "linear_solver")
+    return {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
+
+
+def summary(result: Any, *, unit: str = "") -> str:
+    """A one-line summary of a fracture run."""
+    u = f" {unit}" if unit else ""
+    text = (
+        f"{result.steps} load steps in {result.wall_time:.1f} s: {result.am_iterations} "
+        f"alternate-minimisation iterations, {result.newton} Newton and {result.krylov} "
+        f"Krylov iterations, {result.cutbacks} cutbacks"
+    )
+    if result.peak_reaction == result.peak_reaction:  # not NaN: a reaction is recorded
+        text += f"; peak reaction {result.peak_reaction:.5g}{u}"
+    return text
+
+
+def headline(setup: Any, ranks: int, *, title: str | None = None, unit: str = "") -> str:
+    """A one-line description of a fracture set-up before its run."""
+    u = f" {unit}" if unit else ""
+    p = setup.params
+    h = setup.info.get("h_band")
+    size = f", h = {h:.4g}{u}" if h else ""
+    return (
+        f"{title or setup.title}: {p.model}, split {p.split}, ell = {p.ell:g}{u}{size}, "
+        f"{len(setup.loading.loads)} load steps, {ranks} rank(s)"
+    )

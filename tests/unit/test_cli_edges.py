@@ -1,0 +1,207 @@
+"""Edges of the command line (issue 11): mesh-size typos and PETSc's -log_view.
+
+- A mesh size typo (``--set mesh.h_band=1e-7``, ``--ell 1e-5``) is refused
+  before gmsh runs: one line naming the size, the estimate and ``--max-cells``,
+  exit code 2, within seconds, nothing written.
+- The cell estimate of every generator is checked against the cells it makes
+  (a factor-of-a-few bound: it is a guard, not a prediction), and a limit just
+  below the real count refuses the mesh (the control that must fail).
+- ``-log_view`` on the command line of a demo, of ``femgp run`` and of a
+  benchmark prints PETSc's performance summary with its ``SNESSolve`` line and
+  no PETSc error at exit; under ``mpirun -n 2`` ``-log_view ascii:FILE`` fills FILE.
+- The torch demos' argument module imports neither dolfinx nor petsc4py.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMOS = ROOT / "demos"
+
+
+def _run(*cmd: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"}
+    return subprocess.run(
+        list(cmd), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def _mpirun() -> str | None:
+    cand = Path(sys.executable).parent / "mpirun"
+    return str(cand) if cand.exists() else shutil.which("mpirun")
+
+
+# -- mesh-size typos ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cmd, size",
+    [
+        (
+            ["-m", "femgp.cli", "run", "fracture", "--config", "configs/fracture_sent.toml",
+             "--set", "mesh.h_band=1e-7"],
+            "h_band = 1e-07",
+        ),
+        ([str(DEMOS / "fracture_sent.py"), "--ell", "1e-5"], "h_band = 4e-06"),
+        ([str(DEMOS / "cahn_hilliard_spinodal.py"), "--n", "5000"], "n = 5000 x 5000"),
+        ([str(DEMOS / "twinning_cubic_tetragonal.py"), "--cells", "200"], "n = 200 x 200 x 200"),
+    ],
+    ids=["femgp-run-sent", "demo-sent-ell", "demo-ch-n", "demo-cubic-cells"],
+)  # fmt: skip
+def test_mesh_size_typo_is_refused_promptly(cmd: list[str], size: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    t0 = time.perf_counter()
+    proc = _run(sys.executable, *cmd, "--output", str(out), cwd=ROOT, timeout=120)
+    elapsed = time.perf_counter() - t0
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1, proc.stderr
+    line = lines[0]
+    assert f"mesh size {size} would give about" in line and "--max-cells" in line, line
+    estimate = float(re.search(r"about ([0-9.e+]+) cells", line).group(1))
+    assert estimate > 4_000_000
+    assert not out.exists()
+    assert elapsed < 60, f"refusal took {elapsed:.0f} s"
+
+
+def test_max_cells_option_raises_and_lowers_the_limit(tmp_path: Path) -> None:
+    """--max-cells is the option the message names: a low limit refuses the default mesh."""
+    proc = _run(
+        sys.executable, str(DEMOS / "fracture_bar.py"), "--max-cells", "10",
+        "--output", str(tmp_path / "out"), cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "above the limit of 10 " in proc.stderr
+
+
+def test_cell_estimates_bound_the_real_counts() -> None:
+    """Each generator's estimate is within a small factor of the cells it makes."""
+    from mpi4py import MPI
+
+    from femgp.errors import InputError
+    from femgp.fem.meshes import build
+    from femgp.fem.meshes.pfhub import square
+
+    comm = MPI.COMM_SELF
+
+    def cells(tm) -> int:
+        return tm.mesh.topology.index_map(tm.mesh.topology.dim).size_global
+
+    for name, h in (("sent", 0.01), ("sens", 0.02), ("strip", 0.02), ("pfhub_tshape", 4.0),
+                    ("lpanel", 10.0), ("plate_with_holes", 3.0), ("bar", 0.01)):  # fmt: skip
+        n = cells(build(name, comm, h=h))
+        # the estimate is at least the real count / 3: a limit of n / 3 refuses the mesh ...
+        with pytest.raises(InputError, match="--max-cells"):
+            build(name, comm, h=h, max_cells=n // 3)
+        # ... and at most 6 times it: a limit of 6 n lets it through
+        assert cells(build(name, comm, h=h, max_cells=6 * n)) == n, name
+    assert cells(square(comm, n=8, max_cells=64)) == 64
+    # the option's advertised default is the generators' default
+    from femgp.cli.args import DEFAULT_MAX_CELLS
+    from femgp.fem.meshes.core import DEFAULT_MAX_CELLS as MESH_DEFAULT
+
+    assert DEFAULT_MAX_CELLS == MESH_DEFAULT
+    with pytest.raises(InputError, match="n = 8 x 8 would give about 64 cells"):
+        square(comm, n=8, max_cells=63)
+
+
+# -- -log_view ------------------------------------------------------------------------------
+
+SNES_LINE = re.compile(r"^SNESSolve\s+(\d+)\s", re.M)
+
+
+def _snes_calls(text: str) -> int:
+    m = SNES_LINE.search(text)
+    assert m, text[-3000:]
+    return int(m.group(1))
+
+
+def test_log_view_demo_serial(tmp_path: Path) -> None:
+    proc = _run(
+        sys.executable, str(DEMOS / "cahn_hilliard_spinodal.py"), "--t-end", "1", "--n", "16",
+        "--quiet", "--output", str(tmp_path / "out"), "-log_view", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "PETSC ERROR" not in proc.stdout + proc.stderr
+    assert _snes_calls(proc.stdout) >= 1
+
+
+def test_log_view_femgp_run_and_benchmark(tmp_path: Path) -> None:
+    case = tmp_path / "ch.toml"
+    case.write_text('case = "spinodal"\n[mesh]\nn = 16\n[time]\nt_end = 1.0\n')
+    proc = _run(
+        sys.executable, "-m", "femgp.cli", "run", "cahn_hilliard", "--config", str(case),
+        "--quiet", "--output", str(tmp_path / "out"), "-log_view", "-options_left", "0",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "PETSC ERROR" not in proc.stdout + proc.stderr
+    assert _snes_calls(proc.stdout) >= 1
+    bench = _run(
+        sys.executable, str(ROOT / "benchmarks" / "twinning_laminate.py"), "--cells", "8",
+        "--t-end", "2", "--results", str(tmp_path / "bench"), "-log_view", cwd=tmp_path,
+    )  # fmt: skip
+    assert bench.returncode == 0, bench.stderr[-3000:]
+    assert "PETSC ERROR" not in bench.stdout + bench.stderr
+    assert _snes_calls(bench.stdout) >= 1
+
+
+def test_log_view_demo_mpi_to_file(tmp_path: Path) -> None:
+    mpirun = _mpirun()
+    if mpirun is None:
+        pytest.skip("mpirun not found")
+    log = tmp_path / "log.txt"
+    proc = _run(
+        mpirun, "-n", "2", sys.executable, str(DEMOS / "cahn_hilliard_spinodal.py"),
+        "--t-end", "1", "--n", "16", "--quiet", "--output", str(tmp_path / "out"),
+        "-log_view", f"ascii:{log}", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "PETSC ERROR" not in proc.stdout + proc.stderr
+    text = log.read_text()
+    assert "with 2 processes" in text, text[:2000]
+    assert _snes_calls(text) >= 1
+
+
+# -- the torch demos' plumbing --------------------------------------------------------------
+
+
+def test_argument_module_is_pure_python() -> None:
+    code = (
+        "import sys, femgp.cli, femgp.cli.args, femgp.cli.fracture, femgp.cli.config; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('dolfinx', 'petsc4py', 'mpi4py')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = _run(sys.executable, "-c", code, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# -- every demo takes the common options ----------------------------------------------------
+
+FEM_DEMOS = sorted(
+    p.name for p in DEMOS.glob("*.py")
+    if p.name.startswith(("fracture_", "cahn_hilliard_", "twinning_"))
+)  # fmt: skip
+TORCH_DEMOS = sorted(p.name for p in DEMOS.glob("*.py") if p.name not in [*FEM_DEMOS, "test.py"])
+FEM_OPTIONS = (
+    "--output", "--overwrite", "--quiet", "--max-cells", "--checkpoint-every", "--restart",
+    "--vtx",
+)  # fmt: skip
+TORCH_OPTIONS = ("--output", "--overwrite", "--quiet", "--seed", "--dry-run")
+
+
+@pytest.mark.parametrize("demo", FEM_DEMOS + TORCH_DEMOS)
+def test_demo_takes_the_common_options(demo: str) -> None:
+    proc = _run(sys.executable, str(DEMOS / demo), "--help", cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for option in FEM_OPTIONS if demo in FEM_DEMOS else TORCH_OPTIONS:
+        assert re.search(rf"(^|\s|\[){re.escape(option)}\b", proc.stdout), (demo, option)
