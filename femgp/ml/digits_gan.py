@@ -92,14 +92,14 @@ class GanConfig:
         seed: the seed of the weights and of every draw.
     """
 
-    iters: int = 1500
-    n_critic: int = 5
-    batch: int = 64
-    lr: float = 2e-4
+    iters: int = 600
+    n_critic: int = 2
+    batch: int = 128
+    lr: float = 1e-3
     lam: float = 10.0
     clip: float = 0.01
     clip_lr: float = 5e-5
-    dim: int = 256
+    dim: int = 128
     z_dim: int = 32
     seed: int = 0
 
@@ -180,3 +180,41 @@ def evaluate(
         classifier, classifier.features, fake, labels, split.x_test, split.y_test,
         n_classes=N_CLASSES,
     )
+
+
+def compare(
+    split: DigitsSplit,
+    config: GanConfig,
+    classifier: DigitClassifier,
+    *,
+    per_class: int = 200,
+) -> dict[str, dict[str, object]]:
+    """Train both modes with ``config`` and evaluate them; per mode: metrics, seconds, generator.
+
+    Returns ``{mode: {"quality": ConditionalQuality, "seconds": float,
+    "generator": ConditionalGenerator}}`` for ``"gp"`` and ``"clip"``.
+    """
+    out: dict[str, dict[str, object]] = {}
+    for mode in MODES:
+        G, seconds = train_wgan(split, config, mode)
+        quality = evaluate(G, classifier, split, per_class=per_class, seed=config.seed + 1)
+        out[mode] = {"quality": quality, "seconds": seconds, "generator": G}
+    return out
+
+
+def grid_figure(generators: dict[str, ConditionalGenerator], *, per_class: int = 10) -> object:
+    """A matplotlib figure: for each generator, one row of ``per_class`` samples per digit."""
+    import matplotlib.pyplot as plt
+
+    n = len(generators)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4.6), squeeze=False)
+    for ax, (name, G) in zip(axes[0], generators.items(), strict=True):
+        x, _ = generate(G, per_class, seed=123)
+        rows = x.reshape(N_CLASSES, per_class, 8, 8).permute(0, 2, 1, 3)
+        ax.imshow(rows.reshape(N_CLASSES * 8, per_class * 8).cpu().numpy(), cmap="gray_r",
+                  vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_yticks([8 * c + 3.5 for c in range(N_CLASSES)], [str(c) for c in range(N_CLASSES)])
+        ax.set_xticks([])
+        ax.set_title(name)
+    fig.suptitle("generated digits, one row per condition")
+    return fig

@@ -48,14 +48,14 @@ class RobustConfig:
         seed: the seed of the weights, the minibatches and the attacks.
     """
 
-    epochs: int = 30
+    epochs: int = 20
     batch: int = 64
     lr: float = 1e-3
-    lam: float = 0.5
+    lam: float = 1.0
     form: str = "exact"
     h: float = 1e-2
-    eps_l2: tuple[float, float] = (0.5, 1.0)
-    eps_linf: tuple[float, float] = (0.05, 0.1)
+    eps_l2: tuple[float, ...] = (0.5, 0.75)
+    eps_linf: tuple[float, ...] = (0.05, 0.1)
     pgd_steps: int = 20
     seed: int = 0
 
