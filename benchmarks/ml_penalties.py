@@ -10,17 +10,35 @@ convolutional critic on 3x32x32 images) this times one optimiser step of:
   in its finite-difference form (one extra forward and backward);
 * ``FD gradient-norm``: ``L + lam ||grad_theta L||`` in the Hessian-free form
   of Zhao et al. 2022 (two gradient evaluations);
+* ``R1+R2 exact``: an R3GAN discriminator step (relativistic loss) with R1 and
+  R2 on every step, from one forward and one double backward
+  (:func:`femgp.ml.training.r1_r2_step`);
+* ``R1+R2 lazy (k=8)``: the same, the penalty every 8 steps with weight 8;
 * for reference, without targets: the exact (double-backward) forms of the
-  last two.
+  input-gradient and gradient-norm penalties, and the plain relativistic step.
 
 Each variant is timed right after the plain step of the same model, device
 and run, over the same number of steps, and its ratio is the median over
 repeats of these paired ratios (after warm-up): on a machine whose load
 drifts, paired ratios are far steadier than ratios of separate medians. The
 ratio of the fastest repeats is given beside it. The
-targets are exact GP <= 3x, lazy GP <= 1.2x, finite-difference forms <= 2.2x.
+targets are exact GP <= 3x, lazy GP <= 1.2x, finite-difference forms <= 2.2x,
+R1+R2 exact <= 2.5x, R1+R2 lazy (k=8) <= 1.25x.
 Runs on the CPU with a fixed, printed ``torch.set_num_threads``, and on the
-GPU as well when ``torch.cuda.is_available()``.
+GPU as well when ``torch.cuda.is_available()`` (that branch is not exercised
+by CI, which is CPU-only).
+
+Then, on scikit-learn's 8x8 digits (CPU), the sample-quality and robustness
+targets (skip with ``--skip-digits``):
+
+* conditional WGAN-GP (:mod:`femgp.ml.digits_gan`): the classifier's accuracy
+  on generated digits >= 0.8, all 10 classes covered, and better than the
+  weight-clipped critic of the same run on every measure (accuracy, classes
+  covered (>=), mean per-class coverage, Fréchet distance); the samples are
+  drawn to ``results/ml_digits_samples.png``, one row per class;
+* robust training (:mod:`femgp.ml.digits_robust`): accuracy under PGD at the
+  larger radius >= 15 points above plain training, in l2 and in l-infinity;
+  clean accuracy within 3 points.
 
     python benchmarks/ml_penalties.py          # writes results/ml_penalties.{json,md}
     python benchmarks/ml_penalties.py --quick  # a smoke run
@@ -30,6 +48,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import os
 import platform
 import statistics
 import sys
@@ -43,17 +63,27 @@ from torch import nn
 from femgp.ml.gradnorm import GradientNormPenalty
 from femgp.ml.penalties import LazyRegularizer
 from femgp.ml.robust import input_gradient_backward
-from femgp.ml.scripts import write_json, write_text
-from femgp.ml.training import critic_step, wasserstein_loss
+from femgp.ml.scripts import save_figure, write_json, write_text
+from femgp.ml.training import critic_step, r1_r2_step, wasserstein_loss
 
 TARGETS: dict[str, float] = {
     "exact GP": 3.0,
     "lazy GP (k=16)": 1.2,
     "FD input-gradient": 2.2,
     "FD gradient-norm": 2.2,
+    "R1+R2 exact": 2.5,
+    "R1+R2 lazy (k=8)": 1.25,
 }
 LAZY_K = 16
+R_LAZY_K = 8
 EAGER_STEPS = 4
+#: Digits targets: sample quality of the conditional WGAN-GP, robustness gains.
+DIGITS_TARGETS: dict[str, float] = {
+    "gan_accuracy": 0.8,
+    "gan_classes_covered": 10,
+    "robust_gain_points": 15.0,
+    "robust_clean_drop_points": 3.0,
+}
 
 
 def mlp_critic() -> nn.Module:
@@ -141,6 +171,20 @@ def make_steps(model_name: str, device: torch.device) -> dict[str, Callable[[], 
 
     steps["FD gradient-norm"] = gradnorm_variant("finite_difference")
     steps["exact gradient-norm"] = gradnorm_variant("exact")
+
+    def r1_r2_variant(gamma: float, lazy: LazyRegularizer | None) -> Callable[[], None]:
+        critic, opt = fresh()
+        counter = [0]
+
+        def step() -> None:
+            r1_r2_step(critic, opt, real, fake, gamma=gamma, lazy=lazy, step=counter[0])
+            counter[0] += 1
+
+        return step
+
+    steps["plain relativistic"] = r1_r2_variant(0.0, None)
+    steps["R1+R2 exact"] = r1_r2_variant(1.0, None)
+    steps["R1+R2 lazy (k=8)"] = r1_r2_variant(1.0, LazyRegularizer(interval=R_LAZY_K))
     return steps
 
 
@@ -167,8 +211,8 @@ def time_steps(
     over the same number of steps, and the ratio of the pair is recorded: on a
     machine whose load drifts, paired ratios are far steadier than ratios of
     separately taken medians. Each timing covers ``LAZY_K`` consecutive steps for
-    the lazy variant (so that its average holds exactly one penalised step) and
-    ``EAGER_STEPS`` otherwise.
+    the lazy variants (a whole number of penalised steps: one for k=16, two for
+    k=8) and ``EAGER_STEPS`` otherwise.
     """
     times: dict[str, list[float]] = {name: [] for name in steps}
     ratios: dict[str, list[float]] = {name: [] for name in steps}
@@ -177,7 +221,7 @@ def time_steps(
         for name, step in steps.items():
             if name == "plain":
                 continue
-            n = LAZY_K if name.startswith("lazy") else EAGER_STEPS
+            n = LAZY_K if "lazy" in name else EAGER_STEPS
             t_plain = _time(plain, n, device)
             t = _time(step, n, device)
             if r >= warmup:
@@ -224,6 +268,103 @@ def run(args: argparse.Namespace) -> dict:
     return report
 
 
+def run_digits(args: argparse.Namespace) -> tuple[dict, object]:
+    """The digits experiments (CPU): GP against clipping, robust against plain; report, figure."""
+    from femgp.ml.digits import load_split, train_classifier
+    from femgp.ml.digits_gan import GanConfig, compare, grid_figure
+    from femgp.ml.digits_robust import RobustConfig, attack_report, train_robust
+
+    quick = args.quick
+    split = load_split(seed=0)
+    clf = train_classifier(split.x_train, split.y_train, epochs=3 if quick else 30)
+    clf_acc = float((clf(split.x_test).argmax(1) == split.y_test).float().mean())
+    gan_cfg = GanConfig(iters=5) if quick else GanConfig()
+    runs = compare(split, gan_cfg, clf, per_class=20 if quick else 200)
+    gp, clip = runs["gp"]["quality"], runs["clip"]["quality"]
+    gan = {
+        "config": vars(gan_cfg) | {}, "classifier_accuracy": clf_acc,
+        "gp": {**gp.as_dict(), "seconds": runs["gp"]["seconds"]},
+        "clip": {**clip.as_dict(), "seconds": runs["clip"]["seconds"]},
+        "checks": {
+            f"accuracy >= {DIGITS_TARGETS['gan_accuracy']}": gp.accuracy
+            >= DIGITS_TARGETS["gan_accuracy"],
+            "all 10 classes covered": gp.classes_covered >= DIGITS_TARGETS["gan_classes_covered"],
+            "accuracy above clipping": gp.accuracy > clip.accuracy,
+            "classes covered >= clipping": gp.classes_covered >= clip.classes_covered,
+            "coverage above clipping": gp.mean_coverage > clip.mean_coverage,
+            "Frechet below clipping": gp.frechet < clip.frechet,
+        },
+    }
+    fig = grid_figure({"gradient penalty": runs["gp"]["generator"],
+                       "weight clipping": runs["clip"]["generator"]})
+    rob_cfg = RobustConfig(epochs=1, pgd_steps=3) if quick else RobustConfig()
+    rows = {}
+    for name, lam in (("plain", 0.0), ("penalty", rob_cfg.lam)):
+        model, ms = train_robust(split, rob_cfg, lam=lam)
+        rows[name] = {**attack_report(model, split.x_test, split.y_test, rob_cfg),
+                      "ms_per_step": ms}
+    checks = {}
+    for norm, radii in (("l2", rob_cfg.eps_l2), ("linf", rob_cfg.eps_linf)):
+        key = f"pgd_{norm}@{max(radii):g}"
+        gain = 100 * (rows["penalty"][key] - rows["plain"][key])
+        checks[f"{key}: gain >= {DIGITS_TARGETS['robust_gain_points']:g} points"] = (
+            gain >= DIGITS_TARGETS["robust_gain_points"])
+    drop = 100 * (rows["plain"]["clean"] - rows["penalty"]["clean"])
+    checks[f"clean accuracy within {DIGITS_TARGETS['robust_clean_drop_points']:g} points"] = (
+        abs(drop) <= DIGITS_TARGETS["robust_clean_drop_points"])
+    robust = {"config": {k: (list(v) if isinstance(v, tuple) else v)
+                         for k, v in vars(rob_cfg).items()},
+              "rows": rows, "checks": checks}
+    return {"quick": quick, "gan": gan, "robust": robust}, fig
+
+
+def format_digits(d: dict) -> str:
+    gan, rob = d["gan"], d["robust"]
+    c = gan["config"]
+    lines = [
+        "\n## Digits (scikit-learn 8x8, CPU)\n",
+        f"torch.set_num_threads({d.get('threads')}); load average at the start "
+        f"{d.get('load_average')}.\n",
+        f"Conditional WGAN, {c['iters']} generator iterations, n_critic {c['n_critic']}, batch "
+        f"{c['batch']}, width {c['dim']}; gradient penalty (lam {c['lam']:g}, Adam "
+        f"{c['lr']:g}, betas (0.5, 0.9)) against weight clipping ({c['clip']:g}, RMSprop "
+        f"{c['clip_lr']:g}), same seed. Measured with a classifier of test accuracy "
+        f"{gan['classifier_accuracy']:.3f}. Samples: `ml_digits_samples.png`.\n",
+        "| critic | accuracy given the condition | classes covered | mean per-class coverage "
+        "| Fréchet distance | train seconds |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for mode, label in (("gp", "gradient penalty"), ("clip", "weight clipping")):
+        q = gan[mode]
+        lines.append(f"| {label} | {q['accuracy']:.3f} | {q['classes_covered']}/10 | "
+                     f"{q['mean_coverage']:.3f} | {q['frechet']:.2f} | {q['seconds']:.0f} |")
+    lines.append("")
+    lines += [f"- {name}: {'pass' if ok else 'FAIL'}" for name, ok in gan["checks"].items()]
+    rc = rob["config"]
+    keys = [k for k in rob["rows"]["plain"] if k.startswith("pgd_")]
+    lines += [
+        "",
+        f"Robust training: input-gradient penalty ({rc['form']}, lam {rc['lam']:g}) against "
+        f"plain training, {rc['epochs']} epochs, PGD {rc['pgd_steps']} steps. Accuracy on "
+        "the test digits:\n",
+        "| model | clean | " + " | ".join(k[4:] for k in keys) + " | ms/step |",
+        "|---|---:|" + "---:|" * len(keys) + "---:|",
+    ]
+    for name, r in rob["rows"].items():
+        lines.append(f"| {name} | {r['clean']:.3f} | "
+                     + " | ".join(f"{r[k]:.3f}" for k in keys) + f" | {r['ms_per_step']:.1f} |")
+    lines += ["", "First-order loss-change bound `eps |grad l|` (mean, from "
+              "`loss_change_bound`) / mean loss increase achieved by PGD:\n",
+              "| model | " + " | ".join(k[4:] for k in keys) + " |",
+              "|---|" + "---:|" * len(keys)]
+    for name, r in rob["rows"].items():
+        lines.append(f"| {name} | " + " | ".join(
+            f"{r['bound_' + k[4:]]:.3f} / {r['dloss_' + k[4:]]:.3f}" for k in keys) + " |")
+    lines.append("")
+    lines += [f"- {name}: {'pass' if ok else 'FAIL'}" for name, ok in rob["checks"].items()]
+    return "\n".join(lines)
+
+
 def format_run(run_: dict) -> str:
     where = run_["gpu"] or run_["device"]
     lines = [
@@ -241,6 +382,8 @@ def format_run(run_: dict) -> str:
 
 
 def markdown(report: dict) -> str:
+    if "torch" not in report:  # digits only, no timings yet
+        return "# femgp.ml penalty benchmark\n" + format_digits(report["digits"]) + "\n"
     head = [
         "# femgp.ml penalty benchmark",
         "",
@@ -251,7 +394,12 @@ def markdown(report: dict) -> str:
         "device and run; the ratio is the median of these paired ratios.",
         "Generated by `python benchmarks/ml_penalties.py`.",
     ]
-    return "\n".join(head + [format_run(r) for r in report["runs"]]) + "\n"
+    if report.get("load_average"):
+        head.append(f"Load average (1, 5, 15 min) at the start: {report['load_average']}.")
+    body = [format_run(r) for r in report["runs"]]
+    if report.get("digits"):
+        body.append(format_digits(report["digits"]))
+    return "\n".join(head + body) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -262,16 +410,41 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
     p.add_argument("--output", type=Path, default=Path(__file__).parent / "results")
     p.add_argument("--quick", action="store_true", help="a smoke run (1 repeat, no warm-up)")
+    p.add_argument("--skip-digits", action="store_true", help="only the timings")
+    p.add_argument("--skip-timings", action="store_true",
+                   help="only the digits; the timings already in --output are kept")
     args = p.parse_args(argv)
     if args.threads < 1 or args.repeats < 1 or args.warmup < 0:
         p.error("--threads and --repeats must be >= 1 and --warmup >= 0")
     if args.quick:
         args.repeats, args.warmup = 1, 0
-    report = run(args)
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    load = None if load is None else [round(v, 2) for v in load]
+    report: dict = {}
+    failed: list = []
+    if not args.skip_timings:
+        report = run(args)
+        report["load_average"] = load
+        failed = [(r["model"], row["variant"]) for r in report["runs"] for row in r["rows"]
+                  if row["pass"] is False]
+    if not args.skip_digits:
+        torch.set_num_threads(args.threads)
+        digits, fig = run_digits(args)
+        digits["threads"], digits["load_average"] = torch.get_num_threads(), load
+        save_figure(fig, args.output / "ml_digits_samples.png")
+        print(format_digits(digits))
+        failed += [name for part in ("gan", "robust")
+                   for name, ok in digits[part]["checks"].items() if not ok]
+    # a part that was skipped keeps its figures from the last run (read now, at the end)
+    previous_path = args.output / "ml_penalties.json"
+    previous = json.loads(previous_path.read_text()) if previous_path.exists() else {}
+    if args.skip_timings:
+        report = {k: v for k, v in previous.items() if k != "digits"}
+    report["digits"] = digits if not args.skip_digits else previous.get("digits")
+    if not report.get("runs"):
+        report.setdefault("runs", [])
     write_json(args.output / "ml_penalties.json", report)
     write_text(args.output / "ml_penalties.md", markdown(report))
-    failed = [(r["model"], row["variant"]) for r in report["runs"] for row in r["rows"]
-              if row["pass"] is False]
     print(f"\nwrote {args.output / 'ml_penalties.json'} and {args.output / 'ml_penalties.md'}")
     print("all targets met" if not failed else f"targets missed: {failed}")
     return 0

@@ -32,6 +32,8 @@ DEMOS: dict[str, tuple[list[str], bool]] = {
     "gradient_norm_penalty.py": (["--dry-run"], False),
     "adamw_vs_l2.py": (["--dry-run"], False),
     "critic_capacity.py": (["--dry-run"], False),
+    "digits_wgan_gp.py": (["--dry-run"], False),
+    "digits_robust.py": (["--dry-run"], False),
 }
 TIMEOUT = 600
 

@@ -4,15 +4,20 @@ Imports torch (never dolfinx). The modules:
 
 - :mod:`femgp.ml.ops`: :class:`TorchOps`, the torch ops namespace
   (:data:`TORCH_OPS`, :data:`TORCH_POINTS_OPS`) and the per-sample convention.
-- :mod:`femgp.ml.penalties`: WGAN-GP, WGAN-LP, R1, R2, DRAGAN, lazy regularisation,
-  conditional critics, AMP.
-- :mod:`femgp.ml.training`: WGAN critic and generator steps (AMP, DDP).
+- :mod:`femgp.ml.penalties`: WGAN-GP, WGAN-LP, R1, R2, R1 + R2 in one double
+  backward, DRAGAN, lazy regularisation, conditional critics, AMP.
+- :mod:`femgp.ml.training`: WGAN critic and generator steps (AMP, DDP), the
+  R1 + R2 discriminator step (exact or lazy).
+- :mod:`femgp.ml.eager`: double backward under ``torch.compile``.
 - :mod:`femgp.ml.robust`: the input-gradient penalty (exact and finite-difference)
   and the certified loss-change bound; :mod:`femgp.ml.attacks`: FGSM and PGD.
 - :mod:`femgp.ml.gradnorm`: the parameter-gradient-norm penalty (exact and
   Hessian-free; SAM) as an optimiser wrapper, and gradient clipping.
 - :mod:`femgp.ml.weight_decay`: Adam+L2 versus AdamW, per-parameter.
 - :mod:`femgp.ml.toy_data`, :mod:`femgp.ml.capacity`: data and experiments of the demos.
+- :mod:`femgp.ml.digits`, :mod:`femgp.ml.sample_metrics`, :mod:`femgp.ml.digits_gan`,
+  :mod:`femgp.ml.digits_robust`: scikit-learn's 8x8 digits, sample-quality
+  metrics, and the digits experiments.
 
 See ``docs/ml.md``.
 """
@@ -34,6 +39,7 @@ from femgp.ml.penalties import (
     dragan_penalty,
     interpolate,
     r1_penalty,
+    r1_r2,
     r1_term,
     r2_penalty,
     wgan_gp,
@@ -41,7 +47,7 @@ from femgp.ml.penalties import (
     wgan_lp,
 )
 from femgp.ml.robust import input_gradient_backward, input_gradient_objective, loss_change_bound
-from femgp.ml.training import critic_step, generator_step
+from femgp.ml.training import critic_step, generator_step, r1_r2_step
 from femgp.ml.weight_decay import EffectiveDecay, effective_weight_decay
 
 __all__ = [
@@ -67,6 +73,8 @@ __all__ = [
     "per_sample_norm",
     "pgd",
     "r1_penalty",
+    "r1_r2",
+    "r1_r2_step",
     "r1_term",
     "r2_penalty",
     "safe_norm",

@@ -48,6 +48,18 @@ FORMS: tuple[str, ...] = ("exact", "finite_difference")
 Closure = Callable[[], torch.Tensor]
 
 
+def _compiled_double_backward(exc: RuntimeError) -> Exception:
+    """femgp's error for torch's refusal to differentiate a compiled backward; else ``exc``."""
+    text = str(exc)
+    if "double backward" not in text and "donated buffer" not in text:
+        return exc
+    return InputError(
+        "the exact gradient-norm penalty needs a double backward through the closure's "
+        "model, which torch.compile'd graphs do not support; use form='finite_difference' "
+        "(first-order only, works compiled) or call an uncompiled model in the closure"
+    )
+
+
 def global_grad_norm(grads: Iterable[torch.Tensor | None]) -> torch.Tensor:
     """``sqrt(sum ||g_p||^2)`` over a list of gradients (``None`` entries skipped).
 
@@ -156,14 +168,28 @@ class GradientNormPenalty(_Wrapper):
         params = self.params()
         self.zero_grad()
         loss = self._loss(closure)
-        grads = torch.autograd.grad(loss, params, create_graph=self.lam > 0, allow_unused=True)
+        try:
+            grads = torch.autograd.grad(
+                loss, params, create_graph=self.lam > 0, allow_unused=True
+            )
+        except RuntimeError as exc:
+            err = _compiled_double_backward(exc)
+            if err is exc:
+                raise
+            raise err from exc
         gnorm = global_grad_norm(grads)
         self.last_grad_norm = gnorm.detach()
         total = loss + self.lam * gnorm
         if self.check_finite:
             check_finite_loss("the penalised loss L + lam ||grad L||", total)
         if self.lam > 0:
-            total.backward(inputs=params)
+            try:
+                total.backward(inputs=params)
+            except RuntimeError as exc:
+                err = _compiled_double_backward(exc)
+                if err is exc:
+                    raise
+                raise err from exc
         else:
             with torch.no_grad():
                 for p, g in zip(params, grads, strict=True):

@@ -37,17 +37,20 @@ import torch
 
 from femgp.energy.terms import GradientPenalty
 from femgp.errors import InputError
+from femgp.ml.eager import eager_model
 from femgp.ml.ops import per_sample_density
 from femgp.ml.validation import (
     check_batch,
     check_float_tensor,
     check_interval,
     check_lambda,
+    check_per_sample_model,
     check_positive,
     check_same_shape,
 )
 
 __all__ = [
+    "R1R2",
     "Critic",
     "LazyRegularizer",
     "critic_input_gradient",
@@ -57,6 +60,7 @@ __all__ = [
     "interpolate",
     "lazy_adam_hparams",
     "r1_penalty",
+    "r1_r2",
     "r1_term",
     "r2_penalty",
     "term_penalty",
@@ -173,6 +177,7 @@ def critic_scores(critic: Critic, x: torch.Tensor, condition: torch.Tensor | Non
     return out.reshape(x.shape[0])
 
 
+@torch.compiler.disable
 def critic_input_gradient(
     critic: Critic,
     x: torch.Tensor,
@@ -192,6 +197,11 @@ def critic_input_gradient(
     ``autograd.grad`` (run outside autocast) and the gradient is multiplied by
     ``1/scale``, as in PyTorch's AMP gradient-penalty recipe.
 
+    Under ``torch.compile`` it runs eagerly (see :mod:`femgp.ml.eager`): a
+    compiled critic is evaluated on the module it wraps, and a compiled
+    training step breaks its graph here. A critic with a layer that normalises
+    over the batch (BatchNorm in training mode) is refused, naming the layer.
+
     Args:
         critic: ``D(x)`` or ``D(x, condition)``.
         x: a leaf tensor that requires grad (e.g. from :func:`interpolate`); if
@@ -205,7 +215,10 @@ def critic_input_gradient(
     """
     check_float_tensor("x", x)
     if condition is not None:
-        check_batch("condition", condition, x.shape[0])
+        check_batch("condition", condition, x.shape[0], shape=x.shape)
+    check_per_sample_model("the critic's", critic, penalty="gradient")
+    if create_graph:
+        critic = eager_model(critic)
     if not x.requires_grad:
         x = x.detach().requires_grad_(True)
     scores = critic_scores(critic, x, condition)
@@ -318,6 +331,83 @@ def r2_penalty(
 ) -> torch.Tensor:
     """R2: ``gamma/2 E_fake ||grad_x D(x)||^2`` on (detached) generated samples."""
     return _r_penalty("fake", critic, fake, gamma, condition, scaler)
+
+
+@dataclass(frozen=True)
+class R1R2:
+    """R1 and R2 from one forward and one double backward (:func:`r1_r2`).
+
+    Attributes:
+        scores_real, scores_fake: the critic's scores ``(B,)`` on real and fake
+            samples, with their graph: build the adversarial loss from them and
+            the forward pass is shared with the penalty.
+        r1: ``weight * gamma/2 E_real ||grad_x D||^2`` (with its graph).
+        r2: ``weight * gamma_fake/2 E_fake ||grad_x D||^2`` (with its graph).
+    """
+
+    scores_real: torch.Tensor
+    scores_fake: torch.Tensor
+    r1: torch.Tensor
+    r2: torch.Tensor
+
+    @property
+    def penalty(self) -> torch.Tensor:
+        """``r1 + r2``."""
+        return self.r1 + self.r2
+
+
+def r1_r2(
+    critic: Critic,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    *,
+    gamma: float,
+    gamma_fake: float | None = None,
+    weight: float = 1.0,
+    condition: torch.Tensor | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+) -> R1R2:
+    """R1 + R2 (R3GAN, Huang et al. 2025) in one forward and one double backward.
+
+    Real and (detached) fake samples go through the critic as one batch whose
+    input requires grad; one ``autograd.grad`` of the summed scores gives every
+    sample's input gradient, split into the real half (R1) and the fake half
+    (R2). The scores are returned with their graph so that the adversarial
+    loss reuses this forward: a discriminator step with R1 + R2 then costs one
+    forward, one ``autograd.grad`` with ``create_graph`` and one backward.
+
+    Args:
+        critic: ``D(x)`` or ``D(x, condition)``, one score per sample.
+        real, fake: batches of the same shape ``(B, ...)``.
+        gamma: the R1 weight (>= 0); the R2 weight too unless ``gamma_fake``.
+        gamma_fake: the R2 weight (>= 0), default ``gamma``.
+        weight: a factor on both (>= 0): pass the lazy interval ``k`` on the
+            steps where a lazy penalty is due (StyleGAN2-ADA's ``gain``).
+        condition: the condition of each real/fake pair (the same for both).
+        scaler: AMP ``GradScaler`` (see :func:`critic_input_gradient`).
+    """
+    check_float_tensor("real", real)
+    check_float_tensor("fake", fake)
+    check_same_shape("real", real, "fake", fake)
+    if condition is not None:
+        check_batch("condition", condition, real.shape[0], of="real", shape=real.shape)
+    gamma = check_lambda("gamma", gamma)
+    gamma_fake = gamma if gamma_fake is None else check_lambda("gamma_fake", gamma_fake)
+    weight = check_lambda("weight", weight)
+    t_real = r1_term(gamma * weight)
+    t_fake = r1_term(gamma_fake * weight)
+    b = real.shape[0]
+    x = torch.cat([real.detach(), fake.detach()], dim=0).requires_grad_(True)
+    cond = None if condition is None else torch.cat([condition, condition], dim=0)
+    if t_real is None and t_fake is None:
+        scores = critic_scores(critic, x.detach(), cond)
+        zero = scores.sum() * 0.0
+        return R1R2(scores_real=scores[:b], scores_fake=scores[b:], r1=zero, r2=zero)
+    scores, grad = critic_input_gradient(critic, x, condition=cond, scaler=scaler)
+    return R1R2(
+        scores_real=scores[:b], scores_fake=scores[b:],
+        r1=term_penalty(t_real, grad[:b]), r2=term_penalty(t_fake, grad[b:]),
+    )
 
 
 def dragan_points(

@@ -35,12 +35,14 @@ from dataclasses import dataclass
 import torch
 
 from femgp.errors import InputError
+from femgp.ml.eager import eager_model
 from femgp.ml.ops import per_sample_norm
 from femgp.ml.validation import (
     check_batch,
     check_finite_loss,
     check_float_tensor,
     check_lambda,
+    check_per_sample_model,
     check_positive,
 )
 
@@ -93,10 +95,11 @@ def _per_sample_losses(
 
 def _check(x: torch.Tensor, y: torch.Tensor, lam: float) -> float:
     check_float_tensor("x", x)
-    check_batch("y", y, x.shape[0], of="x")
+    check_batch("y", y, x.shape[0], of="x", shape=x.shape)
     return check_lambda("lam", lam)
 
 
+@torch.compiler.disable
 def per_sample_loss_and_input_grad(
     model: Callable[[torch.Tensor], torch.Tensor],
     loss_fn: LossFn,
@@ -109,10 +112,16 @@ def per_sample_loss_and_input_grad(
 
     Differentiates ``sum_i l_i``, so each ``g_i`` is the gradient of the sample's
     own loss (batch-size independent), assuming the model treats samples
-    independently (no BatchNorm in training mode).
+    independently: a model with BatchNorm in training mode is refused, naming
+    the layer. Under ``torch.compile`` it runs eagerly, and with
+    ``create_graph`` a compiled model is evaluated on the module it wraps (see
+    :mod:`femgp.ml.eager`).
     """
     check_float_tensor("x", x)
-    check_batch("y", y, x.shape[0], of="x")
+    check_batch("y", y, x.shape[0], of="x", shape=x.shape)
+    check_per_sample_model("the model's", model, penalty="input-gradient")
+    if create_graph:
+        model = eager_model(model, name="the model")
     x = x.detach().requires_grad_(True)
     losses = _per_sample_losses(model, loss_fn, x, y)
     (g,) = torch.autograd.grad(losses.sum(), x, create_graph=create_graph)
@@ -188,6 +197,7 @@ def input_gradient_backward(
             grad_norms=res.grad_norms,
         )
     h = check_positive("h", h)
+    check_per_sample_model("the model's", model, penalty="input-gradient")
     if params is None:
         if not isinstance(model, torch.nn.Module):
             raise InputError("params must be given when model is not a torch.nn.Module")

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from femgp.errors import InputError
-from femgp.ml.penalties import Critic, LazyRegularizer, critic_scores, wgan_gp
+from femgp.ml.penalties import Critic, LazyRegularizer, critic_scores, r1_r2, wgan_gp
 from femgp.ml.validation import (
     check_batch,
     check_finite_loss,
@@ -36,7 +36,19 @@ from femgp.ml.validation import (
     check_same_shape,
 )
 
-__all__ = ["CriticStep", "critic_step", "generator_step", "mlp", "wasserstein_loss"]
+__all__ = [
+    "GAN_LOSSES",
+    "CriticStep",
+    "critic_step",
+    "discriminator_loss",
+    "generator_step",
+    "mlp",
+    "r1_r2_step",
+    "wasserstein_loss",
+]
+
+#: Discriminator losses of :func:`r1_r2_step`.
+GAN_LOSSES: tuple[str, ...] = ("relativistic", "nonsaturating", "wasserstein")
 
 
 @dataclass(frozen=True)
@@ -210,3 +222,89 @@ def generator_step(
     loss.backward()
     optimizer.step()
     return loss.detach()
+
+
+def discriminator_loss(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """The discriminator loss from its scores on real and fake samples ``(B,)``.
+
+    * ``"relativistic"`` (R3GAN's RpGAN): ``E softplus(D(fake) - D(real))``, pairs
+      taken in order;
+    * ``"nonsaturating"``: ``E softplus(-D(real)) + E softplus(D(fake))``;
+    * ``"wasserstein"``: ``E D(fake) - E D(real)``.
+    """
+    if kind == "relativistic":
+        return nn.functional.softplus(fake - real).mean()
+    if kind == "nonsaturating":
+        return nn.functional.softplus(-real).mean() + nn.functional.softplus(fake).mean()
+    if kind == "wasserstein":
+        return fake.mean() - real.mean()
+    raise InputError(f"unknown loss {kind!r}; allowed: {', '.join(map(repr, GAN_LOSSES))}")
+
+
+def r1_r2_step(
+    critic: Critic,
+    optimizer: torch.optim.Optimizer,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    *,
+    gamma: float,
+    gamma_fake: float | None = None,
+    loss: str = "relativistic",
+    condition: torch.Tensor | None = None,
+    lazy: LazyRegularizer | None = None,
+    step: int = 0,
+    check_finite: bool = True,
+) -> CriticStep:
+    """One discriminator update with R1 + R2 (R3GAN), exact or lazy.
+
+    On a step where the penalty applies, one forward of real and fake together
+    gives the scores for the loss and, through one ``autograd.grad`` with
+    ``create_graph``, both penalties (:func:`femgp.ml.penalties.r1_r2`); one
+    backward of loss plus penalty follows. With ``lazy`` the penalty applies on
+    steps ``0, k, 2k, ...`` with its weight multiplied by ``k`` (folded into
+    ``gamma`` as StyleGAN2-ADA does); other steps are plain (the inputs do not
+    require grad). Under DDP the one backward all-reduces.
+
+    Args:
+        critic: ``D(x)`` or ``D(x, condition)``.
+        optimizer: the critic's optimiser.
+        real, fake: batches of the same shape; ``fake`` is detached.
+        gamma: the R1 weight (and the R2 weight unless ``gamma_fake``), >= 0.
+        gamma_fake: the R2 weight, default ``gamma``.
+        loss: one of :data:`GAN_LOSSES`.
+        condition: the condition of each real/fake pair.
+        lazy: a :class:`~femgp.ml.penalties.LazyRegularizer`, or ``None``
+            (every step).
+        step: the step number, for ``lazy``.
+        check_finite: raise ``FloatingPointError`` on a NaN/inf loss.
+
+    Returns:
+        A :class:`CriticStep`; ``wasserstein`` holds ``E D(real) - E D(fake)``
+        and ``penalty`` the R1 + R2 applied (0 on skipped lazy steps).
+    """
+    check_float_tensor("real", real)
+    check_float_tensor("fake", fake)
+    check_same_shape("real", real, "fake", fake)
+    if loss not in GAN_LOSSES:
+        raise InputError(f"unknown loss {loss!r}; allowed: {', '.join(map(repr, GAN_LOSSES))}")
+    if condition is not None:
+        check_batch("condition", condition, real.shape[0], of="real", shape=real.shape)
+    gamma = check_lambda("gamma", gamma)
+    if gamma_fake is not None:
+        gamma_fake = check_lambda("gamma_fake", gamma_fake)
+    due = True if lazy is None else lazy.due(step)
+    weight = 1.0 if lazy is None else float(lazy.interval)
+    optimizer.zero_grad(set_to_none=True)
+    res = r1_r2(
+        critic, real, fake, gamma=gamma if due else 0.0,
+        gamma_fake=(gamma if gamma_fake is None else gamma_fake) if due else 0.0,
+        weight=weight, condition=condition,
+    )
+    adv = discriminator_loss(loss, res.scores_real, res.scores_fake)
+    total = adv + res.penalty
+    if check_finite:
+        check_finite_loss("the discriminator loss", total)
+    total.backward()
+    optimizer.step()
+    gap = (res.scores_real.mean() - res.scores_fake.mean()).detach()
+    return CriticStep(loss=total.detach(), wasserstein=gap, penalty=res.penalty.detach())
