@@ -45,11 +45,11 @@ coincide. The energy is an even, smooth function of ``y`` (its derivative in
 ``y`` vanishes like ``y``), so the regularised first and second derivatives tend
 to the exact ones of ``sum_i f(eps_i)`` instead of ``0 * inf``. The floors move
 the principal strains by at most ``delta`` plus ``rho sqrt(kappa) / 3``
-(3e-7 of the deviatoric strain, only within ~1e-6 rad of a coincidence; 1e-12
-of it in general). The deviator's last diagonal entry is corrected so that its
-trace is rounding of the deviator's size, not of the strain's (near isotropic
-strain a trace error would otherwise make the discriminant negative); a
-``max`` guards the square root all the same.
+(3e-7 of the deviatoric strain, only within ~1e-6 rad of a coincidence; about
+``kappa cot(3 phi)``, i.e. 1e-11 of it, in general). The deviator's last
+diagonal entry is corrected so that its trace is rounding of the deviator's
+size, not of the strain's (near isotropic strain a trace error would otherwise
+make the discriminant negative); a ``max`` guards the square root all the same.
 
 The density is written once against an ops namespace (numpy, UFL, torch).
 """
@@ -275,7 +275,7 @@ class IsotropicElasticEnergy(Term):
 
         In 2D ``m ± r``; in 3D the closed-form roots of the module docstring. They
         agree with ``numpy.linalg.eigvalsh`` to ``delta`` plus ``rho sqrt(kappa)/3``
-        at worst (to rounding away from coincident eigenvalues).
+        at worst (to about 1e-11 relative away from coincident eigenvalues).
         """
         if _dim_of(eps) == 2:
             m, r, _ = self._principal_2d(ops, eps)

@@ -46,19 +46,20 @@ def _hand(G: np.ndarray, alpha: float, k_res: float = 1e-6) -> float:
 
 
 def test_principal_strains_match_eigvalsh_away_from_coincidence():
-    """Random symmetric strains whose principal strains differ by > 1e-3 of their spread.
+    """Random symmetric strains whose principal strains differ by > 1e-2 of their spread.
 
-    Tolerance 1e-11 of the largest principal strain (measured: 7e-13).
+    Tolerance 3e-11 of the largest principal strain (measured: 5.2e-12; the floor
+    kappa moves the angle by about kappa cot(3 phi) / 2).
     """
     G = RNG.normal(scale=1e-3, size=(3, 3, 5000))
     eps = NUMPY_POINTS_OPS.sym(G)
     ref = np.linalg.eigvalsh(np.moveaxis(eps, -1, 0))
     spread = ref[:, 2] - ref[:, 0]
-    keep = np.min(np.diff(ref, axis=1), axis=1) > 1e-3 * spread
+    keep = np.min(np.diff(ref, axis=1), axis=1) > 1e-2 * spread
     assert keep.sum() > 4000
     err = np.abs(_eigs(eps[..., keep]) - ref[keep]).max(axis=1)
     scale = np.abs(ref[keep]).max(axis=1)
-    assert (err / scale).max() < 1e-11, (err / scale).max()
+    assert (err / scale).max() < 3e-11, (err / scale).max()
 
 
 @pytest.mark.parametrize(
