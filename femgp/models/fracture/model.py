@@ -170,6 +170,13 @@ class FractureModel:
                 f"(use '3d' in 3D, 'plane_strain' or 'plane_stress' in 2D)"
             )
         tdim = msh.topology.dim
+        if p.split == "spectral" and tdim == 3 and msh.topology.cell_name() != "tetrahedron":
+            # The 3D spectral density is nonpolynomial: on trilinear cells UFL estimates a
+            # quadrature degree near 100, whose kernel does not compile in reasonable memory.
+            raise InputError(
+                "the 3D spectral split needs a tetrahedral mesh, got "
+                f"{msh.topology.cell_name()} cells (use tetrahedra, or split='voldev')"
+            )
         msh.topology.create_connectivity(tdim - 1, tdim)
         n_cells = msh.topology.index_map(tdim).size_local
         h_local = msh.h(tdim, np.arange(n_cells, dtype=np.int32))
