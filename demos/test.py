@@ -20,6 +20,7 @@ DEMOS: dict[str, tuple[list[str], bool]] = {
     "cahn_hilliard_spinodal.py": (["--t-end", "4", "--n", "40"], True),
     "fracture_bar.py": ([], True),
     "fracture_sent.py": ([], True),
+    "fracture_sent3d.py": (["--quick"], True),
     "fracture_sens.py": ([], True),
     "fracture_surfing.py": ([], True),
     "twinning_laminate.py": (["--cells", "32", "--t-end", "30"], True),

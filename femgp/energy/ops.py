@@ -26,6 +26,8 @@ OPS_NAMES: tuple[str, ...] = (
     "sqrt",
     "exp",
     "log",
+    "cos",
+    "atan2",
     "abs",
     "inner",
     "norm",
@@ -70,6 +72,15 @@ class NumpyOps:
     @staticmethod
     def log(x: Any) -> Any:
         return np.log(x)
+
+    @staticmethod
+    def cos(x: Any) -> Any:
+        return np.cos(x)
+
+    @staticmethod
+    def atan2(y: Any, x: Any) -> Any:
+        """The angle of ``(x, y)`` in ``(-pi, pi]`` (``numpy.arctan2(y, x)``)."""
+        return np.arctan2(y, x)
 
     @staticmethod
     def abs(x: Any) -> Any:

@@ -27,6 +27,8 @@ class UFLOps:
     sqrt = staticmethod(ufl.sqrt)
     exp = staticmethod(ufl.exp)
     log = staticmethod(ufl.ln)
+    cos = staticmethod(ufl.cos)
+    atan2 = staticmethod(ufl.atan2)
     inner = staticmethod(ufl.inner)
     dot = staticmethod(ufl.dot)
     transpose = staticmethod(ufl.transpose)

@@ -111,6 +111,15 @@ class TorchOps:
         """Elementwise natural logarithm."""
         return torch.log(self._t(x))
 
+    def cos(self, x: Any) -> torch.Tensor:
+        """Elementwise cosine."""
+        return torch.cos(self._t(x))
+
+    def atan2(self, y: Any, x: Any) -> torch.Tensor:
+        """The angle of ``(x, y)`` in ``(-pi, pi]`` (``torch.atan2(y, x)``)."""
+        y, x = self._t(y), self._t(x)
+        return torch.atan2(y, x.to(y.device))
+
     def abs(self, x: Any) -> torch.Tensor:
         """Elementwise absolute value."""
         return torch.abs(self._t(x))

@@ -59,7 +59,6 @@ def _hand(G: np.ndarray, split: str, model: str, alpha: float, k_res: float = 1e
         ({"lmbda": -1.0, "mu": 1.0}, "lmbda must exceed"),
         ({"lmbda": 1.0, "mu": 1.0, "split": "miehe"}, "allowed: 'none', 'voldev', 'spectral'"),
         ({"lmbda": 1.0, "mu": 1.0, "model": "2d"}, "'plane_strain', 'plane_stress', '3d'"),
-        ({"lmbda": 1.0, "mu": 1.0, "split": "spectral", "model": "3d"}, "2D models only"),
         ({"lmbda": float("nan"), "mu": 1.0}, "finite"),
         ({"lmbda": 1.0, "mu": 1.0, "degradation": 2.0}, "Degradation"),
     ],

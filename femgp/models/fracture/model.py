@@ -50,7 +50,7 @@ from femgp.models.fracture.solvers import (  # noqa: E402
     make_accelerator,
 )
 
-__all__ = ["FractureModel", "StepStats"]
+__all__ = ["FractureModel", "StepStats", "require_plane_mesh"]
 
 log = get_logger("femgp.fracture")
 
@@ -170,6 +170,13 @@ class FractureModel:
                 f"(use '3d' in 3D, 'plane_strain' or 'plane_stress' in 2D)"
             )
         tdim = msh.topology.dim
+        if p.split == "spectral" and tdim == 3 and msh.topology.cell_name() != "tetrahedron":
+            # The 3D spectral density is nonpolynomial: on trilinear cells UFL estimates a
+            # quadrature degree near 100, whose kernel does not compile in reasonable memory.
+            raise InputError(
+                "the 3D spectral split needs a tetrahedral mesh, got "
+                f"{msh.topology.cell_name()} cells (use tetrahedra, or split='voldev')"
+            )
         msh.topology.create_connectivity(tdim - 1, tdim)
         n_cells = msh.topology.index_map(tdim).size_local
         h_local = msh.h(tdim, np.arange(n_cells, dtype=np.int32))
@@ -541,3 +548,25 @@ class FractureModel:
             self._u_out = fem.Function(V1, name="displacement")
         self._u_out.interpolate(self.u)
         return self.alpha, self._u_out
+
+
+def require_plane_mesh(tm: Any, setup: str) -> None:
+    """Refuse a mesh that is not 2D for a plane-only set-up (SENT, SENS, surfing).
+
+    Raises:
+        InputError: one line naming the set-up and what it got (topological and
+            geometric dimension, cell type and global cell count), e.g. "the SENT
+            set-up needs a 2D mesh (triangles or quadrilaterals in the x-y plane),
+            got a 3D mesh of 8179 tetrahedron cells in 3D".
+    """
+    if not isinstance(tm, TaggedMesh):
+        raise InputError(f"the {setup} set-up needs a TaggedMesh, got {type(tm).__name__}")
+    msh = tm.mesh
+    tdim, gdim = msh.topology.dim, msh.geometry.dim
+    if tdim == 2 and gdim == 2:
+        return
+    n_cells = msh.topology.index_map(tdim).size_global
+    raise InputError(
+        f"the {setup} set-up needs a 2D mesh (triangles or quadrilaterals in the x-y plane), "
+        f"got a {tdim}D mesh of {n_cells} {msh.topology.cell_name()} cells in {gdim}D"
+    )
