@@ -256,4 +256,3 @@ def per_sample_density(term: Term, grad: torch.Tensor) -> torch.Tensor:
             f"term {type(term).__name__} did not give one value per sample: {tuple(out.shape)}"
         )
     return out
-

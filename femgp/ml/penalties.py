@@ -167,9 +167,7 @@ def critic_scores(critic: Critic, x: torch.Tensor, condition: torch.Tensor | Non
     out = critic(x) if condition is None else critic(x, condition)
     if not isinstance(out, torch.Tensor) or out.numel() != x.shape[0]:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise InputError(
-            f"the critic must return one score per sample ({x.shape[0]}), got {shape}"
-        )
+        raise InputError(f"the critic must return one score per sample ({x.shape[0]}), got {shape}")
     return out.reshape(x.shape[0])
 
 
@@ -274,8 +272,15 @@ def wgan_lp(
 ) -> torch.Tensor:
     """The one-sided WGAN-LP penalty ``lam E[max(0, ||grad D(x_hat)|| - 1)^2]``."""
     return wgan_gp(
-        critic, real, fake, lam=lam, one_sided=True, alpha=alpha, condition=condition,
-        generator=generator, scaler=scaler,
+        critic,
+        real,
+        fake,
+        lam=lam,
+        one_sided=True,
+        alpha=alpha,
+        condition=condition,
+        generator=generator,
+        scaler=scaler,
     )
 
 

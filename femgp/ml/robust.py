@@ -138,7 +138,9 @@ def input_gradient_objective(
     loss = losses.mean()
     penalty = lam * norms.mean()
     return InputGradientResult(
-        objective=loss + penalty, loss=loss.detach(), penalty=penalty.detach(),
+        objective=loss + penalty,
+        loss=loss.detach(),
+        penalty=penalty.detach(),
         grad_norms=norms.detach(),
     )
 
@@ -184,7 +186,9 @@ def input_gradient_backward(
             check_finite_loss("the input-gradient objective", res.objective)
         res.objective.backward()
         return InputGradientResult(
-            objective=res.objective.detach(), loss=res.loss, penalty=res.penalty,
+            objective=res.objective.detach(),
+            loss=res.loss,
+            penalty=res.penalty,
             grad_norms=res.grad_norms,
         )
     h = check_positive("h", h)
@@ -220,7 +224,9 @@ def input_gradient_backward(
     loss2 = _per_sample_losses(model, loss_fn, x2, y).mean()
     (loss2 * (lam / h)).backward(inputs=params)
     return InputGradientResult(
-        objective=(loss + penalty).detach(), loss=loss.detach(), penalty=penalty.detach(),
+        objective=(loss + penalty).detach(),
+        loss=loss.detach(),
+        penalty=penalty.detach(),
         grad_norms=norms.detach(),
     )
 

@@ -41,12 +41,16 @@ class DemoParser(argparse.ArgumentParser):
         super().__init__(description=description)
         self.add_argument("--dry-run", action="store_true", help="a run of a few seconds")
         self.add_argument(
-            "--output", type=Path, default=Path(default_output),
+            "--output",
+            type=Path,
+            default=Path(default_output),
             help=f"output folder (default: {default_output})",
         )
         self.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
         self.add_argument(
-            "--threads", type=int, default=0,
+            "--threads",
+            type=int,
+            default=0,
             help="torch CPU threads (default: torch's choice; 1 with --dry-run)",
         )
         self.add_argument("--check-args", action="store_true", help=argparse.SUPPRESS)

@@ -158,8 +158,15 @@ def critic_step(
 
         def penalty() -> torch.Tensor:
             return wgan_gp(
-                critic, real, fake, lam=lam, one_sided=one_sided, alpha=alpha,
-                condition=condition, generator=generator, scaler=scaler,
+                critic,
+                real,
+                fake,
+                lam=lam,
+                one_sided=one_sided,
+                alpha=alpha,
+                condition=condition,
+                generator=generator,
+                scaler=scaler,
             )
 
         if lam == 0.0:

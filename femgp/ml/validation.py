@@ -73,4 +73,3 @@ def check_finite_loss(name: str, value: torch.Tensor) -> None:
     v = float(value.detach())
     if not math.isfinite(v):
         raise FloatingPointError(f"{name} is not finite ({v}); stopping instead of training on it")
-

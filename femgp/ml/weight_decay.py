@@ -50,8 +50,7 @@ def _stream(grads: torch.Tensor | Sequence[torch.Tensor], n: int) -> torch.Tenso
     g = torch.stack(list(grads)) if not isinstance(grads, torch.Tensor) else grads
     if g.ndim != 2 or g.shape[1] != n or g.shape[0] < 1:
         raise InputError(
-            f"grads must have shape (steps, {n}) (one loss gradient per step), "
-            f"got {tuple(g.shape)}"
+            f"grads must have shape (steps, {n}) (one loss gradient per step), got {tuple(g.shape)}"
         )
     if not g.is_floating_point():
         raise InputError(f"grads must be floating point, got dtype {g.dtype}")
@@ -105,6 +104,8 @@ def effective_weight_decay(
     adam_l2 = lr * wd / (v_hat.sqrt() + eps)
     adamw = torch.full_like(param, lr * wd)
     return EffectiveDecay(
-        adamw=adamw.detach(), adam_l2=adam_l2.detach(), trajectory_adamw=runs["adamw"][1],
+        adamw=adamw.detach(),
+        adam_l2=adam_l2.detach(),
+        trajectory_adamw=runs["adamw"][1],
         trajectory_adam_l2=traj_l2,
     )
