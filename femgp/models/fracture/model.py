@@ -26,7 +26,7 @@ AM-then-Newton composite of Farrell and Maurini (2017): AM brings the iterate
 near a minimiser, Newton converges quadratically from there. If Newton fails
 (an indefinite Hessian far from the minimiser, a line search that cannot
 descend), the unknowns return to the AM iterate, which goes on, and Newton is
-tried again after as many AM iterations.
+tried again when the AM count has grown fourfold.
 
 With ``irreversibility="history"`` (AT2) the damage is driven by Miehe's
 history field ``H = max(H_prev, psi_+)`` instead of bounds; both solvers are
@@ -418,7 +418,7 @@ class FractureModel:
             if self._newton(stats, step):
                 return stats
             self.accelerator.reset()
-            stop = stats.am_iterations + max(p.newton_after, stats.am_iterations)
+            stop = 4 * max(p.newton_after, stats.am_iterations)
         return stats
 
     def _newton(self, stats: StepStats, step: int | None) -> bool:

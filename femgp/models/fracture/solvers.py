@@ -113,7 +113,7 @@ COUPLED_ITERATIVE: dict[str, Any] = {
     "snes_linesearch_type": "bt",
     "snes_rtol": 1e-9,
     "snes_stol": 1e-12,
-    "snes_max_it": 25,
+    "snes_max_it": 10,
     "ksp_type": "gmres",
     "ksp_gmres_restart": 200,
     "ksp_rtol": 1e-8,
