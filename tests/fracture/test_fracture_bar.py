@@ -106,10 +106,10 @@ def test_newton_takes_over_the_localisation_step(localised):
     k = int(np.argmax(am))
     stats = res.model.work
     if s.params.solver == "am":
-        assert am[k] > 2 * s.params.newton_after  # the step Newton would take over
+        assert am[k] > s.params.newton_after  # the step Newton would take over
         assert res.model.coupled_problem is None
     else:
         assert res.model.coupled_problem is not None
         assert res.model.coupled_problem.total.newton > 0
-        assert am[k] <= 3 * s.params.newton_after, am
+        assert am[k] <= s.params.newton_after, am  # Newton converged at its first try
     assert stats["newton"] >= res.column("newton").sum()

@@ -108,7 +108,7 @@ class Params:
     degree: int = 1
     irreversibility: str = "bounds"
     solver: str = "newton"
-    newton_after: int = 4
+    newton_after: int = 12
     acceleration: str = "overrelax"
     omega: float = 1.6
     predictor: bool = True
