@@ -218,8 +218,9 @@ class NonlinearProblem:
         except PETSc.Error as exc:
             message = _option_error(prefix, "bad PETSc option", exc, self._defaults)
             opts = PETSc.Options()
-            for name in self._defaults:  # leave no unused defaults behind
-                opts.delValue(name)
+            for name in [*self._defaults, f"{prefix}{DEFAULTS_RECORD}"]:
+                if opts.hasName(name):  # leave no unused defaults behind
+                    opts.delValue(name)
             raise InputError(message) from None
         self.total = SolveStats()
 
