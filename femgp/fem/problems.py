@@ -33,6 +33,7 @@ from petsc4py import PETSc
 from femgp.errors import InputError, SolverError
 
 __all__ = [
+    "DEFAULTS_RECORD",
     "DIRECT_LU",
     "NonlinearProblem",
     "SolveStats",
@@ -57,20 +58,51 @@ DIRECT_LU: dict[str, Any] = {
 OPTION_ERROR_CODES = frozenset({56, 60, 62, 63, 75, 86, 92, 95})
 
 
-def set_default_options(prefix: str, options: Mapping[str, Any]) -> list[str]:
-    """Write ``options`` under ``prefix`` unless the options database already has them.
+#: The entry, under each prefix, of the options database that lists the
+#: options femgp wrote there as defaults (``name=value``, comma-separated,
+#: names without the prefix).
+#: Keeping the record in the database itself (not in module state) lets a later
+#: problem under the same prefix replace femgp's earlier defaults, and drop
+#: those it does not want, without ever touching an option the user set.
+DEFAULTS_RECORD = "femgp_defaults"
 
-    Returns the names (without the leading ``-``) that were written.
+
+def _as_option(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def set_default_options(prefix: str, options: Mapping[str, Any]) -> list[str]:
+    """Write ``options`` under ``prefix`` as femgp defaults; options the user set win.
+
+    A name already in the options database is replaced only if femgp wrote it
+    as a default and it still holds that value (the ``<prefix>femgp_defaults``
+    record lists them); femgp defaults under ``prefix`` that ``options`` no
+    longer lists are removed. Returns the names (without the leading ``-``)
+    written.
     """
     opts = PETSc.Options()
-    written = []
-    for key, value in options.items():
+    record = f"{prefix}{DEFAULTS_RECORD}"
+    ours = set()
+    for item in opts.getString(record, "").split(","):
+        key, _, value = item.partition("=")
         name = f"{prefix}{key}"
-        if not opts.hasName(name):
-            if isinstance(value, bool):
-                value = "true" if value else "false"
+        if key and opts.hasName(name) and opts.getString(name) == value:
+            ours.add(name)
+    wanted = {f"{prefix}{k}": _as_option(v) for k, v in options.items()}
+    for name in sorted(ours - wanted.keys()):
+        opts.delValue(name)
+    written = []
+    for name, value in wanted.items():
+        if name in ours or not opts.hasName(name):
             opts[name] = value
             written.append(name)
+    if written:
+        opts[record] = ",".join(f"{n[len(prefix) :]}={wanted[n]}" for n in written)
+        opts.getString(record)  # marked as used: PETSc's options_left does not report it
+    elif opts.hasName(record):
+        opts.delValue(record)
     return written
 
 
@@ -100,7 +132,7 @@ def prefix_options(prefix: str, *, exclude: Sequence[str] = ()) -> dict[str, str
     return {
         name: value
         for name, value in sorted(PETSc.Options().getAll().items())
-        if name.startswith(prefix) and name not in exclude
+        if name.startswith(prefix) and name not in exclude and not name.endswith(DEFAULTS_RECORD)
     }
 
 
@@ -186,8 +218,9 @@ class NonlinearProblem:
         except PETSc.Error as exc:
             message = _option_error(prefix, "bad PETSc option", exc, self._defaults)
             opts = PETSc.Options()
-            for name in self._defaults:  # leave no unused defaults behind
-                opts.delValue(name)
+            for name in [*self._defaults, f"{prefix}{DEFAULTS_RECORD}"]:
+                if opts.hasName(name):  # leave no unused defaults behind
+                    opts.delValue(name)
             raise InputError(message) from None
         self.total = SolveStats()
 

@@ -15,29 +15,34 @@ import pytest
 from mpi4py import MPI
 
 from femgp.models.fracture import run
+from femgp.models.fracture.params import SOLVERS
 from femgp.models.fracture.setups import bar
 
 HEIGHT = 0.02
 
 
-def _peak_stress(model: str) -> tuple[float, float]:
+def _peak_stress(model: str, solver: str) -> tuple[float, float]:
     # 167 steps up to 1.2 u_c: increments of 0.72 % of u_c, not aligned with u_c.
-    s = bar(MPI.COMM_SELF, model=model, h=0.05, height=HEIGHT, load_max=1.2, steps=167)
+    s = bar(
+        MPI.COMM_SELF, model=model, h=0.05, height=HEIGHT, load_max=1.2, steps=167, solver=solver
+    )
     res = run(s.mesh, s.params, s.loading, show_progress=False)
     sigma = res.column("reaction") / HEIGHT
     return float(sigma.max()), s.params.crack.critical_stress(s.info["E_eff"])
 
 
-def test_at1_peak_stress():
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_at1_peak_stress(solver):
     """AT1: elastic until sigma_c = sqrt(3 Gc E / (8 ell)); tolerance 2 %."""
-    peak, sigma_c = _peak_stress("AT1")
+    peak, sigma_c = _peak_stress("AT1", solver)
     assert sigma_c == pytest.approx(math.sqrt(3 / 0.8))
     assert abs(peak / sigma_c - 1) < 0.02, (peak, sigma_c)
 
 
-def test_at2_peak_stress():
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_at2_peak_stress(solver):
     """AT2: peak (3 sqrt(3)/16) sqrt(E Gc / ell); tolerance 2 %."""
-    peak, sigma_max = _peak_stress("AT2")
+    peak, sigma_max = _peak_stress("AT2", solver)
     assert sigma_max == pytest.approx(3 * math.sqrt(3) / 16 * math.sqrt(10))
     assert abs(peak / sigma_max - 1) < 0.02, (peak, sigma_max)
 
@@ -46,8 +51,8 @@ def test_at2_peak_stress():
 H_CELL = 1.0 / 101
 
 
-@pytest.fixture(scope="module")
-def localised():
+@pytest.fixture(scope="module", params=SOLVERS)
+def localised(request):
     s = bar(
         MPI.COMM_SELF,
         model="AT1",
@@ -56,6 +61,7 @@ def localised():
         clamp_damage=True,
         load_max=1.6,
         steps=16,
+        solver=request.param,
     )
     res = run(s.mesh, s.params, s.loading, show_progress=False)
     return s, res
@@ -87,3 +93,23 @@ def test_dissipated_energy_is_gc_eff_times_length(localised):
     # the bar is broken: almost no elastic energy and almost no force left
     assert res.column("elastic")[-1] < 1e-2 * dissipated
     assert abs(res.column("reaction")[-1]) < 1e-2 * res.peak_reaction
+
+
+def test_newton_takes_over_the_localisation_step(localised):
+    """The step in which the crack forms: AM needs many iterations, Newton few.
+
+    The Newton solver must have run coupled iterations (history's ``newton`` counts
+    them) and cut the AM iterations of that step; the AM solver runs none.
+    """
+    s, res = localised
+    am = res.column("am_iterations")
+    k = int(np.argmax(am))
+    stats = res.model.work
+    if s.params.solver == "am":
+        assert am[k] > s.params.newton_after  # the step Newton would take over
+        assert res.model.coupled_problem is None
+    else:
+        assert res.model.coupled_problem is not None
+        assert res.model.coupled_problem.total.newton > 0
+        assert am[k] <= s.params.newton_after, am  # Newton converged at its first try
+    assert stats["newton"] >= res.column("newton").sum()

@@ -6,12 +6,21 @@ import csv
 import json
 import logging
 
+import numpy as np
 import pytest
 from mpi4py import MPI
+from petsc4py import PETSc
 
 from femgp.errors import InputError, SolverError
 from femgp.fem.meshes.core import rectangle
-from femgp.models.fracture import HISTORY_COLUMNS, DisplacementBC, Loading, Params, run
+from femgp.models.fracture import (
+    HISTORY_COLUMNS,
+    DisplacementBC,
+    FractureModel,
+    Loading,
+    Params,
+    run,
+)
 from femgp.models.fracture.setups import bar
 
 
@@ -24,6 +33,8 @@ from femgp.models.fracture.setups import bar
         ({"model": "AT3"}, "unknown crack model 'AT3'; allowed: 'AT1', 'AT2'"),
         ({"split": "amor"}, "unknown split 'amor'; allowed: 'none', 'voldev', 'spectral'"),
         ({"acceleration": "fast"}, "allowed: 'anderson', 'overrelax', 'none'"),
+        ({"solver": "lbfgs"}, "unknown solver 'lbfgs'; allowed: 'newton', 'am'"),
+        ({"newton_after": 0}, "newton_after must be an integer >= 1, got 0"),
         ({"irreversibility": "history", "model": "AT1"}, "AT2 only"),
         ({"degree": 3}, "degree must be 1 or 2"),
         ({"omega": 2.0}, "omega must be in"),
@@ -111,3 +122,65 @@ def test_p2_displacement_and_history_field(tmp_path):
     theory = s.params.crack.critical_stress(s.info["E_eff"])
     assert abs(sigma.max() / theory - 1) < 0.02
     assert (tmp_path / "p2" / "fields.h5").is_file()
+
+
+def _localising_bar(solver: str):
+    return bar(
+        MPI.COMM_SELF,
+        model="AT1",
+        h=1 / 51,
+        height=0.04,
+        clamp_damage=True,
+        load_max=1.6,
+        steps=8,
+        solver=solver,
+    )
+
+
+def test_newton_failure_falls_back_to_alternate_minimisation():
+    """A coupled solve that cannot converge (one GMRES iteration allowed) leaves AM to finish.
+
+    Every step still converges, nothing is NaN, and the path is the AM solver's.
+    The control: with the coupled solver intact, Newton converges in the crack step.
+    """
+    ref = _localising_bar("am")
+    res_am = run(ref.mesh, ref.params, ref.loading, show_progress=False, prefix="fb_am_")
+    s = _localising_bar("newton")
+    opts = PETSc.Options()
+    opts["fb_bad_coupled_ksp_max_it"] = 1
+    try:
+        res = run(s.mesh, s.params, s.loading, show_progress=False, prefix="fb_bad_")
+    finally:
+        opts.delValue("fb_bad_coupled_ksp_max_it")
+    assert res.status == "finished" and res.cutbacks == 0
+    assert res.model.coupled_problem.total.newton == 0  # no coupled solve converged
+    for name in ("reaction", "elastic", "surface", "max_damage"):
+        col = res.column(name)
+        assert np.all(np.isfinite(col)), name
+        np.testing.assert_allclose(col, res_am.column(name), atol=1e-4 * np.abs(col).max())
+    assert res.column("max_damage")[-1] > 0.99
+    good = run(s.mesh, s.params, s.loading, show_progress=False, prefix="fb_good_")
+    assert good.model.coupled_problem.total.newton > 0
+
+
+def test_defaults_follow_the_latest_model_but_user_options_win():
+    """Two live models under one prefix: the second brings its own defaults.
+
+    femgp's defaults of the first (MUMPS LU for the damage) are replaced by the
+    second's (CG + Jacobi); an option the user set (the u KSP tolerance) is kept
+    (read by the second model's CG).
+    """
+    s = bar(MPI.COMM_SELF, h=0.1, steps=2)
+    opts = PETSc.Options()
+    opts["dft_u_ksp_rtol"] = "1e-4"
+    try:
+        first = FractureModel(s.mesh, Params(linear_solver="direct"), s.loading, prefix="dft_")
+        second = FractureModel(s.mesh, Params(), s.loading, prefix="dft_")
+        pc = [m.alpha_problem.snes.getKSP().getPC().getType() for m in (first, second)]
+        rtol = second.u_problem.snes.getKSP().getTolerances()[0]
+        assert opts.getString("dft_u_ksp_rtol") == "1e-4"
+    finally:
+        opts.delValue("dft_u_ksp_rtol")
+    assert pc == ["lu", "jacobi"]
+    assert rtol == 1e-4
+    assert not opts.hasName("dft_alpha_pc_factor_mat_solver_type")  # dropped, not left behind

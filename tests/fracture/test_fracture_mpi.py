@@ -13,6 +13,7 @@ import pytest
 from mpi4py import MPI
 
 from femgp.models.fracture import run
+from femgp.models.fracture.params import SOLVERS
 from femgp.models.fracture.setups import bar, notched_tension
 
 pytestmark = pytest.mark.mpi
@@ -29,24 +30,33 @@ def _compare(res_world, res_self) -> None:
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * scale, err_msg=name)
 
 
-def test_bar_localisation_same_on_all_ranks():
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_bar_localisation_same_on_all_ranks(solver):
     """AT1 bar with clamped damage: elastic phase, localisation and the broken bar."""
     runs = []
     for comm in (MPI.COMM_WORLD, MPI.COMM_SELF):
         s = bar(
-            comm, model="AT1", h=1 / 101, height=0.02, clamp_damage=True, load_max=1.6, steps=16
+            comm,
+            model="AT1",
+            h=1 / 101,
+            height=0.02,
+            clamp_damage=True,
+            load_max=1.6,
+            steps=16,
+            solver=solver,
         )
         runs.append(run(s.mesh, s.params, s.loading, show_progress=False))
     _compare(*runs)
     assert runs[0].column("max_damage")[-1] > 0.99
 
 
-def test_sent_same_on_all_ranks():
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_sent_same_on_all_ranks(solver):
     """A coarse SENT (AT2, spectral split, gmsh mesh) through crack propagation."""
     loads = tuple(float(v) for v in np.arange(1e-3, 9.01e-3, 1e-3))
     runs = []
     for comm in (MPI.COMM_WORLD, MPI.COMM_SELF):
-        s = notched_tension(comm, ell=0.06, h_band=0.03, h_far=0.1, loads=loads)
+        s = notched_tension(comm, ell=0.06, h_band=0.03, h_far=0.1, loads=loads, solver=solver)
         runs.append(run(s.mesh, s.params, s.loading, show_progress=False))
     _compare(*runs)
     assert runs[0].column("max_damage")[-1] > 0.99  # the plate broke

@@ -14,14 +14,23 @@ import pytest
 from mpi4py import MPI
 
 from femgp.models.fracture import run
+from femgp.models.fracture.params import SOLVERS
 from femgp.models.fracture.setups import surfing
 
 ELL = 0.05
 
 
-@pytest.fixture(scope="module")
-def surf():
-    s = surfing(MPI.COMM_SELF, ell=ELL, h_band=ELL / 4, height=0.5, steps=10, advance=0.3)
+@pytest.fixture(scope="module", params=SOLVERS)
+def surf(request):
+    s = surfing(
+        MPI.COMM_SELF,
+        ell=ELL,
+        h_band=ELL / 4,
+        height=0.5,
+        steps=10,
+        advance=0.3,
+        solver=request.param,
+    )
     r1, r2 = 2.5 * ELL, 4.5 * ELL
 
     def observer(model, row):

@@ -13,8 +13,24 @@ default, prefix ``<prefix>u_``), then in ``alpha`` at fixed ``u`` subject to
 until ``||alpha_k - alpha_{k-1}||_inf < am_tol``. The iterates can be
 accelerated by over-relaxation (block SOR) or Anderson mixing (see
 :mod:`.solvers`), and each step can start from an extrapolation of the last two.
+
+With ``Params.solver == "newton"`` (the default) a load step whose alternate
+minimisation has not converged after ``newton_after`` iterations is handed to a
+reduced-space VI Newton method on the coupled problem (prefix
+``<prefix>coupled_``): the gradient of the total energy in ``(u, alpha)`` and
+its Hessian, both from ``ufl.derivative``, the bounds ``alpha_prev <= alpha <=
+1``, a backtracking line search on the norm of the reduced residual, and GMRES
+preconditioned by a multiplicative field split whose ``u`` and ``alpha`` blocks
+are preconditioned by GAMG (:class:`.solvers.BlockGaussSeidel`). This is the
+AM-then-Newton composite of Farrell and Maurini (2017): AM brings the iterate
+near a minimiser, Newton converges quadratically from there. If Newton fails
+(an indefinite Hessian far from the minimiser, a line search that cannot
+descend), the unknowns return to the AM iterate, which goes on, and Newton is
+tried again when the AM count has grown fourfold.
+
 With ``irreversibility="history"`` (AT2) the damage is driven by Miehe's
-history field ``H = max(H_prev, psi_+)`` instead of bounds.
+history field ``H = max(H_prev, psi_+)`` instead of bounds; both solvers are
+then alternate minimisation.
 """
 
 from __future__ import annotations
@@ -46,7 +62,8 @@ from femgp.models.fracture.solvers import (  # noqa: E402
     ALPHA_ITERATIVE,
     U_DIRECT,
     U_ITERATIVE,
-    apply_defaults,
+    BlockGaussSeidel,
+    coupled_defaults,
     make_accelerator,
 )
 
@@ -66,14 +83,23 @@ class StepStats:
     am_residual: float = 0.0
     u: SolveStats | None = None
     alpha: SolveStats | None = None
+    #: The coupled Newton solves of the step (failed attempts included).
+    coupled: SolveStats | None = None
+    #: Coupled Newton attempts of the step that failed (AM went on after each).
+    newton_failures: int = 0
+
+    def _parts(self) -> list[SolveStats]:
+        return [s for s in (self.u, self.alpha, self.coupled) if s is not None]
 
     @property
     def newton(self) -> int:
-        return (self.u.newton if self.u else 0) + (self.alpha.newton if self.alpha else 0)
+        """Newton iterations of the step: displacement, damage and coupled solves."""
+        return sum(s.newton for s in self._parts())
 
     @property
     def krylov(self) -> int:
-        return (self.u.krylov if self.u else 0) + (self.alpha.krylov if self.alpha else 0)
+        """Krylov iterations of the step: displacement, damage and coupled solves."""
+        return sum(s.krylov for s in self._parts())
 
 
 class _BC:
@@ -262,10 +288,13 @@ class FractureModel:
             **u_defaults,
         }
         a_defaults = {"snes_atol": 1e-7 * k_w * volume / np.sqrt(n_glob), **a_defaults}
-        apply_defaults(f"{prefix}u_", u_defaults)
-        apply_defaults(f"{prefix}alpha_", a_defaults)
         self.u_problem = NonlinearProblem(
-            F_u, self.u, prefix=f"{prefix}u_", bcs=[b.bc for b in self._bcs], J=J_u
+            F_u,
+            self.u,
+            prefix=f"{prefix}u_",
+            bcs=[b.bc for b in self._bcs],
+            J=J_u,
+            options=u_defaults,
         )
         self._nullspace, self._nullspace_vectors = rigid_body_modes(V)
         self.u_problem.A.setNearNullSpace(self._nullspace)
@@ -276,7 +305,15 @@ class FractureModel:
             bcs=alpha_bcs,
             J=J_a,
             bounds=None if history else (self.alpha_lb, self.alpha_ub),
+            options=a_defaults,
         )
+        self.coupled_problem: NonlinearProblem | None = None
+        if p.solver == "newton" and not history:
+            c_defaults = {
+                "snes_atol": min(u_defaults["snes_atol"], a_defaults["snes_atol"]),
+                **coupled_defaults(p.linear_solver),
+            }
+            self._build_coupled(F_u, F_a, [b.bc for b in self._bcs] + alpha_bcs, c_defaults)
         self.accelerator = make_accelerator(
             p.acceleration, comm=self.comm, omega=p.omega, depth=p.anderson_depth
         )
@@ -308,6 +345,48 @@ class FractureModel:
         self._last_change = 0.0
         self.commit()
 
+    def _build_coupled(
+        self,
+        F_u: ufl.Form,
+        F_a: ufl.Form,
+        bcs: list[fem.DirichletBC],
+        options: Mapping[str, Any],
+    ) -> None:
+        """The monolithic (u, alpha) problem of the Newton solver (see the module docstring)."""
+        import dolfinx.fem.petsc
+        from petsc4py import PETSc
+
+        fields = [self.u, self.alpha]
+        F = [F_u, F_a]
+        J = [
+            [ufl.derivative(Fi, f, ufl.TrialFunction(f.function_space)) for f in fields] for Fi in F
+        ]
+        prob = NonlinearProblem(
+            F, fields, prefix=f"{self.prefix}coupled_", bcs=bcs, J=J, kind="mpi", options=options
+        )
+        # The block Gauss-Seidel preconditioner, unless the user chose another PC.
+        self._block_pc: BlockGaussSeidel | None = None
+        if "fieldsplit_u_pc_type" in options and not PETSc.Options().hasName(
+            f"{self.prefix}coupled_pc_type"
+        ):
+            n_u = self.V.dofmap.index_map.size_local * self.V.dofmap.index_map_bs
+            gdim = self.mesh.geometry.dim
+            self._block_pc = BlockGaussSeidel(
+                self.comm, n_u, gdim, self._nullspace, f"{self.prefix}coupled_"
+            )
+            pc = prob.snes.getKSP().getPC()
+            pc.setType(PETSc.PC.Type.PYTHON)
+            pc.setPythonContext(self._block_pc)
+        # Bounds: u free, lb <= alpha <= ub; refreshed before every solve.
+        self._coupled_lower = prob.snes.getFunction()[0].duplicate()
+        self._coupled_upper = self._coupled_lower.duplicate()
+        self._u_free = (fem.Function(self.V), fem.Function(self.V))
+        self._u_free[0].x.array[:] = -PETSc.INFINITY
+        self._u_free[1].x.array[:] = PETSc.INFINITY
+        prob.snes.setVariableBounds(self._coupled_lower, self._coupled_upper)
+        self._assign = dolfinx.fem.petsc.assign
+        self.coupled_problem = prob
+
     # -- load ---------------------------------------------------------------------------
     def set_load(self, t: float) -> None:
         """Set every boundary value to load ``t``."""
@@ -326,7 +405,7 @@ class FractureModel:
         return self.alpha.x.array[: self._n_alpha]
 
     def solve_step(self, t: float, *, step: int | None = None) -> StepStats:
-        """Solve load step ``t`` by alternate minimisation (state is not committed).
+        """Solve load step ``t`` with ``params.solver`` (state is not committed).
 
         Raises:
             SolverError: a sub-solve failed or the iteration guard was reached.
@@ -337,6 +416,43 @@ class FractureModel:
         if p.predictor:
             self._predict(t)
         stats = StepStats(u=SolveStats(), alpha=SolveStats())
+        if self.coupled_problem is None:
+            self._alternate(stats, step, p.am_max_it)
+            return stats
+        stats.coupled = SolveStats()
+        stop = p.newton_after
+        while not self._alternate(stats, step, stop):
+            if self._newton(stats, step):
+                return stats
+            self.accelerator.reset()
+            stop = 4 * max(p.newton_after, stats.am_iterations)
+        return stats
+
+    def _newton(self, stats: StepStats, step: int | None) -> bool:
+        """One coupled VI Newton solve from the current iterate; False (state kept) if it fails."""
+        prob = self.coupled_problem
+        assert prob is not None and stats.coupled is not None
+        self._assign([self._u_free[0], self.alpha_lb], self._coupled_lower)
+        self._assign([self._u_free[1], self.alpha_ub], self._coupled_upper)
+        try:
+            stats.coupled += self._solve(prob, step)
+        except SolverError as exc:
+            stats.newton_failures += 1
+            stats.coupled.newton += prob.snes.getIterationNumber()
+            stats.coupled.krylov += prob.snes.getLinearSolveIterations()
+            log.debug(
+                "step %s: coupled Newton failed (%s); alternate minimisation goes on", step, exc
+            )
+            return False
+        return True
+
+    def _alternate(self, stats: StepStats, step: int | None, stop: int) -> bool:
+        """Alternate minimisation until converged (True) or ``stop`` iterations in all (False).
+
+        Raises:
+            SolverError: ``params.am_max_it`` iterations without convergence.
+        """
+        p = self.params
         n = self._n_alpha
         lb = self.alpha_lb.x.array[:n]
         res = np.inf
@@ -344,8 +460,9 @@ class FractureModel:
         relax = self.accelerator.name == "overrelax"
         u_exact: np.ndarray | None = None  # the last equilibrium displacement
         g_last: np.ndarray | None = None  # the last damage minimiser (before acceleration)
-        for k in range(1, p.am_max_it + 1):
-            u_old = self.u.x.array.copy() if relax and k > 1 else None
+        k0 = stats.am_iterations
+        for k in range(k0 + 1, min(stop, p.am_max_it) + 1):
+            u_old = self.u.x.array.copy() if relax and k > k0 + 1 else None
             self.work["am"] += 1
             try:
                 su = self._solve(self.u_problem, step)
@@ -382,7 +499,7 @@ class FractureModel:
             if res < p.am_tol:
                 if u_exact is not None:  # the equilibrium displacement, not the relaxed one
                     self.u.x.array[:] = u_exact
-                return stats
+                return True
             if accelerate:
                 g_last = g.copy()
                 if u_exact is None:
@@ -390,6 +507,10 @@ class FractureModel:
                 new = np.clip(self.accelerator(x, g.copy()), lb, 1.0)
                 self.alpha.x.array[:n] = new
                 self.alpha.x.scatter_forward()
+        if stats.am_iterations < p.am_max_it:
+            if u_exact is not None:  # hand on an equilibrium displacement
+                self.u.x.array[:] = u_exact
+            return False
         raise SolverError(
             f"alternate minimisation did not reach ||dalpha||_inf < {p.am_tol:g} in "
             f"{p.am_max_it} iterations (last {res:.3e})",

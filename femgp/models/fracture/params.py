@@ -24,6 +24,7 @@ __all__ = [
     "ACCELERATIONS",
     "IRREVERSIBILITY",
     "LINEAR_SOLVERS",
+    "SOLVERS",
     "DisplacementBC",
     "Loading",
     "Params",
@@ -31,6 +32,11 @@ __all__ = [
 
 #: Variants of the alternate minimisation.
 ACCELERATIONS = ("anderson", "overrelax", "none")
+#: Nonlinear solvers of a load step: "newton" (alternate minimisation, then a
+#: monolithic VI Newton on (u, alpha) once AM has not converged in
+#: ``newton_after`` iterations; AM resumes if Newton fails) or "am" (alternate
+#: minimisation only).
+SOLVERS = ("newton", "am")
 #: How irreversibility is imposed.
 IRREVERSIBILITY = ("bounds", "history")
 #: Default linear solvers: "iterative" (CG + GAMG for u, CG + Jacobi for alpha),
@@ -58,6 +64,17 @@ class Params:
         irreversibility: ``"bounds"`` (damage bounded below by its value at the
             previous load step, SNES VI) or ``"history"`` (AT2 only: Miehe's
             history field ``H = max_t psi_+`` drives the damage).
+        solver: ``"newton"``: alternate minimisation for up to ``newton_after``
+            iterations, then the monolithic reduced-space VI Newton method on
+            the coupled ``(u, alpha)`` problem (Jacobian from the energy, bounds
+            ``alpha_prev <= alpha <= 1``, backtracking line search,
+            field-split GAMG preconditioning) from the AM iterate (the
+            AM-then-Newton composite of Farrell & Maurini 2017); if Newton
+            fails, alternate minimisation goes on from where it was, and Newton
+            is tried again when the AM count has grown fourfold. ``"am"``:
+            alternate minimisation only. With ``irreversibility="history"``
+            both are alternate minimisation.
+        newton_after: AM iterations of a load step before Newton takes over.
         acceleration: ``"overrelax"`` (nonlinear block SOR: the displacement
             and the damage iterates over-relaxed by ``omega``, the damage
             projected onto its bounds; Farrell & Maurini 2017), ``"anderson"``
@@ -90,6 +107,8 @@ class Params:
     k_res: float = 1e-6
     degree: int = 1
     irreversibility: str = "bounds"
+    solver: str = "newton"
+    newton_after: int = 12
     acceleration: str = "overrelax"
     omega: float = 1.6
     predictor: bool = True
@@ -106,6 +125,8 @@ class Params:
         check_choice("split", self.split, SPLITS)
         check_choice("elastic model", self.elastic_model, ELASTIC_MODELS)
         check_choice("irreversibility", self.irreversibility, IRREVERSIBILITY)
+        check_choice("solver", self.solver, SOLVERS)
+        check_int("newton_after", self.newton_after, minimum=1)
         check_choice("acceleration", self.acceleration, ACCELERATIONS)
         check_choice("linear solver", self.linear_solver, LINEAR_SOLVERS)
         if check_int("displacement degree", self.degree) not in (1, 2):

@@ -1,11 +1,10 @@
 """Solver pieces of the fracture model: PETSc defaults, the near-nullspace, AM accelerators.
 
-PETSc defaults are written into the options database under each problem's
-prefix, so that the command line overrides them. Because one process may build
-several models under the same prefix with different defaults (a test suite,
-or the benchmark that solves twice), :func:`apply_defaults` remembers the
-values it wrote: a later model replaces femgp's own earlier defaults (and
-removes those it no longer wants) but never an option the user set.
+PETSc defaults are handed to :class:`femgp.fem.problems.NonlinearProblem`,
+which writes them under each problem's prefix so that the command line
+overrides them; a later model under the same prefix replaces femgp's own
+earlier defaults but never an option the user set (see
+:func:`femgp.fem.problems.set_default_options`).
 
 The alternate-minimisation accelerators act on the owned damage degrees of
 freedom as a fixed-point map ``alpha -> G(alpha)`` (one displacement solve,
@@ -21,7 +20,6 @@ are allreduced, so every rank takes the same decision.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -31,12 +29,16 @@ from petsc4py import PETSc
 __all__ = [
     "ALPHA_DIRECT",
     "ALPHA_ITERATIVE",
+    "COUPLED_DIRECT",
+    "COUPLED_HYBRID",
+    "COUPLED_ITERATIVE",
     "U_DIRECT",
     "U_ITERATIVE",
     "Anderson",
+    "BlockGaussSeidel",
     "OverRelaxation",
     "Plain",
-    "apply_defaults",
+    "coupled_defaults",
     "make_accelerator",
 ]
 
@@ -95,35 +97,124 @@ ALPHA_DIRECT: dict[str, Any] = {
     "pc_factor_mat_solver_type": "mumps",
 }
 
-# Option names femgp wrote as defaults, with the value written (see apply_defaults).
-_WRITTEN: dict[str, str] = {}
+#: The coupled (u, alpha) problem of the Newton solver: reduced-space VI Newton
+#: on the monolithic system with a backtracking line search on the reduced
+#: residual norm (the total energy as merit function stalled: see
+#: docs/fracture.md); GMRES preconditioned by :class:`BlockGaussSeidel`
+#: (a multiplicative field split, u block then alpha block: the linearised
+#: alternate minimisation), each block one V-cycle of GAMG (the u block with
+#: the rigid-body modes, its interpolation reused across Newton iterations).
+#: The block solvers take options under ``<prefix>fieldsplit_u_`` and
+#: ``<prefix>fieldsplit_alpha_``; an explicit ``<prefix>pc_type`` replaces the split.
+COUPLED_ITERATIVE: dict[str, Any] = {
+    "snes_type": "vinewtonrsls",
+    "snes_linesearch_type": "bt",
+    "snes_rtol": 1e-9,
+    "snes_stol": 1e-12,
+    "snes_max_it": 10,
+    "ksp_type": "gmres",
+    "ksp_gmres_restart": 200,
+    "ksp_rtol": 1e-8,
+    "ksp_max_it": 1000,
+    "fieldsplit_u_ksp_type": "preonly",
+    "fieldsplit_u_pc_type": "gamg",
+    "fieldsplit_u_pc_gamg_threshold": 0.01,
+    "fieldsplit_u_pc_gamg_reuse_interpolation": True,
+    "fieldsplit_alpha_ksp_type": "preonly",
+    "fieldsplit_alpha_pc_type": "gamg",
+}
+#: The coupled problem, direct: the same VI Newton with MUMPS LU.
+COUPLED_DIRECT: dict[str, Any] = {
+    **{k: v for k, v in COUPLED_ITERATIVE.items() if k.startswith("snes_")},
+    "ksp_type": "preonly",
+    "pc_type": "lu",
+    "pc_factor_mat_solver_type": "mumps",
+}
+#: The coupled problem, hybrid: the field split with MUMPS on the u block.
+COUPLED_HYBRID: dict[str, Any] = {
+    **{k: v for k, v in COUPLED_ITERATIVE.items() if not k.startswith("fieldsplit_u_pc_gamg")},
+    "fieldsplit_u_pc_type": "lu",
+    "fieldsplit_u_pc_factor_mat_solver_type": "mumps",
+}
 
 
-def _as_option(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+def coupled_defaults(linear_solver: str) -> dict[str, Any]:
+    """PETSc defaults of the coupled problem for ``Params.linear_solver``."""
+    return dict(
+        {"direct": COUPLED_DIRECT, "hybrid": COUPLED_HYBRID}.get(linear_solver, COUPLED_ITERATIVE)
+    )
 
 
-def apply_defaults(prefix: str, defaults: Mapping[str, Any]) -> None:
-    """Write ``defaults`` under ``prefix``, keeping every option the user set.
+class BlockGaussSeidel:
+    """A PETSc python PC: one multiplicative field-split sweep over the (u, alpha) blocks.
 
-    An option already in the database is replaced only if femgp itself wrote it
-    (with the value it still has); femgp-written options under ``prefix`` that
-    ``defaults`` no longer lists are removed.
+    Built for the reduced-space VI Newton method, whose linear systems are the
+    Jacobian restricted to the inactive set (PETSc's own PCFIELDSPLIT loses its
+    index sets when the active set changes). The displacement is never bounded,
+    so every rank's reduced vector holds its ``n_u`` owned displacement dofs
+    first, then its inactive damage dofs. The sweep solves ``A_uu y_u = x_u``,
+    then ``A_aa y_a = x_a - A_au y_u``, each block with its own KSP (options
+    ``<prefix>fieldsplit_u_`` and ``<prefix>fieldsplit_alpha_``); the u block
+    carries the rigid-body near-nullspace and keeps its matrix object, so GAMG
+    can reuse its interpolation from one Newton iteration to the next.
+
+    Args:
+        comm: the communicator.
+        n_u: owned displacement dofs of this rank (times the block size).
+        block_size: the displacement block size (gdim).
+        nullspace: the rigid-body near-nullspace of the displacement block.
+        prefix: the options prefix of the coupled problem.
     """
-    opts = PETSc.Options()
-    wanted = {f"{prefix}{k}": _as_option(v) for k, v in defaults.items()}
-    for name, value in list(_WRITTEN.items()):
-        if name.startswith(prefix) and name not in wanted:
-            if opts.hasName(name) and opts.getString(name) == value:
-                opts.delValue(name)
-            del _WRITTEN[name]
-    for name, value in wanted.items():
-        ours = name in _WRITTEN and opts.hasName(name) and opts.getString(name) == _WRITTEN[name]
-        if not opts.hasName(name) or ours:
-            opts[name] = value
-            _WRITTEN[name] = value
+
+    def __init__(
+        self, comm: MPI.Comm, n_u: int, block_size: int, nullspace: PETSc.NullSpace, prefix: str
+    ) -> None:
+        self.comm = comm
+        self.n_u = int(n_u)
+        self.bs = int(block_size)
+        self.nullspace = nullspace
+        self.ksp = {}
+        for name in ("u", "alpha"):
+            ksp = PETSc.KSP().create(comm)
+            ksp.setOptionsPrefix(f"{prefix}fieldsplit_{name}_")
+            ksp.setFromOptions()
+            self.ksp[name] = ksp
+        self._A_uu: PETSc.Mat | None = None
+
+    def setUp(self, pc: PETSc.PC) -> None:
+        _, P = pc.getOperators()
+        r0, r1 = P.getOwnershipRange()
+        self.is_u = PETSc.IS().createStride(self.n_u, first=r0, step=1, comm=self.comm)
+        self.is_u.setBlockSize(self.bs)
+        self.is_a = PETSc.IS().createStride(r1 - r0 - self.n_u, first=r0 + self.n_u, comm=self.comm)
+        self._A_uu = P.createSubMatrix(self.is_u, self.is_u, submat=self._A_uu)
+        self._A_uu.setBlockSize(self.bs)
+        self._A_uu.setNearNullSpace(self.nullspace)
+        self.A_aa = P.createSubMatrix(self.is_a, self.is_a)
+        self.A_au = P.createSubMatrix(self.is_a, self.is_u)
+        self.ksp["u"].setOperators(self._A_uu)
+        self.ksp["alpha"].reset()  # the inactive set, so the block size, may have changed
+        self.ksp["alpha"].setOperators(self.A_aa)
+        self.ksp["alpha"].setFromOptions()
+        self._y_u, self._y_a = self._A_uu.createVecLeft(), self.A_aa.createVecLeft()
+        self._r_a = self.A_aa.createVecLeft()
+
+    def apply(self, pc: PETSc.PC, x: PETSc.Vec, y: PETSc.Vec) -> None:
+        x_u, x_a = x.getSubVector(self.is_u), x.getSubVector(self.is_a)
+        self.ksp["u"].solve(x_u, self._y_u)
+        self.A_au.mult(self._y_u, self._r_a)
+        self._r_a.aypx(-1.0, x_a)
+        self.ksp["alpha"].solve(self._r_a, self._y_a)
+        x.restoreSubVector(self.is_u, x_u)
+        x.restoreSubVector(self.is_a, x_a)
+        for iset, part in ((self.is_u, self._y_u), (self.is_a, self._y_a)):
+            sub = y.getSubVector(iset)
+            part.copy(sub)
+            y.restoreSubVector(iset, sub)
+
+    def iterations(self) -> int:
+        """Krylov iterations of the block solves so far (0 with ``preonly``)."""
+        return sum(k.getIterationNumber() for k in self.ksp.values())
 
 
 # -- accelerators of the alternate minimisation --------------------------------------
