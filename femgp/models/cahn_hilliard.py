@@ -44,6 +44,7 @@ from femgp.fem.checkpoint import RunCheckpointing, array_function
 from femgp.fem.forms import UFL_OPS, energy_form, field_values, scalar
 from femgp.fem.io import ResultsWriter
 from femgp.fem.logs import get_logger, progress
+from femgp.fem.preconditioners import BLOCK_PC, SchurScales
 from femgp.fem.problems import DIRECT_LU, NonlinearProblem, SolveStats, warn_unused_options
 from femgp.fem.stepping import AdaptiveStepper
 
@@ -131,6 +132,21 @@ class Params:
         return -self.mobility * k**2 * (self.well.d2f(c_bar) + self.kappa * k**2)
 
 
+#: Global dofs from which the block preconditioner is the default (MUMPS LU below).
+BLOCK_PC_FROM_DOFS = {1: 10**12, 2: 0, 3: 0}
+
+
+def default_linear_solver(space: fem.FunctionSpace) -> dict[str, Any]:
+    """Default PETSc options of the (c, mu) solve: MUMPS LU or the block preconditioner.
+
+    The choice depends on the size and dimension (:data:`BLOCK_PC_FROM_DOFS`,
+    where the two cross, measured by ``benchmarks/scaling.py``).
+    """
+    dofs = space.dofmap.index_map.size_global * space.dofmap.index_map_bs
+    tdim = space.mesh.topology.dim
+    return dict(BLOCK_PC if dofs >= BLOCK_PC_FROM_DOFS[tdim] else DIRECT_LU)
+
+
 def pfhub_initial(c0: float = 0.5, epsilon: float = 0.01) -> Callable[[np.ndarray], np.ndarray]:
     """The PFHub benchmark 1 initial condition (a function of x)."""
 
@@ -202,14 +218,17 @@ class CahnHilliard:
             + mu * v * ufl.dx
             - dFdc
         )
+        self._flux = M * (p.theta if p.scheme == "theta" else 1.0)
         defaults = {
-            **DIRECT_LU,
+            **default_linear_solver(V),
             "snes_rtol": 1e-6,
             "snes_atol": 1e-10,
             "snes_max_it": 20,
         }
         defaults.update(options or {})
-        self.problem = NonlinearProblem(R, self.u, prefix=prefix, options=defaults)
+        self.problem = NonlinearProblem(
+            R, self.u, prefix=prefix, options=defaults, blocks=(V, self.schur_scales)
+        )
 
         cc = ufl.split(self.u)[0]
         comps = energy.components(UFL_OPS, field_values({"c": cc}))
@@ -217,6 +236,10 @@ class CahnHilliard:
         self._mass_form = fem.form(cc * ufl.dx)
         self._u_prev = np.zeros_like(self.u.x.array)  # (c, mu) at the step before u0
         self._dt_prev: float | None = None
+
+    def schur_scales(self) -> SchurScales:
+        """The scales of the block preconditioner at the current step size."""
+        return SchurScales(dt=float(self.dt.value), flux=self._flux, kappa=self.params.kappa)
 
     # -- state ---------------------------------------------------------------
     def set_initial(self, c_init: Callable[[np.ndarray], np.ndarray] | float) -> None:
