@@ -176,14 +176,12 @@ class CahnHilliardPC:
     def configured(self) -> bool:
         return self.scales is not None
 
-    def configure(
-        self, is_c: PETSc.IS, is_mu: PETSc.IS, scales: Callable[[], SchurScales]
-    ) -> None:
+    def configure(self, is_c: PETSc.IS, is_mu: PETSc.IS, scales: Callable[[], SchurScales]) -> None:
         """Give the owned global dofs of c and mu and a callable returning the scales."""
         self.is_c, self.is_mu, self.scales = is_c, is_mu, scales
 
     # -- PETSc python PC protocol ---------------------------------------------
-    def setUp(self, pc: PETSc.PC) -> None:  # noqa: N802  (PETSc's name)
+    def setUp(self, pc: PETSc.PC) -> None:
         if not self.configured:
             prefix = pc.getOptionsPrefix() or ""
             raise InputError(
@@ -240,9 +238,7 @@ class CahnHilliardPC:
             d.reciprocal()
             shat.diagonalScale(d, d)
             d.destroy()
-            shat.axpy(
-                1.0 / sc.flux, m["cmu"], structure=PETSc.Mat.Structure.SUBSET_NONZERO_PATTERN
-            )
+            shat.axpy(1.0 / sc.flux, m["cmu"], structure=PETSc.Mat.Structure.SUBSET_NONZERO_PATTERN)
         self._split = split
         prefix = pc.getOptionsPrefix() or ""
         inner = [("schur1", m["shat1"], "schur"), ("mass", m["mumu"], "mass")]
@@ -329,8 +325,10 @@ def configure_block_pc(
         return None
     if space is None or scales is None or space.num_sub_spaces != 2:
         prefix = pc.getOptionsPrefix() or ""
-        what = "no scales" if space is not None and space.num_sub_spaces == 2 else (
-            f"a space with {0 if space is None else space.num_sub_spaces} sub-spaces"
+        what = (
+            "no scales"
+            if space is not None and space.num_sub_spaces == 2
+            else (f"a space with {0 if space is None else space.num_sub_spaces} sub-spaces")
         )
         raise InputError(
             f"{prefix}: -{prefix}pc_python_type femgp.fem.preconditioners.CahnHilliardPC is "
