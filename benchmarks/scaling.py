@@ -115,19 +115,36 @@ VARIANTS: dict[str, dict[str, tuple[str, bool]]] = {
         "mumps": ("VI Newton, MUMPS LU (plain approach)", False),
     },
     "cahn_hilliard": {
-        "mumps": ("Newton + MUMPS LU (femgp default = plain approach)", False),
+        "mumps": ("Newton + MUMPS LU (plain approach; femgp default in 2D below 4e6 dofs)", False),
         "gmres-schur": ("Newton + GMRES, Schur fieldsplit (selfp, lumped) + GAMG", True),
+        "block": (
+            "Newton + GMRES + femgp's block preconditioner (CahnHilliardPC: Schur "
+            "complement by two GAMG solves)",
+            True,
+        ),
+    },
+    "cahn_hilliard_3d": {
+        "mumps": ("Newton + MUMPS LU (plain approach; femgp default in 3D below 3e4 dofs)", False),
+        "block": ("Newton + GMRES + femgp's block preconditioner (default from 3e4 dofs)", True),
     },
 }
 #: Degrees of freedom per vertex of each problem.
-COMPONENTS = {"elasticity": 2, "damage": 1, "cahn_hilliard": 2}
+COMPONENTS = {"elasticity": 2, "damage": 1, "cahn_hilliard": 2, "cahn_hilliard_3d": 2}
+#: Space dimension of each problem (2 unless listed).
+DIMENSION = {"cahn_hilliard_3d": 3}
+#: Cahn-Hilliard problems (a few steps of the model rather than one solve).
+CH_PROBLEMS = ("cahn_hilliard", "cahn_hilliard_3d")
+#: Weak scaling: dofs per rank and rank counts.
+WEAK_DOFS = 1e5
+WEAK_RANKS = (1, 2, 4, 8)
 GROWTH_MAX = 1.3
 TIME_RATIO_MAX = 1.5
 
 
 def cells_for(problem: str, dofs: float) -> int:
-    """Cells per side of the square mesh whose dof count is nearest ``dofs``."""
-    return max(2, round(math.sqrt(dofs / COMPONENTS[problem])) - 1)
+    """Cells per side of the square (cube) mesh whose dof count is nearest ``dofs``."""
+    dim = DIMENSION.get(problem, 2)
+    return max(2, round((dofs / COMPONENTS[problem]) ** (1.0 / dim)) - 1)
 
 
 # -- worker (runs under mpirun) ---------------------------------------------------------
@@ -156,15 +173,18 @@ def _fracture_model(comm: Any, n: int, variant: str) -> Any:
     return FractureModel(tm, params, loading, initial_damage=_band, alpha_options=alpha_options)
 
 
-def _ch_model(comm: Any, n: int, variant: str) -> Any:
+def _ch_model(comm: Any, n: int, variant: str, dim: int = 2) -> Any:
     import numpy as np
     from petsc4py import PETSc
 
-    from femgp.fem.meshes.pfhub import square
+    from femgp.fem.meshes.pfhub import cube, square
+    from femgp.fem.preconditioners import BLOCK_PC
+    from femgp.fem.problems import DIRECT_LU
     from femgp.models import cahn_hilliard as ch
 
-    opts = CH_SCHUR if variant == "gmres-schur" else None
-    model = ch.CahnHilliard(square(comm, n=n).mesh, ch.Params(), options=opts)
+    opts = {"gmres-schur": CH_SCHUR, "block": BLOCK_PC, "mumps": DIRECT_LU}[variant]
+    domain = square(comm, n=n).mesh if dim == 2 else cube(comm, n=n, size=100.0).mesh
+    model = ch.CahnHilliard(domain, ch.Params(), options=opts)
     pc = model.problem.snes.getKSP().getPC()
     if pc.getType() == "fieldsplit":
         # Workaround: CahnHilliard does not name its fields for PCFIELDSPLIT (the
@@ -179,7 +199,7 @@ def _ch_model(comm: Any, n: int, variant: str) -> Any:
             splits.append((name, PETSc.IS().createGeneral(dofs, comm=comm)))
         pc.setFieldSplitIS(*splits)
         model.problem.snes.setFromOptions()
-    model.set_initial(ch.pfhub_initial())
+    model.set_initial(ch.pfhub_initial_for(domain))
     return model
 
 
@@ -197,8 +217,9 @@ def _solve_once(problem: str, comm: Any, n: int, variant: str, args: Any) -> dic
     """Build the model on an n x n mesh and time its solve; iterations and times."""
     import numpy as np
 
-    if problem == "cahn_hilliard":
-        model, build = _timed(comm, lambda: _ch_model(comm, n, variant))
+    if problem in CH_PROBLEMS:
+        dim = DIMENSION.get(problem, 2)
+        model, build = _timed(comm, lambda: _ch_model(comm, n, variant, dim))
         dofs = model.V.dofmap.index_map.size_global * model.V.dofmap.index_map_bs
 
         def steps() -> tuple[int, int]:
@@ -236,6 +257,7 @@ def _solve_once(problem: str, comm: Any, n: int, variant: str, args: Any) -> dic
         "build_s": build,
         "solve_s": solve,
         "time_per_dof_us": 1e6 * solve / dofs,
+        "time_per_dof_newton_us": 1e6 * solve / dofs / max(int(newton), 1),
     }
 
 
@@ -297,6 +319,8 @@ def worker(args: Any) -> int:
         gc.collect()
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
         row["peak_memory_mb"] = comm.allreduce(rss, op=MPI.MAX)
+        total_rss = comm.allreduce(rss, op=MPI.SUM)
+        row["total_memory_mb"] = total_rss
         row["load_average"] = os.getloadavg()[0]
         out["rows"].append(row)
         if comm.rank == 0:
@@ -368,6 +392,43 @@ def _targets(rows: list[dict[str, Any]], scalable: bool) -> list[dict[str, Any]]
     return out
 
 
+def _memory_slope(prev: dict[str, Any] | None, row: dict[str, Any]) -> float:
+    """Memory per 1e6 dofs from the previous size to this one (all ranks' peaks summed)."""
+    if prev is None or "total_memory_mb" not in row or "total_memory_mb" not in prev:
+        return float("nan")
+    return 1e6 * (row["total_memory_mb"] - prev["total_memory_mb"]) / (row["dofs"] - prev["dofs"])
+
+
+WEAK_ITER_MAX = 1.3
+
+
+def _weak_targets(info: dict[str, Any]) -> list[dict[str, Any]]:
+    """Iterations per Newton step across rank counts at fixed dofs per rank (<= 1.3x)."""
+    out = []
+    for problem, runs in info["problems"].items():
+        for variant in dict.fromkeys(r["variant"] for r in runs):
+            pts = sorted(
+                (r["ranks"], r["rows"][0]["krylov_per_linear_solve"])
+                for r in runs
+                if r["variant"] == variant and r["rows"]
+            )
+            if len(pts) < 2 or not VARIANTS[problem][variant][1]:
+                continue
+            vals = [v for _, v in pts]
+            ratio = max(vals) / min(vals) if min(vals) > 0 else float("nan")
+            out.append(
+                {
+                    "problem": problem,
+                    "variant": variant,
+                    "ranks": "/".join(str(k) for k, _ in pts),
+                    "values": ", ".join(f"{v:.1f}" for v in vals),
+                    "value": ratio,
+                    "pass": ratio <= WEAK_ITER_MAX,
+                }
+            )
+    return out
+
+
 def _verdict(t: dict[str, Any]) -> str:
     v = "PASS" if t["pass"] else "FAIL"
     return v + (" (partial range)" if "partial" in t["note"] else "")
@@ -405,8 +466,8 @@ def _markdown(info: dict[str, Any]) -> str:
         lines += ["", f"## {problem}", ""]
         lines += [
             "| variant | ranks | dofs | Newton | Krylov | Krylov/solve | time [s] | us/dof "
-            "| efficiency | peak MB | load |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "| us/dof/Newton | efficiency | peak MB | MB/1e6 dofs | load |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for run in runs:
             ref = {
@@ -415,17 +476,23 @@ def _markdown(info: dict[str, Any]) -> str:
                 if q["variant"] == run["variant"] and q["ranks"] == 1
                 for r in q["rows"]
             }
+            prev: dict[str, Any] | None = None
             for r in run["rows"]:
+                slope = _memory_slope(prev, r)
+                prev = r
                 eff = (
                     ref[r["dofs"]] / (run["ranks"] * r["solve_s"])
                     if run["ranks"] > 1 and r["dofs"] in ref
                     else float("nan")
                 )
+                over = run["ranks"] > (info.get("cores") or run["ranks"])
                 lines.append(
                     f"| {run['variant']} | {run['ranks']} | {r['dofs']} | {r['newton']} | "
-                    f"{r['krylov']} | {r['krylov_per_linear_solve']:.1f} | {r['solve_s']:.3f} | "
-                    f"{r['time_per_dof_us']:.2f} | {_fmt(eff, '.2f')} | "
-                    f"{r['peak_memory_mb']:.0f} | {r['load_average']:.1f} |"
+                    f"{r['krylov']} | {r['krylov_per_linear_solve']:.1f} | {r['solve_s']:.3f}"
+                    f"{' (oversubscribed)' if over else ''} | "
+                    f"{r['time_per_dof_us']:.2f} | {_fmt(r.get('time_per_dof_newton_us'), '.2f')} "
+                    f"| {_fmt(eff, '.2f')} | {r['peak_memory_mb']:.0f} | {_fmt(slope, '.0f')} | "
+                    f"{r['load_average']:.1f} |"
                 )
         notes = [
             f"{run['variant']} ({run['ranks']} ranks): {run[k]}"
@@ -557,8 +624,11 @@ def driver(args: Any, petsc: list[str], argv: Sequence[str]) -> int:
     mpirun = _mpirun(args.mpirun)
     t_start = time.perf_counter()
     load_start = os.getloadavg()
+    weak = bool(args.weak)
     info: dict[str, Any] = {
-        "mode": "quick" if args.quick else "full",
+        "mode": "weak" if weak else ("quick" if args.quick else "full"),
+        "cores": os.cpu_count(),
+        "weak_dofs_per_rank": args.weak_dofs if weak else None,
         "command": " ".join(["python", "benchmarks/scaling.py", *argv]),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "load_average_start": load_start,
@@ -571,12 +641,18 @@ def driver(args: Any, petsc: list[str], argv: Sequence[str]) -> int:
     print(f"load average at start: {load_start}", flush=True)
     with tempfile.TemporaryDirectory(prefix="femgp_scaling_") as tmp:
         for problem in args.problems:
-            sizes = [str(cells_for(problem, d)) for d in targets]
+            if weak and problem not in CH_PROBLEMS:
+                continue
             runs = []
             for variant in args.variants or VARIANTS[problem]:
                 if variant not in VARIANTS[problem]:
                     continue
-                for ranks in args.ranks:
+                for ranks in args.ranks or (WEAK_RANKS if weak else (1, 2)):
+                    sizes = (
+                        [str(cells_for(problem, args.weak_dofs * ranks))]
+                        if weak
+                        else [str(cells_for(problem, d)) for d in targets]
+                    )
                     out = Path(tmp) / f"{problem}_{variant}_{ranks}.json"
                     cmd = [
                         mpirun, "-n", str(ranks), sys.executable, str(Path(__file__).resolve()),
@@ -610,16 +686,24 @@ def _publish(info: dict[str, Any], args: Any, t_start: float, *, partial: bool) 
     info["versions"] = next(
         (r["versions"] for runs in info["problems"].values() for r in runs if "versions" in r), {}
     )
-    stem = args.name + ("_quick" if args.quick else "")
+    stem = args.name + ("_weak" if args.weak else "_quick" if args.quick else "")
     return _write_results(info, Path(args.output) / stem)
 
 
 def _write_results(info: dict[str, Any], stem: Path) -> str:
     """Targets and verdict from the rows, then ``stem.json`` and ``stem.md``; the markdown."""
+    weak = info["mode"] == "weak"
     for problem, runs in info["problems"].items():
         for run in runs:
-            run["targets"] = _targets(run["rows"], VARIANTS[problem][run["variant"]][1])
-    info["discussion"] = _discussion(info)
+            scalable = VARIANTS[problem][run["variant"]][1]
+            run["targets"] = [] if weak else _targets(run["rows"], scalable)
+    info["weak_targets"] = _weak_targets(info) if weak else []
+    info["discussion"] = _discussion(info) + [
+        f"- {t['problem']} {t['variant']}: Krylov iterations per Newton step from "
+        f"{t['ranks']} ranks: {t['values']}; max/min = {_fmt(t['value'], '.2f')} "
+        f"(<= {WEAK_ITER_MAX}): {'PASS' if t['pass'] else 'FAIL'}"
+        for t in info["weak_targets"]
+    ]
     stem.parent.mkdir(parents=True, exist_ok=True)
     _write(stem.with_suffix(".json"), json.dumps(info, indent=2) + "\n")
     md = _markdown(info)
@@ -646,7 +730,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = ArgumentParser(description="Scaling of femgp's solvers with the number of dofs")
     p.add_argument("--quick", action="store_true", help="sizes 1e4 and 4e4 only (< 1 min)")
-    p.add_argument("--ranks", type=positive_int, nargs="+", default=[1, 2])
+    p.add_argument(
+        "--ranks", type=positive_int, nargs="+", default=None,
+        help="rank counts (default 1 2; 1 2 4 8 with --weak)",
+    )  # fmt: skip
+    p.add_argument(
+        "--weak", action="store_true",
+        help="weak scaling of the Cahn-Hilliard solves: --weak-dofs per rank on --ranks",
+    )  # fmt: skip
+    p.add_argument("--weak-dofs", type=positive_float, default=WEAK_DOFS, help="dofs per rank")
     p.add_argument(
         "--problems", nargs="+", choices=tuple(VARIANTS), default=list(VARIANTS), metavar="P"
     )
