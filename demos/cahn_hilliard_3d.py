@@ -48,7 +48,7 @@ from femgp.scripting import (
 def parse(argv: Sequence[str] | None) -> tuple[object, list[str]]:
     p = ArgumentParser(description="3D spinodal decomposition (PFHub 1 parameters on a cube)")
     p.add_argument("--output", default="results/cahn_hilliard_3d", help="results folder")
-    p.add_argument("--t-end", type=positive_float, default=100.0, help="final time (default 100)")
+    p.add_argument("--t-end", type=positive_float, default=50.0, help="final time (default 50)")
     p.add_argument("--size", type=positive_float, default=50.0, help="edge of the cube (50)")
     p.add_argument("--n", type=positive_int, default=20, help="cells per edge (default 20)")
     p.add_argument("--fine", action="store_true", help="50 cells per edge")
@@ -57,7 +57,7 @@ def parse(argv: Sequence[str] | None) -> tuple[object, list[str]]:
     p.add_argument("--solver", choices=("auto", "block", "mumps"), default="auto")
     p.add_argument("--tol", type=positive_float, default=0.01, help="relative time-error tolerance")
     p.add_argument(
-        "--field-times", type=positive_float, nargs="*", default=[10.0, 30.0],
+        "--field-times", type=positive_float, nargs="*", default=[10.0, 25.0],
         help="times at which fields are written",
     )  # fmt: skip
     p.add_argument("--overwrite", action="store_true", help="replace results in --output")
