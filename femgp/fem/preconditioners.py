@@ -17,15 +17,23 @@ and Kay & Welford, dropping ``M_f''`` and completing the square gives
     S ~ (1/dt) S_hat M^-1 S_hat,   S_hat = M + gamma K,   gamma = sqrt(dt theta Mob kappa),
 
 whose spectrum against the biharmonic part lies in [1/2, 1] for every ``h``
-and ``dt``. ``S_hat`` is a second-order SPD operator, applied by one AMG
-(GAMG) cycle; ``S^-1 ~ dt S_hat^-1 M S_hat^-1`` therefore costs two AMG
-applications. The preconditioner is the full block factorisation
+and ``dt``. Where ``f''`` is large (late times, large steps), dropping it
+costs iterations, so the factors keep it nodally: with ``beta = dt theta Mob``,
+``S ~ (1/dt) S1 M^-1 S2``, ``S1 = M + K P``, ``S2 = M + Q K``, diagonal ``P Q =
+beta kappa``, ``P = Q = sqrt(beta kappa)`` where ``(beta f'')^2 < 4 beta kappa``
+and the roots of ``x^2 - beta f'' x + beta kappa`` elsewhere (``f''`` read
+nodally from the Jacobian, clamped at 0), which factorise constant-``f''``
+regions exactly. ``S1 = (M P^-1 + K) P`` and ``S2 = Q (Q^-1 M + K)`` are
+second-order SPD solves (``M P^-1 ~ P^-1/2 M P^-1/2``), each one AMG (GAMG)
+cycle; ``S^-1 ~ dt S2^-1 M S1^-1`` costs two AMG applications (one set-up
+when ``P = Q``). The preconditioner is the full block factorisation
 
     y_mu = A_mumu^-1 r_mu,  x_c = S^-1 (r_c - A_cmu y_mu),  x_mu = A_mumu^-1 (r_mu - A_muc x_c),
 
 with the ``mu`` mass solves by Jacobi-preconditioned Chebyshev (a fixed, linear
 operator, so plain GMRES applies). Every block comes from the assembled
-Jacobian (``M = dt A_cc``, ``K = A_cmu / (theta Mob)``): nothing is assembled
+Jacobian (``M = dt A_cc``, ``K = A_cmu / (theta Mob)``, ``f''`` from the column
+sums of ``A_muc``, as ``K`` has none): nothing is assembled
 twice, and it works on any mesh and cell type, in 2D and 3D.
 
 Use it through PETSc's python PC under the problem's prefix (the model sets
@@ -33,8 +41,8 @@ these defaults; any option overrides them)::
 
     -<prefix>pc_type python -<prefix>pc_python_type femgp.fem.preconditioners.CahnHilliardPC
 
-The inner solves have their own prefixes: ``<prefix>ch_schur_`` (the two
-``S_hat`` solves, default ``preonly`` + ``gamg``) and ``<prefix>ch_mass_``
+The inner solves have their own prefixes: ``<prefix>ch_schur_`` (the
+``S1``, ``S2`` solves, default ``preonly`` + ``gamg``) and ``<prefix>ch_mass_``
 (the ``mu`` mass solves, default ``chebyshev`` + ``jacobi``, 4 iterations).
 The owner of the problem must :meth:`CahnHilliardPC.configure` it with the two
 fields and the scales; :func:`configure_block_pc` does so, and refuses with one
@@ -154,7 +162,7 @@ def _inner_ksp(comm: Any, prefix: str, mat: PETSc.Mat, kind: str) -> PETSc.KSP:
 
 
 class CahnHilliardPC:
-    """PETSc python PC: full block factorisation with ``S^-1 ~ dt S_hat^-1 M S_hat^-1``.
+    """PETSc python PC: full block factorisation with ``S^-1 ~ dt S2^-1 M S1^-1``.
 
     Created by PETSc from ``-<prefix>pc_python_type``; usable once
     :meth:`configure` has given it the fields and the scales.
