@@ -333,11 +333,14 @@ def configure_block_pc(
         return None
     if space is None or scales is None or space.num_sub_spaces != 2:
         prefix = pc.getOptionsPrefix() or ""
-        what = (
-            "no scales"
-            if space is not None and space.num_sub_spaces == 2
-            else (f"a space with {0 if space is None else space.num_sub_spaces} sub-spaces")
-        )
+        if space is None:
+            what = "a problem without (c, mu) blocks"
+        elif space.num_sub_spaces == 2:
+            what = "a problem that gives it no scales"
+        elif space.num_sub_spaces == 0:
+            what = "a single-field (non-mixed) problem"
+        else:
+            what = f"a mixed problem of {space.num_sub_spaces} fields"
         raise InputError(
             f"{prefix}: -{prefix}pc_python_type femgp.fem.preconditioners.CahnHilliardPC is "
             f"the block preconditioner of a mixed (c, mu) Cahn-Hilliard problem, not of "
