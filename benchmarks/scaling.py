@@ -122,19 +122,36 @@ VARIANTS: dict[str, dict[str, tuple[str, bool]]] = {
         "mumps": ("VI Newton, MUMPS LU (plain approach)", False),
     },
     "cahn_hilliard": {
-        "mumps": ("Newton + MUMPS LU (femgp default = plain approach)", False),
+        "mumps": ("Newton + MUMPS LU (plain approach; femgp default in 2D below 4e6 dofs)", False),
         "gmres-schur": ("Newton + GMRES, Schur fieldsplit (selfp, lumped) + GAMG", True),
+        "block": (
+            "Newton + GMRES + femgp's block preconditioner (CahnHilliardPC: Schur "
+            "complement by two GAMG solves)",
+            True,
+        ),
+    },
+    "cahn_hilliard_3d": {
+        "mumps": ("Newton + MUMPS LU (plain approach; femgp default in 3D below 3e4 dofs)", False),
+        "block": ("Newton + GMRES + femgp's block preconditioner (default from 3e4 dofs)", True),
     },
 }
 #: Degrees of freedom per vertex of each problem.
-COMPONENTS = {"elasticity": 2, "damage": 1, "cahn_hilliard": 2}
+COMPONENTS = {"elasticity": 2, "damage": 1, "cahn_hilliard": 2, "cahn_hilliard_3d": 2}
+#: Space dimension of each problem (2 unless listed).
+DIMENSION = {"cahn_hilliard_3d": 3}
+#: Cahn-Hilliard problems (a few steps of the model rather than one solve).
+CH_PROBLEMS = ("cahn_hilliard", "cahn_hilliard_3d")
+#: Weak scaling: dofs per rank and rank counts.
+WEAK_DOFS = 1e5
+WEAK_RANKS = (1, 2, 4, 8)
 GROWTH_MAX = 1.3
 TIME_RATIO_MAX = 1.5
 
 
 def cells_for(problem: str, dofs: float) -> int:
-    """Cells per side of the square mesh whose dof count is nearest ``dofs``."""
-    return max(2, round(math.sqrt(dofs / COMPONENTS[problem])) - 1)
+    """Cells per side of the square (cube) mesh whose dof count is nearest ``dofs``."""
+    dim = DIMENSION.get(problem, 2)
+    return max(2, round((dofs / COMPONENTS[problem]) ** (1.0 / dim)) - 1)
 
 
 # -- worker (runs under mpirun) ---------------------------------------------------------
@@ -164,15 +181,18 @@ def _fracture_model(comm: Any, n: int, variant: str) -> Any:
     return FractureModel(tm, params, loading, initial_damage=_band, alpha_options=alpha_options)
 
 
-def _ch_model(comm: Any, n: int, variant: str) -> Any:
+def _ch_model(comm: Any, n: int, variant: str, dim: int = 2, scheme: str = "theta") -> Any:
     import numpy as np
     from petsc4py import PETSc
 
-    from femgp.fem.meshes.pfhub import square
+    from femgp.fem.meshes.pfhub import cube, square
+    from femgp.fem.preconditioners import BLOCK_PC
+    from femgp.fem.problems import DIRECT_LU
     from femgp.models import cahn_hilliard as ch
 
-    opts = CH_SCHUR if variant == "gmres-schur" else None
-    model = ch.CahnHilliard(square(comm, n=n).mesh, ch.Params(), options=opts)
+    opts = {"gmres-schur": CH_SCHUR, "block": BLOCK_PC, "mumps": DIRECT_LU}[variant]
+    domain = square(comm, n=n).mesh if dim == 2 else cube(comm, n=n, size=100.0).mesh
+    model = ch.CahnHilliard(domain, ch.Params(scheme=scheme), options=opts)
     pc = model.problem.snes.getKSP().getPC()
     if pc.getType() == "fieldsplit":
         # Workaround: CahnHilliard does not name its fields for PCFIELDSPLIT (the
@@ -187,7 +207,7 @@ def _ch_model(comm: Any, n: int, variant: str) -> Any:
             splits.append((name, PETSc.IS().createGeneral(dofs, comm=comm)))
         pc.setFieldSplitIS(*splits)
         model.problem.snes.setFromOptions()
-    model.set_initial(ch.pfhub_initial())
+    model.set_initial(ch.pfhub_initial_for(domain))
     return model
 
 
@@ -205,8 +225,9 @@ def _solve_once(problem: str, comm: Any, n: int, variant: str, args: Any) -> dic
     """Build the model on an n x n mesh and time its solve; iterations and times."""
     import numpy as np
 
-    if problem == "cahn_hilliard":
-        model, build = _timed(comm, lambda: _ch_model(comm, n, variant))
+    if problem in CH_PROBLEMS:
+        dim = DIMENSION.get(problem, 2)
+        model, build = _timed(comm, lambda: _ch_model(comm, n, variant, dim, args.ch_scheme))
         dofs = model.V.dofmap.index_map.size_global * model.V.dofmap.index_map_bs
 
         def steps() -> tuple[int, int]:
@@ -237,6 +258,7 @@ def _solve_once(problem: str, comm: Any, n: int, variant: str, args: Any) -> dic
         linear = newton
     return {
         "n": n,
+        "dt": args.ch_dt if problem in CH_PROBLEMS else None,
         "dofs": int(dofs),
         "newton": int(newton),
         "krylov": int(krylov),
@@ -244,6 +266,7 @@ def _solve_once(problem: str, comm: Any, n: int, variant: str, args: Any) -> dic
         "build_s": build,
         "solve_s": solve,
         "time_per_dof_us": 1e6 * solve / dofs,
+        "time_per_dof_newton_us": 1e6 * solve / dofs / max(int(newton), 1),
     }
 
 
@@ -288,7 +311,7 @@ def worker(args: Any) -> int:
             atomic_write_text(Path(args.json), json.dumps(out, indent=2) + "\n")
 
     # Warm-up on a tiny mesh: JIT modules, PETSc and MUMPS start-up are not timed.
-    _solve_once(args.worker, comm, min(args.sizes), args.variant, args)
+    _solve_once(args.worker, comm, min(*args.sizes, 10), args.variant, args)
     for n in args.sizes:
         predicted = _predict(out["rows"], n)
         if predicted > args.max_solve_s:
@@ -305,6 +328,8 @@ def worker(args: Any) -> int:
         gc.collect()
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
         row["peak_memory_mb"] = comm.allreduce(rss, op=MPI.MAX)
+        total_rss = comm.allreduce(rss, op=MPI.SUM)
+        row["total_memory_mb"] = total_rss
         row["load_average"] = os.getloadavg()[0]
         out["rows"].append(row)
         if comm.rank == 0:
@@ -376,6 +401,44 @@ def _targets(rows: list[dict[str, Any]], scalable: bool) -> list[dict[str, Any]]
     return out
 
 
+def _memory_slope(prev: dict[str, Any] | None, row: dict[str, Any]) -> float:
+    """Memory per 1e6 dofs from the previous size to this one (all ranks' peaks summed)."""
+    if prev is None or "total_memory_mb" not in row or "total_memory_mb" not in prev:
+        return float("nan")
+    return 1e6 * (row["total_memory_mb"] - prev["total_memory_mb"]) / (row["dofs"] - prev["dofs"])
+
+
+WEAK_ITER_MAX = 1.3
+DT_ITER_MAX = 2.0
+
+
+def _weak_targets(info: dict[str, Any], key: str, limit: float) -> list[dict[str, Any]]:
+    """Iterations per Newton step across rank counts (weak) or steps (dt sweep): max/min."""
+    out = []
+    for problem, runs in info["problems"].items():
+        for variant in dict.fromkeys(r["variant"] for r in runs):
+            pts = sorted(
+                (r[key], r["rows"][0]["krylov_per_linear_solve"])
+                for r in runs
+                if r["variant"] == variant and r["rows"]
+            )
+            if len(pts) < 2 or not VARIANTS[problem][variant][1]:
+                continue
+            vals = [v for _, v in pts]
+            ratio = max(vals) / min(vals) if min(vals) > 0 else float("nan")
+            out.append(
+                {
+                    "problem": problem,
+                    "variant": variant,
+                    "ranks": "/".join(f"{k:g}" for k, _ in pts),
+                    "values": ", ".join(f"{v:.1f}" for v in vals),
+                    "value": ratio,
+                    "pass": ratio <= limit,
+                }
+            )
+    return out
+
+
 def _verdict(t: dict[str, Any]) -> str:
     v = "PASS" if t["pass"] else "FAIL"
     return v + (" (partial range)" if "partial" in t["note"] else "")
@@ -401,8 +464,16 @@ def _markdown(info: dict[str, Any]) -> str:
             " ranks)."
         ),
         f"Fracture: ell = {ELL}, E = 1, nu = 0.3, AT2, plane strain, P1 triangles on the unit "
-        f"square. Cahn-Hilliard: PFHub 1 on the 200 x 200 square, Q1, theta = 1/2, "
-        f"{info['ch_steps']} steps of dt = {info['ch_dt']:g}.",
+        f"square. Cahn-Hilliard: PFHub 1 on the 200 x 200 square (3D: the 100^3 cube, "
+        f"pfhub_initial_3d), Q1, scheme {info.get('ch_scheme', 'theta')} (theta = 1/2), "
+        f"{info['ch_steps']} steps of dt = {info['ch_dt']:g}"
+        + (" (dt sweep: the dt in the variant column)." if info["mode"] == "dt" else ".")
+        + (
+            f" Weak scaling: about {info['weak_dofs_per_rank']:g} dofs per rank; {info['cores']}"
+            " cores, so runs on more ranks are oversubscribed (their times are marked)."
+            if info["mode"] == "weak"
+            else ""
+        ),
         "Time = the SNES solve (assembly + preconditioner set-up + Krylov), max over ranks; "
         "us/dof = time / dofs (wall, not core time); efficiency = t(1 rank) / (2 t(2 ranks)); "
         "memory = peak resident set, max over ranks; load = 1-min load average after the "
@@ -412,8 +483,8 @@ def _markdown(info: dict[str, Any]) -> str:
         lines += ["", f"## {problem}", ""]
         lines += [
             "| variant | ranks | dofs | Newton | Krylov | Krylov/solve | time [s] | us/dof "
-            "| efficiency | peak MB | load |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "| us/dof/Newton | efficiency | peak MB | MB/1e6 dofs | load |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for run in runs:
             ref = {
@@ -422,17 +493,26 @@ def _markdown(info: dict[str, Any]) -> str:
                 if q["variant"] == run["variant"] and q["ranks"] == 1
                 for r in q["rows"]
             }
+            prev: dict[str, Any] | None = None
             for r in run["rows"]:
+                slope = _memory_slope(prev, r)
+                prev = r
                 eff = (
                     ref[r["dofs"]] / (run["ranks"] * r["solve_s"])
                     if run["ranks"] > 1 and r["dofs"] in ref
                     else float("nan")
                 )
+                over = run["ranks"] > (info.get("cores") or run["ranks"])
+                label = run["variant"] + (
+                    f" (dt = {run['ch_dt']:g})" if info["mode"] == "dt" else ""
+                )
                 lines.append(
-                    f"| {run['variant']} | {run['ranks']} | {r['dofs']} | {r['newton']} | "
-                    f"{r['krylov']} | {r['krylov_per_linear_solve']:.1f} | {r['solve_s']:.3f} | "
-                    f"{r['time_per_dof_us']:.2f} | {_fmt(eff, '.2f')} | "
-                    f"{r['peak_memory_mb']:.0f} | {r['load_average']:.1f} |"
+                    f"| {label} | {run['ranks']} | {r['dofs']} | {r['newton']} | "
+                    f"{r['krylov']} | {r['krylov_per_linear_solve']:.1f} | {r['solve_s']:.3f}"
+                    f"{' (oversubscribed)' if over else ''} | "
+                    f"{r['time_per_dof_us']:.2f} | {_fmt(r.get('time_per_dof_newton_us'), '.2f')} "
+                    f"| {_fmt(eff, '.2f')} | {r['peak_memory_mb']:.0f} | {_fmt(slope, '.0f')} | "
+                    f"{r['load_average']:.1f} |"
                 )
         notes = [
             f"{run['variant']} ({run['ranks']} ranks): {run[k]}"
@@ -509,7 +589,7 @@ def _discussion(info: dict[str, Any]) -> list[str]:
                         f"on {run['ranks']} rank(s), {t['name']} = {_fmt(t['value'], '.3g')} "
                         f"({t['required']}). {cause}".rstrip()
                     )
-    if not out:
+    if not out and info["mode"] not in ("weak", "dt"):
         out.append("- Every target of the scalable variants passes.")
     damage = [r for r in info["problems"].get("damage", []) if len(r["rows"]) >= 2]
     if damage:
@@ -564,13 +644,17 @@ def driver(args: Any, petsc: list[str], argv: Sequence[str]) -> int:
     mpirun = _mpirun(args.mpirun)
     t_start = time.perf_counter()
     load_start = os.getloadavg()
+    weak = bool(args.weak)
     info: dict[str, Any] = {
-        "mode": "quick" if args.quick else "full",
+        "mode": "weak" if weak else "dt" if args.dt_sweep else "quick" if args.quick else "full",
+        "cores": os.cpu_count(),
+        "weak_dofs_per_rank": args.weak_dofs if weak else None,
         "command": " ".join(["python", "benchmarks/scaling.py", *argv]),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "load_average_start": load_start,
         "ch_dt": args.ch_dt,
         "ch_steps": args.ch_steps,
+        "ch_scheme": args.ch_scheme,
         "ranks": args.ranks,
         "dof_targets": targets,
         "problems": {},
@@ -578,18 +662,31 @@ def driver(args: Any, petsc: list[str], argv: Sequence[str]) -> int:
     print(f"load average at start: {load_start}", flush=True)
     with tempfile.TemporaryDirectory(prefix="femgp_scaling_") as tmp:
         for problem in args.problems:
-            sizes = [str(cells_for(problem, d)) for d in targets]
+            if weak and problem not in CH_PROBLEMS:
+                continue
             runs = []
             for variant in args.variants or VARIANTS[problem]:
                 if variant not in VARIANTS[problem]:
                     continue
-                for ranks in args.ranks:
-                    out = Path(tmp) / f"{problem}_{variant}_{ranks}.json"
+                cases = [
+                    (ranks, dt)
+                    for ranks in args.ranks or (WEAK_RANKS if weak else (1, 2))
+                    for dt in (args.dt_sweep or [args.ch_dt])
+                ]
+                for ranks, dt in cases:
+                    if weak:
+                        sizes = [str(cells_for(problem, args.weak_dofs * ranks))]
+                    elif args.dt_sweep:
+                        sizes = [str(cells_for(problem, args.dt_sweep_dofs))]
+                    else:
+                        sizes = [str(cells_for(problem, d)) for d in targets]
+                    out = Path(tmp) / f"{problem}_{variant}_{ranks}_{dt:g}.json"
                     cmd = [
                         mpirun, "-n", str(ranks), sys.executable, str(Path(__file__).resolve()),
                         "--worker", problem, "--variant", variant, "--json", str(out),
-                        "--sizes", *sizes, "--ch-dt", str(args.ch_dt),
-                        "--ch-steps", str(args.ch_steps), "--max-solve-s", str(args.max_solve_s),
+                        "--sizes", *sizes, "--ch-dt", str(dt),
+                        "--ch-steps", str(args.ch_steps), "--ch-scheme", args.ch_scheme,
+                        "--max-solve-s", str(args.max_solve_s),
                         *petsc,
                     ]  # fmt: skip
                     print(f"{problem}/{variant} on {ranks} rank(s) ...", flush=True)
@@ -601,6 +698,7 @@ def driver(args: Any, petsc: list[str], argv: Sequence[str]) -> int:
                     )
                     if proc.returncode != 0:
                         run["error"] = f"worker exited with code {proc.returncode}"
+                    run["ch_dt"] = dt
                     runs.append(run)
                     info["problems"][problem] = runs
                     _publish(info, args, t_start, partial=True)  # a killed run keeps its rows
@@ -617,16 +715,40 @@ def _publish(info: dict[str, Any], args: Any, t_start: float, *, partial: bool) 
     info["versions"] = next(
         (r["versions"] for runs in info["problems"].values() for r in runs if "versions" in r), {}
     )
-    stem = args.name + ("_quick" if args.quick else "")
+    stem = args.name + (
+        "_weak" if args.weak else "_dt" if args.dt_sweep else "_quick" if args.quick else ""
+    )
     return _write_results(info, Path(args.output) / stem)
 
 
 def _write_results(info: dict[str, Any], stem: Path) -> str:
     """Targets and verdict from the rows, then ``stem.json`` and ``stem.md``; the markdown."""
+    single = info["mode"] in ("weak", "dt")
     for problem, runs in info["problems"].items():
         for run in runs:
-            run["targets"] = _targets(run["rows"], VARIANTS[problem][run["variant"]][1])
-    info["discussion"] = _discussion(info)
+            scalable = VARIANTS[problem][run["variant"]][1]
+            run["targets"] = [] if single else _targets(run["rows"], scalable)
+    key, limit = ("ranks", WEAK_ITER_MAX) if info["mode"] == "weak" else ("ch_dt", DT_ITER_MAX)
+    info["weak_targets"] = _weak_targets(info, key, limit) if single else []
+    info["discussion"] = _discussion(info) + [
+        f"- {t['problem']} {t['variant']}: Krylov iterations per Newton step at "
+        f"{key.replace('ch_', '')} = {t['ranks']}: {t['values']}; max/min = "
+        f"{_fmt(t['value'], '.2f')} (<= {limit}): {'PASS' if t['pass'] else 'FAIL'}"
+        for t in info["weak_targets"]
+    ]
+    if info["mode"] == "weak":
+        info["discussion"].append(
+            "- Weak scaling here refines the same domain (1e5 dofs per rank: h falls by "
+            "sqrt(8) = 2.8 from 1 to 8 ranks), so the iterations include the h-growth of the "
+            "preconditioner (1.16x per 4x dofs in the h sweep, about 1.25x over 8x) as well as "
+            "the partition's effect on GAMG. Times above the core count are oversubscribed."
+        )
+    if info["mode"] == "dt":
+        info["discussion"].append(
+            "- Over dt the block preconditioner approximates the f'' term of the Schur "
+            "complement nodally; where f'' varies across interfaces (large dt) that "
+            "approximation weakens and the iterations grow."
+        )
     stem.parent.mkdir(parents=True, exist_ok=True)
     _write(stem.with_suffix(".json"), json.dumps(info, indent=2) + "\n")
     md = _markdown(info)
@@ -653,7 +775,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = ArgumentParser(description="Scaling of femgp's solvers with the number of dofs")
     p.add_argument("--quick", action="store_true", help="sizes 1e4 and 4e4 only (< 1 min)")
-    p.add_argument("--ranks", type=positive_int, nargs="+", default=[1, 2])
+    p.add_argument(
+        "--ranks", type=positive_int, nargs="+", default=None,
+        help="rank counts (default 1 2; 1 2 4 8 with --weak)",
+    )  # fmt: skip
+    p.add_argument(
+        "--weak", action="store_true",
+        help="weak scaling of the Cahn-Hilliard solves: --weak-dofs per rank on --ranks",
+    )  # fmt: skip
+    p.add_argument("--weak-dofs", type=positive_float, default=WEAK_DOFS, help="dofs per rank")
+    p.add_argument(
+        "--dt-sweep", type=positive_float, nargs="+", default=None, metavar="DT",
+        help="Cahn-Hilliard: iterations against the step, these dt at --dt-sweep-dofs",
+    )  # fmt: skip
+    p.add_argument("--dt-sweep-dofs", type=positive_float, default=4e4, help="size of --dt-sweep")
     p.add_argument(
         "--problems", nargs="+", choices=tuple(VARIANTS), default=list(VARIANTS), metavar="P"
     )
@@ -661,6 +796,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--max-dofs", type=positive_float, default=1.1e6, help="largest size")
     p.add_argument("--ch-dt", type=positive_float, default=1.0, help="Cahn-Hilliard step")
     p.add_argument("--ch-steps", type=positive_int, default=3, help="Cahn-Hilliard steps")
+    p.add_argument("--ch-scheme", choices=("theta", "eyre"), default="theta")
     p.add_argument(
         "--max-solve-s",
         type=positive_float,

@@ -18,6 +18,7 @@ HERE = Path(__file__).parent
 # demo file -> (short-run arguments, also run under mpirun -n 2)
 DEMOS: dict[str, tuple[list[str], bool]] = {
     "cahn_hilliard_spinodal.py": (["--t-end", "4", "--n", "40"], True),
+    "cahn_hilliard_3d.py": (["--t-end", "2", "--n", "8", "--solver", "block"], True),
     "fracture_bar.py": ([], True),
     "fracture_sent.py": ([], True),
     "fracture_sent3d.py": (["--quick"], True),

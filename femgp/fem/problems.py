@@ -17,7 +17,7 @@ prefix (``femgp_ch_: ...``) and give PETSc's own reason in one line.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,7 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from femgp.errors import InputError, SolverError
+from femgp.fem.preconditioners import configure_block_pc
 
 __all__ = [
     "DEFAULTS_RECORD",
@@ -179,6 +180,11 @@ class NonlinearProblem:
         bounds: ``(lower, upper)`` Functions for a bound-constrained solve
             (SNES VI); switches the default ``snes_type`` to ``vinewtonrsls``.
         kind: PETSc matrix kind, as for DOLFINx.
+        blocks: for a mixed two-field problem, its space and a callable giving the
+            :class:`femgp.fem.preconditioners.SchurScales` of the current step: the
+            block preconditioner (``pc_python_type
+            femgp.fem.preconditioners.CahnHilliardPC``) is configured with them when
+            the options select it, and refused (InputError) when they are missing.
     """
 
     def __init__(
@@ -192,6 +198,7 @@ class NonlinearProblem:
         options: Mapping[str, Any] | None = None,
         bounds: tuple[fem.Function, fem.Function] | None = None,
         kind: str | None = None,
+        blocks: tuple[fem.FunctionSpace, Callable[[], Any]] | None = None,
     ) -> None:
         if not prefix or not prefix.endswith("_"):
             raise InputError(
@@ -215,8 +222,14 @@ class NonlinearProblem:
                 snes.setVariableBounds(lower.x.petsc_vec, upper.x.petsc_vec)
             snes.setFromOptions()
             self._check_factorisation()
-        except PETSc.Error as exc:
-            message = _option_error(prefix, "bad PETSc option", exc, self._defaults)
+            space, scales = blocks if blocks is not None else (None, None)
+            configure_block_pc(snes.getKSP().getPC(), space, scales)
+        except (PETSc.Error, InputError) as exc:
+            message = (
+                str(exc)
+                if isinstance(exc, InputError)
+                else _option_error(prefix, "bad PETSc option", exc, self._defaults)
+            )
             opts = PETSc.Options()
             for name in [*self._defaults, f"{prefix}{DEFAULTS_RECORD}"]:
                 if opts.hasName(name):  # leave no unused defaults behind

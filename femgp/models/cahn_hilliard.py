@@ -44,10 +44,22 @@ from femgp.fem.checkpoint import RunCheckpointing, array_function
 from femgp.fem.driver import Attempt, RunOptions, RunSummary, StepInfo, drive
 from femgp.fem.forms import UFL_OPS, energy_form, field_values, scalar
 from femgp.fem.logs import get_logger
+from femgp.fem.preconditioners import BLOCK_PC, SchurScales
 from femgp.fem.problems import DIRECT_LU, NonlinearProblem, SolveStats, warn_unused_options
 from femgp.fem.stepping import AdaptiveStepper
 
-__all__ = ["HISTORY_COLUMNS", "CahnHilliard", "Params", "RunResult", "pfhub_initial", "run"]
+__all__ = [
+    "HISTORY_COLUMNS",
+    "CahnHilliard",
+    "Params",
+    "RunResult",
+    "check_initial_dimension",
+    "default_linear_solver",
+    "pfhub_initial",
+    "pfhub_initial_3d",
+    "pfhub_initial_for",
+    "run",
+]
 
 SCHEMES = ("eyre", "theta")
 HISTORY_COLUMNS = (
@@ -131,8 +143,23 @@ class Params:
         return -self.mobility * k**2 * (self.well.d2f(c_bar) + self.kappa * k**2)
 
 
+#: Global dofs from which the block preconditioner is the default (MUMPS LU below).
+BLOCK_PC_FROM_DOFS = {1: 10**12, 2: 4 * 10**6, 3: 3 * 10**4}
+
+
+def default_linear_solver(space: fem.FunctionSpace) -> dict[str, Any]:
+    """Default PETSc options of the (c, mu) solve: MUMPS LU or the block preconditioner.
+
+    The choice depends on the size and dimension (:data:`BLOCK_PC_FROM_DOFS`,
+    where the two cross, measured by ``benchmarks/scaling.py``).
+    """
+    dofs = space.dofmap.index_map.size_global * space.dofmap.index_map_bs
+    tdim = space.mesh.topology.dim
+    return dict(BLOCK_PC if dofs >= BLOCK_PC_FROM_DOFS[tdim] else DIRECT_LU)
+
+
 def pfhub_initial(c0: float = 0.5, epsilon: float = 0.01) -> Callable[[np.ndarray], np.ndarray]:
-    """The PFHub benchmark 1 initial condition (a function of x)."""
+    """The PFHub benchmark 1 initial condition (a function of x, for 2D meshes)."""
 
     def c_init(x: np.ndarray) -> np.ndarray:
         X, Y = x[0], x[1]
@@ -142,7 +169,53 @@ def pfhub_initial(c0: float = 0.5, epsilon: float = 0.01) -> Callable[[np.ndarra
             + np.cos(0.025 * X - 0.15 * Y) * np.cos(0.07 * X - 0.02 * Y)
         )
 
+    c_init.dimension = 2  # type: ignore[attr-defined]
+    c_init.name = "pfhub_initial"  # type: ignore[attr-defined]
     return c_init
+
+
+def pfhub_initial_3d(c0: float = 0.5, epsilon: float = 0.01) -> Callable[[np.ndarray], np.ndarray]:
+    """A 3D analogue of the PFHub 1 initial condition (a function of x).
+
+    The 2D terms, each modulated along z with wavenumbers of the same size
+    (0.1 to 0.15), plus a z-only term, so the perturbation has no symmetry plane
+    and the same amplitude (about ``epsilon``) as in 2D.
+    """
+
+    def c_init(x: np.ndarray) -> np.ndarray:
+        X, Y, Z = x[0], x[1], x[2]
+        return c0 + epsilon * (
+            np.cos(0.105 * X) * np.cos(0.11 * Y) * np.cos(0.1 * Z)
+            + (np.cos(0.13 * X) * np.cos(0.087 * Y) * np.cos(0.115 * Z)) ** 2
+            + np.cos(0.025 * X - 0.15 * Y + 0.06 * Z) * np.cos(0.07 * X - 0.02 * Y - 0.12 * Z)
+        )
+
+    c_init.dimension = 3  # type: ignore[attr-defined]
+    c_init.name = "pfhub_initial_3d"  # type: ignore[attr-defined]
+    return c_init
+
+
+def pfhub_initial_for(domain: dmesh.Mesh) -> Callable[[np.ndarray], np.ndarray]:
+    """:func:`pfhub_initial` on 1D/2D meshes, :func:`pfhub_initial_3d` on 3D meshes."""
+    return pfhub_initial_3d() if domain.topology.dim == 3 else pfhub_initial()
+
+
+def check_initial_dimension(c_init: Any, domain: dmesh.Mesh) -> None:
+    """Refuse an initial condition written for another dimension than the mesh's.
+
+    Functions carrying a ``dimension`` attribute (femgp's own initial conditions)
+    are checked; other callables are taken as they are.
+    """
+    dim = getattr(c_init, "dimension", None)
+    tdim = domain.topology.dim
+    if dim is not None and dim != tdim:
+        name = getattr(c_init, "name", "the initial condition")
+        cell = domain.topology.cell_name()
+        other = "pfhub_initial_3d" if tdim == 3 else "pfhub_initial"
+        raise InputError(
+            f"initial condition {name} is written for {dim}D meshes, but the mesh is "
+            f"{tdim}D ({cell} cells); use {other} (or a function of x for {tdim}D)"
+        )
 
 
 class CahnHilliard:
@@ -154,7 +227,11 @@ class CahnHilliard:
         domain: the mesh.
         params: model parameters.
         prefix: PETSc options prefix of the (c, mu) solve.
-        options: default PETSc options (MUMPS LU unless overridden).
+        options: default PETSc options. Without ``ksp_type``/``pc_type`` among them the
+            linear solver is :func:`default_linear_solver`'s choice (MUMPS LU on small
+            and 2D problems, the block preconditioner of
+            :mod:`femgp.fem.preconditioners` on large 3D ones); the command line
+            overrides either.
     """
 
     def __init__(
@@ -202,14 +279,19 @@ class CahnHilliard:
             + mu * v * ufl.dx
             - dFdc
         )
+        self._flux = M * (p.theta if p.scheme == "theta" else 1.0)
+        # Options that choose a linear solver replace the default one as a whole.
+        chosen = options is not None and any(k in options for k in ("ksp_type", "pc_type"))
         defaults = {
-            **DIRECT_LU,
+            **({} if chosen else default_linear_solver(V)),
             "snes_rtol": 1e-6,
             "snes_atol": 1e-10,
             "snes_max_it": 20,
         }
         defaults.update(options or {})
-        self.problem = NonlinearProblem(R, self.u, prefix=prefix, options=defaults)
+        self.problem = NonlinearProblem(
+            R, self.u, prefix=prefix, options=defaults, blocks=(V, self.schur_scales)
+        )
 
         cc = ufl.split(self.u)[0]
         comps = energy.components(UFL_OPS, field_values({"c": cc}))
@@ -218,10 +300,15 @@ class CahnHilliard:
         self._u_prev = np.zeros_like(self.u.x.array)  # (c, mu) at the step before u0
         self._dt_prev: float | None = None
 
+    def schur_scales(self) -> SchurScales:
+        """The scales of the block preconditioner at the current step size."""
+        return SchurScales(dt=float(self.dt.value), flux=self._flux, kappa=self.params.kappa)
+
     # -- state ---------------------------------------------------------------
     def set_initial(self, c_init: Callable[[np.ndarray], np.ndarray] | float) -> None:
         """Set c from a function of x (or a constant) and mu consistently from F'(c)."""
         cfun = fem.Function(self.Q)
+        check_initial_dimension(c_init, self.mesh)
         if callable(c_init):
             cfun.interpolate(c_init)
         else:

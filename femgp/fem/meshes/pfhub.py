@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from mpi4py import MPI
 
 from femgp.energy.validation import check_positive
+from femgp.errors import InputError
 from femgp.fem.meshes.core import TaggedMesh, check_cell_count, from_gmsh, rectangle, triangles
 
-__all__ = ["TSHAPE_GROUPS", "build_tshape", "square", "tshape"]
+__all__ = ["TSHAPE_GROUPS", "build_tshape", "cube", "square", "tshape"]
 
 TSHAPE_GROUPS = ("domain", "boundary")
 
@@ -28,6 +30,33 @@ def square(
 ) -> TaggedMesh:
     """The benchmark 1a/1b square ``[0, size]^2`` with ``n × n`` quadrilaterals."""
     return rectangle(comm, ((0.0, 0.0), (size, size)), (n, n), max_cells=max_cells)
+
+
+def cube(
+    comm: MPI.Comm = MPI.COMM_WORLD,
+    *,
+    n: int = 20,
+    size: float = 100.0,
+    cell: str = "hexahedron",
+    max_cells: int | None = None,
+) -> TaggedMesh:
+    """The cube ``[0, size]^3`` with ``n^3`` hexahedra or ``6 n^3`` tetrahedra (3D spinodal).
+
+    Refused (InputError) above ``max_cells`` cells, before meshing.
+    """
+    from dolfinx import mesh as dmesh
+
+    check_positive("size", size)
+    if cell not in ("hexahedron", "tetrahedron"):
+        raise InputError(f"cell must be 'hexahedron' or 'tetrahedron', got {cell!r}")
+    if not isinstance(n, int) or n < 1:
+        raise InputError(f"n must be a positive integer, got {n!r}")
+    cells = n**3 * (1 if cell == "hexahedron" else 6)
+    check_cell_count(cells, f"n = {n} ({cell})", max_cells=max_cells)
+    msh = dmesh.create_box(
+        comm, [np.zeros(3), np.full(3, float(size))], [n, n, n], getattr(dmesh.CellType, cell)
+    )
+    return TaggedMesh(msh, None, None, {})
 
 
 def build_tshape(gmsh: Any, h: float = 2.0) -> None:
