@@ -2,8 +2,10 @@
 
 Energy ``F(c) = ∫ f(c) + kappa/2 |grad c|^2`` with the quartic double well
 ``f = rho (c - c_alpha)^2 (c_beta - c)^2`` (PFHub benchmark 1), and dynamics
-``dc/dt = div(M grad mu)``, ``mu = dF/dc``, with no-flux boundaries. The mu
-equation is *derived* from the energy with ``ufl.derivative``.
+``dc/dt = div(M grad mu)``, ``mu = dF/dc``, with no-flux boundaries or, with
+``Params(periodic="xy")``, periodic ones (PFHub benchmark 1a; the constraint of
+:mod:`femgp.fem.periodic` on the mixed (c, mu) space). The mu equation is
+*derived* from the energy with ``ufl.derivative``.
 
 Time integrators (all with adaptive steps):
 
@@ -44,6 +46,7 @@ from femgp.fem.checkpoint import RunCheckpointing, array_function
 from femgp.fem.forms import UFL_OPS, energy_form, field_values, scalar
 from femgp.fem.io import ResultsWriter
 from femgp.fem.logs import get_logger, progress
+from femgp.fem.periodic import PeriodicConstraint, parse_periodic
 from femgp.fem.problems import DIRECT_LU, NonlinearProblem, SolveStats, warn_unused_options
 from femgp.fem.stepping import AdaptiveStepper
 
@@ -80,6 +83,8 @@ class Params:
         adaptive: adapt the step (else fixed ``dt``).
         tol: target of the local error estimate, relative to the RMS deviation of c
             from its mean (the amplitude of the microstructure).
+        periodic: periodic directions of the (box) mesh, ``""`` (no-flux walls),
+            ``"x"``, ``"y"``, ``"xy"`` (PFHub 1a), or with ``"z"`` in 3D.
     """
 
     rho: float = 5.0
@@ -94,6 +99,7 @@ class Params:
     dt_max: float = 1e5
     adaptive: bool = True
     tol: float = 1e-2
+    periodic: str = ""
 
     def __post_init__(self) -> None:
         check_positive("rho", self.rho)
@@ -115,6 +121,12 @@ class Params:
             )
         check_bool("adaptive", self.adaptive)
         check_positive("tol", self.tol)
+        if not isinstance(self.periodic, str):
+            raise InputError(f"periodic must be a string such as 'xy', got {self.periodic!r}")
+        if parse_periodic(self.periodic) != self.periodic:
+            raise InputError(
+                f"periodic must list directions in order, e.g. 'xy', got {self.periodic!r}"
+            )
         DoubleWell(self.rho, self.c_alpha, self.c_beta)  # validates c_alpha < c_beta
 
     @property
@@ -146,7 +158,7 @@ def pfhub_initial(c0: float = 0.5, epsilon: float = 0.01) -> Callable[[np.ndarra
 
 
 class CahnHilliard:
-    """Mixed P1×P1 Cahn-Hilliard on a DOLFINx mesh with no-flux boundaries.
+    """Mixed P1×P1 Cahn-Hilliard on a DOLFINx mesh, no-flux or periodic boundaries.
 
     Forms are compiled once; the step size enters through a ``fem.Constant``.
 
@@ -209,7 +221,15 @@ class CahnHilliard:
             "snes_max_it": 20,
         }
         defaults.update(options or {})
-        self.problem = NonlinearProblem(R, self.u, prefix=prefix, options=defaults)
+        #: The periodic constraint on (c, mu) (``None``: no-flux walls).
+        self.constraint = (
+            PeriodicConstraint(V, parse_periodic(p.periodic, domain.geometry.dim))
+            if p.periodic
+            else None
+        )
+        self.problem = NonlinearProblem(
+            R, self.u, prefix=prefix, options=defaults, constraint=self.constraint
+        )
 
         cc = ufl.split(self.u)[0]
         comps = energy.components(UFL_OPS, field_values({"c": cc}))
@@ -230,6 +250,8 @@ class CahnHilliard:
         self.u.x.scatter_forward()
         self.u.x.array[self._mumap] = self._chemical_potential(cfun).x.array
         self.u.x.scatter_forward()
+        if self.constraint is not None:  # a non-periodic c(x) takes the mean of its copies
+            self.constraint.apply(self.u)
         self.u0.x.array[:] = self.u.x.array
         self._dt_prev = None
 
@@ -237,6 +259,21 @@ class CahnHilliard:
         """L2 projection of mu = F'(c) for a given c (consistent initial mu)."""
         w, r = ufl.TrialFunction(self.Q), ufl.TestFunction(self.Q)
         dF = ufl.derivative(energy_form(self.params.energy, {"c": cfun}), cfun, r)
+        if self.constraint is not None:  # the periodic projection (no boundary terms)
+            mu = fem.Function(self.Q)
+            NonlinearProblem(
+                ufl.replace(w * r * ufl.dx, {w: mu}) - dF,
+                mu,
+                prefix="femgp_ch_mu0_",
+                options={
+                    "snes_type": "ksponly",
+                    "ksp_type": "cg",
+                    "pc_type": "jacobi",
+                    "ksp_rtol": 1e-14,
+                },
+                constraint=PeriodicConstraint(self.Q, self.constraint.periodic),
+            ).solve()
+            return mu
         lp = LinearProblem(
             w * r * ufl.dx,
             dF,
