@@ -261,7 +261,7 @@ class CahnHilliard:
         dF = ufl.derivative(energy_form(self.params.energy, {"c": cfun}), cfun, r)
         if self.constraint is not None:  # the periodic projection (no boundary terms)
             mu = fem.Function(self.Q)
-            NonlinearProblem(
+            proj = NonlinearProblem(
                 ufl.replace(w * r * ufl.dx, {w: mu}) - dF,
                 mu,
                 prefix="femgp_ch_mu0_",
@@ -272,7 +272,9 @@ class CahnHilliard:
                     "ksp_rtol": 1e-14,
                 },
                 constraint=PeriodicConstraint(self.Q, self.constraint.periodic),
-            ).solve()
+            )
+            proj.snes.getLineSearch().setFromOptions()  # consumes the wrapper's default
+            proj.solve()
             return mu
         lp = LinearProblem(
             w * r * ufl.dx,
