@@ -25,6 +25,7 @@ DEMOS: dict[str, tuple[list[str], bool]] = {
     "fracture_sens.py": ([], True),
     "fracture_surfing.py": ([], True),
     "twinning_laminate.py": (["--cells", "32", "--t-end", "30"], True),
+    "twinning_periodic.py": (["--cells", "16", "--t-end", "10"], True),
     "twinning_domain_wall.py": ([], True),
     "twinning_cubic_tetragonal.py": (["--quick"], True),
     # torch demos run on one process

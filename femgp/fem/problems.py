@@ -185,6 +185,9 @@ class NonlinearProblem:
             block preconditioner (``pc_python_type
             femgp.fem.preconditioners.CahnHilliardPC``) is configured with them when
             the options select it, and refused (InputError) when they are missing.
+        constraint: periodic constraint(s) (:class:`femgp.fem.periodic.PeriodicConstraint`,
+            one per unknown): SNES then works on the reduced unknowns with the
+            residual ``Pᵀ r`` and the Jacobian ``Pᵀ J P`` (:attr:`A` is that matrix).
     """
 
     def __init__(
@@ -199,6 +202,7 @@ class NonlinearProblem:
         bounds: tuple[fem.Function, fem.Function] | None = None,
         kind: str | None = None,
         blocks: tuple[fem.FunctionSpace, Callable[[], Any]] | None = None,
+        constraint: Any = None,
     ) -> None:
         if not prefix or not prefix.endswith("_"):
             raise InputError(
@@ -207,9 +211,17 @@ class NonlinearProblem:
         self.prefix = prefix
         self.u = u
         self._funcs = list(u) if isinstance(u, Sequence) else [u]
-        self._problem = dolfinx.fem.petsc.NonlinearProblem(
-            F, u, petsc_options_prefix=prefix, bcs=list(bcs or []), J=J, kind=kind
-        )
+        self.constraint = constraint
+        if constraint is None:
+            self._problem = dolfinx.fem.petsc.NonlinearProblem(
+                F, u, petsc_options_prefix=prefix, bcs=list(bcs or []), J=J, kind=kind
+            )
+        else:
+            from femgp.fem.periodic import PeriodicNonlinearProblem
+
+            self._problem = PeriodicNonlinearProblem(
+                F, u, constraint, prefix=prefix, bcs=list(bcs or []), J=J, kind=kind
+            )
         defaults: dict[str, Any] = {"snes_type": "newtonls", "snes_linesearch_type": "basic"}
         if bounds is not None:
             defaults["snes_type"] = "vinewtonrsls"
@@ -219,7 +231,10 @@ class NonlinearProblem:
         try:
             if bounds is not None:
                 lower, upper = bounds
-                snes.setVariableBounds(lower.x.petsc_vec, upper.x.petsc_vec)
+                if constraint is None:
+                    snes.setVariableBounds(lower.x.petsc_vec, upper.x.petsc_vec)
+                else:
+                    self._problem.set_bounds(lower, upper)
             snes.setFromOptions()
             self._check_factorisation()
             space, scales = blocks if blocks is not None else (None, None)

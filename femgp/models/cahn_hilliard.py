@@ -2,8 +2,10 @@
 
 Energy ``F(c) = ∫ f(c) + kappa/2 |grad c|^2`` with the quartic double well
 ``f = rho (c - c_alpha)^2 (c_beta - c)^2`` (PFHub benchmark 1), and dynamics
-``dc/dt = div(M grad mu)``, ``mu = dF/dc``, with no-flux boundaries. The mu
-equation is *derived* from the energy with ``ufl.derivative``.
+``dc/dt = div(M grad mu)``, ``mu = dF/dc``, with no-flux boundaries or, with
+``Params(periodic="xy")``, periodic ones (PFHub benchmark 1a; the constraint of
+:mod:`femgp.fem.periodic` on the mixed (c, mu) space). The mu equation is
+*derived* from the energy with ``ufl.derivative``.
 
 Time integrators (all with adaptive steps):
 
@@ -44,6 +46,7 @@ from femgp.fem.checkpoint import RunCheckpointing, array_function
 from femgp.fem.driver import Attempt, RunOptions, RunSummary, StepInfo, drive
 from femgp.fem.forms import UFL_OPS, energy_form, field_values, scalar
 from femgp.fem.logs import get_logger
+from femgp.fem.periodic import PeriodicConstraint, parse_periodic
 from femgp.fem.preconditioners import BLOCK_PC, SchurScales
 from femgp.fem.problems import DIRECT_LU, NonlinearProblem, SolveStats, warn_unused_options
 from femgp.fem.stepping import AdaptiveStepper
@@ -92,6 +95,8 @@ class Params:
         adaptive: adapt the step (else fixed ``dt``).
         tol: target of the local error estimate, relative to the RMS deviation of c
             from its mean (the amplitude of the microstructure).
+        periodic: periodic directions of the (box) mesh, ``""`` (no-flux walls),
+            ``"x"``, ``"y"``, ``"xy"`` (PFHub 1a), or with ``"z"`` in 3D.
     """
 
     rho: float = 5.0
@@ -106,6 +111,7 @@ class Params:
     dt_max: float = 1e5
     adaptive: bool = True
     tol: float = 1e-2
+    periodic: str = ""
 
     def __post_init__(self) -> None:
         check_positive("rho", self.rho)
@@ -127,6 +133,12 @@ class Params:
             )
         check_bool("adaptive", self.adaptive)
         check_positive("tol", self.tol)
+        if not isinstance(self.periodic, str):
+            raise InputError(f"periodic must be a string such as 'xy', got {self.periodic!r}")
+        if parse_periodic(self.periodic) != self.periodic:
+            raise InputError(
+                f"periodic must list directions in order, e.g. 'xy', got {self.periodic!r}"
+            )
         DoubleWell(self.rho, self.c_alpha, self.c_beta)  # validates c_alpha < c_beta
 
     @property
@@ -219,7 +231,7 @@ def check_initial_dimension(c_init: Any, domain: dmesh.Mesh) -> None:
 
 
 class CahnHilliard:
-    """Mixed P1×P1 Cahn-Hilliard on a DOLFINx mesh with no-flux boundaries.
+    """Mixed P1×P1 Cahn-Hilliard on a DOLFINx mesh, no-flux or periodic boundaries.
 
     Forms are compiled once; the step size enters through a ``fem.Constant``.
 
@@ -283,14 +295,27 @@ class CahnHilliard:
         # Options that choose a linear solver replace the default one as a whole.
         chosen = options is not None and any(k in options for k in ("ksp_type", "pc_type"))
         defaults = {
-            **({} if chosen else default_linear_solver(V)),
+            # The block preconditioner splits the full (c, mu) space; a periodic
+            # problem solves on the reduced unknowns, so it keeps MUMPS.
+            **({} if chosen else DIRECT_LU if p.periodic else default_linear_solver(V)),
             "snes_rtol": 1e-6,
             "snes_atol": 1e-10,
             "snes_max_it": 20,
         }
         defaults.update(options or {})
+        #: The periodic constraint on (c, mu) (``None``: no-flux walls).
+        self.constraint = (
+            PeriodicConstraint(V, parse_periodic(p.periodic, domain.geometry.dim))
+            if p.periodic
+            else None
+        )
         self.problem = NonlinearProblem(
-            R, self.u, prefix=prefix, options=defaults, blocks=(V, self.schur_scales)
+            R,
+            self.u,
+            prefix=prefix,
+            options=defaults,
+            blocks=None if self.constraint else (V, self.schur_scales),
+            constraint=self.constraint,
         )
 
         cc = ufl.split(self.u)[0]
@@ -317,6 +342,8 @@ class CahnHilliard:
         self.u.x.scatter_forward()
         self.u.x.array[self._mumap] = self._chemical_potential(cfun).x.array
         self.u.x.scatter_forward()
+        if self.constraint is not None:  # a non-periodic c(x) takes the mean of its copies
+            self.constraint.apply(self.u)
         self.u0.x.array[:] = self.u.x.array
         self._dt_prev = None
 
@@ -324,6 +351,23 @@ class CahnHilliard:
         """L2 projection of mu = F'(c) for a given c (consistent initial mu)."""
         w, r = ufl.TrialFunction(self.Q), ufl.TestFunction(self.Q)
         dF = ufl.derivative(energy_form(self.params.energy, {"c": cfun}), cfun, r)
+        if self.constraint is not None:  # the periodic projection (no boundary terms)
+            mu = fem.Function(self.Q)
+            proj = NonlinearProblem(
+                ufl.replace(w * r * ufl.dx, {w: mu}) - dF,
+                mu,
+                prefix="femgp_ch_mu0_",
+                options={
+                    "snes_type": "ksponly",
+                    "ksp_type": "cg",
+                    "pc_type": "jacobi",
+                    "ksp_rtol": 1e-14,
+                },
+                constraint=PeriodicConstraint(self.Q, self.constraint.periodic),
+            )
+            proj.snes.getLineSearch().setFromOptions()  # consumes the wrapper's default
+            proj.solve()
+            return mu
         lp = LinearProblem(
             w * r * ufl.dx,
             dF,

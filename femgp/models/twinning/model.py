@@ -38,6 +38,7 @@ from petsc4py import PETSc
 from femgp.errors import InputError, SolverError
 from femgp.fem.forms import UFL_OPS, energy_form, field_values, scalar
 from femgp.fem.nullspace import rigid_body_modes
+from femgp.fem.periodic import AXES, PeriodicConstraint
 from femgp.fem.problems import DIRECT_LU, NonlinearProblem, SolveStats
 from femgp.models.twinning.params import Params
 
@@ -111,6 +112,9 @@ class Twinning:
             self.u = fem.Function(self.V, name="u")
             fields_ufl[p.displacement] = self.u
         self._u_saved: np.ndarray | None = None
+        self._constraints: dict[int, PeriodicConstraint] = {}
+        if p.boundary == "periodic":
+            self._periodic_constraints()
 
         energy = p.energy
         F = energy_form(energy, fields_ufl)
@@ -146,6 +150,44 @@ class Twinning:
         self.control_iterations = 0
         self.fallbacks = 0
 
+    # -- periodic cell ----------------------------------------------------------------
+    @property
+    def mean_strain(self) -> np.ndarray:
+        """The prescribed mean strain ``ε̄`` of a periodic cell (zeros otherwise)."""
+        gdim = self.mesh.geometry.dim
+        E = self.params.mean_strain
+        return np.zeros((gdim, gdim)) if E is None else np.array(E, dtype=float)
+
+    def _periodic_constraints(self) -> None:
+        """Every variant periodic; u = ε̄·x + a periodic fluctuation (femgp.fem.periodic)."""
+        gdim = self.mesh.geometry.dim
+        axes = AXES[:gdim]
+        c_eta = PeriodicConstraint(self.Q, axes)
+        for e in self.etas:
+            self._constraints[id(e)] = c_eta
+        if self.u is not None:
+            E = self.mean_strain
+            self._constraints[id(self.u)] = PeriodicConstraint(
+                self.V, axes, affine=lambda x: E @ x[:gdim]
+            )
+
+    def constraints_of(self, unknowns: Sequence[fem.Function]) -> list[PeriodicConstraint] | None:
+        """The periodic constraints of ``unknowns`` (``None`` unless the cell is periodic)."""
+        if not self._constraints:
+            return None
+        return [self._constraints[id(f)] for f in unknowns]
+
+    def mean_strain_of_u(self) -> np.ndarray:
+        """``∫ sym grad u / |Ω|`` (allreduced): ``ε̄`` on a periodic cell."""
+        gdim = self.mesh.geometry.dim
+        eps = ufl.sym(ufl.grad(self.u))
+        return np.array(
+            [
+                [scalar(fem.form(eps[i, j] * ufl.dx), self.comm) / self.volume for j in range(gdim)]
+                for i in range(gdim)
+            ]
+        )
+
     # -- problems (built on first use) --------------------------------------------
     @property
     def unknowns(self) -> list[fem.Function]:
@@ -170,7 +212,12 @@ class Twinning:
             }
             defaults.update(self._options)
             self._monolithic = _problem(
-                self.Pi, self.unknowns, prefix=self.prefix, bcs=self.bcs, options=defaults
+                self.Pi,
+                self.unknowns,
+                prefix=self.prefix,
+                bcs=self.bcs,
+                options=defaults,
+                constraints=self.constraints_of(self.unknowns),
             )
         return self._monolithic
 
@@ -189,7 +236,12 @@ class Twinning:
             }
             defaults.update(self._options_eta)
             self._eta_problem = _problem(
-                self.Pi, self.etas, prefix=f"{self.prefix}eta_", bcs=[], options=defaults
+                self.Pi,
+                self.etas,
+                prefix=f"{self.prefix}eta_",
+                bcs=[],
+                options=defaults,
+                constraints=self.constraints_of(self.etas),
             )
         return self._eta_problem
 
@@ -204,12 +256,21 @@ class Twinning:
                 "ksp_atol": 1e-14,
                 "ksp_max_it": 1000,
             }
+            if self._constraints and self.mesh.topology.dim < 3:
+                # rotations are not periodic: no rigid-body near-nullspace; LU in 2D
+                defaults = {"snes_type": "ksponly", **DIRECT_LU}
             defaults.update(self._options_u)
             prob = _problem(
-                self.Pi, [self.u], prefix=f"{self.prefix}u_", bcs=self.bcs, options=defaults
+                self.Pi,
+                [self.u],
+                prefix=f"{self.prefix}u_",
+                bcs=self.bcs,
+                options=defaults,
+                constraints=self.constraints_of([self.u]),
             )
-            self._nullspace, self._modes = rigid_body_modes(self.V)
-            prob.A.setNearNullSpace(self._nullspace)
+            if not self._constraints:
+                self._nullspace, self._modes = rigid_body_modes(self.V)
+                prob.A.setNearNullSpace(self._nullspace)
             prob.snes.getLineSearch().setFromOptions()  # consumes the wrapper's line-search default
             self._u_problem = prob
         return self._u_problem
@@ -222,6 +283,18 @@ class Twinning:
             facets = dmesh.exterior_facet_indices(msh.topology)
             dofs = fem.locate_dofs_topological(V, tdim - 1, facets)
             return [fem.dirichletbc(np.zeros(gdim), dofs, V)]
+        if self.params.boundary == "periodic":
+            # the translation of the periodic fluctuation: pin the lower corner to ε̄·lo
+            from femgp.fem.periodic import bounding_box
+
+            lo, hi = bounding_box(msh)
+            tol = 1e-8 * float(np.max(hi - lo))
+            msh.topology.create_connectivity(0, tdim)
+            verts = dmesh.locate_entities(
+                msh, 0, lambda y: np.all(np.abs(y[:gdim].T - lo) < tol, axis=1)
+            )
+            dofs = fem.locate_dofs_topological(V, 0, verts)
+            return [fem.dirichletbc(self.mean_strain @ lo, dofs, V)]
         # traction-free: pin the rigid-body modes at corners of the bounding box
         x = msh.geometry.x[:, :gdim]
         lo, hi = np.empty(gdim), np.empty(gdim)
@@ -269,10 +342,14 @@ class Twinning:
             else:
                 fn.x.array[:] = float(init)
             fn.x.scatter_forward()
+            if self._constraints:  # a non-periodic eta(x) takes the mean of its copies
+                self._constraints[id(fn)].apply(fn)
         for e, e0 in zip(self.etas, self.etas0, strict=True):
             e0.x.array[:] = e.x.array
         if self.u is not None:
             self.u.x.array[:] = 0.0
+            if self._constraints:
+                self.u.x.array[:] = self._constraints[id(self.u)].affine.x.array
             self.dt.value = 1.0
             self.u_problem().solve(step=0)
         self._save_u()
@@ -510,11 +587,22 @@ def _problem(
     prefix: str,
     bcs: list[fem.DirichletBC],
     options: Mapping[str, Any],
+    constraints: list[PeriodicConstraint] | None = None,
 ) -> NonlinearProblem:
     """A NonlinearProblem whose residual is the derivative of ``Pi`` w.r.t. ``unknowns``."""
     if len(unknowns) == 1:
         u = unknowns[0]
         R = ufl.derivative(Pi, u, ufl.TestFunction(u.function_space))
-        return NonlinearProblem(R, u, prefix=prefix, bcs=bcs, options=options)
+        return NonlinearProblem(
+            R, u, prefix=prefix, bcs=bcs, options=options, constraint=constraints
+        )
     R = derivative_block(Pi, unknowns)
-    return NonlinearProblem(list(R), unknowns, prefix=prefix, bcs=bcs, options=options, kind="mpi")
+    return NonlinearProblem(
+        list(R),
+        unknowns,
+        prefix=prefix,
+        bcs=bcs,
+        options=options,
+        kind="mpi",
+        constraint=constraints,
+    )

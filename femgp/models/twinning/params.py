@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+import numpy as np
+
 from femgp.energy import DoubleWell, Energy, Term
 from femgp.energy.elasticity import IsotropicElasticEnergy
 from femgp.energy.landau import LandauPolynomial, TransformationStrain, variant_gradient_energy
@@ -26,9 +28,10 @@ from femgp.errors import InputError
 
 __all__ = ["BOUNDARIES", "SCHEMES", "Params"]
 
-#: Displacement boundary conditions: ``u = 0`` on the whole boundary, or
-#: traction-free with the rigid-body modes pinned.
-BOUNDARIES: tuple[str, ...] = ("clamped", "free")
+#: Displacement boundary conditions: ``u = 0`` on the whole boundary,
+#: traction-free with the rigid-body modes pinned, or a periodic cell (every
+#: field periodic; ``u = mean_strain·x`` + a periodic fluctuation).
+BOUNDARIES: tuple[str, ...] = ("clamped", "free", "periodic")
 #: Solution schemes for one time step.
 SCHEMES: tuple[str, ...] = ("monolithic", "staggered")
 
@@ -43,7 +46,11 @@ class Params:
         elastic: the elastic energy with a :class:`TransformationStrain` over the
             same variants (``None``: pure Ginzburg-Landau, no displacement).
         mobility: ``L`` in ``d eta/dt = -L dF/d eta`` (> 0).
-        boundary: ``"clamped"`` or ``"free"`` (see :data:`BOUNDARIES`).
+        boundary: ``"clamped"``, ``"free"`` or ``"periodic"`` (see :data:`BOUNDARIES`).
+        mean_strain: with ``boundary="periodic"``, the prescribed mean strain
+            ``ε̄`` (a symmetric d×d nested tuple; ``None``: zero): the
+            displacement is ``ε̄·x`` plus a periodic fluctuation, so the cell's
+            mean strain is exactly ``ε̄``.
         degree_u: polynomial degree of the displacement (1 or 2).
         scheme: ``"monolithic"`` (one Newton solve for all fields) or
             ``"staggered"`` (alternate u and eta solves, falling back to the
@@ -72,6 +79,7 @@ class Params:
     energy_guard: bool = True
     staggered_tol: float = 1e-8
     staggered_max_it: int = 50
+    mean_strain: tuple[tuple[float, ...], ...] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.chemical, Term):
@@ -93,6 +101,29 @@ class Params:
         check_int("staggered_max_it", self.staggered_max_it, minimum=1)
         if self.elastic is not None:
             self._check_elastic()
+        if self.mean_strain is not None:
+            self._check_mean_strain()
+
+    def _check_mean_strain(self) -> None:
+        if self.boundary != "periodic":
+            raise InputError(
+                f"mean_strain needs boundary='periodic', got boundary={self.boundary!r}"
+            )
+        try:
+            E = np.array(self.mean_strain, dtype=float)
+        except (TypeError, ValueError):
+            E = np.zeros((0,))
+        if E.ndim != 2 or E.shape[0] != E.shape[1] or E.shape[0] not in (2, 3):
+            raise InputError(
+                f"mean_strain must be a 2x2 or 3x3 nested tuple, got {self.mean_strain!r}"
+            )
+        if not np.all(np.isfinite(E)) or not np.allclose(E, E.T, rtol=0, atol=1e-14):
+            raise InputError(f"mean_strain must be finite and symmetric, got {self.mean_strain!r}")
+        if self.elastic is not None and E.shape[0] != self.elastic.strain.dim:
+            raise InputError(
+                f"mean_strain is {E.shape[0]}x{E.shape[0]} but the transformation strains are "
+                f"{self.elastic.strain.dim}x{self.elastic.strain.dim}"
+            )
 
     def _check_elastic(self) -> None:
         el = self.elastic
