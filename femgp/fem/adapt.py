@@ -56,7 +56,6 @@ DOLFINx 0.10 and 0.11 differ in how ``refine`` is told not to repartition;
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +71,7 @@ from dolfinx import fem  # noqa: E402
 from dolfinx import mesh as dmesh  # noqa: E402
 from mpi4py import MPI  # noqa: E402
 
+from femgp.fem.logs import get_logger  # noqa: E402
 from femgp.fem.meshes.core import TaggedMesh  # noqa: E402
 
 __all__ = [
@@ -83,12 +83,13 @@ __all__ = [
     "estimate_cells",
     "mark_cells",
     "mesh_sizes",
+    "num_cells",
     "refine_tagged",
     "transfer_function",
     "transfer_state",
 ]
 
-log = logging.getLogger("femgp.adapt")
+log = get_logger("femgp.adapt")
 
 #: The estimated number of cells a refinement pass adds is this many times the
 #: number of (cell, split edge) pairs: Plaza's conforming closure splits a few
@@ -544,15 +545,14 @@ def adapt(
         estimate = estimate_cells(msh, todo)
         if estimate > refinement.max_cells:
             result.capped = True
-            if comm.rank == 0:
-                log.warning(
-                    "refinement stopped: the next pass would make about %d cells, above the cap "
-                    "max_cells = %d (%d cells now, h = %g not reached)",
-                    estimate,
-                    refinement.max_cells,
-                    num_cells(msh),
-                    target,
-                )
+            log.warning(
+                "refinement stopped: the next pass would make about %d cells, above the cap "
+                "max_cells = %d (%d cells now, h = %g not reached)",
+                estimate,
+                refinement.max_cells,
+                num_cells(msh),
+                target,
+            )
             break
         new, parent = refine_tagged(current, todo)
         tdim = msh.topology.dim
