@@ -171,7 +171,13 @@ class Refinement:
         return float(ell) / 4
 
     def check_mesh(self, msh: dmesh.Mesh, ell: float | None = None) -> float:
-        """The target size, refused (InputError) if it is above the mesh's largest cell size."""
+        """The target size for the starting (coarse) mesh ``msh``.
+
+        Call once before the load path: a target above the largest cell size
+        of the coarse mesh would never refine anything and is refused
+        (InputError), as is a non-simplex mesh.
+        """
+        _check_simplices(msh)
         target = self.target(ell)
         _, h_max = mesh_sizes(msh)
         if target > h_max:
@@ -522,8 +528,13 @@ def adapt(
     fields are interpolated once, from the input mesh to the final one (exact
     for nested meshes, see the module notes), with ``lower_bounds`` enforced.
 
+    The target size is ``refinement.target(ell)``; call
+    :meth:`Refinement.check_mesh` once on the starting mesh to refuse a target
+    above the coarse mesh size (on a mesh already refined to the target, there
+    is simply nothing left to do).
+
     Raises:
-        InputError: a non-simplex mesh, or a target above the coarse mesh size.
+        InputError: a non-simplex mesh, or neither ``h_min`` nor ``ell``.
     """
     msh0 = tm.mesh
     comm = msh0.comm
@@ -532,7 +543,7 @@ def adapt(
     if not refinement.adapt:
         return result
     _check_simplices(msh0)
-    target = refinement.check_mesh(msh0, ell)
+    target = refinement.target(ell)
     marked = mark_cells(msh0, indicators, zone=refinement.zone)
     result.marked = comm.allreduce(len(marked), op=MPI.SUM)
     current = tm

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+import femgp.fem._backend  # noqa: F401  (dolfinx_solver before dolfinx)
+
 import numpy as np
 import pytest
 import ufl

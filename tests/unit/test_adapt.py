@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+import femgp.fem._backend  # noqa: F401  (dolfinx_solver before dolfinx)
+
 import numpy as np
 import pytest
 import ufl
@@ -277,12 +279,17 @@ def test_h_min_above_the_coarse_mesh_size_is_refused():
     tm = _square()
     alpha = _p1(tm, _band)
     with pytest.raises(InputError, match="above the coarse mesh size") as err:
-        adapt(tm, {"alpha": alpha}, [Indicator(alpha, 0.5)], Refinement(adapt=True, h_min=0.5))
+        Refinement(adapt=True, h_min=0.5).check_mesh(tm.mesh)
     assert "\n" not in str(err.value)
     with pytest.raises(InputError, match="ell/4"):
-        adapt(tm, {"alpha": alpha}, [Indicator(alpha, 0.5)], Refinement(adapt=True), ell=2.0)
+        Refinement(adapt=True).check_mesh(tm.mesh, ell=2.0)
+    assert Refinement(adapt=True, h_min=0.1).check_mesh(tm.mesh) == 0.1
+    assert Refinement(adapt=True).check_mesh(tm.mesh, ell=0.2) == pytest.approx(0.05)
     with pytest.raises(InputError, match="needs h_min or a length scale"):
-        Refinement(adapt=True).target(None)
+        adapt(tm, {"alpha": alpha}, [Indicator(alpha, 0.5)], Refinement(adapt=True))
+    # on a mesh already refined below the target there is nothing to do, and no error
+    res = adapt(tm, {"alpha": alpha}, [Indicator(alpha, 0.5)], Refinement(adapt=True, h_min=0.5))
+    assert not res.refined and res.marked > 0
 
 
 def test_quadrilaterals_and_unknown_bounds_are_refused():
@@ -290,6 +297,8 @@ def test_quadrilaterals_and_unknown_bounds_are_refused():
     alpha = _p1(quads, _band)
     with pytest.raises(InputError, match="simplex mesh"):
         adapt(quads, {"alpha": alpha}, [Indicator(alpha, 0.5)], Refinement(adapt=True, h_min=0.05))
+    with pytest.raises(InputError, match="simplex mesh"):
+        Refinement(adapt=True, h_min=0.05).check_mesh(quads.mesh)
     tm = _square()
     with pytest.raises(InputError, match="lower bound 'lb'"):
         transfer_state({"a": _p1(tm, _band)}, tm.mesh, lower_bounds={"a": "lb"})
