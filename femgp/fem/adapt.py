@@ -56,6 +56,7 @@ DOLFINx 0.10 and 0.11 differ in how ``refine`` is told not to repartition;
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +71,7 @@ _backend.import_dolfinx()
 from dolfinx import fem  # noqa: E402
 from dolfinx import mesh as dmesh  # noqa: E402
 from mpi4py import MPI  # noqa: E402
+from petsc4py import PETSc  # noqa: E402
 
 from femgp.fem.logs import get_logger  # noqa: E402
 from femgp.fem.meshes.core import TaggedMesh  # noqa: E402
@@ -80,6 +82,7 @@ __all__ = [
     "Refinement",
     "adapt",
     "cell_sizes",
+    "collect_garbage",
     "estimate_cells",
     "mark_cells",
     "mesh_sizes",
@@ -235,12 +238,16 @@ def _check_simplices(msh: dmesh.Mesh) -> None:
 
 
 def _indicator_values(msh: dmesh.Mesh, ind: Indicator, cells: np.ndarray) -> np.ndarray:
-    """The largest value of ``ind`` over the vertices and midpoint of each cell."""
-    if len(cells) == 0:
-        return np.zeros(0)
+    """The largest value of ``ind`` over the vertices and midpoint of each cell.
+
+    Collective: the expression is compiled on every rank of the mesh (JIT on
+    rank 0, the others wait), even one without owned cells.
+    """
     ref = np.asarray(_reference_vertices(msh), dtype=np.float64)
     points = np.vstack([ref, ref.mean(axis=0, keepdims=True)])
-    expr = fem.Expression(ind.value, points)
+    expr = fem.Expression(ind.value, points, comm=msh.comm)
+    if len(cells) == 0:
+        return np.zeros(0)
     values = expr.eval(msh, cells)
     return np.asarray(values).reshape(len(cells), -1).max(axis=1)
 
@@ -420,11 +427,9 @@ def refine_tagged(tm: TaggedMesh, cells: np.ndarray) -> tuple[TaggedMesh, np.nda
     edges = dmesh.compute_incident_entities(msh.topology, np.asarray(cells, np.int32), tdim, 1)
     new, parent_cell, parent_facet = _refine(msh, edges)
     new.topology.create_connectivity(tdim - 1, tdim)
-    ct = _transfer_tags(tm.cell_tags, msh, new, parent_cell, parent_facet) if tm.cell_tags else None
-    ft = (
-        _transfer_tags(tm.facet_tags, msh, new, parent_cell, parent_facet)
-        if tm.facet_tags is not None
-        else None
+    ct, ft = (
+        None if tags is None else _transfer_tags(tags, msh, new, parent_cell, parent_facet)
+        for tags in (tm.cell_tags, tm.facet_tags)
     )
     return TaggedMesh(new, ct, ft, dict(tm.groups)), parent_cell
 
@@ -476,6 +481,20 @@ def transfer_state(
         np.maximum(arr, out[bound].x.array, out=arr)
         np.clip(arr, lo, hi, out=arr)
     return out
+
+
+def collect_garbage(comm: MPI.Comm) -> None:
+    """Free what is no longer referenced, on every rank at the same point (collective).
+
+    After a refinement the driver drops the model built on the old mesh. Python
+    frees reference cycles whenever its collector runs, which differs from rank
+    to rank, and PETSc objects freed in parallel go to PETSc's garbage, whose
+    cleanup is collective: left to chance, the ranks can fall out of step and
+    hang in the next solve. Call this on every rank right after dropping the
+    old model.
+    """
+    gc.collect()
+    PETSc.garbage_cleanup(comm)
 
 
 @dataclass

@@ -30,6 +30,7 @@ from femgp.fem.adapt import (
     Indicator,
     Refinement,
     adapt,
+    collect_garbage,
     mesh_sizes,
     num_cells,
     transfer_function,
@@ -91,6 +92,7 @@ def _adaptive_run(comm, *, refine: bool = True):
                 break
             refinements += 1
             model = _rebuild(model, res, committed)
+            collect_garbage(model.comm)  # the old model, on all ranks together
         before = model.alpha_lb.x.array.copy()
         model.commit()
         committed = t
@@ -169,3 +171,16 @@ def test_transferred_damage_is_the_committed_damage():
     back = transfer_function(res.fields["alpha"], tm.mesh)
     assert np.abs(back.x.array - model.alpha.x.array).max() < 1e-13
     assert isinstance(res.fields["alpha"], fem.Function)
+
+
+@pytest.mark.mpi
+def test_adaptive_bar_same_on_all_ranks():
+    """The adaptive loop on COMM_WORLD (2 ranks) and COMM_SELF: same meshes and history."""
+    (_, m_w, s_w, e_w, _, d_w, r_w), (_, m_s, s_s, e_s, _, _, r_s) = (
+        _adaptive_run(MPI.COMM_WORLD),
+        _adaptive_run(MPI.COMM_SELF),
+    )
+    assert r_w == r_s and num_cells(m_w.mesh) == num_cells(m_s.mesh)
+    np.testing.assert_allclose(s_w, s_s, rtol=0, atol=1e-5 * np.abs(s_s).max())
+    np.testing.assert_allclose(e_w, e_s, rtol=0, atol=1e-5 * np.abs(e_s).max())
+    assert min(d_w) >= -1e-12

@@ -158,6 +158,28 @@ def test_tags_follow_the_parents():
     assert len(res.mesh.facets("top")) > len(tm.facets("top"))  # the band crosses the top
 
 
+def test_cell_tags_follow_the_parents():
+    """Cells tagged 1 left of x = 0.5 and 2 right of it keep their areas after refinement."""
+    from dolfinx.mesh import locate_entities, meshtags
+
+    tm = _square()
+    msh = tm.mesh
+    n = msh.topology.index_map(2).size_local
+    left = locate_entities(msh, 2, lambda x: x[0] <= 0.5 + 1e-12)
+    left = left[left < n]
+    values = np.full(n, 2, dtype=np.int32)
+    values[left] = 1
+    tm.cell_tags = meshtags(msh, 2, np.arange(n, dtype=np.int32), values)
+    tm.groups["west"], tm.groups["east"] = (2, 1), (2, 2)
+    res = _adapted(tm, {"alpha": _p1(tm, _band)})
+    assert res.refined
+    dx = ufl.Measure("dx", domain=res.mesh.mesh, subdomain_data=res.mesh.cell_tags)
+    one = fem.Constant(res.mesh.mesh, 1.0)
+    for tag in (1, 2):
+        area = fem.assemble_scalar(fem.form(one * dx(tag)))
+        assert area == pytest.approx(0.5, abs=1e-12), tag
+
+
 # -- the cell cap --------------------------------------------------------------------
 def test_estimate_bounds_the_refined_count():
     tm = _square()
