@@ -1,0 +1,602 @@
+"""Adaptive mesh refinement: mark cells from indicators, refine, transfer fields.
+
+The layer a stepping driver calls between load steps so that a crack finds its
+own fine mesh. It knows nothing of any model: indicators are fem Functions or
+UFL expressions with a threshold, and the state is a mapping of named
+Functions.
+
+1. **Marking** (:func:`mark_cells`). A cell is marked where any
+   :class:`Indicator` reaches its threshold at one of the cell's vertices or
+   its midpoint (for a P1 damage field: the largest nodal value of the cell),
+   and then every cell whose midpoint lies within ``zone`` of a marked cell's
+   midpoint (the zone ahead of a tip).
+2. **Refinement** (:func:`refine_tagged`). Marked cells whose size
+   ``h`` (diameter) is above the target have all their edges split (DOLFINx's
+   Plaza refinement, which closes the mesh conformingly); facet and cell tags
+   follow the parent cells. Refined cells stay on the rank of their parent
+   (the ghost layer is rebuilt): the parent-cell map that carries the marks and
+   tags from pass to pass is rank-local, so repartitioning is left to a
+   restart from a checkpoint, which reads on any number of ranks.
+   :func:`adapt` repeats marking-by-parent and refinement until ``h <= target``
+   in the marked region, ``max_passes`` is reached, or the next pass would
+   exceed ``max_cells`` (estimated from the marked edges before refining; a
+   warning names the cap).
+3. **Transfer** (:func:`transfer_state`). Every Function is interpolated onto
+   the same element on the new mesh (``interpolate_nonmatching``: a point
+   evaluation at the new element's interpolation points, which works across
+   ranks). A field with a lower bound (the damage and its irreversibility
+   bound ``alpha_prev``) is then raised to the interpolated bound and clipped
+   to ``[0, 1]``, so the transfer never lets the damage fall below its bound.
+
+Why interpolation cannot lower a P1 bound on nested meshes, and where it could:
+refinement by edge splitting gives *nested* meshes, every new cell inside one
+old cell. A continuous Lagrange function of degree p on the old mesh is a
+polynomial of degree p on each new cell, so it belongs to the new Lagrange
+space of the same degree and interpolation reproduces it exactly: at the old
+nodes, at the new nodes and at every point in between (up to round-off in
+locating points, ~1e-16). This holds for P1 and P2 alike, and for DG0, whose
+one point per cell (the midpoint) lies strictly inside the parent. It fails
+
+- for discontinuous fields with degrees of freedom on cell boundaries (DG1 and
+  higher, e.g. an AT2 history field of a P2 displacement, ``DG1``): a new
+  vertex on an old facet may be evaluated in the neighbouring old cell, whose
+  value there can be lower;
+- when the degree is lowered (P2 to P1, e.g. for output): the P1 interpolant
+  lies below a P2 field between nodes where the P2 field bulges up;
+- on non-nested meshes (a remesh, or a boundary snapped to curved geometry):
+  the new interpolant agrees with the old field only at the new nodes.
+
+Hence the max with the interpolated bound: exact P1/P2 transfers are left
+unchanged by it, and round-off or a DG transfer can no longer put the damage
+below its (transferred) bound.
+
+DOLFINx 0.10 and 0.11 differ in how ``refine`` is told not to repartition;
+:func:`_refine` is the one place that knows.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from femgp.errors import InputError
+from femgp.fem import _backend
+
+_backend.import_dolfinx()
+
+from dolfinx import fem  # noqa: E402
+from dolfinx import mesh as dmesh  # noqa: E402
+from mpi4py import MPI  # noqa: E402
+from petsc4py import PETSc  # noqa: E402
+
+from femgp.fem.logs import get_logger  # noqa: E402
+from femgp.fem.meshes.core import TaggedMesh  # noqa: E402
+
+__all__ = [
+    "AdaptResult",
+    "Indicator",
+    "Refinement",
+    "adapt",
+    "cell_sizes",
+    "collect_garbage",
+    "estimate_cells",
+    "mark_cells",
+    "mesh_sizes",
+    "num_cells",
+    "refine_tagged",
+    "transfer_function",
+    "transfer_state",
+]
+
+log = get_logger("femgp.adapt")
+
+#: The estimated number of cells a refinement pass adds is this many times the
+#: number of (cell, split edge) pairs: Plaza's conforming closure splits a few
+#: more edges than those marked.
+CLOSURE_FACTOR = 1.5
+
+
+def _int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise InputError(f"refinement {name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise InputError(f"refinement {name} must be a number, got {value!r}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise InputError(f"refinement {name} must be finite, got {value!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class Refinement:
+    """Options of adaptive refinement (validated; bad values raise InputError).
+
+    Attributes:
+        adapt: refine at all.
+        h_min: the cell size to reach where refinement is needed (> 0);
+            ``None``: a quarter of the model's length scale (``ell / 4``).
+        threshold: damage above which a cell is refined, in (0, 1).
+        driving_ratio: refine where the elastic driving force reaches this
+            fraction of its critical value, in (0, 1].
+        zone: width of the zone refined around the marked cells (a length, >= 0).
+        max_cells: the cap on the global number of cells; a pass that would
+            exceed it is not made (a warning names the cap).
+        max_passes: refinement passes per call (each halves h in the marked region).
+    """
+
+    adapt: bool = False
+    h_min: float | None = None
+    threshold: float = 0.01
+    driving_ratio: float = 0.9
+    zone: float = 0.0
+    max_cells: int = 2_000_000
+    max_passes: int = 8
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.adapt, bool):
+            raise InputError(f"refinement adapt must be true or false, got {self.adapt!r}")
+        if self.h_min is not None:
+            h = _number("h_min", self.h_min)
+            if h <= 0:
+                raise InputError(f"refinement h_min must be > 0, got {self.h_min!r}")
+            object.__setattr__(self, "h_min", h)
+        t = _number("threshold", self.threshold)
+        if not 0 < t < 1:
+            raise InputError(f"refinement threshold must be in (0, 1), got {self.threshold!r}")
+        r = _number("driving_ratio", self.driving_ratio)
+        if not 0 < r <= 1:
+            raise InputError(
+                f"refinement driving_ratio must be in (0, 1], got {self.driving_ratio!r}"
+            )
+        z = _number("zone", self.zone)
+        if z < 0:
+            raise InputError(f"refinement zone must be >= 0, got {self.zone!r}")
+        object.__setattr__(self, "threshold", t)
+        object.__setattr__(self, "driving_ratio", r)
+        object.__setattr__(self, "zone", z)
+        object.__setattr__(self, "max_cells", _int("max_cells", self.max_cells, 1))
+        object.__setattr__(self, "max_passes", _int("max_passes", self.max_passes, 1))
+
+    def target(self, ell: float | None = None) -> float:
+        """The cell size to reach: ``h_min``, else ``ell / 4``."""
+        if self.h_min is not None:
+            return self.h_min
+        if ell is None or not ell > 0:
+            raise InputError(f"refinement needs h_min or a length scale ell > 0, got ell={ell!r}")
+        return float(ell) / 4
+
+    def check_mesh(self, msh: dmesh.Mesh, ell: float | None = None) -> float:
+        """The target size for the starting (coarse) mesh ``msh``.
+
+        Call once before the load path: a target above the largest cell size
+        of the coarse mesh would never refine anything and is refused
+        (InputError), as is a non-simplex mesh.
+        """
+        _check_simplices(msh)
+        target = self.target(ell)
+        _, h_max = mesh_sizes(msh)
+        if target > h_max:
+            what = "h_min" if self.h_min is not None else "ell/4"
+            raise InputError(
+                f"refinement {what} = {target:g} is above the coarse mesh size (largest cell "
+                f"{h_max:g}): nothing would be refined; use 0 < h_min <= {h_max:g}"
+            )
+        return target
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """Refine where ``value >= threshold`` at a vertex or the midpoint of a cell.
+
+    ``value`` is a scalar fem Function or UFL expression on the mesh being
+    marked (damage; the ratio of the driving force to its critical value, ...).
+    """
+
+    value: Any
+    threshold: float
+    name: str = "indicator"
+
+
+def cell_sizes(msh: dmesh.Mesh, cells: np.ndarray | None = None) -> np.ndarray:
+    """Diameters of ``cells`` (default: the owned cells)."""
+    tdim = msh.topology.dim
+    if cells is None:
+        cells = np.arange(msh.topology.index_map(tdim).size_local, dtype=np.int32)
+    if len(cells) == 0:
+        return np.zeros(0)
+    return msh.h(tdim, np.asarray(cells, dtype=np.int32))
+
+
+def mesh_sizes(msh: dmesh.Mesh) -> tuple[float, float]:
+    """The smallest and largest cell diameter over all ranks."""
+    h = cell_sizes(msh)
+    lo = msh.comm.allreduce(float(h.min()) if h.size else np.inf, op=MPI.MIN)
+    hi = msh.comm.allreduce(float(h.max()) if h.size else 0.0, op=MPI.MAX)
+    return lo, hi
+
+
+def num_cells(msh: dmesh.Mesh) -> int:
+    """The global number of cells."""
+    return int(msh.topology.index_map(msh.topology.dim).size_global)
+
+
+def _check_simplices(msh: dmesh.Mesh) -> None:
+    name = msh.topology.cell_name()
+    if name not in ("interval", "triangle", "tetrahedron"):
+        raise InputError(
+            f"adaptive refinement needs a simplex mesh (triangles or tetrahedra), got {name} "
+            "cells; mesh with triangles/tetrahedra (for example quadrilateral=False)"
+        )
+
+
+def _indicator_values(msh: dmesh.Mesh, ind: Indicator, cells: np.ndarray) -> np.ndarray:
+    """The largest value of ``ind`` over the vertices and midpoint of each cell.
+
+    Collective: the expression is compiled on every rank of the mesh (JIT on
+    rank 0, the others wait), even one without owned cells.
+    """
+    ref = np.asarray(_reference_vertices(msh), dtype=np.float64)
+    points = np.vstack([ref, ref.mean(axis=0, keepdims=True)])
+    expr = fem.Expression(ind.value, points, comm=msh.comm)
+    if len(cells) == 0:
+        return np.zeros(0)
+    values = expr.eval(msh, cells)
+    return np.asarray(values).reshape(len(cells), -1).max(axis=1)
+
+
+def _reference_vertices(msh: dmesh.Mesh) -> np.ndarray:
+    import basix
+
+    name = msh.topology.cell_name()
+    return basix.geometry(getattr(basix.CellType, name))
+
+
+def _midpoints(msh: dmesh.Mesh, cells: np.ndarray) -> np.ndarray:
+    tdim = msh.topology.dim
+    return dmesh.compute_midpoints(msh, tdim, np.asarray(cells, dtype=np.int32))
+
+
+def _within(points: np.ndarray, centres: np.ndarray, radius: float) -> np.ndarray:
+    """Which ``points`` lie within ``radius`` of any of ``centres`` (chunked brute force)."""
+    inside = np.zeros(len(points), dtype=bool)
+    if len(points) == 0 or len(centres) == 0:
+        return inside
+    lo = centres.min(axis=0) - radius
+    hi = centres.max(axis=0) + radius
+    candidates = np.flatnonzero(np.all((points >= lo) & (points <= hi), axis=1))
+    chunk = max(1, 4_000_000 // len(centres))
+    r2 = radius * radius * (1 + 1e-12)
+    for start in range(0, len(candidates), chunk):
+        idx = candidates[start : start + chunk]
+        d2 = ((points[idx, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+        inside[idx] = d2.min(axis=1) <= r2
+    return inside
+
+
+def mark_cells(
+    msh: dmesh.Mesh, indicators: Sequence[Indicator], *, zone: float = 0.0
+) -> np.ndarray:
+    """Owned cells (local indices) where an indicator reaches its threshold, plus a zone.
+
+    A cell is marked where any indicator's value at one of its vertices or its
+    midpoint is ``>= threshold``; then every owned cell whose midpoint lies
+    within ``zone`` of the midpoint of a marked cell (on any rank) is added.
+    """
+    tdim = msh.topology.dim
+    owned = np.arange(msh.topology.index_map(tdim).size_local, dtype=np.int32)
+    marked = np.zeros(len(owned), dtype=bool)
+    for ind in indicators:
+        if not isinstance(ind, Indicator):
+            raise InputError(f"mark_cells needs Indicator objects, got {type(ind).__name__}")
+        marked |= _indicator_values(msh, ind, owned) >= ind.threshold
+    if zone > 0:
+        mids = _midpoints(msh, owned)
+        centres = np.vstack(msh.comm.allgather(mids[marked]))
+        marked |= _within(mids, centres, zone)
+    return owned[marked]
+
+
+def estimate_cells(msh: dmesh.Mesh, cells: np.ndarray) -> int:
+    """An estimate (from above, in practice) of the global cell count after refining ``cells``.
+
+    Splitting an edge adds one cell to each cell around it (in 2D; about that
+    in 3D), so the count grows by the number of (cell, split edge) pairs,
+    times :data:`CLOSURE_FACTOR` for the edges the conforming closure adds.
+    """
+    tdim = msh.topology.dim
+    msh.topology.create_entities(1)
+    msh.topology.create_connectivity(1, tdim)
+    edges = dmesh.compute_incident_entities(msh.topology, np.asarray(cells, np.int32), tdim, 1)
+    n_owned_edges = msh.topology.index_map(1).size_local
+    edges = edges[edges < n_owned_edges]
+    e2c = msh.topology.connectivity(1, tdim)
+    offsets = e2c.offsets
+    local = int(np.sum(offsets[edges + 1] - offsets[edges])) if len(edges) else 0
+    added = msh.comm.allreduce(local, op=MPI.SUM)
+    if tdim == 3:
+        added = 2 * added  # a split edge of a tetrahedron adds up to two children
+    return num_cells(msh) + int(np.ceil(CLOSURE_FACTOR * added))
+
+
+def _refine(msh: dmesh.Mesh, edges: np.ndarray) -> tuple[dmesh.Mesh, np.ndarray, np.ndarray]:
+    """``dolfinx.mesh.refine`` without repartitioning; parent maps in the new cell order.
+
+    DOLFINx 0.11 keeps refined cells on their parent's rank (and rebuilds the
+    ghost layer) with an ``IdentityPartitionerPlaceholder``; 0.10 does so with
+    ``partitioner=None``. DOLFINx returns the parent maps in the order the new
+    cells were created, which the new mesh reorders: the owned new cell ``i``
+    was created as number ``original_cell_index[i]`` (global, numbered rank by
+    rank), so both maps are permuted here.
+
+    Returns:
+        The new mesh; for each owned new cell its parent (old local cell); and
+        for each of its facets the parent cell's local facet it lies on (or -1),
+        shape ``(n_owned_new, facets per cell)``.
+    """
+    option = dmesh.RefinementOption.parent_cell_and_facet
+    identity = getattr(dmesh, "IdentityPartitionerPlaceholder", None)
+    partitioner = identity() if identity is not None else None
+    new, parent_cell, parent_facet = dmesh.refine(
+        msh, edges, partitioner=partitioner, option=option
+    )
+    parent_cell = np.asarray(parent_cell, dtype=np.int32)
+    tdim = new.topology.dim
+    n_owned = new.topology.index_map(tdim).size_local
+    offset = msh.comm.exscan(len(parent_cell)) or 0
+    created = np.asarray(new.topology.original_cell_index[:n_owned], dtype=np.int64) - offset
+    if created.size and (created.min() < 0 or created.max() >= len(parent_cell)):
+        raise RuntimeError("refine: the parent-cell map does not match the refined mesh")
+    nf = tdim + 1  # a simplex has tdim + 1 facets
+    facets = np.asarray(parent_facet, dtype=np.int64).reshape(-1, nf)
+    facets[(facets < 0) | (facets >= nf)] = -1
+    return new, parent_cell[created], facets[created]
+
+
+def _interpolate(target: fem.Function, source: fem.Function) -> None:
+    """Interpolate ``source`` (any mesh) into ``target`` at all its local cells."""
+    msh = target.function_space.mesh
+    tdim = msh.topology.dim
+    imap = msh.topology.index_map(tdim)
+    cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
+    data = fem.create_interpolation_data(target.function_space, source.function_space, cells)
+    target.interpolate_nonmatching(source, cells, data)
+    target.x.scatter_forward()
+
+
+def _transfer_tags(
+    tags: Any, old: dmesh.Mesh, new: dmesh.Mesh, parent_cell: np.ndarray, parent_facet: np.ndarray
+) -> Any:
+    """Cell or facet tags of ``old`` carried to ``new`` through the parent maps of :func:`_refine`.
+
+    A new cell takes its parent's tag; a new facet lying on a tagged old facet
+    takes its tag. Works on ghosted meshes (DOLFINx's ``transfer_meshtag``
+    does not); the owned new cells carry the tags.
+    """
+    tdim = old.topology.dim
+    n_owned = len(parent_cell)
+    missing = np.iinfo(np.int64).min
+    if tags.dim == tdim:
+        imap = old.topology.index_map(tdim)
+        lookup = np.full(imap.size_local + imap.num_ghosts, missing, dtype=np.int64)
+        lookup[tags.indices] = tags.values
+        vals = lookup[parent_cell]
+        keep = vals != missing
+        idx = np.arange(n_owned, dtype=np.int32)[keep]
+        return dmesh.meshtags(new, tdim, idx, vals[keep].astype(tags.values.dtype))
+    fdim = tdim - 1
+    old.topology.create_connectivity(tdim, fdim)
+    new.topology.create_entities(fdim)
+    new.topology.create_connectivity(tdim, fdim)
+    new.topology.create_connectivity(fdim, tdim)
+    nf = tdim + 1
+    old_c2f = old.topology.connectivity(tdim, fdim)
+    new_c2f = new.topology.connectivity(tdim, fdim)
+    fmap = old.topology.index_map(fdim)
+    lookup = np.full(fmap.size_local + fmap.num_ghosts, missing, dtype=np.int64)
+    lookup[tags.indices] = tags.values
+    child_facets = new_c2f.array[: n_owned * nf].reshape(n_owned, nf)
+    on_parent = parent_facet >= 0
+    where = old_c2f.offsets[parent_cell][:, None] + np.where(on_parent, parent_facet, 0)
+    vals = np.where(on_parent, lookup[old_c2f.array[where]], missing)
+    hit = vals != missing
+    f_idx, first = np.unique(child_facets[hit], return_index=True)
+    f_val = vals[hit][first]
+    return dmesh.meshtags(new, fdim, f_idx.astype(np.int32), f_val.astype(tags.values.dtype))
+
+
+def refine_tagged(tm: TaggedMesh, cells: np.ndarray) -> tuple[TaggedMesh, np.ndarray]:
+    """Split every edge of ``cells`` (owned, local); tags follow the parents.
+
+    Returns:
+        The refined mesh with its tags and groups, and the parent (old, local)
+        cell of each owned new cell.
+    """
+    msh = tm.mesh
+    _check_simplices(msh)
+    tdim = msh.topology.dim
+    msh.topology.create_entities(1)
+    msh.topology.create_connectivity(tdim, 1)
+    edges = dmesh.compute_incident_entities(msh.topology, np.asarray(cells, np.int32), tdim, 1)
+    new, parent_cell, parent_facet = _refine(msh, edges)
+    new.topology.create_connectivity(tdim - 1, tdim)
+    ct, ft = (
+        None if tags is None else _transfer_tags(tags, msh, new, parent_cell, parent_facet)
+        for tags in (tm.cell_tags, tm.facet_tags)
+    )
+    return TaggedMesh(new, ct, ft, dict(tm.groups)), parent_cell
+
+
+def transfer_function(f: fem.Function, msh: dmesh.Mesh) -> fem.Function:
+    """``f`` interpolated onto the same element on ``msh`` (a new Function, same name)."""
+    V = fem.functionspace(msh, f.function_space.ufl_element())
+    g = fem.Function(V, name=f.name)
+    _interpolate(g, f)
+    return g
+
+
+def transfer_state(
+    fields: Mapping[str, fem.Function],
+    msh: dmesh.Mesh,
+    *,
+    lower_bounds: Mapping[str, str] | None = None,
+    clip: tuple[float, float] = (0.0, 1.0),
+) -> dict[str, fem.Function]:
+    """Interpolate every field onto ``msh``, never letting a bounded field fall below its bound.
+
+    Args:
+        fields: name -> Function on the old mesh.
+        msh: the new (refined) mesh.
+        lower_bounds: field name -> the name (in ``fields``) of its lower bound,
+            e.g. ``{"alpha": "alpha_lb"}``. The bound is clipped to ``clip``
+            after interpolation; the field becomes ``max(field, bound)``, clipped.
+        clip: the interval bounded fields and their bounds are clipped to.
+
+    Returns:
+        name -> the new Function on ``msh``.
+    """
+    lower_bounds = dict(lower_bounds or {})
+    for name, bound in lower_bounds.items():
+        if name not in fields or bound not in fields:
+            raise InputError(
+                f"transfer: lower bound {bound!r} of {name!r} needs both in the fields "
+                f"({', '.join(sorted(fields))})"
+            )
+    out = {name: transfer_function(f, msh) for name, f in fields.items()}
+    lo, hi = clip
+    for bound in set(lower_bounds.values()):
+        arr = out[bound].x.array
+        np.clip(arr, lo, hi, out=arr)
+    for name, bound in lower_bounds.items():
+        arr = out[name].x.array
+        if arr.shape != out[bound].x.array.shape:
+            raise InputError(f"transfer: {name!r} and its bound {bound!r} live in different spaces")
+        np.maximum(arr, out[bound].x.array, out=arr)
+        np.clip(arr, lo, hi, out=arr)
+    return out
+
+
+def collect_garbage(comm: MPI.Comm) -> None:
+    """Free what is no longer referenced, on every rank at the same point (collective).
+
+    After a refinement the driver drops the model built on the old mesh. Python
+    frees reference cycles whenever its collector runs, which differs from rank
+    to rank, and PETSc objects freed in parallel go to PETSc's garbage, whose
+    cleanup is collective: left to chance, the ranks can fall out of step and
+    hang in the next solve. Call this on every rank right after dropping the
+    old model.
+    """
+    gc.collect()
+    PETSc.garbage_cleanup(comm)
+
+
+@dataclass
+class AdaptResult:
+    """What :func:`adapt` did.
+
+    Attributes:
+        mesh: the (possibly) refined tagged mesh.
+        fields: the transferred fields (the input ones when nothing was refined).
+        passes: refinement passes made.
+        cells_before, cells_after: global cell counts.
+        marked: global number of cells the indicators marked on the input mesh.
+        capped: a pass was skipped because it would have exceeded ``max_cells``.
+        h_marked: the largest diameter left in the marked region (global).
+        history: the global cell count before the first pass and after each.
+    """
+
+    mesh: TaggedMesh
+    fields: dict[str, fem.Function]
+    passes: int = 0
+    cells_before: int = 0
+    cells_after: int = 0
+    marked: int = 0
+    capped: bool = False
+    h_marked: float = 0.0
+    history: list[int] = field(default_factory=list)
+
+    @property
+    def refined(self) -> bool:
+        """Whether the mesh changed."""
+        return self.passes > 0
+
+
+def adapt(
+    tm: TaggedMesh,
+    fields: Mapping[str, fem.Function],
+    indicators: Sequence[Indicator],
+    refinement: Refinement,
+    *,
+    ell: float | None = None,
+    lower_bounds: Mapping[str, str] | None = None,
+) -> AdaptResult:
+    """Refine where the indicators say until ``h <= target`` there; transfer the fields.
+
+    The indicators are evaluated once, on the input mesh (plus the zone). Each
+    pass splits every edge of the marked cells still larger than the target;
+    the children of marked cells stay marked. A pass whose estimated cell
+    count (:func:`estimate_cells`) exceeds ``refinement.max_cells`` is not
+    made: a warning names the cap and the result has ``capped = True``. The
+    fields are interpolated once, from the input mesh to the final one (exact
+    for nested meshes, see the module notes), with ``lower_bounds`` enforced.
+
+    The target size is ``refinement.target(ell)``; call
+    :meth:`Refinement.check_mesh` once on the starting mesh to refuse a target
+    above the coarse mesh size (on a mesh already refined to the target, there
+    is simply nothing left to do).
+
+    Raises:
+        InputError: a non-simplex mesh, or neither ``h_min`` nor ``ell``.
+    """
+    msh0 = tm.mesh
+    comm = msh0.comm
+    n0 = num_cells(msh0)
+    result = AdaptResult(tm, dict(fields), cells_before=n0, cells_after=n0, history=[n0])
+    if not refinement.adapt:
+        return result
+    _check_simplices(msh0)
+    target = refinement.target(ell)
+    marked = mark_cells(msh0, indicators, zone=refinement.zone)
+    result.marked = comm.allreduce(len(marked), op=MPI.SUM)
+    current = tm
+    tol = 1 + 1e-9
+    for _ in range(refinement.max_passes):
+        msh = current.mesh
+        todo = marked[cell_sizes(msh, marked) > target * tol]
+        if comm.allreduce(len(todo), op=MPI.SUM) == 0:
+            break
+        estimate = estimate_cells(msh, todo)
+        if estimate > refinement.max_cells:
+            result.capped = True
+            log.warning(
+                "refinement stopped: the next pass would make about %d cells, above the cap "
+                "max_cells = %d (%d cells now, h = %g not reached)",
+                estimate,
+                refinement.max_cells,
+                num_cells(msh),
+                target,
+            )
+            break
+        new, parent = refine_tagged(current, todo)
+        tdim = msh.topology.dim
+        imap = msh.topology.index_map(tdim)
+        was_marked = np.zeros(imap.size_local + imap.num_ghosts, dtype=bool)
+        was_marked[marked] = True
+        marked = np.flatnonzero(was_marked[parent]).astype(np.int32)
+        current = new
+        result.passes += 1
+        result.history.append(num_cells(new.mesh))
+    h = cell_sizes(current.mesh, marked)
+    result.h_marked = comm.allreduce(float(h.max()) if h.size else 0.0, op=MPI.MAX)
+    result.mesh = current
+    result.cells_after = num_cells(current.mesh)
+    if result.refined:
+        result.fields = transfer_state(fields, current.mesh, lower_bounds=lower_bounds)
+    return result

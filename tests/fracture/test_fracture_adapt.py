@@ -1,0 +1,186 @@
+"""A prototype of adaptive fracture without the driver: the AT1 bar refines where damage appears.
+
+The bar of tests/fracture/test_fracture_bar.py (``E = 1``, ``nu = 0``,
+``Gc = 1``, ``ell = 0.1``, damage held at 0 at both ends) starts on a coarse
+triangle mesh (cells 0.2 long, 2 ell) and is refined during the load path by
+:func:`femgp.fem.adapt.adapt`: after each trial solve, the cells where the
+damage passed the threshold (plus a zone of 2 ell around them) are refined to
+``h <= ell/4``, the committed state (u, alpha and its bound) is transferred
+to the new mesh, and the step is solved again from it. This is what the
+stepping driver will do; the test keeps the loop in a few lines.
+
+Checked: the peak stress against the analytic AT1 critical stress (2 %), the
+dissipated energy against ``Gc_eff(h) × height`` with the refined ``h``
+(3 %), the damage never decreasing (at every node, across the refinements),
+and the far field keeping its coarse cells.
+"""
+
+from __future__ import annotations
+
+import math
+
+import femgp.fem._backend  # noqa: F401  (dolfinx_solver before dolfinx)
+
+import numpy as np
+import pytest
+from dolfinx import fem
+from mpi4py import MPI
+
+from femgp.fem.adapt import (
+    Indicator,
+    Refinement,
+    adapt,
+    collect_garbage,
+    mesh_sizes,
+    num_cells,
+    transfer_function,
+)
+from femgp.fem.meshes.fracture import bar as bar_mesh
+from femgp.models.fracture import FractureModel
+from femgp.models.fracture.setups import bar
+
+HEIGHT = 0.02
+ELL = 0.1
+H_COARSE = 0.2
+H_FINE = math.hypot(ELL / 4, HEIGHT / 8) * (1 + 1e-9)
+ZONE = ELL
+
+
+def _loads(u_c: float) -> list[float]:
+    """Coarse steps to 0.9 u_c, 0.7 % steps (not aligned with u_c) past the peak, then coarse."""
+    fine = [u_c * (0.9 + 0.0071 * k) for k in range(1, 21)]
+    return [0.3 * u_c, 0.6 * u_c, 0.9 * u_c, *fine, *(u_c * v for v in (1.1, 1.25, 1.4, 1.6))]
+
+
+def _rebuild(old: FractureModel, res, load: float) -> FractureModel:
+    """A model on the refined mesh holding the transferred committed state at ``load``."""
+    new = FractureModel(res.mesh, old.params, old.loading)
+    for name in ("u", "alpha", "alpha_lb"):
+        getattr(new, name).interpolate(res.fields[name])  # same mesh and element: a copy
+    new.set_load(load)
+    new.commit()
+    return new
+
+
+def _adaptive_run(comm, *, refine: bool = True):
+    s = bar(comm, model="AT1", h=H_COARSE, height=HEIGHT, clamp_damage=True, predictor=False)
+    u_c = s.params.crack.critical_strain(s.info["E_eff"]) * 1.0
+    tm = bar_mesh(comm, length=1.0, height=HEIGHT, h=H_COARSE, quadrilateral=False)
+    # h is the cell diameter: ell/4 long cells of the thin bar are slightly wider than ell/4
+    refinement = Refinement(adapt=refine, h_min=H_FINE, threshold=0.01, zone=ZONE)
+    refinement.check_mesh(tm.mesh)
+    model = FractureModel(tm, s.params, s.loading)
+    stress, surface, elastic = [], [], []
+    committed = 0.0
+    decreases = []
+    refinements = 0
+    for t in _loads(u_c):
+        for _ in range(4):  # solve, refine where the trial damage is, re-solve
+            model.solve_step(t)
+            trial = model.alpha.copy()
+            model.rollback()
+            res = adapt(
+                model.tm,
+                {"u": model.u, "alpha": model.alpha, "alpha_lb": model.alpha_lb},
+                [Indicator(trial, refinement.threshold, "damage")],
+                refinement,
+                ell=ELL,
+                lower_bounds={"alpha": "alpha_lb"},
+            )
+            if not res.refined:
+                model.solve_step(t)  # the rollback undid the trial: solve again on this mesh
+                break
+            refinements += 1
+            model = _rebuild(model, res, committed)
+            collect_garbage(model.comm)  # the old model, on all ranks together
+        before = model.alpha_lb.x.array.copy()
+        model.commit()
+        committed = t
+        decreases.append(float(np.min(model.alpha.x.array - before)))
+        stress.append(model.reaction() / HEIGHT)
+        e = model.energies()
+        surface.append(e["surface"])
+        elastic.append(e["elastic"])
+    return s, model, np.array(stress), np.array(surface), np.array(elastic), decreases, refinements
+
+
+@pytest.fixture(scope="module")
+def adaptive():
+    return _adaptive_run(MPI.COMM_SELF)
+
+
+def test_adaptive_bar_refines_only_around_the_crack(adaptive):
+    _, model, *_, refinements = adaptive
+    h_min, h_max = mesh_sizes(model.mesh)
+    assert refinements >= 1
+    assert h_min <= H_FINE  # ell/4 long cells where the crack is
+    assert h_max >= 4 * h_min  # the ends stay coarse (the closure halves their cells once)
+    # uniform refinement to ell/4 would make 10 * 4**3 = 640 cells
+    assert num_cells(model.mesh) < 0.75 * 640
+    # the damaged zone is resolved: nodes every ell/4 where alpha > 0.01
+    x = model.Q.tabulate_dof_coordinates()[:, 0]
+    xs = np.unique(np.round(x[model.alpha.x.array > 0.01], 12))
+    assert np.diff(xs).max() <= ELL / 4 * (1 + 1e-9)
+    assert model.max_damage() > 0.99
+
+
+def test_adaptive_bar_peaks_at_the_at1_critical_stress(adaptive):
+    s, _, stress, *_ = adaptive
+    sigma_c = s.params.crack.critical_stress(s.info["E_eff"])
+    assert abs(stress.max() / sigma_c - 1) < 0.02, (stress.max(), sigma_c)
+
+
+def test_adaptive_bar_dissipates_gc_eff_times_height(adaptive):
+    s, _, stress, surface, elastic, *_ = adaptive
+    h = ELL / 4  # the element length across the crack after refinement
+    gc_eff = s.params.crack.gc_eff(h)
+    assert abs(surface[-1] / (gc_eff * HEIGHT) - 1) < 0.03, (surface[-1], gc_eff * HEIGHT)
+    assert elastic[-1] < 1e-2 * surface[-1]
+    assert abs(stress[-1]) < 1e-2 * stress.max()
+
+
+def test_control_without_refinement_misses_the_energy():
+    """The same loop on the coarse mesh alone dissipates far more than Gc_eff(ell/4) × height."""
+    s, model, _, surface, *_ = _adaptive_run(MPI.COMM_SELF, refine=False)
+    assert num_cells(model.mesh) == 10
+    gc_eff = s.params.crack.gc_eff(ELL / 4)
+    assert surface[-1] / (gc_eff * HEIGHT) - 1 > 0.2, surface[-1] / (gc_eff * HEIGHT)
+
+
+def test_adaptive_bar_damage_never_decreases(adaptive):
+    *_, decreases, _ = adaptive
+    assert min(decreases) >= -1e-12, min(decreases)
+
+
+def test_transferred_damage_is_the_committed_damage():
+    """The transfer inside the loop is exact: the coarse damage is recovered at its nodes."""
+    s = bar(MPI.COMM_SELF, model="AT1", h=H_COARSE, height=HEIGHT, clamp_damage=True)
+    tm = bar_mesh(MPI.COMM_SELF, length=1.0, height=HEIGHT, h=H_COARSE, quadrilateral=False)
+    model = FractureModel(tm, s.params, s.loading)
+    model.alpha.interpolate(lambda x: np.maximum(0.0, 1 - np.abs(x[0] - 0.5) / 0.2))
+    model.commit()
+    res = adapt(
+        model.tm,
+        {"alpha": model.alpha, "alpha_lb": model.alpha_lb},
+        [Indicator(model.alpha, 0.01)],
+        Refinement(adapt=True),
+        ell=ELL,
+        lower_bounds={"alpha": "alpha_lb"},
+    )
+    assert res.refined
+    back = transfer_function(res.fields["alpha"], tm.mesh)
+    assert np.abs(back.x.array - model.alpha.x.array).max() < 1e-13
+    assert isinstance(res.fields["alpha"], fem.Function)
+
+
+@pytest.mark.mpi
+def test_adaptive_bar_same_on_all_ranks():
+    """The adaptive loop on COMM_WORLD (2 ranks) and COMM_SELF: same meshes and history."""
+    (_, m_w, s_w, e_w, _, d_w, r_w), (_, m_s, s_s, e_s, _, _, r_s) = (
+        _adaptive_run(MPI.COMM_WORLD),
+        _adaptive_run(MPI.COMM_SELF),
+    )
+    assert r_w == r_s and num_cells(m_w.mesh) == num_cells(m_s.mesh)
+    np.testing.assert_allclose(s_w, s_s, rtol=0, atol=1e-5 * np.abs(s_s).max())
+    np.testing.assert_allclose(e_w, e_s, rtol=0, atol=1e-5 * np.abs(e_s).max())
+    assert min(d_w) >= -1e-12

@@ -1,0 +1,326 @@
+"""Adaptive refinement (femgp.fem.adapt): marking, passes, the cell cap, exact transfers.
+
+A structured triangle mesh of the unit square (8 x 8 squares, right diagonals,
+cell diameter h0 = sqrt(2)/8) is refined where indicators say. Refinement by
+edge splitting nests the meshes, so P1, P2 and DG0 transfers are exact; each
+exactness test has a control on a non-nested mesh where the same check fails.
+The 2-rank versions are in tests/mpi/test_adapt_mpi.py.
+"""
+
+from __future__ import annotations
+
+import math
+
+import femgp.fem._backend  # noqa: F401  (dolfinx_solver before dolfinx)
+
+import numpy as np
+import pytest
+import ufl
+from dolfinx import fem, geometry
+from dolfinx.mesh import compute_midpoints, entities_to_geometry
+from mpi4py import MPI
+
+from femgp.errors import InputError
+from femgp.fem.adapt import (
+    Indicator,
+    Refinement,
+    adapt,
+    estimate_cells,
+    mark_cells,
+    mesh_sizes,
+    num_cells,
+    refine_tagged,
+    transfer_function,
+    transfer_state,
+)
+from femgp.fem.meshes.core import rectangle
+
+COMM = MPI.COMM_SELF
+N = 8
+H0 = math.sqrt(2) / N
+
+
+def _square(n: int = N, *, quadrilateral: bool = False):
+    return rectangle(COMM, ((0.0, 0.0), (1.0, 1.0)), (n, n), quadrilateral=quadrilateral)
+
+
+def _band(x: np.ndarray) -> np.ndarray:
+    """A damage-like bump across x = 0.5 (smooth, in [0, 1])."""
+    return np.exp(-((x[0] - 0.5) ** 2) / 0.01)
+
+
+def _wavy(x: np.ndarray) -> np.ndarray:
+    return np.sin(3 * x[0]) * np.cos(2 * x[1]) + x[0] ** 2
+
+
+def _p1(tm, f, name="f"):
+    u = fem.Function(fem.functionspace(tm.mesh, ("Lagrange", 1)), name=name)
+    u.interpolate(f)
+    return u
+
+
+def _integral(expr, comm=COMM) -> float:
+    return comm.allreduce(fem.assemble_scalar(fem.form(expr * ufl.dx)), op=MPI.SUM)
+
+
+def _eval(f: fem.Function, points: np.ndarray) -> np.ndarray:
+    """Point values of ``f`` at ``points`` (shape (n, 3)), serial."""
+    msh = f.function_space.mesh
+    tree = geometry.bb_tree(msh, msh.topology.dim)
+    cells = geometry.compute_colliding_cells(
+        msh, geometry.compute_collisions_points(tree, points), points
+    )
+    first = np.array([cells.links(i)[0] for i in range(len(points))], dtype=np.int32)
+    return f.eval(points, first).reshape(len(points), -1)[:, 0]
+
+
+def _points(n: int = 4000) -> np.ndarray:
+    rng = np.random.default_rng(7)
+    p = np.zeros((n, 3))
+    p[:, :2] = rng.uniform(1e-6, 1 - 1e-6, size=(n, 2))
+    return p
+
+
+def _adapted(tm, fields, *, h_min=H0 / 4, bounds=None, **kw):
+    ind = [Indicator(fields["alpha"], 0.5, "damage")]
+    ref = Refinement(adapt=True, h_min=h_min, **kw)
+    return adapt(tm, fields, ind, ref, lower_bounds=bounds)
+
+
+# -- marking ---------------------------------------------------------------------------
+def test_marking_picks_the_cells_the_indicator_says():
+    """A cell is marked iff the P1 field reaches the threshold at one of its vertices."""
+    tm = _square()
+    alpha = _p1(tm, _band)
+    marked = mark_cells(tm.mesh, [Indicator(alpha, 0.5)])
+    msh = tm.mesh
+    n = msh.topology.index_map(2).size_local
+    c2v = entities_to_geometry(msh, 2, np.arange(n, dtype=np.int32))
+    x = msh.geometry.x
+    expect = np.flatnonzero([_band(x[c2v[c]].T).max() >= 0.5 for c in range(n)])
+    np.testing.assert_array_equal(np.sort(marked), expect)
+    assert 0 < len(expect) < n / 2
+    # a UFL expression (a "driving force ratio" x/0.9 >= 1 right of x = 0.9) works too
+    X = ufl.SpatialCoordinate(msh)
+    right = mark_cells(msh, [Indicator(X[0] / 0.9, 1.0)])
+    mids = x[c2v[right]].max(axis=1)[:, 0]
+    assert len(right) > 0 and np.all(mids >= 0.9 - 1e-12)
+    expect_right = np.flatnonzero([x[c2v[c]][:, 0].max() >= 0.9 for c in range(n)])
+    np.testing.assert_array_equal(np.sort(right), expect_right)
+
+
+def test_zone_adds_the_cells_near_marked_ones():
+    tm = _square()
+    alpha = _p1(tm, _band)
+    base = mark_cells(tm.mesh, [Indicator(alpha, 0.5)])
+    zoned = mark_cells(tm.mesh, [Indicator(alpha, 0.5)], zone=0.2)
+    assert set(base) < set(zoned)
+    n = tm.mesh.topology.index_map(2).size_local
+    mids = compute_midpoints(tm.mesh, 2, np.arange(n, dtype=np.int32))
+    d = np.linalg.norm(mids[:, None, :] - mids[base][None, :, :], axis=2).min(axis=1)
+    np.testing.assert_array_equal(np.sort(zoned), np.flatnonzero(d <= 0.2 + 1e-12))
+
+
+@pytest.mark.parametrize("factor, passes", [(2, 1), (4, 2), (8, 3)])
+def test_h_target_reached_in_log2_passes(factor, passes):
+    """Each pass halves the diameter of the marked right triangles: log2(h0 / h) passes."""
+    tm = _square()
+    res = _adapted(tm, {"alpha": _p1(tm, _band)}, h_min=H0 / factor * (1 + 1e-9))
+    assert res.passes == passes
+    assert res.h_marked <= H0 / factor * (1 + 1e-9)
+    assert len(res.history) == passes + 1 and res.cells_after == num_cells(res.mesh.mesh)
+    # refinement is local: the far field keeps its coarse cells
+    assert mesh_sizes(res.mesh.mesh)[1] == pytest.approx(H0)
+    assert res.cells_after < 0.6 * 128 * 4**passes  # uniform refinement: 128 * 4**passes
+
+
+def test_nothing_refined_when_off_or_nothing_marked():
+    tm = _square()
+    alpha = _p1(tm, lambda x: 0 * x[0])
+    off = adapt(tm, {"alpha": alpha}, [Indicator(alpha, 0.5)], Refinement(adapt=False, h_min=0.01))
+    assert not off.refined and off.mesh is tm and off.fields["alpha"] is alpha
+    res = _adapted(tm, {"alpha": alpha})
+    assert res.marked == 0 and not res.refined and res.cells_after == 2 * N * N
+
+
+def test_tags_follow_the_parents():
+    """Facet groups keep covering the same boundary: total tagged length is unchanged."""
+    tm = _square()
+    res = _adapted(tm, {"alpha": _p1(tm, _band)})
+    for name in ("left", "right", "bottom", "top"):
+        new = res.mesh.facets(name)
+        assert len(new) >= len(tm.facets(name))
+        ft = res.mesh.facet_tags
+        ds = ufl.Measure("ds", domain=res.mesh.mesh, subdomain_data=ft)
+        one = fem.Constant(res.mesh.mesh, 1.0)
+        length = fem.assemble_scalar(fem.form(one * ds(res.mesh.tag(name))))
+        assert length == pytest.approx(1.0, abs=1e-12), name
+    assert len(res.mesh.facets("top")) > len(tm.facets("top"))  # the band crosses the top
+
+
+def test_cell_tags_follow_the_parents():
+    """Cells tagged 1 left of x = 0.5 and 2 right of it keep their areas after refinement."""
+    from dolfinx.mesh import locate_entities, meshtags
+
+    tm = _square()
+    msh = tm.mesh
+    n = msh.topology.index_map(2).size_local
+    left = locate_entities(msh, 2, lambda x: x[0] <= 0.5 + 1e-12)
+    left = left[left < n]
+    values = np.full(n, 2, dtype=np.int32)
+    values[left] = 1
+    tm.cell_tags = meshtags(msh, 2, np.arange(n, dtype=np.int32), values)
+    tm.groups["west"], tm.groups["east"] = (2, 1), (2, 2)
+    res = _adapted(tm, {"alpha": _p1(tm, _band)})
+    assert res.refined
+    dx = ufl.Measure("dx", domain=res.mesh.mesh, subdomain_data=res.mesh.cell_tags)
+    one = fem.Constant(res.mesh.mesh, 1.0)
+    for tag in (1, 2):
+        area = fem.assemble_scalar(fem.form(one * dx(tag)))
+        assert area == pytest.approx(0.5, abs=1e-12), tag
+
+
+# -- the cell cap --------------------------------------------------------------------
+def test_estimate_bounds_the_refined_count():
+    tm = _square()
+    for thr in (0.9, 0.5, 0.05):
+        cells = mark_cells(tm.mesh, [Indicator(_p1(tm, _band), thr)])
+        new, _ = refine_tagged(tm, cells)
+        actual = num_cells(new.mesh)
+        est = estimate_cells(tm.mesh, cells)
+        assert actual <= est <= 1.6 * actual, (thr, actual, est)
+
+
+def test_cap_stops_refinement_with_a_warning(caplog):
+    tm = _square()
+    alpha = _p1(tm, _band)
+    free = _adapted(tm, {"alpha": alpha})
+    assert free.passes == 2 and not free.capped
+    cap = free.history[1] + 50  # room for the first pass, not for the second
+    with caplog.at_level("WARNING", logger="femgp.adapt"):
+        res = _adapted(tm, {"alpha": alpha}, max_cells=cap)
+    assert res.capped and res.passes == 1
+    assert res.cells_after <= cap
+    assert f"max_cells = {cap}" in caplog.text
+    assert res.h_marked > H0 / 4  # the target was not reached, and that is reported
+
+
+# -- transfers --------------------------------------------------------------------------
+def test_p1_round_trip_is_exact_at_the_coarse_nodes():
+    tm = _square()
+    f = _p1(tm, _wavy)
+    res = _adapted(tm, {"alpha": _p1(tm, _band), "f": f})
+    fine = res.fields["f"]
+    back = transfer_function(fine, tm.mesh)
+    assert np.abs(back.x.array - f.x.array).max() < 1e-13
+    # and the fine field is the coarse one at every point
+    p = _points()
+    assert np.abs(_eval(fine, p) - _eval(f, p)).max() < 1e-13
+    # control: through a non-nested mesh (9 x 9) the round trip is not exact
+    other = transfer_function(f, _square(9).mesh)
+    assert np.abs(transfer_function(other, tm.mesh).x.array - f.x.array).max() > 1e-3
+
+
+def test_integrals_are_preserved():
+    """P1, DG0 and vector P2 fields keep their integrals to round-off on nested meshes."""
+    tm = _square()
+    msh = tm.mesh
+    dg = fem.Function(fem.functionspace(msh, ("DG", 0)))
+    dg.interpolate(_wavy)
+    v = fem.Function(fem.functionspace(msh, ("Lagrange", 2, (2,))))
+    v.interpolate(lambda x: np.vstack([_wavy(x), x[0] * x[1] ** 2]))
+    fields = {"alpha": _p1(tm, _band), "f": _p1(tm, _wavy), "dg": dg, "v": v}
+    res = _adapted(tm, fields)
+    new = res.fields
+    assert new["dg"].function_space.mesh is res.mesh.mesh
+    for name, expr_old, expr_new in (
+        ("f", fields["f"], new["f"]),
+        ("dg", dg, new["dg"]),
+        ("v0", v[0], new["v"][0]),
+        ("v1", v[1], new["v"][1]),
+        ("|v|^2", ufl.inner(v, v), ufl.inner(new["v"], new["v"])),
+    ):
+        a, b = _integral(expr_old), _integral(expr_new)
+        assert abs(a - b) < 1e-13 * max(1.0, abs(a)), (name, a, b)
+    # control: a non-nested mesh changes the P1 integral of a curved field
+    moved = transfer_function(fields["f"], _square(9).mesh)
+    assert abs(_integral(moved) - _integral(fields["f"])) > 1e-5
+
+
+def test_bound_never_decreases_and_damage_stays_above_it():
+    tm = _square()
+    lb = _p1(tm, lambda x: 0.8 * _band(x), "alpha_lb")
+    alpha = _p1(tm, lambda x: np.minimum(1.0, 0.8 * _band(x) + 0.1 * np.sin(9 * x[1]) ** 2))
+    res = _adapted(tm, {"alpha": alpha, "alpha_lb": lb}, bounds={"alpha": "alpha_lb"})
+    assert res.refined
+    new_a, new_lb = res.fields["alpha"], res.fields["alpha_lb"]
+    p = _points()
+    assert np.all(_eval(new_lb, p) >= _eval(lb, p) - 1e-14)
+    assert np.all(_eval(new_a, p) >= _eval(alpha, p) - 1e-14)
+    assert np.all(new_a.x.array >= new_lb.x.array)
+    assert new_a.x.array.min() >= 0 and new_a.x.array.max() <= 1
+    # control: on a non-nested mesh the interpolated bound does fall below the old one
+    coarse = transfer_function(lb, _square(5).mesh)
+    assert np.min(_eval(coarse, p) - _eval(lb, p)) < -1e-3
+
+
+def test_transfer_state_raises_to_the_bound_and_clips():
+    tm = _square(4)
+    a = _p1(tm, lambda x: 0.2 + 0 * x[0], "a")
+    lb = _p1(tm, lambda x: 0.3 + 0.9 * x[0], "lb")  # above 1 right of x = 7/9
+    out = transfer_state({"a": a, "lb": lb}, _square(4).mesh, lower_bounds={"a": "lb"})
+    x = out["a"].function_space.tabulate_dof_coordinates()[:, 0]
+    np.testing.assert_allclose(out["lb"].x.array, np.minimum(0.3 + 0.9 * x, 1.0), atol=1e-14)
+    np.testing.assert_allclose(out["a"].x.array, out["lb"].x.array, atol=0)
+
+
+# -- bad input ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"h_min": 0.0}, "h_min must be > 0"),
+        ({"h_min": -1.0}, "h_min must be > 0"),
+        ({"h_min": "small"}, "h_min must be a number"),
+        ({"h_min": float("nan")}, "h_min must be finite"),
+        ({"threshold": 1.5}, "threshold must be in (0, 1)"),
+        ({"driving_ratio": 0.0}, "driving_ratio must be in (0, 1]"),
+        ({"zone": -0.1}, "zone must be >= 0"),
+        ({"max_cells": 0}, "max_cells must be an integer >= 1"),
+        ({"max_cells": 1.5}, "max_cells must be an integer >= 1"),
+        ({"max_passes": 0}, "max_passes must be an integer >= 1"),
+        ({"adapt": "yes"}, "adapt must be true or false"),
+    ],
+)
+def test_bad_options_are_refused_with_one_line(kwargs, words):
+    with pytest.raises(InputError) as err:
+        Refinement(**kwargs)
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_h_min_above_the_coarse_mesh_size_is_refused():
+    tm = _square()
+    alpha = _p1(tm, _band)
+    with pytest.raises(InputError, match="above the coarse mesh size") as err:
+        Refinement(adapt=True, h_min=0.5).check_mesh(tm.mesh)
+    assert "\n" not in str(err.value)
+    with pytest.raises(InputError, match="ell/4"):
+        Refinement(adapt=True).check_mesh(tm.mesh, ell=2.0)
+    assert Refinement(adapt=True, h_min=0.1).check_mesh(tm.mesh) == 0.1
+    assert Refinement(adapt=True).check_mesh(tm.mesh, ell=0.2) == pytest.approx(0.05)
+    with pytest.raises(InputError, match="needs h_min or a length scale"):
+        adapt(tm, {"alpha": alpha}, [Indicator(alpha, 0.5)], Refinement(adapt=True))
+    # on a mesh already refined below the target there is nothing to do, and no error
+    res = adapt(tm, {"alpha": alpha}, [Indicator(alpha, 0.5)], Refinement(adapt=True, h_min=0.5))
+    assert not res.refined and res.marked > 0
+
+
+def test_quadrilaterals_and_unknown_bounds_are_refused():
+    quads = _square(quadrilateral=True)
+    alpha = _p1(quads, _band)
+    with pytest.raises(InputError, match="simplex mesh"):
+        adapt(quads, {"alpha": alpha}, [Indicator(alpha, 0.5)], Refinement(adapt=True, h_min=0.05))
+    with pytest.raises(InputError, match="simplex mesh"):
+        Refinement(adapt=True, h_min=0.05).check_mesh(quads.mesh)
+    tm = _square()
+    with pytest.raises(InputError, match="lower bound 'lb'"):
+        transfer_state({"a": _p1(tm, _band)}, tm.mesh, lower_bounds={"a": "lb"})
