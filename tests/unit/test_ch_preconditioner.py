@@ -16,7 +16,7 @@ from femgp.fem.preconditioners import BLOCK_PC, block_pc_in_use, field_index_set
 from femgp.fem.problems import DIRECT_LU, NonlinearProblem
 from femgp.models import cahn_hilliard as ch
 
-#: The plain Schur option (selfp, lumped c block, GAMG on it): the control.
+#: The plain Schur option (selfp, GAMG on it): the control.
 SELFP = {
     "ksp_type": "gmres",
     "ksp_gmres_restart": 200,
@@ -26,7 +26,6 @@ SELFP = {
     "pc_fieldsplit_type": "schur",
     "pc_fieldsplit_schur_fact_type": "full",
     "pc_fieldsplit_schur_precondition": "selfp",
-    "mat_schur_complement_ainv_type": "lump",
     "fieldsplit_c_ksp_type": "preonly",
     "fieldsplit_c_pc_type": "jacobi",
     "fieldsplit_mu_ksp_type": "preonly",
