@@ -87,7 +87,10 @@ def _adaptive_run(comm, *, refine: bool = True):
                 ell=ELL,
                 lower_bounds={"alpha": "alpha_lb"},
             )
+            del trial
             if not res.refined:
+                del res
+                collect_garbage(model.comm)  # what adapt left, on all ranks together
                 model.solve_step(t)  # the rollback undid the trial: solve again on this mesh
                 break
             refinements += 1
@@ -174,8 +177,15 @@ def test_transferred_damage_is_the_committed_damage():
 
 
 @pytest.mark.mpi
+@pytest.mark.slow
 def test_adaptive_bar_same_on_all_ranks():
-    """The adaptive loop on COMM_WORLD (2 ranks) and COMM_SELF: same meshes and history."""
+    """The adaptive loop on COMM_WORLD (2 ranks) and COMM_SELF: same meshes and history.
+
+    Slow until an intermittent 2-rank hang is understood: without collecting
+    garbage on all ranks together the loop hung in 2 of 4 runs, with it only
+    after a model is dropped in 2 of 8, with it after every adapt call in 0 of 5
+    (see docs/adaptivity.md).
+    """
     (_, m_w, s_w, e_w, _, d_w, r_w), (_, m_s, s_s, e_s, _, _, r_s) = (
         _adaptive_run(MPI.COMM_WORLD),
         _adaptive_run(MPI.COMM_SELF),
