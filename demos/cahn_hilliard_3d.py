@@ -32,73 +32,67 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from femgp.scripting import (
-    ArgumentParser,
-    add_output_options,
-    insert_petsc_options,
-    output_options,
-    positive_float,
-    positive_int,
-    script_main,
-    split_petsc_args,
-)
+from femgp.cli import args as cli
 
 
-def parse(argv: Sequence[str] | None) -> tuple[object, list[str]]:
-    p = ArgumentParser(description="3D spinodal decomposition (PFHub 1 parameters on a cube)")
-    p.add_argument("--output", default="results/cahn_hilliard_3d", help="results folder")
-    p.add_argument("--t-end", type=positive_float, default=50.0, help="final time (default 50)")
-    p.add_argument("--size", type=positive_float, default=50.0, help="edge of the cube (50)")
-    p.add_argument("--n", type=positive_int, default=20, help="cells per edge (default 20)")
+def parse(argv: Sequence[str] | None) -> Any:
+    p = cli.ArgumentParser(description="3D spinodal decomposition (PFHub 1 parameters on a cube)")
+    cli.add_run_options(p, default_output="results/cahn_hilliard_3d")
+    p.add_argument("--t-end", type=cli.positive_float, default=50.0, help="final time (default 50)")
+    p.add_argument("--size", type=cli.positive_float, default=50.0, help="edge of the cube (50)")
+    p.add_argument("--n", type=cli.positive_int, default=20, help="cells per edge (default 20)")
     p.add_argument("--fine", action="store_true", help="50 cells per edge")
     p.add_argument("--cell", choices=("hexahedron", "tetrahedron"), default="hexahedron")
     p.add_argument("--scheme", choices=("theta", "eyre"), default="theta")
     p.add_argument("--solver", choices=("auto", "block", "mumps"), default="auto")
-    p.add_argument("--tol", type=positive_float, default=0.01, help="relative time-error tolerance")
     p.add_argument(
-        "--field-times", type=positive_float, nargs="*", default=[10.0, 25.0],
+        "--tol", type=cli.positive_float, default=0.01, help="relative time-error tolerance"
+    )
+    p.add_argument(
+        "--field-times",
+        type=cli.positive_float,
+        nargs="*",
+        default=[10.0, 25.0],
         help="times at which fields are written",
-    )  # fmt: skip
-    p.add_argument("--overwrite", action="store_true", help="replace results in --output")
-    add_output_options(p)
-    args, extra = p.parse_known_args(argv)
-    return args, split_petsc_args(extra)
+    )
+    return cli.parse_with_petsc(p, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args, petsc_args = parse(argv)
+    args = parse(argv)
+    # Import the finite-element layer only once the arguments are known to be good.
     from mpi4py import MPI
 
+    from femgp.cli.cases import output_options
     from femgp.fem.meshes.pfhub import cube
     from femgp.fem.plots import plot_history
     from femgp.fem.preconditioners import BLOCK_PC
     from femgp.fem.problems import DIRECT_LU
     from femgp.models import cahn_hilliard as ch
 
-    insert_petsc_options(petsc_args)
+    options = output_options(args)  # refuses existing results before any meshing
     comm = MPI.COMM_WORLD
 
     # ## The mesh
     # A structured cube of hexahedra (Q1) or tetrahedra (P1).
     n = 50 if args.fine else args.n
-    tm = cube(comm, n=n, size=args.size, cell=args.cell)
+    tm = cube(comm, n=n, size=args.size, cell=args.cell, max_cells=args.max_cells)
 
     # ## The model
     # The benchmark's parameters are ``Params()``'s defaults. ``options`` only
     # chooses the linear solver when asked to; the default depends on the size.
     params = ch.Params(scheme=args.scheme, tol=args.tol)
-    options = {"auto": None, "block": BLOCK_PC, "mumps": DIRECT_LU}[args.solver]
+    solver = {"auto": None, "block": BLOCK_PC, "mumps": DIRECT_LU}[args.solver]
     result = ch.run(
         tm.mesh,
         params,
         t_end=args.t_end,
         initial=ch.pfhub_initial_3d(),
-        output=args.output,
         field_times=args.field_times,
-        overwrite=args.overwrite,
-        options=options,
-        **output_options(args),
+        options=solver,
+        **options,
     )
 
     # ## Plot
@@ -120,4 +114,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(script_main(main))
+    sys.exit(cli.script_main(main))

@@ -28,31 +28,24 @@ from __future__ import annotations
 import argparse
 import sys
 
+from femgp.cli import args as cli
 from femgp.ml.digits import load_split
 from femgp.ml.digits_robust import RobustConfig, attack_report, train_robust
 from femgp.ml.robust import FORMS
-from femgp.ml.scripts import (
-    DemoParser,
-    nonnegative_float,
-    positive_float,
-    positive_int,
-    run_demo,
-    write_json,
-    write_text,
-)
+from femgp.ml.scripts import write_json, write_text
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = DemoParser(
+    p = cli.TorchDemoParser(
         description="Input-gradient penalty against PGD (l2, l-inf) on scikit-learn's digits",
         default_output="results/digits_robust",
     )
-    p.add_argument("--lam", type=nonnegative_float, default=1.0, help="penalty weight")
+    p.add_argument("--lam", type=cli.nonnegative_float, default=1.0, help="penalty weight")
     p.add_argument("--form", choices=FORMS, default="exact")
-    p.add_argument("--epochs", type=positive_int, default=20)
-    p.add_argument("--eps-l2", type=positive_float, nargs=2, default=[0.5, 0.75])
-    p.add_argument("--eps-linf", type=positive_float, nargs=2, default=[0.05, 0.1])
-    p.add_argument("--pgd-steps", type=positive_int, default=20)
+    p.add_argument("--epochs", type=cli.positive_int, default=20)
+    p.add_argument("--eps-l2", type=cli.positive_float, nargs=2, default=[0.5, 0.75])
+    p.add_argument("--eps-linf", type=cli.positive_float, nargs=2, default=[0.05, 0.1])
+    p.add_argument("--pgd-steps", type=cli.positive_int, default=20)
     args = p.parse_args(argv)
     if args.dry_run:
         args.epochs, args.pgd_steps = 1, 3
@@ -85,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     write_text(args.output / "results.txt", text + "\n")
     write_json(args.output / "summary.json", {
-        "args": {k: (str(v) if k == "output" else v) for k, v in vars(args).items()},
+        "args": cli.recorded(args),
         "results": rows,
     })
     print(f"results in {args.output}/")
@@ -93,4 +86,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_demo(main))
+    sys.exit(cli.script_main(main, serial=True))

@@ -38,33 +38,22 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from femgp.cli import args as cli
+from femgp.cli.ml import add_wgan_options
 from femgp.ml.digits import load_split, train_classifier
 from femgp.ml.digits_gan import GanConfig, compare, grid_figure
-from femgp.ml.scripts import (
-    DemoParser,
-    nonnegative_float,
-    positive_float,
-    positive_int,
-    run_demo,
-    save_figure,
-    write_json,
-)
+from femgp.ml.scripts import save_figure, write_json
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = DemoParser(
+    p = cli.TorchDemoParser(
         description="Conditional WGAN-GP on scikit-learn's 8x8 digits, against weight clipping",
         default_output="results/digits_wgan_gp",
     )
-    p.add_argument("--iters", type=positive_int, default=600, help="generator iterations")
-    p.add_argument("--n-critic", type=positive_int, default=2)
-    p.add_argument("--batch", type=positive_int, default=128)
-    p.add_argument("--dim", type=positive_int, default=128, help="hidden width")
-    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam (penalty run)")
-    p.add_argument("--lam", type=nonnegative_float, default=10.0)
-    p.add_argument("--clip", type=positive_float, default=0.01, help="clipping bound")
-    p.add_argument("--per-class", type=positive_int, default=200, help="samples per class")
-    p.add_argument("--classifier-epochs", type=positive_int, default=30)
+    add_wgan_options(p, iters=600, dim=128, n_critic=2, batch=128, lr=1e-3)
+    p.add_argument("--clip", type=cli.positive_float, default=0.01, help="clipping bound")
+    p.add_argument("--per-class", type=cli.positive_int, default=200, help="samples per class")
+    p.add_argument("--classifier-epochs", type=cli.positive_int, default=30)
     args = p.parse_args(argv)
     if args.dry_run:
         args.iters, args.per_class, args.classifier_epochs = min(args.iters, 5), 20, 2
@@ -104,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                        "weight clipping": runs["clip"]["generator"]})
     plot = save_figure(fig, args.output / "samples.png")
     write_json(args.output / "summary.json", {
-        "args": {k: (str(v) if k == "output" else v) for k, v in vars(args).items()},
+        "args": cli.recorded(args),
         "classifier_accuracy": clf_acc, "results": summary, "plots": [str(plot)],
     })
     print(f"results in {args.output}/")
@@ -112,4 +101,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_demo(main))
+    sys.exit(cli.script_main(main, serial=True))

@@ -12,7 +12,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from femgp.cli.args import ArgumentParser, add_run_options, parse_with_petsc
+from femgp.cli.args import ArgumentParser, add_run_options, parse_with_petsc, positive_int
 
 __all__ = [
     "DEMOS",
@@ -80,11 +80,30 @@ def add_fracture_options(p: argparse.ArgumentParser, *, default_output: str) -> 
         default=None,
         help="iterative (CG + GAMG), direct (MUMPS) or hybrid (MUMPS for u)",
     )
+    p.add_argument(
+        "--solver", default=None, help="nonlinear solver of a load step: newton (default) or am"
+    )
+    p.add_argument(
+        "--newton-after",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="alternate-minimisation iterations before the coupled Newton takes over",
+    )
 
 
 def overrides(args: Any) -> dict[str, Any]:
     """The model parameters given on the command line (those not left at None)."""
-    names = ("model", "split", "ell", "Gc", "acceleration", "linear_solver")
+    names = (
+        "model",
+        "split",
+        "ell",
+        "Gc",
+        "acceleration",
+        "linear_solver",
+        "solver",
+        "newton_after",
+    )
     return {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
 
 

@@ -29,7 +29,7 @@ from femgp.fem.stepping import AdaptiveStepper
 from femgp.models.fracture.model import FractureModel, StepStats
 from femgp.models.fracture.params import Loading, Params
 
-__all__ = ["HISTORY_COLUMNS", "FractureResult", "refuse_existing_results", "run"]
+__all__ = ["HISTORY_COLUMNS", "FractureResult", "run"]
 
 log = get_logger("femgp.fracture")
 
@@ -152,7 +152,9 @@ class _Stepping:
         }
 
     def finish(self) -> None:
-        warn_unused_options(self.model.u_problem, self.model.alpha_problem)
+        m = self.model
+        problems = (m.u_problem, m.alpha_problem, m.coupled_problem)
+        warn_unused_options(*(p for p in problems if p is not None))
 
 
 def run(
