@@ -45,58 +45,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from femgp.models.fracture.cli import (
-    add_common_options,
-    check_output,
-    checkpoint_options,
-    overrides,
-    petsc_args,
-    summary,
-)
-from femgp.scripting import ArgumentParser, insert_petsc_options, script_main
-
-# The material of Miehe et al. (2010), mm and kN.
-MATERIAL = {"E": 210.0, "nu": 0.3, "Gc": 2.7e-3}
-
-
-def loads_mm(*, u_max: float, du: float, u_fine: float, du_fine: float) -> tuple[float, ...]:
-    """Top displacements (mm): steps ``du`` up to ``u_fine``, then ``du_fine`` up to ``u_max``."""
-    coarse = np.arange(du, u_fine + 0.5 * du, du)
-    fine = np.arange(coarse[-1] + du_fine, u_max + 0.5 * du_fine, du_fine)
-    return tuple(float(v) for v in np.concatenate([coarse, fine]))
-
-
-def notched_tension_3d(
-    comm: Any,
-    *,
-    ell: float,
-    h_band: float,
-    thickness: float,
-    loads: Sequence[float],
-    **params: Any,
-) -> tuple[Any, Any, Any]:
-    """The 3D SENT set-up: ``(mesh, Params, Loading)``.
-
-    Bottom face fixed; top face: ``u_y = load``, ``u_x = 0`` (``u_z`` free, as
-    the free front and back faces); the reaction is the vertical force on the
-    top face.
-    """
-    from femgp.fem.meshes.fracture3d import notched_slab
-    from femgp.models.fracture import DisplacementBC, Loading, Params
-
-    base = {**MATERIAL, "ell": ell, "model": "AT2", "split": "spectral"}
-    p = Params(**{**base, **params, "elastic_model": "3d"})
-    tm = notched_slab(
-        comm, h_band=h_band, thickness=thickness, band_halfwidth=max(2 * ell, 4 * h_band)
-    )
-    bcs = (
-        DisplacementBC("bottom", None, (0.0, 0.0, 0.0)),
-        DisplacementBC("top", 1, 1.0, loaded=True),
-        DisplacementBC("top", 0, 0.0),
-    )
-    return tm, p, Loading(bcs, tuple(loads), reaction=("top", 1))
+from femgp.cli import args as cli
+from femgp.cli.fracture import add_fracture_options, summary
 
 
 def record_peak_memory(folder: str, comm: Any) -> dict[str, float]:
@@ -119,21 +69,21 @@ def record_peak_memory(folder: str, comm: Any) -> dict[str, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = ArgumentParser(description="Single-edge notched tension in 3D (a slab of thickness t)")
-    add_common_options(p, default_output="results/fracture_sent3d")
-    p.add_argument("--thickness", type=float, default=None, help="slab thickness in mm")
+    p = cli.ArgumentParser(description="Single-edge notched tension in 3D (a slab of thickness t)")
+    add_fracture_options(p, default_output="results/fracture_sent3d")
+    p.add_argument(
+        "--thickness", type=cli.positive_float, default=0.1, help="slab thickness in mm (0.1)"
+    )
     p.add_argument("--quick", action="store_true", help="three coarse load steps (tests)")
-    args, extra = p.parse_known_args(argv)
-    insert_petsc_options(petsc_args(extra))
-    check_output(args.output, overwrite=args.overwrite, restart=args.restart)
+    args = cli.parse_with_petsc(p, argv)
 
     # Import the finite-element layer once the arguments are known to be good.
-    from mpi4py import MPI
-
+    from femgp.cli.cases import fracture_setup, fracture_start
+    from femgp.cli.fracture import headline
     from femgp.models.fracture import run
+    from femgp.models.fracture.setups import sent_loads
 
-    comm = MPI.COMM_WORLD
-    params = overrides(args)
+    comm, options, params = fracture_start(args)
 
     # ## Resolution and load path
     # The band ahead of the notch is meshed with h = ell / 2.5 (coarse) or
@@ -142,51 +92,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.fine:
         ell = params.pop("ell", 0.03)
         h_band = ell / 4
-        loads = loads_mm(u_max=9e-3, du=5e-4, u_fine=5e-3, du_fine=5e-5)
+        loads = sent_loads(u_max=9e-3, du=5e-4, u_fine=5e-3, du_fine=5e-5)
     else:
         ell = params.pop("ell", 0.05)
         h_band = ell / 2.5
-        loads = loads_mm(u_max=8e-3, du=1e-3, u_fine=5e-3, du_fine=2.5e-4)
+        loads = sent_loads(u_max=8e-3, du=1e-3, u_fine=5e-3, du_fine=2.5e-4)
     if args.quick:
         loads = loads[:3]
-    thickness = 0.1 if args.thickness is None else args.thickness
 
     # ## The slab
     # gmsh builds the notched slab on rank 0 (OpenCASCADE: the notched plate
     # extruded by the thickness) and DOLFINx distributes it. Its facet groups
     # are ``bottom``, ``top``, ``left``, ``right``, ``back``, ``front`` and
     # ``notch``; the tetrahedron count is estimated before meshing, and a
-    # resolution that would not fit (``max_cells``) is refused.
-    tm, prm, loading = notched_tension_3d(
-        comm, ell=ell, h_band=h_band, thickness=thickness, loads=loads, **params
+    # resolution that would not fit (``--max-cells``) is refused. The set-up
+    # (bottom face fixed, top face pulled with ``u_x = 0``, AT2 with the 3D
+    # spectral split) is :func:`femgp.models.fracture.setups.notched_tension_3d`.
+    setup = fracture_setup(
+        "sent3d",
+        comm,
+        ell=ell,
+        h_band=h_band,
+        thickness=args.thickness,
+        loads=loads,
+        max_cells=args.max_cells,
+        **params,
     )
-    n_cells = tm.mesh.topology.index_map(3).size_global
+    n_cells = setup.mesh.mesh.topology.index_map(3).size_global
     if comm.rank == 0:
-        print(
-            f"SENT 3D: {prm.model}, split {prm.split}, ell = {prm.ell:g} mm, h = {h_band:.4g} mm, "
-            f"t = {thickness:g} mm, {n_cells} tetrahedra, {len(loads)} load steps, "
-            f"{comm.size} rank(s)"
-        )
+        head = headline(setup, comm.size, unit="mm")
+        print(f"{head}, t = {args.thickness:g} mm, {n_cells} tetrahedra")
 
     # ## The load path
     # ``run`` solves every load step (cutting a failing one back) and writes
     # ``fields.xdmf``, ``history.csv``, ``run.json`` and the PNGs to ``--output``.
-    result = run(
-        tm,
-        prm,
-        loading,
-        output=args.output,
-        overwrite=args.overwrite,
-        **checkpoint_options(args),
-        title="SENT 3D",
-        force_label="reaction force on the top face [kN]",
-        show_progress=not args.quiet,
-    )
+    result = run(setup.mesh, setup.params, setup.loading, **options, **setup.run_options)
     mem = record_peak_memory(args.output, comm)
     if comm.rank == 0:
         print(summary(result, unit="kN"))
         print(
-            f"peak force per thickness {result.peak_reaction / thickness:.4g} kN/mm; peak "
+            f"peak force per thickness {result.peak_reaction / args.thickness:.4g} kN/mm; peak "
             f"memory {mem['max_rank']:.0f} MB (largest rank), {mem['total']:.0f} MB (all ranks)"
         )
         print(f"results in {args.output}/ (fields.xdmf for ParaView, history.csv, run.json)")
@@ -194,4 +139,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(script_main(main))
+    sys.exit(cli.script_main(main))

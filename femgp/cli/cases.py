@@ -47,6 +47,7 @@ __all__ = [
 FRACTURE_SETUPS: dict[str, Callable[..., fracture_setups.Setup]] = {
     "sent": fracture_setups.notched_tension,
     "sens": fracture_setups.notched_shear,
+    "sent3d": fracture_setups.notched_tension_3d,
     "bar": fracture_setups.bar,
     "surfing": fracture_setups.surfing,
 }

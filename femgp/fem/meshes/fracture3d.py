@@ -26,11 +26,10 @@ from mpi4py import MPI
 
 from femgp.energy.validation import check_positive
 from femgp.errors import InputError
-from femgp.fem.meshes.core import TaggedMesh, from_gmsh
+from femgp.fem.meshes.core import TaggedMesh, check_cell_count, from_gmsh
 from femgp.fem.meshes.twinning import box
 
 __all__ = [
-    "DEFAULT_MAX_CELLS",
     "NOTCHED_SLAB_GROUPS",
     "bar3d",
     "build_notched_slab",
@@ -39,9 +38,6 @@ __all__ = [
 ]
 
 NOTCHED_SLAB_GROUPS = ("bottom", "right", "top", "left", "back", "front", "notch", "domain")
-#: The default refusal threshold of :func:`notched_slab` (about 2 GB of P1 fracture
-#: unknowns, matrices and AMG hierarchy on one node).
-DEFAULT_MAX_CELLS = 2_000_000
 #: Tetrahedra per h^3 that gmsh produces for a target size h on the slab
 #: (calibrated: 4.1 to 4.7 measured for h_band from 0.04 to 0.01 mm; 5 keeps the
 #: estimate on the safe side).
@@ -187,7 +183,7 @@ def notched_slab(
     thickness: float = 0.1,
     band_halfwidth: float = 0.1,
     notch_width: float | None = None,
-    max_cells: int = DEFAULT_MAX_CELLS,
+    max_cells: int | None = None,
 ) -> TaggedMesh:
     """The SENT slab (groups in :data:`NOTCHED_SLAB_GROUPS`), refused above ``max_cells``.
 
@@ -207,17 +203,18 @@ def notched_slab(
     h_far = check_positive("h_far", h_far)
     if notch_width is not None and not 0 < notch_width < 0.2:
         raise InputError(f"notch_width must be in (0, 0.2) mm, got {notch_width!r}")
-    if isinstance(max_cells, bool) or not isinstance(max_cells, int) or max_cells < 1:
+    if max_cells is not None and (
+        isinstance(max_cells, bool) or not isinstance(max_cells, int) or max_cells < 1
+    ):
         raise InputError(f"max_cells must be a positive integer, got {max_cells!r}")
     n = estimate_cells(
         h_band=h_band, h_far=h_far, thickness=thickness, band_halfwidth=band_halfwidth
     )
-    if n > max_cells:
-        raise InputError(
-            f"the notched slab with h_band = {h_band:g}, h_far = {h_far:g}, thickness = "
-            f"{thickness:g} would have about {n:.3g} cells, above max_cells = {max_cells:.3g}; "
-            "coarsen h_band, thin the slab or raise max_cells"
-        )
+    check_cell_count(
+        n,
+        f"h_band = {h_band:g} (h_far = {h_far:g}, thickness = {thickness:g})",
+        max_cells=max_cells,
+    )
     return from_gmsh(
         lambda gmsh: build_notched_slab(
             gmsh,

@@ -22,6 +22,7 @@ from femgp.energy.validation import check_positive
 from femgp.errors import InputError
 from femgp.fem.meshes import fracture as fmeshes
 from femgp.fem.meshes.core import TaggedMesh
+from femgp.models.fracture.model import require_plane_mesh
 from femgp.models.fracture.params import DisplacementBC, Loading, Params
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "k_field",
     "notched_shear",
     "notched_tension",
+    "notched_tension_3d",
     "surfing",
 ]
 
@@ -152,20 +154,6 @@ def bar(
     return Setup(tm, params, loading, info=info, title="bar")
 
 
-def _check_plane_mesh(mesh: TaggedMesh, setup: str) -> None:
-    """The notched-plate set-ups are plane problems: the mesh must be 2D (x, y)."""
-    if not isinstance(mesh, TaggedMesh):
-        raise InputError(f"mesh must be a TaggedMesh, got {type(mesh).__name__}")
-    tdim = mesh.mesh.topology.dim
-    gdim = mesh.mesh.geometry.dim
-    if tdim != 2 or gdim != 2:
-        cell = mesh.mesh.topology.cell_name()
-        raise InputError(
-            f"the {setup} set-up needs a 2D mesh (triangles or quadrilaterals in the x-y "
-            f"plane), got a {tdim}D mesh of {cell} cells in {gdim}D"
-        )
-
-
 def _notched(
     comm: MPI.Comm,
     *,
@@ -186,7 +174,7 @@ def _notched(
     params = _params(base, overrides)
     h_band = ell / 4 if h_band is None else check_positive("h_band", h_band)
     if mesh is not None:
-        _check_plane_mesh(mesh, {"tension": "SENT", "shear": "SENS"}.get(band, band))
+        require_plane_mesh(mesh, {"tension": "SENT", "shear": "SENS"}.get(band, band))
     tm = mesh or fmeshes.notched_plate(
         comm,
         h_band=h_band,
@@ -249,6 +237,53 @@ def notched_tension(
         mesh=mesh,
         max_cells=max_cells,
         overrides=overrides,
+    )
+
+
+def notched_tension_3d(
+    comm: MPI.Comm = MPI.COMM_WORLD,
+    *,
+    ell: float = 0.05,
+    h_band: float | None = None,
+    thickness: float = 0.1,
+    loads: Sequence[float] | None = None,
+    max_cells: int | None = None,
+    **overrides: Any,
+) -> Setup:
+    """SENT in 3D: the Miehe plate extruded to a slab of ``thickness`` (mm, kN).
+
+    Bottom face fixed; top face ``u_y = load``, ``u_x = 0`` (``u_z`` free, like
+    the free front and back faces); the reaction is the vertical force on the
+    top face. AT2 with the 3D spectral split by default; ``h_band`` defaults to
+    ``ell / 4`` in the band ahead of the notch.
+    """
+    from femgp.fem.meshes.fracture3d import notched_slab
+
+    ell = check_positive("ell", ell)
+    thickness = check_positive("thickness", thickness)
+    h_band = ell / 4 if h_band is None else check_positive("h_band", h_band)
+    base = {**MIEHE_MATERIAL, "ell": ell, "model": "AT2", "split": "spectral"}
+    params = _params(base, {**overrides, "elastic_model": "3d"})
+    tm = notched_slab(
+        comm,
+        h_band=h_band,
+        thickness=thickness,
+        band_halfwidth=max(2 * ell, 4 * h_band),
+        max_cells=max_cells,
+    )
+    bcs = (
+        DisplacementBC("bottom", None, (0.0, 0.0, 0.0)),
+        DisplacementBC("top", 1, 1.0, loaded=True),
+        DisplacementBC("top", 0, 0.0),
+    )
+    loads = sent_loads(u_max=8e-3, du=1e-3, u_fine=5e-3, du_fine=2.5e-4) if loads is None else loads
+    return Setup(
+        tm,
+        params,
+        Loading(bcs, tuple(loads), reaction=("top", 1)),
+        info={"h_band": h_band, "ell": ell, "thickness": thickness},
+        title="SENT 3D",
+        force_label="reaction force on the top face [kN]",
     )
 
 
