@@ -26,7 +26,7 @@ def _initial():
     return [random_field(1, **NOISE), random_field(1001, **NOISE)]
 
 
-def _cell(comm, cells, t_end, mean, prefix="femgp_twinning_"):
+def _cell(comm, cells, t_end, mean, prefix):
     mesh = square(comm, float(cells), cells).mesh
     params = Params.square_to_rectangle(
         a=-1.0,
@@ -42,7 +42,7 @@ def _cell(comm, cells, t_end, mean, prefix="femgp_twinning_"):
 
 @pytest.fixture(scope="module")
 def laminate():
-    return _cell(MPI.COMM_WORLD, 32, 60.0, 0.0)
+    return _cell(MPI.COMM_WORLD, 32, 60.0, 0.0, prefix="test_twp_lam_")
 
 
 def test_periodic_laminate_along_compatible_normals(laminate):
