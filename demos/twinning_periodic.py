@@ -44,23 +44,13 @@ from __future__ import annotations
 
 import json
 import math
-
-import femgp.fem._backend  # noqa: F401  (dolfinx_solver before dolfinx)
+import sys
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-from mpi4py import MPI
 
-from femgp.fem.io import atomic_write_text
-from femgp.fem.meshes.twinning import square
-from femgp.models.twinning import Params, orientation, random_field, run
-from femgp.models.twinning.cli import (
-    DemoParser,
-    add_checkpoint_options,
-    checkpoint_options,
-    guarded_main,
-    positive_float,
-    positive_int,
-)
+from femgp.cli import args as cli
 
 # -
 
@@ -70,30 +60,39 @@ from femgp.models.twinning.cli import (
 # minute on one core.
 
 
-def parse_args():
-    parser = DemoParser(
+def parse_args(argv: Sequence[str] | None) -> Any:
+    parser = cli.ArgumentParser(
         prog="twinning_periodic",
         description="Twins of a square-to-rectangle martensite in a periodic cell.",
     )
-    parser.add_argument("--output", default="results/twinning_periodic", help="results folder")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing results")
-    add_checkpoint_options(parser)
-    parser.add_argument("--cells", type=positive_int, default=48, help="cells per side")
-    parser.add_argument("--t-end", type=positive_float, default=100.0, help="final time")
-    parser.add_argument("--kappa", type=positive_float, default=3.0, help="gradient coefficient")
-    parser.add_argument("--strain", type=positive_float, default=0.1, help="transformation e")
+    cli.add_run_options(parser, default_output="results/twinning_periodic")
+    parser.add_argument("--cells", type=cli.positive_int, default=48, help="cells per side")
+    parser.add_argument("--t-end", type=cli.positive_float, default=100.0, help="final time")
+    parser.add_argument(
+        "--kappa", type=cli.positive_float, default=3.0, help="gradient coefficient"
+    )
+    parser.add_argument(
+        "--strain", type=cli.positive_float, default=0.1, help="transformation strain e"
+    )
     parser.add_argument(
         "--mean-strain", type=float, default=0.0, help="m of the mean strain diag(m, -m)"
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the initial noise")
-    return parser.parse_known_petsc()
+    return cli.parse_with_petsc(parser, argv)
 
 
 # ## The run
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    # The finite-element layer, once the arguments are known to be good.
+    from mpi4py import MPI
+
+    from femgp.cli.cases import output_options, twinning_initial, twinning_mesh
+    from femgp.fem.io import atomic_write_text
+    from femgp.models.twinning import Params, orientation, run
+
     comm = MPI.COMM_WORLD
     m = args.mean_strain
     # Parameters first: a bad value stops here, before anything is written.
@@ -106,21 +105,21 @@ def main() -> None:
         boundary="periodic",
         mean_strain=((m, 0.0), (0.0, -m)),
     )
-    mesh = square(comm, float(args.cells), args.cells).mesh
+    options = output_options(args)
+    mesh = twinning_mesh("laminate", comm, cells=args.cells, max_cells=args.max_cells)
     # Small noise about the parent phase, a function of x: the same on any
     # number of ranks. It is not periodic; the constraint takes the mean of
     # the values on paired faces.
-    noise = {"amplitude": 0.05, "wavelength": (4.0, 16.0)}
-    initial = [random_field(args.seed, **noise), random_field(args.seed + 1000, **noise)]
+    initial = twinning_initial(
+        "laminate", 2, seed=args.seed, amplitude=0.05, wavelength=(4.0, 16.0)
+    )
     result = run(
         mesh,
         params,
         t_end=args.t_end,
         initial=initial,
-        output=args.output,
-        overwrite=args.overwrite,
-        **checkpoint_options(args),
         field_times=[1.0, 3.0, 10.0],
+        **options,
     )
 
     # ## The measurements
@@ -160,7 +159,8 @@ def main() -> None:
         )
     if math.isnan(o.normal_angle) or error > 1e-10:
         raise SystemExit("no walls formed, or the mean strain is off")
+    return 0
 
 
 if __name__ == "__main__":
-    guarded_main(main)
+    sys.exit(cli.script_main(main))
