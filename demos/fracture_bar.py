@@ -46,8 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # Import the finite-element layer once the arguments are known to be good.
     from femgp.cli.cases import fracture_setup, fracture_start
-    from femgp.energy.validation import check_positive
     from femgp.models.fracture import run
+    from femgp.validation import check_positive
 
     comm, options, params = fracture_start(args)  # refuses existing results first
     ell = check_positive("ell", params.get("ell", 0.1))  # before 5 / ell below

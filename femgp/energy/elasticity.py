@@ -62,8 +62,8 @@ from typing import Any, ClassVar
 
 from femgp.energy.fracture import Degradation
 from femgp.energy.terms import Fields, Term, _get
-from femgp.energy.validation import check_choice, check_finite, check_positive
 from femgp.errors import InputError
+from femgp.validation import check_choice, check_finite, check_positive
 
 __all__ = [
     "ELASTIC_MODELS",

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from femgp.energy.terms import Fields, GradientPenalty, Term, _get
-from femgp.energy.validation import check_choice, check_nonnegative, check_positive
 from femgp.errors import InputError
+from femgp.validation import check_choice, check_nonnegative, check_positive
 
 __all__ = ["CRACK_MODELS", "CrackDensity", "Degradation", "c_w"]
 

@@ -32,8 +32,8 @@ import numpy as np
 
 from femgp.energy.elasticity import Strain
 from femgp.energy.terms import Energy, Fields, GradientPenalty, Term, _get
-from femgp.energy.validation import check_choice, check_finite, check_positive
 from femgp.errors import InputError
+from femgp.validation import check_choice, check_finite, check_positive
 
 __all__ = [
     "INTERPOLATIONS",

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from femgp.energy.validation import check_choice, check_finite, check_nonnegative, check_positive
 from femgp.errors import InputError
+from femgp.validation import check_choice, check_finite, check_nonnegative, check_positive
 
 __all__ = [
     "DoubleWell",

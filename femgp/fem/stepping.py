@@ -12,8 +12,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from femgp.energy.validation import check_positive
 from femgp.errors import InputError, SolverError
+from femgp.validation import check_positive
 
 __all__ = ["AdaptiveStepper"]
 

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from femgp.energy.validation import check_choice
 from femgp.ml.digits import IMAGE_SHAPE, N_CLASSES, DigitClassifier, DigitsSplit, check_digits
 from femgp.ml.sample_metrics import ConditionalQuality, conditional_quality
 from femgp.ml.training import critic_step, generator_step, mlp
 from femgp.ml.validation import check_interval, check_labels, check_lambda
+from femgp.validation import check_choice
 
 __all__ = [
     "MODES",

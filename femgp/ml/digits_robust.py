@@ -19,12 +19,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from femgp.energy.validation import check_choice
 from femgp.ml.attacks import pgd
 from femgp.ml.digits import DigitClassifier, DigitsSplit, check_digits
 from femgp.ml.robust import FORMS, input_gradient_backward, loss_change_bound
 from femgp.ml.robust import per_sample_loss_and_input_grad as loss_and_grad
 from femgp.ml.validation import check_interval, check_lambda
+from femgp.validation import check_choice
 
 __all__ = ["RobustConfig", "attack_report", "per_sample_ce", "train_robust"]
 

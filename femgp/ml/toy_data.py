@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
-from femgp.energy.validation import check_choice
 from femgp.errors import InputError
+from femgp.validation import check_choice
 
 __all__ = ["DATASETS", "SampleQuality", "ToyMixture", "mixture", "sample_quality"]
 

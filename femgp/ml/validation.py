@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from femgp.energy.validation import check_nonnegative, check_positive
 from femgp.errors import InputError
+from femgp.validation import check_nonnegative, check_positive
 
 __all__ = [
     "batch_statistics_layers",

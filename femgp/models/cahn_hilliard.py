@@ -40,7 +40,6 @@ from dolfinx.fem.petsc import LinearProblem
 from mpi4py import MPI
 
 from femgp.energy import DoubleWell, Energy, GradientPenalty
-from femgp.energy.validation import check_bool, check_choice, check_finite, check_positive
 from femgp.errors import InputError
 from femgp.fem.checkpoint import RunCheckpointing, array_function
 from femgp.fem.driver import Attempt, RunOptions, RunSummary, StepInfo, drive
@@ -50,6 +49,7 @@ from femgp.fem.periodic import PeriodicConstraint, parse_periodic
 from femgp.fem.preconditioners import BLOCK_PC, SchurScales
 from femgp.fem.problems import DIRECT_LU, NonlinearProblem, SolveStats, warn_unused_options
 from femgp.fem.stepping import AdaptiveStepper
+from femgp.validation import check_bool, check_choice, check_finite, check_positive
 
 __all__ = [
     "HISTORY_COLUMNS",
@@ -556,7 +556,7 @@ def run(
     field_times = sorted({float(t) for t in field_times if 0 < t < t_end})
     # The model first: bad PETSc options fail here, before anything is written.
     model = CahnHilliard(domain, params, prefix=prefix, options=options)
-    model.set_initial(pfhub_initial() if initial is None else initial)
+    model.set_initial(pfhub_initial_for(domain) if initial is None else initial)
     p = params
     stepper = AdaptiveStepper(p.dt, p.dt_min, p.dt_max, p.adaptive, p.tol, output_times=field_times)
     res = drive(

@@ -22,9 +22,9 @@ from typing import Any
 
 from mpi4py import MPI
 
-from femgp.energy.validation import check_choice, check_positive
 from femgp.errors import InputError
 from femgp.fem.meshes.core import TaggedMesh, check_cell_count, from_gmsh, rectangle, triangles
+from femgp.validation import check_choice, check_positive
 
 __all__ = [
     "NOTCHED_PLATE_GROUPS",

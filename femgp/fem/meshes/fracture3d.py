@@ -24,10 +24,10 @@ from typing import Any
 
 from mpi4py import MPI
 
-from femgp.energy.validation import check_positive
 from femgp.errors import InputError
 from femgp.fem.meshes.core import TaggedMesh, check_cell_count, from_gmsh
 from femgp.fem.meshes.twinning import box
+from femgp.validation import check_positive
 
 __all__ = [
     "NOTCHED_SLAB_GROUPS",

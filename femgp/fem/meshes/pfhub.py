@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 from mpi4py import MPI
 
-from femgp.energy.validation import check_positive
 from femgp.errors import InputError
 from femgp.fem.meshes.core import TaggedMesh, check_cell_count, from_gmsh, rectangle, triangles
+from femgp.validation import check_positive
 
 __all__ = ["TSHAPE_GROUPS", "build_tshape", "cube", "square", "tshape"]
 

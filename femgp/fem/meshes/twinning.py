@@ -16,9 +16,9 @@ import numpy as np
 from dolfinx import mesh as dmesh
 from mpi4py import MPI
 
-from femgp.energy.validation import check_finite
 from femgp.errors import InputError
 from femgp.fem.meshes.core import TaggedMesh, check_cell_count, rectangle
+from femgp.validation import check_finite
 
 __all__ = ["box", "interval", "square"]
 

@@ -11,14 +11,14 @@ import numpy as np
 from femgp.energy.elasticity import ELASTIC_MODELS, SPLITS, IsotropicElasticEnergy
 from femgp.energy.fracture import CRACK_MODELS, CrackDensity, Degradation
 from femgp.energy.terms import Energy
-from femgp.energy.validation import (
+from femgp.errors import InputError
+from femgp.validation import (
     check_bool,
     check_choice,
     check_finite,
     check_int,
     check_positive,
 )
-from femgp.errors import InputError
 
 __all__ = [
     "ACCELERATIONS",

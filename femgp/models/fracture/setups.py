@@ -18,12 +18,12 @@ import numpy as np
 from mpi4py import MPI
 
 from femgp.energy.elasticity import lame_from_young
-from femgp.energy.validation import check_positive
 from femgp.errors import InputError
 from femgp.fem.meshes import fracture as fmeshes
 from femgp.fem.meshes.core import TaggedMesh
 from femgp.models.fracture.model import require_plane_mesh
 from femgp.models.fracture.params import DisplacementBC, Loading, Params
+from femgp.validation import check_positive
 
 __all__ = [
     "MIEHE_MATERIAL",

@@ -26,9 +26,9 @@ import ufl
 from dolfinx import fem
 from mpi4py import MPI
 
-from femgp.energy.validation import check_positive
 from femgp.errors import InputError
 from femgp.fem.forms import scalar
+from femgp.validation import check_positive
 
 __all__ = ["Orientation", "orientation", "random_field", "tanh_wall", "wall_energy"]
 

@@ -23,8 +23,8 @@ import numpy as np
 from femgp.energy import DoubleWell, Energy, Term
 from femgp.energy.elasticity import IsotropicElasticEnergy
 from femgp.energy.landau import LandauPolynomial, TransformationStrain, variant_gradient_energy
-from femgp.energy.validation import check_bool, check_choice, check_int, check_positive
 from femgp.errors import InputError
+from femgp.validation import check_bool, check_choice, check_int, check_positive
 
 __all__ = ["BOUNDARIES", "SCHEMES", "Params"]
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from femgp.energy.validation import check_positive
 from femgp.errors import InputError, SolverError
 from femgp.fem.driver import Attempt, RunOptions, RunSummary, StepInfo, drive
 from femgp.fem.logs import get_logger
@@ -23,6 +22,7 @@ from femgp.fem.problems import SolveStats, warn_unused_options
 from femgp.fem.stepping import AdaptiveStepper
 from femgp.models.twinning.model import InitialValue, Twinning
 from femgp.models.twinning.params import Params
+from femgp.validation import check_positive
 
 __all__ = ["ENERGY_COLUMNS", "RunResult", "history_columns", "run", "write_plots"]
 

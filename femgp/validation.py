@@ -1,4 +1,6 @@
-"""Parameter validation shared by energy terms and model parameters."""
+"""Parameter validation for every layer: energy terms, model parameters, meshes, torch.
+
+Each check raises :class:`femgp.errors.InputError` naming the value and what is allowed."""
 
 from __future__ import annotations
 
