@@ -65,8 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Import the finite-element layer only once the arguments are known to be good.
     from mpi4py import MPI
 
-    from femgp.cli.cases import output_options
-    from femgp.fem.meshes.pfhub import cube
+    from femgp.cli.cases import cahn_hilliard_mesh, output_options
     from femgp.fem.plots import plot_history
     from femgp.fem.preconditioners import BLOCK_PC
     from femgp.fem.problems import DIRECT_LU
@@ -78,7 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # ## The mesh
     # A structured cube of hexahedra (Q1) or tetrahedra (P1).
     n = 50 if args.fine else args.n
-    tm = cube(comm, n=n, size=args.size, cell=args.cell, max_cells=args.max_cells)
+    tm = cahn_hilliard_mesh(
+        comm, domain="cube", n=n, size=args.size, cell=args.cell, max_cells=args.max_cells
+    )
 
     # ## The model
     # The benchmark's parameters are ``Params()``'s defaults. ``options`` only

@@ -57,6 +57,7 @@ TWINNING_SETUPS: dict[str, str] = {
     "laminate": "square_to_rectangle",
     "domain_wall": "domain_wall",
     "cubic_tetragonal": "cubic_to_tetragonal",
+    "periodic": "square_to_rectangle",
 }
 
 
@@ -81,20 +82,23 @@ def cahn_hilliard_mesh(
     n: int = 100,
     size: float = 200.0,
     h: float = 2.0,
+    cell: str = "hexahedron",
     max_cells: int | None = None,
 ) -> TaggedMesh:
     """The PFHub benchmark 1 mesh: the square (1b) of ``n x n`` cells, the T-shape (1c) of
-    size ``h``, or a user's ``mesh`` read from ``source`` (it needs the groups ``domain``
-    and ``boundary``)."""
-    from femgp.fem.meshes.pfhub import TSHAPE_GROUPS, square, tshape
+    size ``h``, the cube ``[0, size]^3`` of ``n^3`` ``cell``s (3D), or a user's ``mesh``
+    read from ``source`` (it needs the groups ``domain`` and ``boundary``)."""
+    from femgp.fem.meshes.pfhub import TSHAPE_GROUPS, cube, square, tshape
 
     if mesh is not None:
         require_groups(mesh, TSHAPE_GROUPS, source=source)
         return mesh
     if domain == "tshape":
         return tshape(comm, h=h, max_cells=max_cells)
+    if domain == "cube":
+        return cube(comm, n=n, size=size, cell=cell, max_cells=max_cells)
     if domain != "square":
-        raise InputError(f"domain must be 'square' or 'tshape', got {domain!r}")
+        raise InputError(f"domain must be 'square', 'tshape' or 'cube', got {domain!r}")
     return square(comm, n=n, size=size, max_cells=max_cells)
 
 
@@ -119,7 +123,8 @@ def twinning_mesh(
 ) -> Any:
     """The DOLFINx mesh of a twinning case.
 
-    - ``laminate``: the square ``[0, length]^2`` of ``cells x cells`` triangles;
+    - ``laminate`` and ``periodic``: the square ``[0, length]^2`` of ``cells x cells``
+      triangles;
     - ``cubic_tetragonal``: the cube ``[0, length]^3`` of ``cells^3 x 6`` tetrahedra;
     - ``domain_wall``: the strip ``[-half_length, half_length] x [0, height]``
       (in wall widths ``delta``) with ``cells_per_delta`` cells per delta.
@@ -142,7 +147,7 @@ def twinning_mesh(
     if case == "cubic_tetragonal":
         corners3 = ((0.0, 0.0, 0.0), (side, side, side))
         return box(comm, corners3, (cells,) * 3, max_cells=max_cells).mesh
-    if case == "laminate":
+    if case in ("laminate", "periodic"):
         return square(comm, side, cells, max_cells=max_cells).mesh
     raise InputError(f"unknown twinning case {case!r} (allowed: {', '.join(TWINNING_SETUPS)})")
 

@@ -171,13 +171,13 @@ def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
     kw: dict[str, Any] = {"max_cells": _max_cells(cfg, args)}
     if case != "bar" and "ell" in params:
         kw["ell"] = params.pop("ell")
-    if case in ("sent", "sens"):
-        kw.update({k: mesh_t[k] for k in ("h_band", "h_far") if k in mesh_t})
+    if case in ("sent", "sens", "sent3d"):
+        kw.update({k: mesh_t[k] for k in ("h_band", "h_far", "thickness") if k in mesh_t})
         if "file" in mesh_t:
             kw["mesh"] = _read_mesh(cfg, comm, gdim=mesh_t.get("gdim"))
         if "loads" in load_t:
             kw["loads"] = tuple(load_t["loads"])
-        elif case == "sent":
+        elif case in ("sent", "sent3d"):
             names = ("u_max", "du", "u_fine", "du_fine")
             kw["loads"] = fs.sent_loads(**{k: load_t[k] for k in names if k in load_t})
         elif "ranges" in load_t:
@@ -203,7 +203,7 @@ def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
         **{**setup.run_options, "title": title},
         **_model_kwargs(run, cfg, args),
     )
-    _say(comm, summary(result, unit="kN" if case in ("sent", "sens") else ""))
+    _say(comm, summary(result, unit="kN" if case in ("sent", "sens", "sent3d") else ""))
     return result
 
 
@@ -224,9 +224,11 @@ def _cahn_hilliard(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | No
         n=mesh_t["n"],
         size=mesh_t["size"],
         h=mesh_t["h"],
+        cell=mesh_t["cell"],
         max_cells=_max_cells(cfg, args),
     )
-    initial = ch.pfhub_initial(c0=init_t["c0"], epsilon=init_t["epsilon"])
+    pfhub = ch.pfhub_initial_3d if tm.mesh.topology.dim == 3 else ch.pfhub_initial
+    initial = pfhub(c0=init_t["c0"], epsilon=init_t["epsilon"])
     extra = {"max_steps": time_t["max_steps"]} if "max_steps" in time_t else {}
     t_end = time_t["t_end"]
     result = ch.run(
@@ -263,6 +265,12 @@ def _twinning(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
     material = dict(cfg["material"])
     if case == "domain_wall" and material.get("e") == 0.0:
         material["e"] = None  # no elasticity, as the demo's --strain 0
+    if case == "periodic":
+        m = cfg["cell"]["mean_strain"]
+        if len(m) != 4:
+            raise InputError(f"[cell] mean_strain must have 4 values (xx, xy, yx, yy), got {m!r}")
+        material["boundary"] = "periodic"
+        material["mean_strain"] = ((m[0], m[1]), (m[2], m[3]))
     params = cfg.build("params", setup, **material, **cfg["params"])
     mesh = _read_mesh(cfg, comm, gdim=mesh_t.get("gdim")).mesh if "file" in mesh_t else None
     delta = None

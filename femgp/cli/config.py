@@ -58,8 +58,8 @@ __all__ = [
 #: The cases of each model (the first is the default where ``case`` may be left out).
 CASES: dict[str, tuple[str, ...]] = {
     "cahn_hilliard": ("spinodal",),
-    "fracture": ("sent", "sens", "bar", "surfing"),
-    "twinning": ("laminate", "domain_wall", "cubic_tetragonal"),
+    "fracture": ("sent", "sens", "bar", "surfing", "sent3d"),
+    "twinning": ("laminate", "domain_wall", "cubic_tetragonal", "periodic"),
 }
 #: Models ``femgp run`` knows.
 MODELS: tuple[str, ...] = tuple(CASES)
@@ -238,6 +238,19 @@ def _fracture(case: str) -> Schema:
             }
         else:
             s["loading"] = {"ranges": Key("ranges"), "loads": loads}
+    elif case == "sent3d":
+        s["mesh"] = {
+            "h_band": Key("float", doc="mesh size ahead of the notch (default ell / 4)"),
+            "thickness": Key("float", doc="slab thickness (mm)"),
+            "max_cells": MAX_CELLS,
+        }
+        s["loading"] = {
+            "u_max": Key("float"),
+            "du": Key("float"),
+            "u_fine": Key("float"),
+            "du_fine": Key("float"),
+            "loads": loads,
+        }
     elif case == "bar":
         s["mesh"] = {k: Key("float") for k in ("length", "height", "h")} | {"max_cells": MAX_CELLS}
         s["loading"] = {
@@ -270,9 +283,15 @@ def _cahn_hilliard(case: str) -> Schema:
     s["params"] = keys_from_dataclass(Params)
     s["mesh"] = {
         "file": Key("str", doc="a .msh file (physical groups 'domain' and 'boundary')"),
-        "domain": Key("str", default="square", choices=("square", "tshape")),
-        "n": Key("int", default=100, doc="cells per side of the square"),
-        "size": Key("float", default=200.0, doc="side of the square"),
+        "domain": Key("str", default="square", choices=("square", "tshape", "cube")),
+        "n": Key("int", default=100, doc="cells per side of the square (or edge of the cube)"),
+        "size": Key("float", default=200.0, doc="side of the square (or the cube)"),
+        "cell": Key(
+            "str",
+            default="hexahedron",
+            choices=("hexahedron", "tetrahedron"),
+            doc="cells of the cube",
+        ),
         "h": Key("float", default=2.0, doc="mesh size of the T-shape"),
         "max_cells": MAX_CELLS,
     }
@@ -289,6 +308,7 @@ _TWINNING_SETUP = {
     "laminate": "square_to_rectangle",
     "domain_wall": "domain_wall",
     "cubic_tetragonal": "cubic_to_tetragonal",
+    "periodic": "square_to_rectangle",
 }
 
 
@@ -322,6 +342,14 @@ def _twinning(case: str) -> Schema:
     time["field_times"] = Key("floats", default=[])
     time["max_steps"] = Key("int")
     s["mesh"], s["initial"], s["time"] = mesh, initial, time
+    if case == "periodic":
+        s["cell"] = {
+            "mean_strain": Key(
+                "floats",
+                default=[0.0, 0.0, 0.0, 0.0],
+                doc="the prescribed mean strain, row by row (xx, xy, yx, yy)",
+            )
+        }
     return s
 
 

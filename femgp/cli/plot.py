@@ -73,7 +73,8 @@ def cahn_hilliard_plots(
             logx=True,
             title=f"{title}: free energy",
         )
-    plot_field(result.fields[0], out / "concentration.png", title=f"c at t = {t_end:g}")
+    if result.fields[0].function_space.mesh.topology.dim < 3:  # 3D fields are for ParaView
+        plot_field(result.fields[0], out / "concentration.png", title=f"c at t = {t_end:g}")
 
 
 def read_history(folder: Path) -> list[dict[str, float]]:
