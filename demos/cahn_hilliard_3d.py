@@ -35,28 +35,21 @@ from pathlib import Path
 from typing import Any
 
 from femgp.cli import args as cli
+from femgp.cli.cahn_hilliard import add_cahn_hilliard_options
 
 
 def parse(argv: Sequence[str] | None) -> Any:
     p = cli.ArgumentParser(description="3D spinodal decomposition (PFHub 1 parameters on a cube)")
-    cli.add_run_options(p, default_output="results/cahn_hilliard_3d")
-    p.add_argument("--t-end", type=cli.positive_float, default=50.0, help="final time (default 50)")
+    add_cahn_hilliard_options(
+        p,
+        default_output="results/cahn_hilliard_3d",
+        n=20,
+        fine="50 cells per edge",
+        field_times=[10.0, 25.0],
+    )
     p.add_argument("--size", type=cli.positive_float, default=50.0, help="edge of the cube (50)")
-    p.add_argument("--n", type=cli.positive_int, default=20, help="cells per edge (default 20)")
-    p.add_argument("--fine", action="store_true", help="50 cells per edge")
     p.add_argument("--cell", choices=("hexahedron", "tetrahedron"), default="hexahedron")
-    p.add_argument("--scheme", choices=("theta", "eyre"), default="theta")
     p.add_argument("--solver", choices=("auto", "block", "mumps"), default="auto")
-    p.add_argument(
-        "--tol", type=cli.positive_float, default=0.01, help="relative time-error tolerance"
-    )
-    p.add_argument(
-        "--field-times",
-        type=cli.positive_float,
-        nargs="*",
-        default=[10.0, 25.0],
-        help="times at which fields are written",
-    )
     return cli.parse_with_petsc(p, argv)
 
 

@@ -36,32 +36,25 @@ from pathlib import Path
 from typing import Any
 
 from femgp.cli import args as cli
+from femgp.cli.cahn_hilliard import add_cahn_hilliard_options
 
 
 def parse(argv: Sequence[str] | None) -> Any:
-    p = cli.ArgumentParser(description="PFHub benchmark 1b/1c: spinodal decomposition")
-    cli.add_run_options(p, default_output="results/cahn_hilliard_spinodal")
-    p.add_argument("--t-end", type=cli.positive_float, default=50.0, help="final time (default 50)")
+    p = cli.ArgumentParser(description="PFHub benchmark 1a/1b/1c: spinodal decomposition")
+    add_cahn_hilliard_options(
+        p,
+        default_output="results/cahn_hilliard_spinodal",
+        n=100,
+        fine="200x200 cells of the square (h = 1), or h = 1 on the T-shape",
+        field_times=[1e3, 1e4, 1e5, 1e6],
+    )
     p.add_argument("--domain", choices=("square", "tshape"), default="square")
     p.add_argument("--mesh", help="a .msh file with physical groups 'domain' and 'boundary'")
-    p.add_argument("--n", type=cli.positive_int, default=100, help="cells per side of the square")
     p.add_argument("--h", type=cli.positive_float, default=2.0, help="mesh size of the T-shape")
-    p.add_argument("--fine", action="store_true", help="200x200 cells (h = 1)")
     p.add_argument(
         "--periodic",
         action="store_true",
         help="benchmark 1a: periodic in x and y (the square, or a box-shaped --mesh)",
-    )
-    p.add_argument("--scheme", choices=("theta", "eyre"), default="theta")
-    p.add_argument(
-        "--tol", type=cli.positive_float, default=0.01, help="relative time-error tolerance"
-    )
-    p.add_argument(
-        "--field-times",
-        type=cli.positive_float,
-        nargs="*",
-        default=[1e3, 1e4, 1e5, 1e6],
-        help="times at which fields are written",
     )
     return cli.parse_with_petsc(p, argv)
 
