@@ -678,7 +678,7 @@ def require_plane_mesh(tm: Any, setup: str) -> None:
         InputError: one line naming the set-up and what it got (topological and
             geometric dimension, cell type and global cell count), e.g. "the SENT
             set-up needs a 2D mesh (triangles or quadrilaterals in the x-y plane),
-            got a 3D mesh of 8179 tetrahedron cells in 3D".
+            got a 3D mesh of tetrahedron cells in 3D (8179 cells)".
     """
     if not isinstance(tm, TaggedMesh):
         raise InputError(f"the {setup} set-up needs a TaggedMesh, got {type(tm).__name__}")
@@ -689,5 +689,5 @@ def require_plane_mesh(tm: Any, setup: str) -> None:
     n_cells = msh.topology.index_map(tdim).size_global
     raise InputError(
         f"the {setup} set-up needs a 2D mesh (triangles or quadrilaterals in the x-y plane), "
-        f"got a {tdim}D mesh of {n_cells} {msh.topology.cell_name()} cells in {gdim}D"
+        f"got a {tdim}D mesh of {msh.topology.cell_name()} cells in {gdim}D ({n_cells} cells)"
     )
