@@ -34,11 +34,11 @@ lint: venv
 # The torch suite runs in its own process: femgp.ml never imports dolfinx, and
 # torch's threaded kernels crash in a process that has loaded PETSc and MPI.
 test-serial: venv
-	$(PY) -m pytest -m "not mpi and not slow and not torch" -q
+	$(PY) -m pytest -m "not mpi and not slow and not torch" -q --durations=25
 	$(PY) -m pytest -m "torch and not slow" -q tests/ml
 
 test-mpi: venv
-	$(VENV)/bin/mpirun -n $(NP) $(PY) -m pytest -m "mpi and not slow" -q -p no:cacheprovider tests
+	$(VENV)/bin/mpirun -n $(NP) $(PY) -m pytest -m "mpi and not slow" -q -p no:cacheprovider --durations=15 tests
 
 test: lint test-serial test-mpi
 
