@@ -230,6 +230,21 @@ def check_initial_dimension(c_init: Any, domain: dmesh.Mesh) -> None:
         )
 
 
+def _schur_scales(dt: fem.Constant, flux: float, kappa: float) -> Callable[[], SchurScales]:
+    """The block preconditioner's scales at the current value of ``dt``.
+
+    A closure over the step-size constant, not a bound method of the model: the
+    solver keeps it, and a model reachable from its own solver would form a
+    reference cycle, freed by the cyclic collector at a different moment on each
+    rank (its collective PETSc teardown then deadlocks; see femgp.fem.driver).
+    """
+
+    def scales() -> SchurScales:
+        return SchurScales(dt=float(dt.value), flux=flux, kappa=kappa)
+
+    return scales
+
+
 class CahnHilliard:
     """Mixed P1×P1 Cahn-Hilliard on a DOLFINx mesh, no-flux or periodic boundaries.
 
@@ -314,7 +329,7 @@ class CahnHilliard:
             self.u,
             prefix=prefix,
             options=defaults,
-            blocks=None if self.constraint else (V, self.schur_scales),
+            blocks=None if self.constraint else (V, _schur_scales(self.dt, self._flux, p.kappa)),
             constraint=self.constraint,
         )
 
@@ -327,7 +342,7 @@ class CahnHilliard:
 
     def schur_scales(self) -> SchurScales:
         """The scales of the block preconditioner at the current step size."""
-        return SchurScales(dt=float(self.dt.value), flux=self._flux, kappa=self.params.kappa)
+        return _schur_scales(self.dt, self._flux, self.params.kappa)()
 
     # -- state ---------------------------------------------------------------
     def set_initial(self, c_init: Callable[[np.ndarray], np.ndarray] | float) -> None:
