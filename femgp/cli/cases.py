@@ -25,6 +25,7 @@ import femgp.fem._backend  # noqa: F401  (dolfinx_solver before dolfinx)
 
 import numpy as np
 
+from femgp.cli.config import TWINNING_SETUPS
 from femgp.errors import InputError
 from femgp.fem.meshes import TaggedMesh, read_mesh, require_groups
 from femgp.models.fracture import setups as fracture_setups
@@ -50,14 +51,6 @@ FRACTURE_SETUPS: dict[str, Callable[..., fracture_setups.Setup]] = {
     "sent3d": fracture_setups.notched_tension_3d,
     "bar": fracture_setups.bar,
     "surfing": fracture_setups.surfing,
-}
-
-#: Twinning case name -> the name of its ``Params`` class method.
-TWINNING_SETUPS: dict[str, str] = {
-    "laminate": "square_to_rectangle",
-    "domain_wall": "domain_wall",
-    "cubic_tetragonal": "cubic_to_tetragonal",
-    "periodic": "square_to_rectangle",
 }
 
 

@@ -48,6 +48,7 @@ from femgp.errors import InputError
 __all__ = [
     "CASES",
     "MODELS",
+    "TWINNING_SETUPS",
     "Config",
     "Key",
     "load_config",
@@ -304,7 +305,8 @@ def _cahn_hilliard(case: str) -> Schema:
     return s
 
 
-_TWINNING_SETUP = {
+#: Twinning case name -> the name of its ``Params`` class method.
+TWINNING_SETUPS: dict[str, str] = {
     "laminate": "square_to_rectangle",
     "domain_wall": "domain_wall",
     "cubic_tetragonal": "cubic_to_tetragonal",
@@ -317,7 +319,7 @@ def _twinning(case: str) -> Schema:
 
     s = _common("twinning")
     s["params"] = keys_from_dataclass(Params)
-    s["material"] = keys_from_signature(getattr(Params, _TWINNING_SETUP[case]), exclude=("kappa",))
+    s["material"] = keys_from_signature(getattr(Params, TWINNING_SETUPS[case]), exclude=("kappa",))
     mesh: dict[str, Key] = {"file": Key("str"), "gdim": Key("int"), "max_cells": MAX_CELLS}
     if case == "domain_wall":
         mesh["cells_per_delta"] = Key("int", default=4)
