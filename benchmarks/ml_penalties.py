@@ -249,6 +249,7 @@ def run(args: argparse.Namespace) -> dict:
     for device in devices:
         gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
         for model_name in args.models:
+            load = [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
             steps = make_steps(model_name, device)
             times, ratios = time_steps(steps, device, repeats=args.repeats, warmup=args.warmup)
             rows = []
@@ -263,7 +264,8 @@ def run(args: argparse.Namespace) -> dict:
                     "pass": None if target is None else bool(ratio <= target),
                 })
             report["runs"].append({"device": str(device), "gpu": gpu, "model": model_name,
-                                   "batch": MODELS[model_name][2], "rows": rows})
+                                   "batch": MODELS[model_name][2], "rows": rows,
+                                   "load_average": load})
             print(format_run(report["runs"][-1]))
     return report
 
@@ -369,6 +371,8 @@ def format_run(run_: dict) -> str:
     where = run_["gpu"] or run_["device"]
     lines = [
         f"\n### {run_['model']} (batch {run_['batch']}), {where}\n",
+        *([f"Load average (1, 5, 15 min) when this model's timing started: "
+           f"{run_['load_average']}.\n"] if run_.get("load_average") else []),
         "| variant | ms/step (median) | ratio to plain (median of pairs) | ratio of fastest "
         "| target | result (median) |",
         "|---|---:|---:|---:|---:|---|",
@@ -440,6 +444,10 @@ def main(argv: list[str] | None = None) -> int:
     previous = json.loads(previous_path.read_text()) if previous_path.exists() else {}
     if args.skip_timings:
         report = {k: v for k, v in previous.items() if k != "digits"}
+    else:  # a model that was not timed now keeps its last timings
+        timed = {(r["device"], r["model"]) for r in report["runs"]}
+        kept = [r for r in previous.get("runs", []) if (r["device"], r["model"]) not in timed]
+        report["runs"] = kept + report["runs"]
     report["digits"] = digits if not args.skip_digits else previous.get("digits")
     if not report.get("runs"):
         report.setdefault("runs", [])
