@@ -36,6 +36,7 @@ from femgp.fem.preconditioners import configure_block_pc
 __all__ = [
     "DEFAULTS_RECORD",
     "DIRECT_LU",
+    "KeptPreconditioner",
     "NonlinearProblem",
     "SolveStats",
     "petsc_error_reason",
@@ -167,6 +168,60 @@ class SolveStats:
         return self
 
 
+class KeptPreconditioner:
+    """State of a preconditioner kept across Newton iterations and solves.
+
+    SNES keeps the preconditioner once built (``snes_lag_preconditioner -2``);
+    :meth:`wrap` wraps the Jacobian callback so that a requested rebuild sets the
+    preconditioner up again on the new Jacobian (for a factorisation, the numeric
+    factorisation only), and :meth:`monitor`, an SNES monitor, requests one after a
+    linear solve of more than ``limit`` Krylov iterations. It holds no reference
+    to the solver (the callbacks get it as an argument), so the solver holding it
+    forms no reference cycle.
+
+    Attributes:
+        limit: Krylov iterations of one linear solve beyond which it is rebuilt.
+        setups: preconditioner set-ups so far.
+        refresh: a rebuild is due after the next Jacobian.
+        rebuilt: a rebuild was due during the current solve.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = int(limit)
+        self.setups = 0
+        self.refresh = True  # the first Jacobian builds it
+        self.rebuilt = True
+        self._built = False
+
+    def rebuild(self) -> None:
+        """Rebuild the preconditioner after the next Jacobian."""
+        self.refresh = self.rebuilt = True
+
+    def wrap(self, jacobian: Callable[..., None]) -> Callable[..., None]:
+        """The Jacobian callback ``jacobian``, then the requested rebuild."""
+
+        def assemble(
+            snes: PETSc.SNES, x: PETSc.Vec, J: PETSc.Mat, P: PETSc.Mat, *args: Any, **kargs: Any
+        ) -> None:
+            jacobian(snes, x, J, P, *args, **kargs)
+            if self.refresh:
+                self.refresh = False
+                self.setups += 1
+                if self._built:
+                    pc = snes.getKSP().getPC()
+                    pc.setOperators(J, P)
+                    pc.setReusePreconditioner(False)
+                    pc.setUp()
+                self._built = True  # else SNES builds it (lag -2)
+
+        return assemble
+
+    def monitor(self, snes: PETSc.SNES, its: int, fnorm: float) -> None:
+        """SNES monitor: a rebuild after a slow linear solve."""
+        if its > 0 and snes.getKSP().getIterationNumber() > self.limit:
+            self.rebuild()
+
+
 class NonlinearProblem:
     """A nonlinear (or linear) variational problem solved by PETSc SNES.
 
@@ -188,6 +243,13 @@ class NonlinearProblem:
         constraint: periodic constraint(s) (:class:`femgp.fem.periodic.PeriodicConstraint`,
             one per unknown): SNES then works on the reduced unknowns with the
             residual ``Pᵀ r`` and the Jacobian ``Pᵀ J P`` (:attr:`A` is that matrix).
+        reuse_pc: keep the preconditioner (an LU factorisation, an AMG hierarchy)
+            across Newton iterations and solves while it still works: the Jacobian is
+            assembled every iteration and a Krylov method solves with the old
+            preconditioner; it is rebuilt at the next Newton iteration once a linear
+            solve takes more than ``reuse_pc`` Krylov iterations, and a solve that
+            fails with an old preconditioner is retried once with a fresh one.
+            ``None``: rebuilt at every Newton iteration (PETSc's default).
     """
 
     def __init__(
@@ -203,6 +265,7 @@ class NonlinearProblem:
         kind: str | None = None,
         blocks: tuple[fem.FunctionSpace, Callable[[], Any]] | None = None,
         constraint: Any = None,
+        reuse_pc: int | None = None,
     ) -> None:
         if not prefix or not prefix.endswith("_"):
             raise InputError(
@@ -225,6 +288,8 @@ class NonlinearProblem:
         defaults: dict[str, Any] = {"snes_type": "newtonls", "snes_linesearch_type": "basic"}
         if bounds is not None:
             defaults["snes_type"] = "vinewtonrsls"
+        if reuse_pc is not None:  # keep the preconditioner; _watch_pc resets it
+            defaults |= {"snes_lag_preconditioner": -2, "snes_lag_preconditioner_persists": True}
         defaults.update(options or {})
         self._defaults = set_default_options(prefix, defaults)
         snes = self._problem.solver
@@ -251,6 +316,12 @@ class NonlinearProblem:
                     opts.delValue(name)
             raise InputError(message) from None
         self.total = SolveStats()
+        #: The kept preconditioner's state (``None``: rebuilt at every Newton iteration).
+        self.kept_pc = KeptPreconditioner(reuse_pc) if reuse_pc is not None else None
+        if self.kept_pc is not None:
+            J, P, (jacobian, args, kargs) = snes.getJacobian()
+            snes.setJacobian(self.kept_pc.wrap(jacobian), J, P, args=args, kargs=kargs)
+            snes.setMonitor(self.kept_pc.monitor)
 
     @property
     def snes(self) -> PETSc.SNES:
@@ -266,9 +337,27 @@ class NonlinearProblem:
     def comm(self) -> MPI.Comm:
         return self._funcs[0].function_space.mesh.comm
 
+    def rebuild_pc(self) -> None:
+        """Have a kept preconditioner rebuilt after the next Jacobian (no-op without one)."""
+        if self.kept_pc is not None:
+            self.kept_pc.rebuild()
+
     def solve(self, *, step: int | None = None) -> SolveStats:
         """Solve; on failure restore the unknowns and raise :class:`SolverError`."""
         saved = [f.x.array.copy() for f in self._funcs]
+        kept = self.kept_pc
+        if kept is None:
+            return self._solve(saved, step)
+        kept.rebuilt = kept.refresh
+        try:
+            return self._solve(saved, step)
+        except SolverError:
+            if kept.rebuilt:  # it failed with a fresh preconditioner too
+                raise
+        kept.rebuild()  # the kept one may have been too old: once more, fresh
+        return self._solve(saved, step)
+
+    def _solve(self, saved: list[np.ndarray], step: int | None) -> SolveStats:
         try:
             self._problem.solve()
         except PETSc.Error as exc:

@@ -53,6 +53,7 @@ from femgp.validation import check_bool, check_choice, check_finite, check_posit
 
 __all__ = [
     "HISTORY_COLUMNS",
+    "KEPT_LU",
     "CahnHilliard",
     "Params",
     "RunResult",
@@ -65,6 +66,7 @@ __all__ = [
 ]
 
 SCHEMES = ("eyre", "theta")
+ESTIMATORS = ("curvature", "milne")
 HISTORY_COLUMNS = (
     "step",
     "time",
@@ -97,6 +99,12 @@ class Params:
             from its mean (the amplitude of the microstructure).
         periodic: periodic directions of the (box) mesh, ``""`` (no-flux walls),
             ``"x"``, ``"y"``, ``"xy"`` (PFHub 1a), or with ``"z"`` in 3D.
+        estimator: the local error estimate the step control uses:
+            ``"curvature"`` (any scheme; the O(dt^2) distance to the linear
+            extrapolation of the last two states) or ``"milne"`` (theta = 1/2 only:
+            the trapezoidal rule's O(dt^3) local error by Milne's device with the
+            quadratic extrapolation of the last three states; the controller then
+            treats the step as order 2). See ``CahnHilliard._error_estimate``.
     """
 
     rho: float = 5.0
@@ -112,6 +120,7 @@ class Params:
     adaptive: bool = True
     tol: float = 1e-2
     periodic: str = ""
+    estimator: str = "curvature"
 
     def __post_init__(self) -> None:
         check_positive("rho", self.rho)
@@ -140,6 +149,12 @@ class Params:
                 f"periodic must list directions in order, e.g. 'xy', got {self.periodic!r}"
             )
         DoubleWell(self.rho, self.c_alpha, self.c_beta)  # validates c_alpha < c_beta
+        check_choice("estimator", self.estimator, ESTIMATORS)
+        if self.estimator == "milne" and not (self.scheme == "theta" and self.theta == 0.5):
+            raise InputError(
+                "estimator 'milne' needs the trapezoidal rule (scheme='theta', theta=0.5), "
+                f"got scheme={self.scheme!r}, theta={self.theta!r}"
+            )
 
     @property
     def well(self) -> DoubleWell:
@@ -157,6 +172,17 @@ class Params:
 
 #: Global dofs from which the block preconditioner is the default (MUMPS LU below).
 BLOCK_PC_FROM_DOFS = {1: 10**12, 2: 4 * 10**6, 3: 3 * 10**4}
+
+#: The direct solve with a kept factorisation (``reuse_pc``): GMRES on the current
+#: Jacobian, preconditioned by a MUMPS factorisation kept across Newton iterations and
+#: time steps; with a fresh factorisation it converges in one iteration.
+KEPT_LU: dict[str, Any] = {
+    "ksp_type": "gmres",
+    "ksp_rtol": 1e-9,
+    "ksp_max_it": 60,
+    "pc_type": "lu",
+    "pc_factor_mat_solver_type": "mumps",
+}
 
 
 def default_linear_solver(space: fem.FunctionSpace) -> dict[str, Any]:
@@ -259,6 +285,11 @@ class CahnHilliard:
             and 2D problems, the block preconditioner of
             :mod:`femgp.fem.preconditioners` on large 3D ones); the command line
             overrides either.
+        reuse_pc: keep the preconditioner across Newton iterations and steps until a
+            linear solve takes more than this many Krylov iterations (see
+            :class:`femgp.fem.problems.NonlinearProblem`); the default MUMPS solve
+            becomes :data:`KEPT_LU` (GMRES preconditioned by the kept factorisation).
+            ``None`` (default): a fresh preconditioner at every Newton iteration.
     """
 
     def __init__(
@@ -268,6 +299,7 @@ class CahnHilliard:
         *,
         prefix: str = "femgp_ch_",
         options: Mapping[str, Any] | None = None,
+        reuse_pc: int | None = None,
     ) -> None:
         self.mesh = domain
         self.params = p = params
@@ -309,11 +341,14 @@ class CahnHilliard:
         self._flux = M * (p.theta if p.scheme == "theta" else 1.0)
         # Options that choose a linear solver replace the default one as a whole.
         chosen = options is not None and any(k in options for k in ("ksp_type", "pc_type"))
+        # The block preconditioner splits the full (c, mu) space; a periodic
+        # problem solves on the reduced unknowns, so it keeps MUMPS.
+        linear = {} if chosen else DIRECT_LU if p.periodic else default_linear_solver(V)
+        if reuse_pc is not None and linear.get("pc_type") == "lu":
+            linear = KEPT_LU
         defaults = {
-            # The block preconditioner splits the full (c, mu) space; a periodic
-            # problem solves on the reduced unknowns, so it keeps MUMPS.
-            **({} if chosen else DIRECT_LU if p.periodic else default_linear_solver(V)),
-            "snes_rtol": 1e-6,
+            **linear,
+            "snes_rtol": 1e-4,
             "snes_atol": 1e-10,
             "snes_max_it": 20,
         }
@@ -331,6 +366,7 @@ class CahnHilliard:
             options=defaults,
             blocks=None if self.constraint else (V, _schur_scales(self.dt, self._flux, p.kappa)),
             constraint=self.constraint,
+            reuse_pc=reuse_pc,
         )
 
         cc = ufl.split(self.u)[0]
@@ -338,7 +374,11 @@ class CahnHilliard:
         self._energy_forms = {k: fem.form(d * ufl.dx) for k, d in comps.items()}
         self._mass_form = fem.form(cc * ufl.dx)
         self._u_prev = np.zeros_like(self.u.x.array)  # (c, mu) at the step before u0
+        self._u_prev2 = np.zeros_like(self.u.x.array)  # and at the one before that
         self._dt_prev: float | None = None
+        self._dt_prev2: float | None = None
+        #: Order of the error estimate: 2 with Milne's device (theta = 1/2), else 1.
+        self.order = 2 if p.estimator == "milne" else 1
 
     def schur_scales(self) -> SchurScales:
         """The scales of the block preconditioner at the current step size."""
@@ -360,7 +400,7 @@ class CahnHilliard:
         if self.constraint is not None:  # a non-periodic c(x) takes the mean of its copies
             self.constraint.apply(self.u)
         self.u0.x.array[:] = self.u.x.array
-        self._dt_prev = None
+        self._dt_prev = self._dt_prev2 = None
 
     def _chemical_potential(self, cfun: fem.Function) -> fem.Function:
         """L2 projection of mu = F'(c) for a given c (consistent initial mu)."""
@@ -414,32 +454,61 @@ class CahnHilliard:
         """
         self.dt.value = dt
         self.u.x.array[:] = self.u0.x.array  # initial guess: previous state
-        if self._dt_prev is not None:  # linear extrapolation as a better guess
-            r = dt / self._dt_prev
-            now = self.u0.x.array
-            self.u.x.array[:] = now + r * (now - self._u_prev)
+        if self._dt_prev is not None:  # extrapolation as a better guess
+            self.u.x.array[:] = self._predictor(dt, slice(None))[0]
         stats = self.problem.solve(step=step)
         return stats, self._error_estimate(dt)
 
     def _error_estimate(self, dt: float) -> float | None:
+        """The local error of the step, relative to the RMS deviation of c from its mean.
+
+        Order 1 (``estimator="curvature"``): the distance to the linear extrapolation of
+        the two previous states over ``1 + r`` (``r = dt / dt_prev``), the
+        O(dt^2) curvature term of the trajectory. Order 2 (``"milne"``, theta = 1/2, the
+        trapezoidal rule, local error ``-dt^3 c3 / 12`` with ``c3`` the third time
+        derivative): Milne's device with the quadratic extrapolation through the
+        three previous states, whose error is ``c3 dt (dt + h1) (dt + h1 + h2) / 6``
+        (``h1, h2`` the previous steps), so that
+        ``|c - pred| dt^3 / |2 dt (dt + h1) (dt + h1 + h2) - dt^3|`` estimates the
+        trapezoidal error; the linear estimate stands in until three states exist.
+        """
         if self._dt_prev is None:
             return None
-        r = dt / self._dt_prev
         owned = self._c_owned
         c_new = self.u.x.array[owned]
-        c_now = self.u0.x.array[owned]
-        pred = c_now + r * (c_now - self._u_prev[owned])
+        pred, scale = self._predictor(dt, owned)
         mean = self.comm.allreduce(float(np.sum(c_new)), op=MPI.SUM)
         n = self.comm.allreduce(owned.size, op=MPI.SUM)
         sums = np.array([np.sum((c_new - pred) ** 2), np.sum((c_new - mean / n) ** 2)])
         diff_sq, dev_sq = self.comm.allreduce(sums, op=MPI.SUM)
         # Relative to the current deviation from the mean (the microstructure's
-        # amplitude, 0.01 at the start of PFHub 1), and divided by (1 + r) so that
-        # the estimate is the O(dt^2) curvature term of the trajectory.
-        return math.sqrt(diff_sq / max(dev_sq, 1e-300)) / (1.0 + r)
+        # amplitude, 0.01 at the start of PFHub 1).
+        return math.sqrt(diff_sq / max(dev_sq, 1e-300)) * scale
+
+    def _predictor(self, dt: float, idx: np.ndarray | slice) -> tuple[np.ndarray, float]:
+        """Extrapolation of the committed states to ``t + dt`` and the error-estimate scale.
+
+        Linear through two states (scale ``1 / (1 + r)``), or, for the order-2
+        estimate once three states exist, quadratic (Newton's divided differences)
+        with Milne's scale.
+        """
+        now, prev = self.u0.x.array[idx], self._u_prev[idx]
+        h1 = self._dt_prev
+        assert h1 is not None
+        if self.order == 1 or self._dt_prev2 is None:
+            r = dt / h1
+            return now + r * (now - prev), 1.0 / (1.0 + r)
+        h2 = self._dt_prev2
+        d1 = (now - prev) / h1
+        d2 = (d1 - (prev - self._u_prev2[idx]) / h2) / (h1 + h2)
+        pred = now + dt * d1 + dt * (dt + h1) * d2
+        cube = dt**3
+        return pred, cube / abs(2.0 * dt * (dt + h1) * (dt + h1 + h2) - cube)
 
     def commit(self, dt: float) -> None:
         """Accept the last step: the current state becomes the previous one."""
+        self._u_prev2[:] = self._u_prev
+        self._dt_prev2 = self._dt_prev
         self._u_prev[:] = self.u0.x.array
         self._dt_prev = dt
         self.u0.x.array[:] = self.u.x.array
@@ -450,16 +519,23 @@ class CahnHilliard:
 
     def checkpoint(self) -> tuple[dict[str, fem.Function], dict[str, Any]]:
         """The functions and scalars a checkpoint needs for an exact continuation."""
-        functions = {"u": self.u, "u_prev": array_function(self.V, self._u_prev)}
-        return functions, {"dt_prev": self._dt_prev}
+        functions = {
+            "u": self.u,
+            "u_prev": array_function(self.V, self._u_prev),
+            "u_prev2": array_function(self.V, self._u_prev2),
+        }
+        return functions, {"dt_prev": self._dt_prev, "dt_prev2": self._dt_prev2}
 
     def restore(self, cp: RunCheckpointing, state: Mapping[str, Any]) -> None:
         """Restore the committed state saved by :meth:`checkpoint`."""
         cp.load_function("u", self.u)
         self.u0.x.array[:] = self.u.x.array
         self._u_prev[:] = cp.load_array("u_prev", self.V)
-        dt_prev = state["dt_prev"]
+        dt_prev, dt_prev2 = state["dt_prev"], state.get("dt_prev2")
         self._dt_prev = None if dt_prev is None else float(dt_prev)
+        self._dt_prev2 = None if dt_prev2 is None else float(dt_prev2)
+        if self._dt_prev2 is not None:
+            self._u_prev2[:] = cp.load_array("u_prev2", self.V)
 
     def output_functions(self) -> tuple[fem.Function, fem.Function]:
         """Collapsed copies of c and mu, named for XDMF."""
@@ -502,6 +578,8 @@ class _Stepping:
 
     def checkpoint(self) -> tuple[dict[str, fem.Function], dict[str, Any]]:
         functions, state = self.model.checkpoint()
+        # A continuation starts with a fresh preconditioner: so does this run.
+        self.model.problem.rebuild_pc()
         return functions, {**state, **self.summary()}
 
     def restore(self, cp: RunCheckpointing, state: Mapping[str, Any]) -> None:
@@ -550,6 +628,7 @@ def run(
     checkpoint_every: int | None = None,
     restart: bool = False,
     vtx: bool = False,
+    reuse_pc: int | None = None,
 ) -> RunResult:
     """Run Cahn-Hilliard from ``initial`` to ``t_end`` (stepped by :func:`femgp.fem.driver.drive`).
 
@@ -562,6 +641,7 @@ def run(
         options, prefix: default PETSc options and the options prefix of the solve.
         output, overwrite, show_progress, checkpoint_every, restart, vtx: see
             :class:`femgp.fem.driver.RunOptions` (``t_end`` may grow on restart).
+        reuse_pc: see :class:`CahnHilliard`.
 
     Raises:
         RunInterrupted: SIGTERM (exit code 143) or SIGINT (130) stopped the run.
@@ -570,10 +650,12 @@ def run(
     t_end = check_positive("t_end", t_end)
     field_times = sorted({float(t) for t in field_times if 0 < t < t_end})
     # The model first: bad PETSc options fail here, before anything is written.
-    model = CahnHilliard(domain, params, prefix=prefix, options=options)
+    model = CahnHilliard(domain, params, prefix=prefix, options=options, reuse_pc=reuse_pc)
     model.set_initial(pfhub_initial_for(domain) if initial is None else initial)
     p = params
-    stepper = AdaptiveStepper(p.dt, p.dt_min, p.dt_max, p.adaptive, p.tol, output_times=field_times)
+    stepper = AdaptiveStepper(
+        p.dt, p.dt_min, p.dt_max, p.adaptive, p.tol, order=model.order, output_times=field_times
+    )
     res = drive(
         _Stepping(model),
         stepper,
