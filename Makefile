@@ -11,6 +11,8 @@ PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python
 	"$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null \
 	&& { echo "$$p"; break; }; done)
 EXTRAS ?= all
+# pytest-xdist workers of the serial suite (test files are kept whole on one worker)
+TEST_WORKERS ?= 2
 DEMO_OUT ?= results/demo
 
 .PHONY: demo test venv lint test-serial test-mpi test-paraview test-slow benchmarks clean
@@ -34,7 +36,8 @@ lint: venv
 # The torch suite runs in its own process: femgp.ml never imports dolfinx, and
 # torch's threaded kernels crash in a process that has loaded PETSc and MPI.
 test-serial: venv
-	$(PY) -m pytest -m "not mpi and not slow and not torch" -q --durations=25
+	$(PY) -m pytest -m "not mpi and not slow and not torch" -q --durations=25 \
+		-n $(TEST_WORKERS) --dist loadfile
 	$(PY) -m pytest -m "torch and not slow" -q tests/ml
 
 test-mpi: venv

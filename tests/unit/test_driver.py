@@ -150,6 +150,8 @@ def test_signal_checkpoints_stops_and_restarts(tmp_path, capfd, sig, code):
     one line on how to continue; the restart ends with the uninterrupted history."""
     out = _out(tmp_path)
     ref = _drive(Toy(MPI.COMM_WORLD), None)
+    # the handlers in place before the run (pytest-xdist's workers ignore SIGINT)
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     with pytest.raises(RunInterrupted) as info:
         _drive(Toy(MPI.COMM_WORLD, signal_at=(4, sig)), out, checkpoint_every=3)
     assert info.value.code == code and info.value.step == 4
@@ -160,7 +162,7 @@ def test_signal_checkpoints_stops_and_restarts(tmp_path, capfd, sig, code):
         lines = [ln for ln in err.splitlines() if "interrupted" in ln]
         assert len(lines) == 1 and lines[0].startswith(f"interrupted by {sig.name}:"), err
         assert "--restart" in lines[0]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    assert {s: signal.getsignal(s) for s in before} == before  # restored
     res = _drive(Toy(MPI.COMM_WORLD), out, checkpoint_every=3, restart=True)
     assert res.status == "finished" == _status(out)
     assert [r["time"] for r in res.history] == [r["time"] for r in ref.history]
