@@ -58,6 +58,8 @@ from femgp.fem.nullspace import rigid_body_modes  # noqa: E402
 from femgp.fem.problems import NonlinearProblem, SolveStats  # noqa: E402
 from femgp.models.fracture.params import DisplacementBC, Loading, Params  # noqa: E402
 from femgp.models.fracture.solvers import (  # noqa: E402
+    ALPHA_AMG,
+    ALPHA_AMG_RESOLUTION,
     ALPHA_DIRECT,
     ALPHA_ITERATIVE,
     U_DIRECT,
@@ -272,6 +274,8 @@ class FractureModel:
         u_direct = p.linear_solver in ("direct", "hybrid")
         u_defaults = {**(U_DIRECT if u_direct else U_ITERATIVE), **(u_options or {})}
         a_defaults = dict(ALPHA_DIRECT if p.linear_solver == "direct" else ALPHA_ITERATIVE)
+        if p.linear_solver != "direct" and p.ell > ALPHA_AMG_RESOLUTION * self.h_min:
+            a_defaults = dict(ALPHA_AMG)
         if history:
             a_defaults.update({"snes_type": "newtonls", "snes_linesearch_type": "basic"})
         a_defaults.update(alpha_options or {})
