@@ -42,6 +42,7 @@ __all__ = [
     "critic_step",
     "discriminator_loss",
     "generator_step",
+    "stepped_parameters",
     "mlp",
     "r1_r2_step",
     "wasserstein_loss",
@@ -117,6 +118,19 @@ def _autocast(
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+def stepped_parameters(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+    """The tensors ``optimizer`` updates (those that require grad), in its order.
+
+    A penalised step's backward is taken with respect to these only: the
+    penalty's samples (real, fake or interpolated points) are leaves that
+    require grad, and a plain ``backward()`` would also compute their gradient,
+    one more input-gradient pass through the first layer that nothing uses
+    (about 10% of an R1 + R2 step of a small convolutional critic on the CPU).
+    Tensors outside the optimiser get no gradient from these steps.
+    """
+    return [p for g in optimizer.param_groups for p in g["params"] if p.requires_grad]
+
+
 def critic_step(
     critic: Critic,
     optimizer: torch.optim.Optimizer,
@@ -185,11 +199,11 @@ def critic_step(
         if scaler is None or not scaler.is_enabled() or scaler.get_scale() <= 1.0:
             check_finite_loss("the critic loss", total)
     if scaler is not None:
-        scaler.scale(total).backward()
+        scaler.scale(total).backward(inputs=stepped_parameters(optimizer))
         scaler.step(optimizer)
         scaler.update()
     else:
-        total.backward()
+        total.backward(inputs=stepped_parameters(optimizer))
         optimizer.step()
     zero = torch.zeros((), dtype=total.dtype, device=total.device)
     return CriticStep(
@@ -304,7 +318,7 @@ def r1_r2_step(
     total = adv + res.penalty
     if check_finite:
         check_finite_loss("the discriminator loss", total)
-    total.backward()
+    total.backward(inputs=stepped_parameters(optimizer))
     optimizer.step()
     gap = (res.scores_real.mean() - res.scores_fake.mean()).detach()
     return CriticStep(loss=total.detach(), wasserstein=gap, penalty=res.penalty.detach())
