@@ -582,6 +582,24 @@ class FractureModel:
         }
         return functions, state
 
+    def committed(self) -> tuple[dict[str, fem.Function], dict[str, Any]]:
+        """The committed state as :meth:`checkpoint` gives it, also during an attempt.
+
+        What adaptive refinement transfers to a refined mesh (the attempt's
+        trial state is left in place).
+        """
+        from femgp.fem.checkpoint import array_function
+
+        functions, state = self.checkpoint()
+        functions["u"] = array_function(self.V, self._saved[0])
+        functions["alpha"] = array_function(self.Q, self._saved[1])
+        return functions, {**state, "load": self._t_saved}
+
+    def num_dofs(self) -> int:
+        """The global number of unknowns (displacement and damage)."""
+        V, Q = self.V.dofmap, self.Q.dofmap
+        return int(V.index_map.size_global * V.index_map_bs + Q.index_map.size_global)
+
     def restore(self, cp: Any, state: Mapping[str, Any]) -> None:
         """Restore what :meth:`checkpoint` saved (``cp``: a ``RunCheckpointing``)."""
         cp.load_function("u", self.u)
