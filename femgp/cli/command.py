@@ -189,7 +189,18 @@ def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
     if case == "surfing":
         analysis = cfg["analysis"]
         kw["g_theta"] = (analysis["r1"], analysis["r2"]) if analysis["g_theta"] else None
+    ref_t = dict(cfg.tables.get("refinement") or {})
+    adapt = bool(ref_t.get("adapt", False))
+    if adapt and case == "bar":
+        kw["quadrilateral"] = False  # refinement needs triangles
     setup = cfg.build("params", fracture_setup, case, comm, **kw, **params)
+    refinement = None
+    if adapt:
+        from femgp.fem.adapt import Refinement
+
+        ref_t = {"zone": setup.params.ell, **ref_t}
+        refinement = cfg.build("refinement", Refinement, **ref_t)
+        cfg.build("refinement", refinement.check_mesh, setup.mesh.mesh, setup.params.ell)
     title = cfg[""].get("title") or setup.title
     _say(comm, headline(setup, comm.size, title=title))
     result = run(
@@ -202,6 +213,7 @@ def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
         plots=cfg["output"]["plots"],
         **{**setup.run_options, "title": title},
         **_model_kwargs(run, cfg, args),
+        refinement=refinement,
     )
     _say(comm, summary(result, unit="kN" if case in ("sent", "sens", "sent3d") else ""))
     return result

@@ -7,6 +7,7 @@ A case file names the model and the case and holds tables::
     [mesh]   ...              # a mesh file or the built-in generator's parameters
     [params] ...              # the model's Params fields (derived from the dataclass)
     [loading] / [time] ...    # the load path or the time span
+    [refinement] ...          # fracture: adaptive refinement (adapt, h_min, threshold, ...)
     [output] ...              # folder, overwrite, checkpoint_every, restart, vtx
     [solver] ...              # PETSc options, e.g. femgp_ch_snes_rtol = 1e-8
 
@@ -48,6 +49,7 @@ from femgp.errors import InputError
 __all__ = [
     "CASES",
     "MODELS",
+    "REFINEMENT",
     "TWINNING_SETUPS",
     "Config",
     "Key",
@@ -214,12 +216,26 @@ def _common(model: str) -> Schema:
 #: The ``[mesh] max_cells`` key of every case.
 MAX_CELLS = Key("int", doc="refuse a generated mesh estimated above this many cells")
 
+#: The ``[refinement]`` table of the fracture cases: the fields of
+#: :class:`femgp.fem.adapt.Refinement` (which validates the values; this module
+#: may not import it, a test keeps the two equal).
+REFINEMENT: dict[str, Key] = {
+    "adapt": Key("bool", default=False, doc="refine adaptively where the damage appears"),
+    "h_min": Key("float", doc="cell size to reach (default ell / 4)"),
+    "threshold": Key("float", doc="damage that marks a cell (default 0.01)"),
+    "driving_ratio": Key("float", doc="Refinement.driving_ratio"),
+    "zone": Key("float", doc="refine within this distance of marked cells (default ell)"),
+    "max_cells": Key("int", doc="cap on the cell count (a warning names it when reached)"),
+    "max_passes": Key("int", doc="refinement passes per step"),
+}
+
 
 def _fracture(case: str) -> Schema:
     from femgp.models.fracture.params import Params
 
     s = _common("fracture")
     s["params"] = keys_from_dataclass(Params)
+    s["refinement"] = dict(REFINEMENT)
     loads = Key("floats", doc="explicit load steps (replace the generated path)")
     if case in ("sent", "sens"):
         s["mesh"] = {

@@ -39,6 +39,13 @@ CASES = {
         ["--n", "16", "--t-end", "60", "--field-times", "5", "10", "20"],
     ),
     "fracture": (DEMOS / "fracture_bar.py", ["--linear-solver", "direct", "--quiet"]),
+    # adaptive: refined where the crack forms (from step ~45 of 67); alternate
+    # minimisation (Newton's post-peak path on this mesh is a bifurcation, see
+    # tests/fracture/test_fracture_adapt_run.py)
+    "fracture_adapt": (
+        DEMOS / "fracture_bar.py",
+        ["--linear-solver", "direct", "--quiet", "--adapt", "--solver", "am"],
+    ),
     "twinning": (DEMOS / "twinning_laminate.py", ["--cells", "16", "--t-end", "30"]),
 }
 SKIP_COLUMNS = {"wall_time"}
@@ -231,6 +238,42 @@ def test_kill_and_restart(reference, tmp_path, model, first, second):
     _run(_cmd(second, model, out, "--checkpoint-every", str(every), "--restart"))
     _compare(reference[model], out, msg)
     assert json.loads((out / "run.json").read_text())["status"] == "finished", msg
+
+
+@pytest.mark.parametrize(("first", "second"), [(1, 2), (2, 1)])
+def test_adaptive_kill_and_restart(reference, tmp_path, first, second):
+    """An adaptive run killed (SIGKILL) after its mesh was refined, restarted on the other
+    number of ranks: the checkpoint holds the refined mesh, the history and the field times
+    (one time series across the meshes) are those of the uninterrupted run."""
+    _need_mpi(first, second)
+    model = "fracture_adapt"
+    base = int(os.environ.get("FEMGP_RESTART_SEED", "0"))
+    seed = base + zlib.crc32(f"{model}/{first}/{second}".encode()) % 10_000
+    rng = random.Random(seed)
+    steps = CASE_STEPS[model]
+    ref = _history(reference[model] / "history.csv")
+    refined = int(np.argmax(ref["dofs"] > ref["dofs"][0]))  # the first step on a new mesh
+    assert 0 < refined < steps - 8, (refined, steps)
+    every = rng.randint(1, 3)
+    kill_at = rng.randint(refined + every + 1, steps - 4)
+    msg = f"{model} {first}->{second} ranks, seed {seed}, every {every}, kill at row {kill_at}"
+    out = tmp_path / model
+    _run_until(
+        _cmd(first, model, out, "--checkpoint-every", str(every)),
+        out / "history.csv",
+        kill_at + 1,
+        signal.SIGKILL,
+    )
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "running", f"{msg}: the run was not killed ({info['status']})"
+    proc = _run(_cmd(second, model, out, "--checkpoint-every", str(every), "--restart"))
+    line = next(ln for ln in proc.stderr.splitlines() if "restarting from" in ln)
+    resumed = Path(line.split("restarting from ")[1].split(" (step")[0])
+    assert int(resumed.name) >= refined, f"{msg}: resumed from {resumed.name}, before refining"
+    _compare(reference[model], out, msg)
+    assert json.loads((out / "run.json").read_text())["status"] == "finished", msg
+    segments = list((out / "fields.parts").glob("part*.xdmf"))
+    assert len(segments) >= 2, segments
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,7 @@ def bar(
     loads: Sequence[float] | None = None,
     clamp_damage: bool = False,
     max_cells: int | None = None,
+    quadrilateral: bool = True,
     **overrides: Any,
 ) -> Setup:
     """A bar in traction: ``u_x = 0`` on the left, ``u_x = load`` on the right, ``u_y = 0``
@@ -130,10 +131,13 @@ def bar(
     ``clamp_damage`` the damage is held at 0 at both ends, which makes the
     crack localise in the middle (use an odd number of cells to centre it on
     one element). The reaction is the force on the right end (divide by
-    ``height`` for the stress).
+    ``height`` for the stress). ``quadrilateral=False``: triangles (adaptive
+    refinement needs them).
     """
     params = _params({"E": 1.0, "nu": 0.0, "Gc": 1.0, "ell": 0.1, "model": "AT1"}, overrides)
-    tm = fmeshes.bar(comm, length=length, height=height, h=h, max_cells=max_cells)
+    tm = fmeshes.bar(
+        comm, length=length, height=height, h=h, max_cells=max_cells, quadrilateral=quadrilateral
+    )
     bcs = (
         DisplacementBC("left", 0, 0.0),
         DisplacementBC("right", 0, 1.0, loaded=True),
