@@ -29,6 +29,8 @@ comparing with the uniform mesh.
 from __future__ import annotations
 
 import itertools
+import json
+import logging
 import math
 
 import femgp.fem._backend  # noqa: F401  (dolfinx_solver before dolfinx)
@@ -38,6 +40,7 @@ import pytest
 from mpi4py import MPI
 
 from femgp.fem.adapt import Refinement, mesh_sizes, num_cells, transfer_function
+from femgp.fem.io import xdmf_fields
 from femgp.fem.meshes.fracture import bar as bar_mesh
 from femgp.models.fracture import run
 from femgp.models.fracture.setups import bar
@@ -75,10 +78,14 @@ def _run(
     adapt: bool = True,
     keep: list | None = None,
     fine: int = 20,
+    output=None,
+    max_cells: int = 2_000_000,
 ):
     s = _setup(comm, solver, fine)
     tm = bar_mesh(comm, length=1.0, height=HEIGHT, h=h, quadrilateral=False)
-    refinement = Refinement(adapt=adapt, h_min=H_FINE, threshold=0.01, zone=ELL)
+    refinement = Refinement(
+        adapt=adapt, h_min=H_FINE, threshold=0.01, zone=ELL, max_cells=max_cells
+    )
 
     def observer(model, row):
         if keep is not None:
@@ -91,6 +98,7 @@ def _run(
         s.loading,
         refinement=refinement,
         observer=observer,
+        output=output,
         plots=False,
         show_progress=False,
     )
@@ -98,10 +106,35 @@ def _run(
 
 
 @pytest.fixture(scope="module")
-def adaptive_am():
+def adaptive_am(tmp_path_factory):
     damage: list = []
-    s, res = _run(MPI.COMM_SELF, "am", keep=damage)
+    out = tmp_path_factory.mktemp("adaptive") / "bar"
+    s, res = _run(MPI.COMM_SELF, "am", keep=damage, output=out)
     return s, res, damage
+
+
+def test_fields_are_one_time_series_across_meshes(adaptive_am):
+    """fields.xdmf: every step's damage, in one collection, over segments of different meshes."""
+    _, res, _ = adaptive_am
+    out = res.folder
+    times = xdmf_fields(out / "fields.xdmf")
+    np.testing.assert_allclose(times["damage"], res.column("load"), rtol=1e-12)
+    parts = sorted((out / "fields.parts").glob("part*.xdmf"))
+    assert len(parts) >= 2  # the coarse mesh and at least one refined one
+    with open(out / "history.csv") as fh:
+        header = fh.readline().strip().split(",")
+    assert header[-1] == "dofs"
+    info = json.loads((out / "run.json").read_text())
+    assert info["parameters"]["refinement"]["adapt"] is True
+
+
+def test_cell_cap_stops_refinement_with_a_warning(caplog):
+    """A cap below the first pass: the run goes on, on the coarse mesh, and says why."""
+    with caplog.at_level(logging.WARNING, logger="femgp.adapt"):
+        _, res = _run(MPI.COMM_SELF, "am", fine=4, max_cells=30)
+    assert "max_cells = 30" in caplog.text
+    assert res.column("dofs").max() == res.column("dofs")[0]
+    assert num_cells(res.model.mesh) <= 30
 
 
 def test_run_peaks_at_the_at1_critical_stress(adaptive_am):
@@ -176,3 +209,17 @@ def test_adaptive_run_same_history_on_1_and_2_ranks():
     for name in ("reaction", "surface", "elastic"):
         a, b = w.column(name), s.column(name)
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * np.abs(b).max(), err_msg=name)
+
+
+def test_toml_refinement_table_is_the_refinement_dataclass(tmp_path):
+    """[refinement] holds exactly Refinement's fields; a case file with it validates."""
+    import dataclasses
+
+    from femgp.cli.config import REFINEMENT, load_config
+
+    assert set(REFINEMENT) == {f.name for f in dataclasses.fields(Refinement)}
+    case = tmp_path / "bar.toml"
+    case.write_text('case = "bar"\n[refinement]\nadapt = true\nh_min = 0.03\nmax_cells = 500\n')
+    cfg = load_config(case, "fracture")
+    ref = Refinement(**cfg["refinement"])
+    assert ref.adapt and ref.h_min == 0.03 and ref.max_cells == 500
