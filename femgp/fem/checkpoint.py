@@ -232,12 +232,15 @@ class Checkpointer:
         self.keep = keep
         self.tagged = tagged
         self._n_owned, self._n_global = _owned_cells(mesh)
-        if tagged is None:
-            oci = np.asarray(mesh.topology.original_cell_index, dtype=np.int64)
-            self._cells = oci[: self._n_owned]
-        else:  # keyed by the row of the cell in the stored mesh.xdmf
+        # Read by the input index: of the generated mesh, or the row in a stored mesh.xdmf
+        # that the mesh was read from.
+        oci = np.asarray(mesh.topology.original_cell_index, dtype=np.int64)
+        self._cells = oci[: self._n_owned]
+        # Written by the row of the cell in the mesh.xdmf written with it (global index).
+        self._save_cells = self._cells
+        if tagged is not None:
             start = mesh.topology.index_map(mesh.topology.dim).local_range[0]
-            self._cells = start + np.arange(self._n_owned, dtype=np.int64)
+            self._save_cells = start + np.arange(self._n_owned, dtype=np.int64)
         self._fingerprint: dict[str, Any] | None = None
 
     @property
@@ -271,7 +274,7 @@ class Checkpointer:
         local_error = None
         try:
             geo = _geometry_values(self.mesh, self._n_owned)
-            _write_cells(comm, path / "geometry.bin", self._cells, geo)
+            _write_cells(comm, path / "geometry.bin", self._save_cells, geo)
             entries["geometry"] = {"values_per_cell": int(geo.shape[1])}
             if self.tagged is not None:
                 write_mesh(path / MESH_FILE, self.tagged)
@@ -279,7 +282,7 @@ class Checkpointer:
                 vals = fn.x.array[_cell_dofs(fn.function_space, self._n_owned)]
                 if np.iscomplexobj(vals):  # pragma: no cover - real PETSc here
                     raise InputError("complex functions cannot be checkpointed")
-                _write_cells(comm, path / f"{name}.bin", self._cells, vals)
+                _write_cells(comm, path / f"{name}.bin", self._save_cells, vals)
                 entries[name] = {"values_per_cell": int(vals.shape[1])}
         except (OSError, MPI.Exception) as exc:
             local_error = f"cannot write checkpoint {str(path)!r}: {exc}"
