@@ -51,6 +51,7 @@ FRACTURE_SETUPS: dict[str, Callable[..., fracture_setups.Setup]] = {
     "sent3d": fracture_setups.notched_tension_3d,
     "bar": fracture_setups.bar,
     "surfing": fracture_setups.surfing,
+    "lpanel": fracture_setups.lpanel,
 }
 
 

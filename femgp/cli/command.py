@@ -183,6 +183,15 @@ def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
         elif "ranges" in load_t:
             pieces = [np.arange(a, b + 1e-9, s) for a, b, s in load_t["ranges"]]
             kw["loads"] = tuple(float(v) for v in np.concatenate(pieces))
+    elif case == "lpanel":
+        kw.update({k: mesh_t[k] for k in ("h", "h_far") if k in mesh_t})
+        if "file" in mesh_t:
+            kw["mesh"] = _read_mesh(cfg, comm, gdim=mesh_t.get("gdim"))
+        if "loads" in load_t:
+            kw["loads"] = tuple(load_t["loads"])
+        else:
+            names = ("u_max", "du")
+            kw["loads"] = fs.lpanel_loads(**{k: load_t[k] for k in names if k in load_t})
     else:
         kw.update(mesh_t)
         kw.update(load_t)
@@ -215,7 +224,8 @@ def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
         **_model_kwargs(run, cfg, args),
         refinement=refinement,
     )
-    _say(comm, summary(result, unit="kN" if case in ("sent", "sens", "sent3d") else ""))
+    units = {"sent": "kN", "sens": "kN", "sent3d": "kN", "lpanel": "kN/mm"}
+    _say(comm, summary(result, unit=units.get(case, "")))
     return result
 
 

@@ -61,7 +61,7 @@ __all__ = [
 #: The cases of each model (the first is the default where ``case`` may be left out).
 CASES: dict[str, tuple[str, ...]] = {
     "cahn_hilliard": ("spinodal",),
-    "fracture": ("sent", "sens", "bar", "surfing", "sent3d"),
+    "fracture": ("sent", "sens", "bar", "surfing", "sent3d", "lpanel"),
     "twinning": ("laminate", "domain_wall", "cubic_tetragonal", "periodic"),
 }
 #: Models ``femgp run`` knows.
@@ -266,6 +266,19 @@ def _fracture(case: str) -> Schema:
             "du": Key("float"),
             "u_fine": Key("float"),
             "du_fine": Key("float"),
+            "loads": loads,
+        }
+    elif case == "lpanel":
+        s["mesh"] = {
+            "file": Key("str", doc="a .msh file with facet groups 'bottom' and 'load'"),
+            "gdim": Key("int", doc="geometric dimension (default: inferred)"),
+            "h": Key("float", doc="mesh size in the band left of the corner (default ell / 2)"),
+            "h_far": Key("float", doc="mesh size elsewhere (default 5 h, at most 25 mm)"),
+            "max_cells": MAX_CELLS,
+        }
+        s["loading"] = {
+            "u_max": Key("float", doc="final load-point displacement (mm)"),
+            "du": Key("float", doc="load step (mm)"),
             "loads": loads,
         }
     elif case == "bar":

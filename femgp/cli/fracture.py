@@ -44,6 +44,11 @@ DEMOS: dict[str, tuple[str, str, str | None]] = {
         "results/fracture_surfing",
         None,
     ),
+    "lpanel": (
+        "Winkler's L-shaped concrete panel (Ambati et al. 2015)",
+        "results/fracture_lpanel",
+        "a .msh file with facet groups 'bottom' and 'load'",
+    ),
 }
 
 
