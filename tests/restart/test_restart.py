@@ -165,7 +165,9 @@ def _xdmf_times(path: Path) -> dict[str, list[float]]:
     }
 
 
-def _compare(ref: Path, got: Path, msg: str) -> None:
+def _compare(ref: Path, got: Path, msg: str, *, atol: float = 1e-10) -> None:
+    """``got``'s history and field times against ``ref``'s: ``rtol = RTOL`` plus ``atol``
+    times each column's largest magnitude."""
     a, b = _history(ref / "history.csv"), _history(got / "history.csv")
     assert a.keys() == b.keys(), msg
     assert len(a["step"]) == len(b["step"]), (
@@ -180,7 +182,7 @@ def _compare(ref: Path, got: Path, msg: str) -> None:
         np.testing.assert_array_equal(fin, np.isfinite(y), err_msg=f"{msg}: column {k}")
         scale = float(np.max(np.abs(x[fin]))) if fin.any() else 0.0
         np.testing.assert_allclose(
-            y[fin], x[fin], rtol=RTOL, atol=1e-10 * scale, err_msg=f"{msg}: column {k}"
+            y[fin], x[fin], rtol=RTOL, atol=atol * scale, err_msg=f"{msg}: column {k}"
         )
     ta, tb = _xdmf_times(ref / "fields.xdmf"), _xdmf_times(got / "fields.xdmf")
     assert ta.keys() == tb.keys(), msg
@@ -270,7 +272,11 @@ def test_adaptive_kill_and_restart(reference, tmp_path, first, second):
     line = next(ln for ln in proc.stderr.splitlines() if "restarting from" in ln)
     resumed = Path(line.split("restarting from ")[1].split(" (step")[0])
     assert int(resumed.name) >= refined, f"{msg}: resumed from {resumed.name}, before refining"
-    _compare(reference[model], out, msg)
+    # Steps solved on 2 ranks match the serial reference to solver tolerance, as in
+    # tests/fracture/test_fracture_adapt_run.py (measured: at the localisation step the
+    # damage differs by 3e-8 and the small post-peak force by 6e-6 of the peak; the
+    # steps after it agree to 1e-10 again): atol 1e-5 of each column's largest value.
+    _compare(reference[model], out, msg, atol=1e-5)
     assert json.loads((out / "run.json").read_text())["status"] == "finished", msg
     segments = list((out / "fields.parts").glob("part*.xdmf"))
     assert len(segments) >= 2, segments

@@ -167,6 +167,8 @@ class FractureModel:
             of ``params.linear_solver`` (the command line still wins).
         initial_damage: damage at load 0 as a function of x (an initial crack);
             it is also the first irreversibility bound.
+        warn_resolution: warn when ``ell`` is under 2 cells of the finest mesh
+            (off for the coarse meshes of adaptive refinement).
     """
 
     def __init__(
@@ -179,6 +181,7 @@ class FractureModel:
         u_options: Mapping[str, Any] | None = None,
         alpha_options: Mapping[str, Any] | None = None,
         initial_damage: Callable[[np.ndarray], np.ndarray] | None = None,
+        warn_resolution: bool = True,
     ) -> None:
         if not isinstance(tm, TaggedMesh):
             raise InputError(f"FractureModel needs a TaggedMesh, got {type(tm).__name__}")
@@ -208,7 +211,7 @@ class FractureModel:
         h_local = msh.h(tdim, np.arange(n_cells, dtype=np.int32))
         self.h_min = self.comm.allreduce(float(h_local.min()) if n_cells else np.inf, op=MPI.MIN)
         self.h_max = self.comm.allreduce(float(h_local.max()) if n_cells else 0.0, op=MPI.MAX)
-        if p.ell < 2 * self.h_min:
+        if warn_resolution and p.ell < 2 * self.h_min:
             log.warning(
                 "ell = %g is smaller than 2 mesh sizes in the finest band (h = %g): the crack "
                 "is under-resolved (aim for h <= ell/4)",

@@ -259,11 +259,19 @@ def run(
                 prefix=prefix,
                 u_options=u_options,
                 alpha_options=alpha_options,
+                warn_resolution=False,
             ),
             initial_damage,
         )
     solvers = {"prefix": prefix, "u_options": u_options, "alpha_options": alpha_options}
-    model = FractureModel(tm, params, loading, initial_damage=initial_damage, **solvers)
+    model = FractureModel(
+        tm,
+        params,
+        loading,
+        initial_damage=initial_damage,
+        warn_resolution=adaptivity is None,
+        **solvers,
+    )
     model.set_load(0.0)
     info = _info(model, params, prefix, refinement)
     stepping = _Stepping(model, observer, adaptivity)
