@@ -4,8 +4,8 @@ Each case is solved twice in one process, with the same material, ``ell``,
 load steps and solver defaults:
 
 - **fine**: the demo's pre-refined mesh (SENT/SENS: ``h_band`` along the
-  expected crack path, coarser away from it; the bar: a uniform mesh of cells
-  ``ell / 4`` long);
+  expected crack path, coarser away from it; the bar: the coarse mesh refined
+  uniformly to the adaptive size, cells ``ell / 4`` long, 8 across);
 - **adapt**: a mesh of cells ``2 ell`` everywhere, refined during the load path
   where the damage passes 0.01 (plus a zone of ``ell``) down to the same size
   as the fine band (:mod:`femgp.fem.adapt`, ``run(..., refinement=...)``).
@@ -72,9 +72,16 @@ def _bar(comm: Any, adapt: bool) -> tuple[Any, Any, Any]:
         solver="am",
         predictor=False,
     )
-    h = 2 * ell if adapt else ell / 4
-    tm = bar_mesh(comm, length=1.0, height=height, h=h, quadrilateral=False)
+    tm = bar_mesh(comm, length=1.0, height=height, h=2 * ell, quadrilateral=False)
     h_min = math.hypot(ell / 4, height / 8) * (1 + 1e-9)
+    if not adapt:  # the coarse mesh refined uniformly to the adaptive size: 640 cells
+        import numpy as np
+
+        from femgp.fem.adapt import refine_tagged
+
+        for _ in range(3):
+            n = tm.mesh.topology.index_map(tm.mesh.topology.dim).size_local
+            tm, _ = refine_tagged(tm, np.arange(n, dtype=np.int32))
     ref = Refinement(adapt=True, h_min=h_min, zone=ell) if adapt else None
     return tm, s, ref
 
