@@ -204,12 +204,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     comm = MPI.COMM_WORLD
     label = "fine" if args.fine else "quick"
+    folder = Path(args.output) if args.output else HERE / "results"
+    stem = "fracture_adapt" + ("" if args.fine else "_quick")
     runs, comparison = [], []
     for case in args.cases:
         pair = [_one(comm, case, adapt, args.fine) for adapt in (False, True)]
         runs += pair
         comparison.append(_compare(*pair))
-        if comm.rank == 0:
+        out = {"size": label, "ranks": comm.size, "runs": runs, "comparison": comparison}
+        if comm.rank == 0:  # after every case, so that a long run keeps what it finished
             c = comparison[-1]
             print(
                 f"{case}: peak {100 * c['peak_force_rel']:+.2f} %, dissipated "
@@ -217,13 +220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"wall fine/adapt {c['wall_speedup']:.2f}",
                 flush=True,
             )
-    out = {"size": label, "ranks": comm.size, "runs": runs, "comparison": comparison}
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(folder / f"{stem}.json", json.dumps(out, indent=1) + "\n")
+            atomic_write_text(folder / f"{stem}.md", _markdown(out))
     if comm.rank == 0:
-        folder = Path(args.output) if args.output else HERE / "results"
-        folder.mkdir(parents=True, exist_ok=True)
-        stem = "fracture_adapt" + ("" if args.fine else "_quick")
-        atomic_write_text(folder / f"{stem}.json", json.dumps(out, indent=1) + "\n")
-        atomic_write_text(folder / f"{stem}.md", _markdown(out))
         print(f"results in {folder / stem}.json and .md")
     return 0
 
