@@ -255,6 +255,7 @@ CASES: dict[str, Case] = {
     "bar-adapt-threshold-one": C(BAR, "--adapt --adapt-threshold 1", "threshold", "(0, 1)"),
     "bar-adapt-zone-negative": C(BAR, "--adapt --adapt-zone -1", "zone", ">= 0"),
     "sens-h-min-above-coarse": C(SENS, "--adapt --h-min 3", "h_min", "coarse mesh"),
+    "surfing-adapt": C(SURF, "--adapt", "--adapt", "surfing"),
     "sent-ell-nan": C(SENT, "--ell nan", "ell", "nan"),
     "sent-mesh-missing-tag": C(SENT, "--mesh {mesh}/square_no_top.msh", "'top'"),
     "sent-mesh-1d": C(SENT, "--mesh {mesh}/line1d.msh", "2D mesh", "1D"),
