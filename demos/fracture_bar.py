@@ -29,6 +29,9 @@
 #     mpirun -n 2 python demos/fracture_bar.py --output results/bar
 #
 # ``--model AT2`` for the AT2 bar, ``--fine`` for h = ell / 20 and finer steps.
+# ``--adapt`` starts from cells 2 ell long (triangles) and refines them where
+# the damage appears, to cells ell / 4 long (``--h-min`` for another size; see
+# docs/adaptivity.md).
 
 from __future__ import annotations
 
@@ -45,12 +48,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_fracture_args("bar", argv)
 
     # Import the finite-element layer once the arguments are known to be good.
-    from femgp.cli.cases import fracture_setup, fracture_start
+    import math
+
+    from femgp.cli.cases import fracture_setup, fracture_start, refinement_for
     from femgp.models.fracture import run
     from femgp.validation import check_positive
 
     comm, options, params = fracture_start(args)  # refuses existing results first
     ell = check_positive("ell", params.get("ell", 0.1))  # before 5 / ell below
+    height = 0.02
+    # Adaptive: h_min is a cell diameter; cells ell / 4 long are 8 across the height.
+    refinement = refinement_for(args, ell, h_min=math.hypot(ell / 4, height / 8) * (1 + 1e-9))
 
     # ## The bar
     # 1 / h cells along the bar (odd), one across; the load is the end
@@ -58,7 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # on it (so the measured peak is honest).
     n = 2 * round(10 / ell) + 1 if args.fine else 2 * round(5 / ell) + 1
     steps = 301 if args.fine else 67
-    height = 0.02
+    if refinement is not None:
+        n = max(1, round(1 / (2 * ell)))  # cells 2 ell long, refined to ell / 4
     clamp = params.get("model", "AT1") == "AT1"
     setup = fracture_setup(
         "bar",
@@ -69,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_max=1.5,
         steps=steps,
         max_cells=args.max_cells,
+        quadrilateral=refinement is None,
         **params,
     )
     crack = setup.params.crack
@@ -79,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup.loading,
         **options,
         **{**setup.run_options, "title": f"bar, {crack.model}"},
+        refinement=refinement,
     )
 
     # ## Check against the analytic results
@@ -87,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sigma = result.column("reaction") / height
     peak, theory = float(sigma.max()), crack.critical_stress(E)
     dissipated = result.column("surface")[-1] / height
-    gc_eff = crack.gc_eff(1.0 / n)
+    gc_eff = crack.gc_eff(1.0 / n if refinement is None else ell / 4)
     if comm.rank == 0:
         print(summary(result))
         print(f"peak stress {peak:.5g}, analytic {theory:.5g} ({100 * (peak / theory - 1):+.2f} %)")

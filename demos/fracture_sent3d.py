@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = cli.parse_with_petsc(p, argv)
 
     # Import the finite-element layer once the arguments are known to be good.
-    from femgp.cli.cases import fracture_setup, fracture_start
+    from femgp.cli.cases import ADAPT_COARSE, fracture_setup, fracture_start, refinement_for
     from femgp.cli.fracture import headline
     from femgp.models.fracture import run
     from femgp.models.fracture.setups import sent_loads
@@ -99,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         loads = sent_loads(u_max=8e-3, du=1e-3, u_fine=5e-3, du_fine=2.5e-4)
     if args.quick:
         loads = loads[:3]
+    # ``--adapt``: the band meshed at 2 ell, refined to h_band where the damage appears.
+    refinement = refinement_for(args, ell, h_min=h_band)
+    if refinement is not None:
+        h_band = ADAPT_COARSE * ell
 
     # ## The slab
     # gmsh builds the notched slab on rank 0 (OpenCASCADE: the notched plate
@@ -126,7 +130,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     # ## The load path
     # ``run`` solves every load step (cutting a failing one back) and writes
     # ``fields.xdmf``, ``history.csv``, ``run.json`` and the PNGs to ``--output``.
-    result = run(setup.mesh, setup.params, setup.loading, **options, **setup.run_options)
+    result = run(
+        setup.mesh,
+        setup.params,
+        setup.loading,
+        **options,
+        **setup.run_options,
+        refinement=refinement,
+    )
     mem = record_peak_memory(args.output, comm)
     if comm.rank == 0:
         print(summary(result, unit="kN"))

@@ -49,7 +49,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # Import the finite-element layer once the arguments are known to be good.
     from femgp.cli.cases import fracture_setup, fracture_start
+    from femgp.errors import InputError
     from femgp.models.fracture import run
+
+    if args.adapt:  # the K field is scaled by Gc_eff(h_band) of the pre-refined band
+        raise InputError(
+            "--adapt is not available for the surfing demo (its loading is scaled by Gc_eff "
+            "of the pre-refined band); use the SENT, SENS, bar or L-panel demos"
+        )
 
     comm, options, params = fracture_start(args)  # refuses existing results first
     ell = params.pop("ell", 0.02 if args.fine else 0.05)

@@ -23,6 +23,7 @@ DEMOS: dict[str, tuple[list[str], bool]] = {
     "fracture_sent.py": ([], True),
     "fracture_sent3d.py": (["--quick"], True),
     "fracture_sens.py": ([], True),
+    "fracture_lpanel.py": (["--quick", "--adapt"], True),
     "fracture_surfing.py": ([], True),
     "twinning_laminate.py": (["--cells", "32", "--t-end", "30"], True),
     "twinning_periodic.py": (["--cells", "16", "--t-end", "10"], True),

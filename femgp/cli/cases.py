@@ -51,6 +51,7 @@ FRACTURE_SETUPS: dict[str, Callable[..., fracture_setups.Setup]] = {
     "sent3d": fracture_setups.notched_tension_3d,
     "bar": fracture_setups.bar,
     "surfing": fracture_setups.surfing,
+    "lpanel": fracture_setups.lpanel,
 }
 
 
@@ -214,19 +215,46 @@ def fracture_start(args: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     return MPI.COMM_WORLD, output_options(args), overrides(args)
 
 
-def notched_resolution(case: str, *, fine: bool, ell: float | None = None) -> dict[str, Any]:
+def refinement_for(args: Any, ell: float, **defaults: Any) -> Any:
+    """The :class:`femgp.fem.adapt.Refinement` of a fracture demo's ``--adapt`` options.
+
+    ``None`` without ``--adapt``. The zone defaults to ``ell``; ``defaults``
+    (for example ``h_min``) give way to the command line.
+    """
+    from femgp.cli.fracture import refinement_options
+    from femgp.fem.adapt import Refinement
+
+    opts = refinement_options(args)
+    if opts is None:
+        return None
+    return Refinement(**{"zone": ell, **defaults, **opts})
+
+
+#: The coarse mesh of an adaptive run: this many ``ell`` (the issue's 2-4 ell).
+ADAPT_COARSE = 2.0
+
+
+def notched_resolution(
+    case: str, *, fine: bool, ell: float | None = None, adapt: bool = False
+) -> dict[str, Any]:
     """``ell``, ``h_band`` and ``loads`` of the SENT (``"sent"``) and SENS demos.
 
     ``fine`` is the literature resolution: ell = 0.015 mm, h = ell / 4 along the
     crack path, small load steps through the peak. The coarse default has
     ell / h = 2.5 and larger steps (ell = 0.03 mm for SENT, 0.05 mm for SENS).
-    A given ``ell`` replaces the default one.
+    A given ``ell`` replaces the default one. With ``adapt`` the plate is meshed
+    at ``ADAPT_COARSE * ell`` everywhere (the refinement brings the crack's
+    path down to ``h_min``, by default ``ell / 4`` with ``fine``, else ``ell / 2.5``).
     """
     from femgp.models.fracture.setups import sent_loads
 
     default = 0.015 if fine else {"sent": 0.03, "sens": 0.05}[case]
     ell = default if ell is None else ell
     h_band = ell / 4 if fine else ell / 2.5
+    out: dict[str, Any] = {}
+    if adapt:
+        out = {"h_target": h_band, "h_far": ADAPT_COARSE * ell}
+        h_band = ADAPT_COARSE * ell
     if case == "sent" and fine:
         loads = sent_loads(u_max=6.5e-3, du=1e-4, u_fine=4.5e-3, du_fine=1e-5)
     elif case == "sent":
@@ -236,7 +264,7 @@ def notched_resolution(case: str, *, fine: bool, ell: float | None = None) -> di
     else:
         steps = (np.arange(5e-4, 8e-3 + 1e-9, 5e-4), np.arange(8.25e-3, 1.1e-2 + 1e-9, 2.5e-4))
         loads = tuple(float(v) for v in np.concatenate(steps))
-    return {"ell": ell, "h_band": h_band, "loads": loads}
+    return {"ell": ell, "h_band": h_band, "loads": loads, **out}
 
 
 def run_notched_demo(case: str, args: Any) -> tuple[Any, fracture_setups.Setup, Any]:
@@ -251,10 +279,22 @@ def run_notched_demo(case: str, args: Any) -> tuple[Any, fracture_setups.Setup, 
     from femgp.models.fracture import run
 
     comm, options, params = fracture_start(args)
-    resolution = notched_resolution(case, fine=args.fine, ell=params.pop("ell", None))
+    adapt = bool(getattr(args, "adapt", False))
+    resolution = notched_resolution(
+        case, fine=args.fine, ell=params.pop("ell", None), adapt=adapt
+    )
+    h_target = resolution.pop("h_target", None)
+    refinement = refinement_for(args, resolution["ell"], h_min=h_target)
     mesh = read_msh(args.mesh, comm) if args.mesh else None
     setup = fracture_setup(case, comm, mesh=mesh, max_cells=args.max_cells, **resolution, **params)
     if comm.rank == 0:
         print(headline(setup, comm.size, unit="mm"), flush=True)
-    result = run(setup.mesh, setup.params, setup.loading, **options, **setup.run_options)
+    result = run(
+        setup.mesh,
+        setup.params,
+        setup.loading,
+        **options,
+        **setup.run_options,
+        refinement=refinement,
+    )
     return comm, setup, result

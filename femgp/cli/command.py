@@ -183,13 +183,33 @@ def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
         elif "ranges" in load_t:
             pieces = [np.arange(a, b + 1e-9, s) for a, b, s in load_t["ranges"]]
             kw["loads"] = tuple(float(v) for v in np.concatenate(pieces))
+    elif case == "lpanel":
+        kw.update({k: mesh_t[k] for k in ("h", "h_far") if k in mesh_t})
+        if "file" in mesh_t:
+            kw["mesh"] = _read_mesh(cfg, comm, gdim=mesh_t.get("gdim"))
+        if "loads" in load_t:
+            kw["loads"] = tuple(load_t["loads"])
+        else:
+            names = ("u_max", "du")
+            kw["loads"] = fs.lpanel_loads(**{k: load_t[k] for k in names if k in load_t})
     else:
         kw.update(mesh_t)
         kw.update(load_t)
     if case == "surfing":
         analysis = cfg["analysis"]
         kw["g_theta"] = (analysis["r1"], analysis["r2"]) if analysis["g_theta"] else None
+    ref_t = dict(cfg.tables.get("refinement") or {})
+    adapt = bool(ref_t.get("adapt", False))
+    if adapt and case == "bar":
+        kw["quadrilateral"] = False  # refinement needs triangles
     setup = cfg.build("params", fracture_setup, case, comm, **kw, **params)
+    refinement = None
+    if adapt:
+        from femgp.fem.adapt import Refinement
+
+        ref_t = {"zone": setup.params.ell, **ref_t}
+        refinement = cfg.build("refinement", Refinement, **ref_t)
+        cfg.build("refinement", refinement.check_mesh, setup.mesh.mesh, setup.params.ell)
     title = cfg[""].get("title") or setup.title
     _say(comm, headline(setup, comm.size, title=title))
     result = run(
@@ -202,8 +222,10 @@ def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
         plots=cfg["output"]["plots"],
         **{**setup.run_options, "title": title},
         **_model_kwargs(run, cfg, args),
+        refinement=refinement,
     )
-    _say(comm, summary(result, unit="kN" if case in ("sent", "sens", "sent3d") else ""))
+    units = {"sent": "kN", "sens": "kN", "sent3d": "kN", "lpanel": "kN/mm"}
+    _say(comm, summary(result, unit=units.get(case, "")))
     return result
 
 

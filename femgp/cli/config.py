@@ -7,6 +7,7 @@ A case file names the model and the case and holds tables::
     [mesh]   ...              # a mesh file or the built-in generator's parameters
     [params] ...              # the model's Params fields (derived from the dataclass)
     [loading] / [time] ...    # the load path or the time span
+    [refinement] ...          # fracture: adaptive refinement (adapt, h_min, threshold, ...)
     [output] ...              # folder, overwrite, checkpoint_every, restart, vtx
     [solver] ...              # PETSc options, e.g. femgp_ch_snes_rtol = 1e-8
 
@@ -48,6 +49,7 @@ from femgp.errors import InputError
 __all__ = [
     "CASES",
     "MODELS",
+    "REFINEMENT",
     "TWINNING_SETUPS",
     "Config",
     "Key",
@@ -59,7 +61,7 @@ __all__ = [
 #: The cases of each model (the first is the default where ``case`` may be left out).
 CASES: dict[str, tuple[str, ...]] = {
     "cahn_hilliard": ("spinodal",),
-    "fracture": ("sent", "sens", "bar", "surfing", "sent3d"),
+    "fracture": ("sent", "sens", "bar", "surfing", "sent3d", "lpanel"),
     "twinning": ("laminate", "domain_wall", "cubic_tetragonal", "periodic"),
 }
 #: Models ``femgp run`` knows.
@@ -214,12 +216,26 @@ def _common(model: str) -> Schema:
 #: The ``[mesh] max_cells`` key of every case.
 MAX_CELLS = Key("int", doc="refuse a generated mesh estimated above this many cells")
 
+#: The ``[refinement]`` table of the fracture cases: the fields of
+#: :class:`femgp.fem.adapt.Refinement` (which validates the values; this module
+#: may not import it, a test keeps the two equal).
+REFINEMENT: dict[str, Key] = {
+    "adapt": Key("bool", default=False, doc="refine adaptively where the damage appears"),
+    "h_min": Key("float", doc="cell size to reach (default ell / 4)"),
+    "threshold": Key("float", doc="damage that marks a cell (default 0.01)"),
+    "driving_ratio": Key("float", doc="Refinement.driving_ratio"),
+    "zone": Key("float", doc="refine within this distance of marked cells (default ell)"),
+    "max_cells": Key("int", doc="cap on the cell count (a warning names it when reached)"),
+    "max_passes": Key("int", doc="refinement passes per step"),
+}
+
 
 def _fracture(case: str) -> Schema:
     from femgp.models.fracture.params import Params
 
     s = _common("fracture")
     s["params"] = keys_from_dataclass(Params)
+    s["refinement"] = dict(REFINEMENT)
     loads = Key("floats", doc="explicit load steps (replace the generated path)")
     if case in ("sent", "sens"):
         s["mesh"] = {
@@ -250,6 +266,19 @@ def _fracture(case: str) -> Schema:
             "du": Key("float"),
             "u_fine": Key("float"),
             "du_fine": Key("float"),
+            "loads": loads,
+        }
+    elif case == "lpanel":
+        s["mesh"] = {
+            "file": Key("str", doc="a .msh file with facet groups 'bottom' and 'load'"),
+            "gdim": Key("int", doc="geometric dimension (default: inferred)"),
+            "h": Key("float", doc="mesh size in the band left of the corner (default ell / 2)"),
+            "h_far": Key("float", doc="mesh size elsewhere (default 5 h, at most 25 mm)"),
+            "max_cells": MAX_CELLS,
+        }
+        s["loading"] = {
+            "u_max": Key("float", doc="final load-point displacement (mm)"),
+            "du": Key("float", doc="load step (mm)"),
             "loads": loads,
         }
     elif case == "bar":

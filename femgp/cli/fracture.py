@@ -17,9 +17,11 @@ from femgp.cli.args import ArgumentParser, add_run_options, parse_with_petsc, po
 __all__ = [
     "DEMOS",
     "add_fracture_options",
+    "add_refinement_options",
     "headline",
     "overrides",
     "parse_fracture_args",
+    "refinement_options",
     "summary",
 ]
 
@@ -41,6 +43,11 @@ DEMOS: dict[str, tuple[str, str, str | None]] = {
         "The surfing test: a crack driven by a moving K_I field",
         "results/fracture_surfing",
         None,
+    ),
+    "lpanel": (
+        "Winkler's L-shaped concrete panel (Ambati et al. 2015)",
+        "results/fracture_lpanel",
+        "a .msh file with facet groups 'bottom' and 'load'",
     ),
 }
 
@@ -90,6 +97,68 @@ def add_fracture_options(p: argparse.ArgumentParser, *, default_output: str) -> 
         metavar="N",
         help="alternate-minimisation iterations before the coupled Newton takes over",
     )
+    add_refinement_options(p)
+
+
+def add_refinement_options(p: argparse.ArgumentParser) -> None:
+    """Add ``--adapt --h-min --adapt-threshold --adapt-zone`` (docs/adaptivity.md).
+
+    The cap on cells is ``--max-cells``. Values are validated by
+    :class:`femgp.fem.adapt.Refinement` (one-line errors).
+    """
+    g = p.add_argument_group("adaptive refinement (docs/adaptivity.md)")
+    g.add_argument(
+        "--adapt",
+        action="store_true",
+        help="start from a coarse mesh and refine where the damage appears",
+    )
+    g.add_argument(
+        "--h-min", type=float, default=None, metavar="H", help="cell size to reach (default ell/4)"
+    )
+    g.add_argument(
+        "--adapt-threshold",
+        type=float,
+        default=None,
+        metavar="T",
+        help="refine where the damage reaches T (default 0.01)",
+    )
+    g.add_argument(
+        "--adapt-zone",
+        type=float,
+        default=None,
+        metavar="W",
+        help="also refine within W of those cells (a length; default ell)",
+    )
+
+
+def refinement_options(args: Any) -> dict[str, Any] | None:
+    """The ``Refinement`` fields given on the command line; None without ``--adapt``.
+
+    ``zone`` is left out when not given (the script puts its ``ell``); the
+    cap on cells is ``--max-cells`` when given.
+
+    Raises:
+        InputError: a refinement option without ``--adapt``.
+    """
+    from femgp.errors import InputError
+
+    given = {
+        "h_min": getattr(args, "h_min", None),
+        "threshold": getattr(args, "adapt_threshold", None),
+        "zone": getattr(args, "adapt_zone", None),
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    if not getattr(args, "adapt", False):
+        if given:
+            flags = ", ".join(
+                {"h_min": "--h-min", "threshold": "--adapt-threshold", "zone": "--adapt-zone"}[k]
+                for k in given
+            )
+            raise InputError(f"{flags} need(s) --adapt (adaptive refinement is off)")
+        return None
+    if getattr(args, "max_cells", None) is not None:
+        given["max_cells"] = args.max_cells
+    return {"adapt": True, **given}
 
 
 def overrides(args: Any) -> dict[str, Any]:

@@ -11,6 +11,12 @@ A checkpoint is a folder ``<output>/checkpoints/<step:08d>/`` holding
   partition, and a restart may use a different number of ranks;
 - ``geometry.bin``: the cell-wise coordinates of the mesh nodes, compared on
   load (a mesh rebuilt differently is refused with an :class:`InputError`);
+- ``mesh.xdmf`` (+ ``.h5``), only once an adaptive run has refined its mesh:
+  the current mesh with its facet and cell tags (``state.json`` names the
+  groups). The cells of such a checkpoint are keyed by their row in
+  ``mesh.xdmf`` (the global cell index of the writing run) instead of the
+  original input index, and a restart reads the mesh back (on any number of
+  ranks, repartitioned) before loading the functions onto it;
 - ``state.json``: the step, the time or load, the step controller, counters,
   the model's scalars and the output writer's state;
 - ``COMPLETE.json``, written last and atomically (temporary name, rename): the
@@ -48,6 +54,7 @@ from mpi4py import MPI
 from femgp.errors import InputError
 from femgp.fem.io import OutputError, atomic_write_text
 from femgp.fem.logs import get_logger
+from femgp.fem.meshes.core import TaggedMesh
 
 __all__ = [
     "CHECKPOINT_DIR",
@@ -58,6 +65,8 @@ __all__ = [
     "RunInterrupted",
     "array_function",
     "mesh_fingerprint",
+    "read_mesh",
+    "write_mesh",
 ]
 
 log = get_logger("femgp.checkpoint")
@@ -65,6 +74,7 @@ log = get_logger("femgp.checkpoint")
 CHECKPOINT_DIR = "checkpoints"
 MARKER = "COMPLETE.json"
 STATE = "state.json"
+MESH_FILE = "mesh.xdmf"
 FORMAT = "femgp-mpiio-1"
 #: Exit status of a run stopped by SIGTERM after writing its checkpoint (128 + 15).
 INTERRUPTED_EXIT = 143
@@ -203,7 +213,15 @@ class Checkpointer:
         keep: complete checkpoints kept (older ones are deleted), >= 2.
     """
 
-    def __init__(self, folder: str | os.PathLike, mesh: Any, *, model: str, keep: int = 3) -> None:
+    def __init__(
+        self,
+        folder: str | os.PathLike,
+        mesh: Any,
+        *,
+        model: str,
+        keep: int = 3,
+        tagged: TaggedMesh | None = None,
+    ) -> None:
         if keep < 2:
             raise InputError(f"keep must be >= 2 checkpoints, got {keep!r}")
         self.folder = Path(folder)
@@ -212,9 +230,17 @@ class Checkpointer:
         self.comm = mesh.comm
         self.model = model
         self.keep = keep
+        self.tagged = tagged
         self._n_owned, self._n_global = _owned_cells(mesh)
+        # Read by the input index: of the generated mesh, or the row in a stored mesh.xdmf
+        # that the mesh was read from.
         oci = np.asarray(mesh.topology.original_cell_index, dtype=np.int64)
         self._cells = oci[: self._n_owned]
+        # Written by the row of the cell in the mesh.xdmf written with it (global index).
+        self._save_cells = self._cells
+        if tagged is not None:
+            start = mesh.topology.index_map(mesh.topology.dim).local_range[0]
+            self._save_cells = start + np.arange(self._n_owned, dtype=np.int64)
         self._fingerprint: dict[str, Any] | None = None
 
     @property
@@ -248,13 +274,15 @@ class Checkpointer:
         local_error = None
         try:
             geo = _geometry_values(self.mesh, self._n_owned)
-            _write_cells(comm, path / "geometry.bin", self._cells, geo)
+            _write_cells(comm, path / "geometry.bin", self._save_cells, geo)
             entries["geometry"] = {"values_per_cell": int(geo.shape[1])}
+            if self.tagged is not None:
+                write_mesh(path / MESH_FILE, self.tagged)
             for name, fn in functions.items():
                 vals = fn.x.array[_cell_dofs(fn.function_space, self._n_owned)]
                 if np.iscomplexobj(vals):  # pragma: no cover - real PETSc here
                     raise InputError("complex functions cannot be checkpointed")
-                _write_cells(comm, path / f"{name}.bin", self._cells, vals)
+                _write_cells(comm, path / f"{name}.bin", self._save_cells, vals)
                 entries[name] = {"values_per_cell": int(vals.shape[1])}
         except (OSError, MPI.Exception) as exc:
             local_error = f"cannot write checkpoint {str(path)!r}: {exc}"
@@ -270,6 +298,7 @@ class Checkpointer:
                     "ranks": comm.size,
                     "mesh": fp,
                     "functions": entries,
+                    **({"mesh_file": _mesh_info(self.tagged)} if self.tagged is not None else {}),
                     "state": dict(state),
                 }
                 atomic_write_text(path / STATE, json.dumps(body, indent=1, default=_json) + "\n")
@@ -410,6 +439,48 @@ class Checkpointer:
         self.comm.Barrier()
 
 
+def _mesh_info(tm: TaggedMesh) -> dict[str, Any]:
+    return {
+        "file": MESH_FILE,
+        "groups": {k: [int(d), int(t)] for k, (d, t) in tm.groups.items()},
+        "facet_tags": tm.facet_tags is not None,
+        "cell_tags": tm.cell_tags is not None,
+    }
+
+
+def write_mesh(path: Path, tm: TaggedMesh) -> None:
+    """Write ``tm``'s mesh and tags to the XDMF file ``path`` (collective)."""
+    from dolfinx.io import XDMFFile
+
+    msh = tm.mesh
+    tdim = msh.topology.dim
+    with XDMFFile(msh.comm, str(path), "w") as xf:
+        xf.write_mesh(msh)
+        for tags, name in ((tm.facet_tags, "facets"), (tm.cell_tags, "cells")):
+            if tags is None:
+                continue
+            msh.topology.create_connectivity(tags.dim, tdim)
+            tags.name = name
+            xf.write_meshtags(tags, msh.geometry)
+
+
+def read_mesh(path: Path, info: Mapping[str, Any], comm: Any) -> TaggedMesh:
+    """The tagged mesh :func:`write_mesh` wrote (collective; partitioned for ``comm``)."""
+    from dolfinx.io import XDMFFile
+
+    with XDMFFile(comm, str(path), "r") as xf:
+        msh = xf.read_mesh()
+        tdim = msh.topology.dim
+        tags = {}
+        for key, name, dim in (("facet_tags", "facets", tdim - 1), ("cell_tags", "cells", tdim)):
+            if info.get(key):
+                msh.topology.create_entities(dim)
+                msh.topology.create_connectivity(dim, tdim)
+                tags[key] = xf.read_meshtags(msh, name=name)
+    groups = {k: (int(d), int(t)) for k, (d, t) in info["groups"].items()}
+    return TaggedMesh(msh, tags.get("cell_tags"), tags.get("facet_tags"), groups)
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -495,11 +566,22 @@ class RunCheckpointing:
             Checkpointer(self.folder, mesh, model=model, keep=keep) if self.enabled else None
         )
         self.model = model
+        self.keep = keep
         self.params = _normalise(dict(params))
         self.path: Path | None = None
         self.body: dict[str, Any] | None = None
+        #: The mesh stored in the checkpoint resumed from (``None``: the run's own mesh).
+        self.stored_mesh: TaggedMesh | None = None
         if restart:
             self._validate_restart(mutable)
+
+    def set_mesh(self, tm: TaggedMesh) -> None:
+        """The run's mesh changed (refined): later checkpoints store ``tm`` with them."""
+        if self.enabled:
+            assert self.folder is not None
+            self.ckpt = Checkpointer(
+                self.folder, tm.mesh, model=self.model, keep=self.keep, tagged=tm
+            )
 
     @property
     def state(self) -> dict[str, Any] | None:
@@ -525,9 +607,26 @@ class RunCheckpointing:
                 f"nothing to restart from: {str(self.folder / CHECKPOINT_DIR)!r} holds no "
                 "complete checkpoint (run with --checkpoint-every N)"
             )
+        info = self._stored_mesh_info(path)
+        if info is not None:  # an adaptive run: the checkpoint holds its (refined) mesh
+            tm = read_mesh(path / info["file"], info, self.comm)
+            self.stored_mesh = tm
+            self.ckpt = Checkpointer(
+                self.folder, tm.mesh, model=self.model, keep=self.keep, tagged=tm
+            )
         self.body = self.ckpt.read_state(path)
         self.path = path
         log.info("restarting from %s (step %d)", path, self.body["step"])
+
+    def _stored_mesh_info(self, path: Path) -> dict[str, Any] | None:
+        """The ``mesh_file`` entry of checkpoint ``path`` (rank 0 reads, broadcast)."""
+        info = None
+        if self.comm.rank == 0:
+            try:
+                info = json.loads((path / STATE).read_text()).get("mesh_file")
+            except (OSError, ValueError):
+                info = None  # read_state reports it
+        return self.comm.bcast(info, root=0)
 
     def _check_run_json(self, mutable: set[str]) -> str | None:
         folder = self.folder

@@ -33,6 +33,25 @@ A model takes part through :class:`SteppedModel`, a small ``typing.Protocol``:
 - ``finish()``: called once when the run ended normally (for example to warn
   about PETSc options that were never used).
 
+Optional (looked up with ``getattr``; a model without them runs on one mesh):
+
+- ``adapt(t) -> bool``: mesh adaptivity. Called before the load path (``t``
+  = the start, the committed state) and after every successful attempt at
+  ``t`` (the trial state, not yet judged by the step controller). The model
+  may refine its mesh where the current (trial) state asks for it; then it
+  returns ``True`` and is back at its committed state, transferred to the
+  new mesh, and the driver starts a new field segment on the new mesh, hands
+  it to the checkpointer and solves the step again (at most
+  :data:`MAX_ADAPT_ROUNDS` times per step). ``False``: nothing changed
+  (the trial state is kept);
+- ``tagged_mesh``: the mesh with its tags and group names
+  (:class:`~femgp.fem.meshes.core.TaggedMesh`), which a checkpoint stores
+  once the mesh has changed, so that a restart rebuilds it;
+- ``use_mesh(tm)``: on restart from a checkpoint that stored its mesh, build
+  the model on ``tm`` (before ``restore``);
+- ``num_dofs() -> int``: the global number of unknowns, the ``dofs`` column
+  of ``history.csv`` (default: the global sizes of the output functions).
+
 The adapter a model hands in must not hold a reference to the driver or to
 itself through a bound method: a reference cycle through the model leaves its
 PETSc solvers to Python's cyclic garbage collector, which runs at a different
@@ -60,9 +79,10 @@ Status words (``run.json``): ``running``, ``finished`` (reached the end),
 ``failed`` (an exception, e.g. a step that failed after all cutbacks) and
 ``interrupted``.
 
-Next steps this is shaped for: adaptive refinement will add a refine-and-transfer
-call between accepted steps and start a new writer segment on the new mesh;
-periodic constraints change only the model's spaces.
+Every ``history.csv`` row gets the driver's columns :data:`DRIVER_COLUMNS`
+(``dofs``: the global number of unknowns, which changes under adaptivity).
+A run whose model adapts (``adapt`` defined) writes its fields in segments,
+one mesh each, collected into one time series in ``fields.xdmf``.
 """
 
 from __future__ import annotations
@@ -85,6 +105,8 @@ from femgp.fem.logs import get_logger, progress
 from femgp.fem.stepping import AdaptiveStepper
 
 __all__ = [
+    "DRIVER_COLUMNS",
+    "MAX_ADAPT_ROUNDS",
     "Attempt",
     "DriveResult",
     "RunOptions",
@@ -99,6 +121,24 @@ log = get_logger("femgp.driver")
 
 #: Relative tolerance of "the run reached t_end".
 _END = 1e-12
+
+#: Columns the driver appends to every model's ``history.csv``.
+DRIVER_COLUMNS: tuple[str, ...] = ("dofs",)
+
+#: Refine-and-re-solve rounds of one step (each may refine several levels).
+MAX_ADAPT_ROUNDS = 4
+
+
+def num_dofs(model: Any) -> int:
+    """The global number of unknowns of ``model`` (its ``num_dofs()``, else its outputs)."""
+    count = getattr(model, "num_dofs", None)
+    if count is not None:
+        return int(count())
+    total = 0
+    for fn in model.output_functions():
+        dm = fn.function_space.dofmap
+        total += int(dm.index_map.size_global * dm.index_map_bs)
+    return total
 
 
 @dataclass
@@ -277,13 +317,22 @@ class _Run:
             overwrite=opts.overwrite,
             mutable=kw["mutable"],
         )
+        self.adaptive = getattr(model, "adapt", None) is not None
+        if self.adaptive and opts.vtx:
+            raise InputError(
+                "VTX output (--vtx) is not available with adaptive refinement (the mesh "
+                "changes); use fields.xdmf"
+            )
+        stored = self.cp.stored_mesh
+        if stored is not None:  # the checkpoint's (refined) mesh
+            model.use_mesh(stored)
         self.writer = (
             ResultsWriter(
                 output,
                 self.comm,
                 overwrite=opts.overwrite,
                 mesh=model.mesh if self.write_fields else None,
-                segmented=self.cp.enabled,
+                segmented=self.cp.enabled or self.adaptive,
                 resume=self.cp.writer_resume,
                 vtx=opts.vtx,
             )
@@ -291,7 +340,8 @@ class _Run:
             else None
         )
         self.history: list[dict[str, Any]] = []
-        tables = {"history.csv": kw["columns"], **(kw["extra_tables"] or {})}
+        columns = (*kw["columns"], *DRIVER_COLUMNS)
+        tables = {"history.csv": columns, **(kw["extra_tables"] or {})}
         if self.writer:
             for name, columns in tables.items():
                 self.writer.table(name, columns)
@@ -327,6 +377,7 @@ class _Run:
             time.perf_counter() - self.t0,
         )
         row = self.model.history_row(info)
+        row["dofs"] = num_dofs(self.model)
         self.history.append(row)
         if self.writer:
             for name in self.tables:
@@ -338,6 +389,24 @@ class _Run:
             or _on_time(self.t, self.field_times)
         ):
             self.fields()
+
+    def adapt(self, t: float) -> bool:
+        """Let the model refine at ``t``; on a new mesh: new field segment and checkpoint mesh."""
+        if not self.adaptive or not self.model.adapt(t):
+            return False
+        if self.writer:
+            self.writer.set_mesh(self.model.mesh if self.write_fields else None)
+        self.cp.set_mesh(self.model.tagged_mesh)
+        return True
+
+    def solve(self, t: float, dt: float) -> Attempt:
+        """One attempt at ``t``, refined and solved again until the mesh stays (adaptive)."""
+        attempt = self.model.step(t, dt, self.n + 1)
+        for _ in range(MAX_ADAPT_ROUNDS):
+            if not self.adapt(t):
+                break
+            attempt = self.model.step(t, dt, self.n + 1)
+        return attempt
 
     def fields(self) -> None:
         if self.writer and self.write_fields:
@@ -386,6 +455,9 @@ class _Run:
     def loop(self, signals: StopSignals, bar: Any, max_steps: int | None) -> None:
         model, stepper, t_end = self.model, self.stepper, self.t_end
         if self.cp.state is None:
+            for _ in range(MAX_ADAPT_ROUNDS):  # refine where the initial state asks for it
+                if not self.adapt(self.t):
+                    break
             self.record(0.0, None)
             if self.cp.enabled:
                 self.checkpoint()
@@ -398,7 +470,7 @@ class _Run:
             dt = stepper.next_dt(self.t, t_end)
             t_new = t_end if abs(self.t + dt - t_end) < _END * t_end else self.t + dt
             try:
-                attempt = model.step(t_new, dt, self.n + 1)
+                attempt = self.solve(t_new, dt)
             except SolverError as exc:
                 model.rollback()
                 self.cutbacks += 1

@@ -13,7 +13,10 @@ XDMF3 file (rewritten atomically when a segment closes) whose temporal
 collections hold the time grids of every closed segment, each with its own
 topology and geometry (segments written on different numbers of ranks order
 their nodes differently). A run resumed with ``resume=`` keeps the segments and
-table rows of the checkpoint and drops the rest. A full disk while writing a
+table rows of the checkpoint and drops the rest. An adaptive run writes
+segments too: :meth:`ResultsWriter.set_mesh` closes the open segment when the
+mesh is refined, and the next one holds the new mesh, so ``fields.xdmf``
+shows one time series across meshes. A full disk while writing a
 table, ``run.json`` or a checkpoint raises :class:`OutputError` (a user error,
 exit code 2 in scripts) and leaves the previous files intact.
 
@@ -280,6 +283,17 @@ class ResultsWriter:
         self._xdmf = XDMFFile(self.comm, str(self.folder / SEGMENTS_DIR / name), "w")
         self._xdmf.write_mesh(self._mesh)
         self._open_segment = name
+
+    def set_mesh(self, mesh: Any) -> None:
+        """Write the next fields on ``mesh`` (a refined mesh): the open segment is closed.
+
+        Only in segmented mode, where every segment has its own mesh and
+        ``fields.xdmf`` collects them into one time series.
+        """
+        if not self.segmented:
+            raise RuntimeError("ResultsWriter.set_mesh needs segmented=True")
+        self.close_segment()
+        self._mesh = mesh
 
     def close_segment(self) -> None:
         """Close the open field segment and rewrite ``fields.xdmf`` (segmented mode)."""

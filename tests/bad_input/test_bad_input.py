@@ -247,6 +247,15 @@ CASES: dict[str, Case] = {
     "bar-unknown-option": C(BAR, "--frobnicate", "--frobnicate"),
     "bar-stray-argument": C(BAR, "stray", "'stray'"),
     "bar-existing-results": C(BAR, "--output {out}", "already holds results", overwrite=False),
+    # adaptive refinement (docs/adaptivity.md)
+    "bar-h-min-negative": C(BAR, "--adapt --h-min -0.01", "h_min", "-0.01"),
+    "bar-h-min-zero": C(BAR, "--adapt --h-min 0", "h_min", "> 0"),
+    "bar-h-min-above-coarse": C(BAR, "--adapt --h-min 5", "h_min", "coarse mesh"),
+    "bar-h-min-without-adapt": C(BAR, "--h-min 0.01", "--h-min", "--adapt"),
+    "bar-adapt-threshold-one": C(BAR, "--adapt --adapt-threshold 1", "threshold", "(0, 1)"),
+    "bar-adapt-zone-negative": C(BAR, "--adapt --adapt-zone -1", "zone", ">= 0"),
+    "sens-h-min-above-coarse": C(SENS, "--adapt --h-min 3", "h_min", "coarse mesh"),
+    "surfing-adapt": C(SURF, "--adapt", "--adapt", "surfing"),
     "sent-ell-nan": C(SENT, "--ell nan", "ell", "nan"),
     "sent-mesh-missing-tag": C(SENT, "--mesh {mesh}/square_no_top.msh", "'top'"),
     "sent-mesh-1d": C(SENT, "--mesh {mesh}/line1d.msh", "2D mesh", "1D"),
@@ -674,6 +683,12 @@ MORE_CASES: dict[str, Case] = {
         CLI, "run fracture --config {toml_unknown}", "'Gcc'", overwrite=False
     ),
     "cli-run-toml-wrong-type": C(CLI, "run fracture --config {toml_type}", "Gc", overwrite=False),
+    "cli-run-toml-h-min-zero": C(
+        CLI, "run fracture --config {toml_h_min}", "[refinement]", "h_min", overwrite=False
+    ),
+    "cli-run-toml-refinement-unknown": C(
+        CLI, "run fracture --config {toml_ref_key}", "[refinement]", "'hmin'", overwrite=False
+    ),
 }
 
 
@@ -688,7 +703,18 @@ def test_more_bad_invocations(name: str, tmp_path: Path, meshes: Path) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "unknown.toml").write_text('model = "fracture"\n[params]\nGcc = 1.0\n')
     (tmp_path / "type.toml").write_text('model = "fracture"\n[params]\nGc = "tough"\n')
-    toml = {"{toml_unknown}": tmp_path / "unknown.toml", "{toml_type}": tmp_path / "type.toml"}
+    (tmp_path / "h_min.toml").write_text(
+        'model = "fracture"\ncase = "bar"\n[refinement]\nadapt = true\nh_min = 0.0\n'
+    )
+    (tmp_path / "ref_key.toml").write_text(
+        'model = "fracture"\ncase = "bar"\n[refinement]\nadapt = true\nhmin = 0.01\n'
+    )
+    toml = {
+        "{toml_unknown}": tmp_path / "unknown.toml",
+        "{toml_type}": tmp_path / "type.toml",
+        "{toml_h_min}": tmp_path / "h_min.toml",
+        "{toml_ref_key}": tmp_path / "ref_key.toml",
+    }
     args = []
     for a in case.args:
         for key, value in toml.items():

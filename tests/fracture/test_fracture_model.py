@@ -12,6 +12,7 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from femgp.errors import InputError, SolverError
+from femgp.fem.driver import DRIVER_COLUMNS
 from femgp.fem.meshes.core import rectangle
 from femgp.models.fracture import (
     HISTORY_COLUMNS,
@@ -87,7 +88,7 @@ def test_outputs_and_refusal(tmp_path):
         assert (out / name).is_file(), name
     with open(out / "history.csv") as fh:
         rows = list(csv.DictReader(fh))
-    assert tuple(rows[0]) == HISTORY_COLUMNS
+    assert tuple(rows[0]) == (*HISTORY_COLUMNS, *DRIVER_COLUMNS)
     assert len(rows) == res.steps + 1 == 5
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
     with pytest.raises(InputError, match="already holds results"):

@@ -169,6 +169,8 @@ class FractureModel:
             of ``params.linear_solver`` (the command line still wins).
         initial_damage: damage at load 0 as a function of x (an initial crack);
             it is also the first irreversibility bound.
+        warn_resolution: warn when ``ell`` is under 2 cells of the finest mesh
+            (off for the coarse meshes of adaptive refinement).
     """
 
     def __init__(
@@ -181,6 +183,7 @@ class FractureModel:
         u_options: Mapping[str, Any] | None = None,
         alpha_options: Mapping[str, Any] | None = None,
         initial_damage: Callable[[np.ndarray], np.ndarray] | None = None,
+        warn_resolution: bool = True,
     ) -> None:
         if not isinstance(tm, TaggedMesh):
             raise InputError(f"FractureModel needs a TaggedMesh, got {type(tm).__name__}")
@@ -210,7 +213,7 @@ class FractureModel:
         h_local = msh.h(tdim, np.arange(n_cells, dtype=np.int32))
         self.h_min = self.comm.allreduce(float(h_local.min()) if n_cells else np.inf, op=MPI.MIN)
         self.h_max = self.comm.allreduce(float(h_local.max()) if n_cells else 0.0, op=MPI.MAX)
-        if p.ell < 2 * self.h_min:
+        if warn_resolution and p.ell < 2 * self.h_min:
             log.warning(
                 "ell = %g is smaller than 2 mesh sizes in the finest band (h = %g): the crack "
                 "is under-resolved (aim for h <= ell/4)",
@@ -585,6 +588,24 @@ class FractureModel:
             "work": dict(self.work),
         }
         return functions, state
+
+    def committed(self) -> tuple[dict[str, fem.Function], dict[str, Any]]:
+        """The committed state as :meth:`checkpoint` gives it, also during an attempt.
+
+        What adaptive refinement transfers to a refined mesh (the attempt's
+        trial state is left in place).
+        """
+        from femgp.fem.checkpoint import array_function
+
+        functions, state = self.checkpoint()
+        functions["u"] = array_function(self.V, self._saved[0])
+        functions["alpha"] = array_function(self.Q, self._saved[1])
+        return functions, {**state, "load": self._t_saved}
+
+    def num_dofs(self) -> int:
+        """The global number of unknowns (displacement and damage)."""
+        V, Q = self.V.dofmap, self.Q.dofmap
+        return int(V.index_map.size_global * V.index_map_bs + Q.index_map.size_global)
 
     def restore(self, cp: Any, state: Mapping[str, Any]) -> None:
         """Restore what :meth:`checkpoint` saved (``cp``: a ``RunCheckpointing``)."""

@@ -20,12 +20,14 @@ from typing import Any
 
 import numpy as np
 
+from femgp.fem.adapt import Refinement, collect_garbage
 from femgp.fem.driver import Attempt, RunOptions, RunSummary, StepInfo, drive
 from femgp.fem.io import refuse_existing_results
 from femgp.fem.logs import get_logger
 from femgp.fem.meshes.core import TaggedMesh
 from femgp.fem.problems import warn_unused_options
 from femgp.fem.stepping import AdaptiveStepper
+from femgp.models.fracture.adaptive import Adaptivity
 from femgp.models.fracture.model import FractureModel, StepStats
 from femgp.models.fracture.params import Loading, Params
 
@@ -82,16 +84,56 @@ class FractureResult(RunSummary):
 
 
 class _Stepping:
-    """:class:`FractureModel` in the protocol of :func:`femgp.fem.driver.drive`."""
+    """:class:`FractureModel` in the protocol of :func:`femgp.fem.driver.drive`.
+
+    With ``adaptivity`` the model is replaced by one on a refined mesh when
+    :meth:`adapt` refines (the driver's optional hook); nothing else holds the
+    model, so the old one is freed here, on every rank at the same point.
+    """
 
     name = "fracture"
 
-    def __init__(self, model: FractureModel, observer: StepObserver | None) -> None:
+    def __init__(
+        self,
+        model: FractureModel,
+        observer: StepObserver | None,
+        adaptivity: Adaptivity | None = None,
+    ) -> None:
         self.model = model
-        self.mesh = model.mesh
         self.observer = observer
+        self.adaptivity = adaptivity
+        if adaptivity is None:
+            self.adapt = None  # the driver's optional hook: no adaptivity
         self.accepted = {"am": 0, "newton": 0, "krylov": 0}  # work of the accepted steps
         self._last = StepStats()
+
+    @property
+    def mesh(self) -> Any:
+        return self.model.mesh
+
+    @property
+    def tagged_mesh(self) -> TaggedMesh:
+        return self.model.tm
+
+    def adapt(self, t: float) -> bool:
+        """Refine where the current (trial) damage asks for it; True if the mesh changed."""
+        assert self.adaptivity is not None
+        new = self.adaptivity.refine(self.model)
+        if new is None:
+            return False
+        comm = self.model.comm
+        self.model = new  # the old model is dropped here
+        collect_garbage(comm)  # its PETSc objects, on all ranks together
+        return True
+
+    def use_mesh(self, tm: TaggedMesh) -> None:
+        assert self.adaptivity is not None
+        comm = self.model.comm
+        self.model = self.adaptivity.model_on(tm)
+        collect_garbage(comm)
+
+    def num_dofs(self) -> int:
+        return self.model.num_dofs()
 
     def step(self, t: float, dt: float, step: int) -> Attempt:
         self._last = self.model.solve_step(t, step=step)
@@ -178,6 +220,7 @@ def run(
     checkpoint_every: int | None = None,
     restart: bool = False,
     vtx: bool = False,
+    refinement: Refinement | None = None,
 ) -> FractureResult:
     """Run the quasi-static load path of ``loading`` (stepped by :func:`femgp.fem.driver.drive`).
 
@@ -191,6 +234,10 @@ def run(
             crack PNGs, with ``title`` and the force axis label ``force_label``.
         output, overwrite, show_progress, checkpoint_every, restart, vtx: see
             :class:`femgp.fem.driver.RunOptions` (a restart keeps the load path).
+        refinement: adaptive mesh refinement (:class:`femgp.fem.adapt.Refinement`
+            with ``adapt=True``): ``tm`` is the coarse mesh, refined during the
+            load path where the damage appears (see ``docs/adaptivity.md``);
+            ``history.csv``'s ``dofs`` column follows the refinement.
 
     Raises:
         RunInterrupted: SIGTERM (exit code 143) or SIGINT (130) stopped the run.
@@ -200,24 +247,51 @@ def run(
     started = time.perf_counter()
     if output and not overwrite and not restart:
         refuse_existing_results(Path(output), tm.mesh.comm)
+    adaptivity = None
+    if refinement is not None and refinement.adapt:
+        refinement.check_mesh(tm.mesh, params.ell)  # a target above the coarse mesh: refused
+        adaptivity = Adaptivity(
+            refinement,
+            partial(
+                FractureModel,
+                params=params,
+                loading=loading,
+                prefix=prefix,
+                u_options=u_options,
+                alpha_options=alpha_options,
+                warn_resolution=False,
+            ),
+            initial_damage,
+        )
     solvers = {"prefix": prefix, "u_options": u_options, "alpha_options": alpha_options}
-    model = FractureModel(tm, params, loading, initial_damage=initial_damage, **solvers)
+    model = FractureModel(
+        tm,
+        params,
+        loading,
+        initial_damage=initial_damage,
+        warn_resolution=adaptivity is None,
+        **solvers,
+    )
     model.set_load(0.0)
+    info = _info(model, params, prefix, refinement)
+    stepping = _Stepping(model, observer, adaptivity)
+    del model  # the stepping holds the model (replaced when the mesh is refined)
     res = drive(
-        _Stepping(model, observer),
+        stepping,
         _stepper(loading, params),
         RunOptions(output, overwrite, show_progress, checkpoint_every, restart, vtx),
         t_end=loading.loads[-1],
-        params=_info(model, params, prefix),
+        params=info,
         columns=(*HISTORY_COLUMNS, *extra_columns),
         field_times=None,
         write_fields=write_fields,
         mutable=(),
         started=started,
-        on_finish=partial(_plots, model, Path(output or "."), title, force_label)
+        on_finish=partial(_plots, stepping, Path(output or "."), title, force_label)
         if plots
         else None,
     )
+    model = stepping.model
     work = model.work
     base = (res.history, res.folder, res.wall_time, res.steps, work["am"], work["newton"])
     return FractureResult(*base, work["krylov"], res.cutbacks, res.status, model.h_min, model=model)
@@ -236,10 +310,14 @@ def _stepper(loading: Loading, params: Params) -> AdaptiveStepper:
     )
 
 
-def _info(model: FractureModel, params: Params, prefix: str) -> dict[str, Any]:
-    """The run's parameters as ``run.json`` holds them."""
+def _info(
+    model: FractureModel, params: Params, prefix: str, refinement: Refinement | None = None
+) -> dict[str, Any]:
+    """The run's parameters as ``run.json`` holds them (the coarse mesh's sizes)."""
     loading = model.loading
+    adaptive = {"refinement": asdict(refinement)} if refinement and refinement.adapt else {}
     return {
+        **adaptive,
         **asdict(params),
         "loads": list(loading.loads),
         "reaction": loading.reaction,
@@ -251,7 +329,7 @@ def _info(model: FractureModel, params: Params, prefix: str) -> dict[str, Any]:
 
 
 def _plots(
-    model: FractureModel,
+    stepping: _Stepping,
     folder: Path,
     title: str,
     force_label: str,
@@ -261,6 +339,7 @@ def _plots(
     """Force-displacement and energy curves (rank 0) and the crack picture (gathered)."""
     from femgp.fem.plots import plot_field, plot_history
 
+    model = stepping.model
     if model.comm.rank == 0 and len(history) > 1:
         if model.loading.reaction is not None:
             plot_history(

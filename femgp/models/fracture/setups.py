@@ -1,4 +1,4 @@
-"""The classic fracture set-ups: the bar, SENT, SENS and the surfing test.
+"""The classic fracture set-ups: the bar, SENT, SENS, the surfing test and the L-panel.
 
 Each function builds the mesh, the parameters and the loading, and returns a
 :class:`Setup` that :func:`femgp.models.fracture.run` takes apart. Demos, tests
@@ -27,10 +27,13 @@ from femgp.validation import check_positive
 
 __all__ = [
     "MIEHE_MATERIAL",
+    "WINKLER_MATERIAL",
     "Setup",
     "bar",
     "g_theta_observer",
     "k_field",
+    "lpanel",
+    "lpanel_loads",
     "notched_shear",
     "notched_tension",
     "notched_tension_3d",
@@ -39,6 +42,10 @@ __all__ = [
 
 #: Miehe, Hofacker, Welschinger (2010): E = 210 kN/mm^2, nu = 0.3, Gc = 2.7e-3 kN/mm.
 MIEHE_MATERIAL: dict[str, float] = {"E": 210.0, "nu": 0.3, "Gc": 2.7e-3}
+
+#: Winkler's L-panel concrete as modelled by Ambati, Gerasimov, De Lorenzis (2015):
+#: lambda = 6.16, mu = 10.95 kN/mm^2 (E = 25.85 kN/mm^2, nu = 0.18), Gc = 8.9e-5 kN/mm.
+WINKLER_MATERIAL: dict[str, float] = {"E": 25.85, "nu": 0.18, "Gc": 8.9e-5}
 
 
 @dataclass
@@ -120,6 +127,7 @@ def bar(
     loads: Sequence[float] | None = None,
     clamp_damage: bool = False,
     max_cells: int | None = None,
+    quadrilateral: bool = True,
     **overrides: Any,
 ) -> Setup:
     """A bar in traction: ``u_x = 0`` on the left, ``u_x = load`` on the right, ``u_y = 0``
@@ -130,10 +138,13 @@ def bar(
     ``clamp_damage`` the damage is held at 0 at both ends, which makes the
     crack localise in the middle (use an odd number of cells to centre it on
     one element). The reaction is the force on the right end (divide by
-    ``height`` for the stress).
+    ``height`` for the stress). ``quadrilateral=False``: triangles (adaptive
+    refinement needs them).
     """
     params = _params({"E": 1.0, "nu": 0.0, "Gc": 1.0, "ell": 0.1, "model": "AT1"}, overrides)
-    tm = fmeshes.bar(comm, length=length, height=height, h=h, max_cells=max_cells)
+    tm = fmeshes.bar(
+        comm, length=length, height=height, h=h, max_cells=max_cells, quadrilateral=quadrilateral
+    )
     bcs = (
         DisplacementBC("left", 0, 0.0),
         DisplacementBC("right", 0, 1.0, loaded=True),
@@ -404,4 +415,56 @@ def surfing(
         if g_theta is None
         else g_theta_observer(params.ell, r1=g_theta[0], r2=g_theta[1]),
         extra_columns=() if g_theta is None else ("tip", "G"),
+    )
+
+
+def lpanel_loads(*, u_max: float = 1.0, du: float = 0.01) -> tuple[float, ...]:
+    """L-panel load-point displacements (mm): ``du`` steps up to ``u_max``."""
+    u_max = check_positive("u_max", u_max)
+    du = check_positive("du", du)
+    n = max(1, round(u_max / du))
+    return tuple(float(u_max * (k + 1) / n) for k in range(n))
+
+
+def lpanel(
+    comm: MPI.Comm = MPI.COMM_WORLD,
+    *,
+    ell: float = 10.0,
+    h: float | None = None,
+    h_far: float | None = None,
+    loads: Sequence[float] | None = None,
+    mesh: TaggedMesh | None = None,
+    max_cells: int | None = None,
+    **overrides: Any,
+) -> Setup:
+    """Winkler's L-shaped concrete panel (mm, kN), as in Ambati et al. (2015).
+
+    The panel of :func:`femgp.fem.meshes.panels.lpanel` (``[0, 500]^2`` without
+    its lower-right quarter): the bottom edge clamped, the ``load`` segment of
+    the arm's lower face (centred 30 mm from the free end) pushed up by the load
+    (mm), ``u_x`` free there. Material :data:`WINKLER_MATERIAL`, AT2 with the
+    volumetric-deviatoric split, plane strain, by default. The reaction is the
+    vertical force on the load segment per mm of thickness (kN/mm; the panel of
+    the experiments is 100 mm thick). ``h`` (default ``ell / 2``) is the mesh
+    size in the band left of the re-entrant corner, ``h_far`` elsewhere; a
+    ``mesh`` given replaces the generated one (groups ``bottom`` and ``load``).
+    """
+    from femgp.fem.meshes.panels import lpanel as lpanel_mesh
+
+    ell = check_positive("ell", ell)
+    base = {**WINKLER_MATERIAL, "ell": ell, "model": "AT2", "split": "voldev"}
+    params = _params(base, overrides)
+    h = ell / 2 if h is None else check_positive("h", h)
+    if mesh is not None:
+        require_plane_mesh(mesh, "L-panel")
+    tm = mesh or lpanel_mesh(comm, h=h, h_far=h_far, max_cells=max_cells)
+    bcs = (DisplacementBC("bottom", None, (0.0, 0.0)), DisplacementBC("load", 1, 1.0, loaded=True))
+    loading = Loading(bcs, tuple(lpanel_loads() if loads is None else loads), reaction=("load", 1))
+    return Setup(
+        tm,
+        params,
+        loading,
+        info={"h_band": h, "ell": ell, "thickness": 100.0},
+        title="L-panel",
+        force_label="vertical force on the load segment [kN/mm]",
     )
