@@ -42,9 +42,9 @@ __all__ = [
     "critic_step",
     "discriminator_loss",
     "generator_step",
-    "stepped_parameters",
     "mlp",
     "r1_r2_step",
+    "stepped_parameters",
     "wasserstein_loss",
 ]
 
