@@ -63,10 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = cli.parse_with_petsc(p, argv)
 
     # Import the finite-element layer once the arguments are known to be good.
-    from femgp.cli.cases import ADAPT_COARSE, fracture_setup, fracture_start, refinement_for
-    from femgp.cli.fracture import headline
-    from femgp.fem.meshes import read_msh
-    from femgp.models.fracture import run
+    from femgp.cli.cases import ADAPT_COARSE, fracture_start, refinement_for, run_fracture_case
     from femgp.models.fracture.setups import lpanel_loads
     from femgp.validation import check_positive
 
@@ -83,28 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     loads = lpanel_loads(u_max=1.0, du=0.005 if args.fine else 0.01)
     if args.quick:
         loads = loads[:3]
-    mesh = read_msh(args.mesh, comm) if args.mesh else None
-    setup = fracture_setup(
-        "lpanel",
-        comm,
-        ell=ell,
-        h=h,
-        h_far=h_far,
-        loads=loads,
-        mesh=mesh,
-        max_cells=args.max_cells,
-        **params,
-    )
-    if comm.rank == 0:
-        print(headline(setup, comm.size, unit="mm"), flush=True)
-    result = run(
-        setup.mesh,
-        setup.params,
-        setup.loading,
-        **options,
-        **setup.run_options,
-        refinement=refinement,
-    )
+    _, result = run_fracture_case(
+        "lpanel", comm, args, options, refinement=refinement,
+        ell=ell, h=h, h_far=h_far, loads=loads, **params,
+    )  # fmt: skip
 
     # ## Peak load and crack path
     peak = result.peak_reaction * THICKNESS

@@ -274,10 +274,6 @@ def run_notched_demo(case: str, args: Any) -> tuple[Any, fracture_setups.Setup, 
     meshes the plate (or reads ``--mesh``), prints the set-up's headline and
     runs the load path. Returns ``(comm, setup, result)``.
     """
-    from femgp.cli.fracture import headline
-    from femgp.fem.meshes import read_msh
-    from femgp.models.fracture import run
-
     comm, options, params = fracture_start(args)
     adapt = bool(getattr(args, "adapt", False))
     resolution = notched_resolution(
@@ -285,8 +281,33 @@ def run_notched_demo(case: str, args: Any) -> tuple[Any, fracture_setups.Setup, 
     )
     h_target = resolution.pop("h_target", None)
     refinement = refinement_for(args, resolution["ell"], h_min=h_target)
+    setup, result = run_fracture_case(
+        case, comm, args, options, refinement=refinement, **resolution, **params
+    )
+    return comm, setup, result
+
+
+def run_fracture_case(
+    case: str,
+    comm: Any,
+    args: Any,
+    options: dict[str, Any],
+    *,
+    refinement: Any = None,
+    **setup_args: Any,
+) -> tuple[fracture_setups.Setup, Any]:
+    """Build the registry case ``case`` (on ``--mesh`` when given), print its headline
+    (rank 0) and run its load path with the run ``options`` and ``refinement``.
+
+    ``setup_args`` go to :func:`fracture_setup` (resolution, loads, Params overrides).
+    Returns ``(setup, result)``.
+    """
+    from femgp.cli.fracture import headline
+    from femgp.fem.meshes import read_msh
+    from femgp.models.fracture import run
+
     mesh = read_msh(args.mesh, comm) if args.mesh else None
-    setup = fracture_setup(case, comm, mesh=mesh, max_cells=args.max_cells, **resolution, **params)
+    setup = fracture_setup(case, comm, mesh=mesh, max_cells=args.max_cells, **setup_args)
     if comm.rank == 0:
         print(headline(setup, comm.size, unit="mm"), flush=True)
     result = run(
@@ -297,4 +318,4 @@ def run_notched_demo(case: str, args: Any) -> tuple[Any, fracture_setups.Setup, 
         **setup.run_options,
         refinement=refinement,
     )
-    return comm, setup, result
+    return setup, result

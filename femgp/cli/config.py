@@ -237,6 +237,8 @@ def _fracture(case: str) -> Schema:
     s["params"] = keys_from_dataclass(Params)
     s["refinement"] = dict(REFINEMENT)
     loads = Key("floats", doc="explicit load steps (replace the generated path)")
+    # the generated SENT path (setups.sent_loads), 2D and 3D
+    sent_path = {name: Key("float") for name in ("u_max", "du", "u_fine", "du_fine")}
     if case in ("sent", "sens"):
         s["mesh"] = {
             "file": Key("str", doc="a .msh file with the facet groups the loading needs"),
@@ -246,13 +248,7 @@ def _fracture(case: str) -> Schema:
             "max_cells": MAX_CELLS,
         }
         if case == "sent":
-            s["loading"] = {
-                "u_max": Key("float"),
-                "du": Key("float"),
-                "u_fine": Key("float"),
-                "du_fine": Key("float"),
-                "loads": loads,
-            }
+            s["loading"] = {**sent_path, "loads": loads}
         else:
             s["loading"] = {"ranges": Key("ranges"), "loads": loads}
     elif case == "sent3d":
@@ -261,13 +257,7 @@ def _fracture(case: str) -> Schema:
             "thickness": Key("float", doc="slab thickness (mm)"),
             "max_cells": MAX_CELLS,
         }
-        s["loading"] = {
-            "u_max": Key("float"),
-            "du": Key("float"),
-            "u_fine": Key("float"),
-            "du_fine": Key("float"),
-            "loads": loads,
-        }
+        s["loading"] = {**sent_path, "loads": loads}
     elif case == "lpanel":
         s["mesh"] = {
             "file": Key("str", doc="a .msh file with facet groups 'bottom' and 'load'"),

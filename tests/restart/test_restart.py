@@ -215,6 +215,20 @@ def _need_mpi(*ranks: int) -> None:
         pytest.skip("mpirun not found")
 
 
+def _seeded(model: str, first: int, second: int) -> tuple[int, random.Random]:
+    """The seed of one kill/restart case (FEMGP_RESTART_SEED shifts all) and its generator."""
+    base = int(os.environ.get("FEMGP_RESTART_SEED", "0"))
+    seed = base + zlib.crc32(f"{model}/{first}/{second}".encode()) % 10_000
+    return seed, random.Random(seed)
+
+
+def _kill_at_row(cmd: list[str], out: Path, kill_at: int, msg: str) -> None:
+    """Run ``cmd`` until ``history.csv`` has row ``kill_at``, SIGKILL it; it must not have ended."""
+    _run_until(cmd, out / "history.csv", kill_at + 1, signal.SIGKILL)
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "running", f"{msg}: the run was not killed ({info['status']})"
+
+
 # The restarts on the other rank count run in `make test`; the same-count ones repeat
 # that path and run with the slow marker (`make test-slow`).
 SAME_RANKS = pytest.mark.slow
@@ -234,22 +248,13 @@ SAME_RANKS = pytest.mark.slow
 def test_kill_and_restart(reference, tmp_path, model, first, second):
     """SIGKILL at a random step, restart (same or other rank count): same history."""
     _need_mpi(first, second)
-    base = int(os.environ.get("FEMGP_RESTART_SEED", "0"))
-    seed = base + zlib.crc32(f"{model}/{first}/{second}".encode()) % 10_000
-    rng = random.Random(seed)
+    seed, rng = _seeded(model, first, second)
     steps = CASE_STEPS[model]
     every = rng.randint(1, 5)
     kill_at = rng.randint(every + 3, steps - 12)
     msg = f"{model} {first}->{second} ranks, seed {seed}, every {every}, kill at row {kill_at}"
     out = tmp_path / model
-    _run_until(
-        _cmd(first, model, out, "--checkpoint-every", str(every)),
-        out / "history.csv",
-        kill_at + 1,
-        signal.SIGKILL,
-    )
-    info = json.loads((out / "run.json").read_text())
-    assert info["status"] == "running", f"{msg}: the run was not killed ({info['status']})"
+    _kill_at_row(_cmd(first, model, out, "--checkpoint-every", str(every)), out, kill_at, msg)
     _run(_cmd(second, model, out, "--checkpoint-every", str(every), "--restart"))
     _compare(reference[model], out, msg)
     assert json.loads((out / "run.json").read_text())["status"] == "finished", msg
@@ -262,9 +267,7 @@ def test_adaptive_kill_and_restart(reference, tmp_path, first, second):
     (one time series across the meshes) are those of the uninterrupted run."""
     _need_mpi(first, second)
     model = "fracture_adapt"
-    base = int(os.environ.get("FEMGP_RESTART_SEED", "0"))
-    seed = base + zlib.crc32(f"{model}/{first}/{second}".encode()) % 10_000
-    rng = random.Random(seed)
+    seed, rng = _seeded(model, first, second)
     steps = CASE_STEPS[model]
     ref = _history(reference[model] / "history.csv")
     refined = int(np.argmax(ref["dofs"] > ref["dofs"][0]))  # the first step on a new mesh
@@ -273,14 +276,7 @@ def test_adaptive_kill_and_restart(reference, tmp_path, first, second):
     kill_at = rng.randint(refined + every + 1, steps - 4)
     msg = f"{model} {first}->{second} ranks, seed {seed}, every {every}, kill at row {kill_at}"
     out = tmp_path / model
-    _run_until(
-        _cmd(first, model, out, "--checkpoint-every", str(every)),
-        out / "history.csv",
-        kill_at + 1,
-        signal.SIGKILL,
-    )
-    info = json.loads((out / "run.json").read_text())
-    assert info["status"] == "running", f"{msg}: the run was not killed ({info['status']})"
+    _kill_at_row(_cmd(first, model, out, "--checkpoint-every", str(every)), out, kill_at, msg)
     proc = _run(_cmd(second, model, out, "--checkpoint-every", str(every), "--restart"))
     line = next((ln for ln in proc.stderr.splitlines() if "restarting from" in ln), "")
     assert line, f"{msg}: no 'restarting from' line:\n{proc.stderr[-2000:]}"
