@@ -73,7 +73,7 @@ def _bar(comm: Any, adapt: bool) -> tuple[Any, Any, Any]:
         predictor=False,
     )
     tm = bar_mesh(comm, length=1.0, height=height, h=2 * ell, quadrilateral=False)
-    h_min = math.hypot(ell / 4, height / 8) * (1 + 1e-9)
+    h_min = math.sqrt(ell / 4 * height / 8) * (1 + 1e-9)  # the size of ell/4 x height/8 cells
     if not adapt:  # the coarse mesh refined uniformly to the adaptive size: 640 cells
         import numpy as np
 
@@ -86,25 +86,31 @@ def _bar(comm: Any, adapt: bool) -> tuple[Any, Any, Any]:
     return tm, s, ref
 
 
-def _notched(comm: Any, case: str, adapt: bool, fine: bool) -> tuple[Any, Any, Any]:
+def _notched(
+    comm: Any, case: str, adapt: bool, fine: bool, threshold: float | None
+) -> tuple[Any, Any, Any]:
     from femgp.cli.cases import fracture_setup, notched_resolution
     from femgp.fem.adapt import Refinement
 
     res = notched_resolution(case, fine=fine, adapt=adapt)
     target = res.pop("h_target", None)
     s = fracture_setup(case, comm, **res)
-    ref = Refinement(adapt=True, h_min=target, zone=res["ell"]) if adapt else None
+    ref = None
+    if adapt:
+        ref = Refinement(adapt=True, h_min=target, zone=res["ell"], threshold=threshold)
     return s.mesh, s, ref
 
 
-def _one(comm: Any, case: str, adapt: bool, fine: bool) -> dict[str, Any]:
+def _one(
+    comm: Any, case: str, adapt: bool, fine: bool, threshold: float | None = None
+) -> dict[str, Any]:
     from femgp.fem.adapt import num_cells
     from femgp.models.fracture import run
 
     if case == "bar":
         tm, s, ref = _bar(comm, adapt)
     else:
-        tm, s, ref = _notched(comm, case, adapt, fine)
+        tm, s, ref = _notched(comm, case, adapt, fine, threshold)
     cells0 = num_cells(tm.mesh)
     load = os.getloadavg()[0]
     cpu0 = _cpu(comm)
@@ -130,6 +136,7 @@ def _one(comm: Any, case: str, adapt: bool, fine: bool) -> dict[str, Any]:
         "cells_start": cells0,
         "cells_end": num_cells(res.model.mesh),
         "status": res.status,
+        "threshold": None if ref is None else ref.threshold,
     }
 
 
@@ -196,6 +203,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     size.add_argument("--fine", action="store_true", help="the literature resolution (long)")
     p.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
     p.add_argument("--output", default=None, help="results folder (default benchmarks/results)")
+    p.add_argument(
+        "--threshold", type=float, default=None,
+        help="damage that marks a cell (default: the model's, 0.01 for AT1 and 0.1 for AT2)",
+    )  # fmt: skip
     args = parse_with_petsc(p, argv)
 
     from mpi4py import MPI
@@ -208,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stem = "fracture_adapt" + ("" if args.fine else "_quick")
     runs, comparison = [], []
     for case in args.cases:
-        pair = [_one(comm, case, adapt, args.fine) for adapt in (False, True)]
+        pair = [_one(comm, case, adapt, args.fine, args.threshold) for adapt in (False, True)]
         runs += pair
         comparison.append(_compare(*pair))
         out = {"size": label, "ranks": comm.size, "runs": runs, "comparison": comparison}

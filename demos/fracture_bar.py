@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ell = check_positive("ell", params.get("ell", 0.1))  # before 5 / ell below
     height = 0.02
     # Adaptive: h_min is a cell diameter; cells ell / 4 long are 8 across the height.
-    refinement = refinement_for(args, ell, h_min=math.hypot(ell / 4, height / 8) * (1 + 1e-9))
+    refinement = refinement_for(args, ell, h_min=math.sqrt(ell / 4 * height / 8) * (1 + 1e-9))
 
     # ## The bar
     # 1 / h cells along the bar (odd), one across; the load is the end

@@ -63,7 +63,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = cli.parse_with_petsc(p, argv)
 
     # Import the finite-element layer once the arguments are known to be good.
-    from femgp.cli.cases import ADAPT_COARSE, fracture_start, refinement_for, run_fracture_case
+    from femgp.cli.cases import (
+        adaptive_coarse_size,
+        fracture_start,
+        refinement_for,
+        run_fracture_case,
+    )
     from femgp.models.fracture.setups import lpanel_loads
     from femgp.validation import check_positive
 
@@ -72,10 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # ## Mesh and loading
     # Pre-refined: h = ell / 2.5 (``--fine``: ell / 4) in the band left of the
-    # corner. Adaptive: 2 ell everywhere, refined to that size where needed.
+    # corner. Adaptive: about 2 ell everywhere (that size times a power of two),
+    # refined to that size where needed.
     h_fine = ell / 4 if args.fine else ell / 2.5
     refinement = refinement_for(args, ell, h_min=h_fine)
-    h, h_far = (ADAPT_COARSE * ell, ADAPT_COARSE * ell) if refinement else (h_fine, None)
+    h, h_far = (h_fine, None)
+    if refinement is not None:
+        h = h_far = adaptive_coarse_size(refinement.target(ell), ell)
     # The load point moves up by 0.01 mm per step to 1 mm (--fine: 0.005 mm).
     loads = lpanel_loads(u_max=1.0, du=0.005 if args.fine else 0.01)
     if args.quick:

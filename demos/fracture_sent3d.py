@@ -78,7 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = cli.parse_with_petsc(p, argv)
 
     # Import the finite-element layer once the arguments are known to be good.
-    from femgp.cli.cases import ADAPT_COARSE, fracture_setup, fracture_start, refinement_for
+    from femgp.cli.cases import (
+        adaptive_coarse_size,
+        fracture_setup,
+        fracture_start,
+        refinement_for,
+    )
     from femgp.cli.fracture import headline
     from femgp.models.fracture import run
     from femgp.models.fracture.setups import sent_loads
@@ -99,10 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         loads = sent_loads(u_max=8e-3, du=1e-3, u_fine=5e-3, du_fine=2.5e-4)
     if args.quick:
         loads = loads[:3]
-    # ``--adapt``: the band meshed at 2 ell, refined to h_band where the damage appears.
+    # ``--adapt``: the band meshed at about 2 ell (h_band times a power of two),
+    # refined to h_band where the damage appears.
     refinement = refinement_for(args, ell, h_min=h_band)
     if refinement is not None:
-        h_band = ADAPT_COARSE * ell
+        h_band = adaptive_coarse_size(refinement.target(ell), ell)
 
     # ## The slab
     # gmsh builds the notched slab on rank 0 (OpenCASCADE: the notched plate

@@ -17,6 +17,7 @@ above it is refused before meshing. Importing this module imports DOLFINx.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from femgp.models.fracture import setups as fracture_setups
 __all__ = [
     "FRACTURE_SETUPS",
     "TWINNING_SETUPS",
+    "adaptive_coarse_size",
     "cahn_hilliard_mesh",
     "fracture_setup",
     "fracture_start",
@@ -230,31 +232,51 @@ def refinement_for(args: Any, ell: float, **defaults: Any) -> Any:
     return Refinement(**{"zone": ell, **defaults, **opts})
 
 
-#: The coarse mesh of an adaptive run: this many ``ell`` (the issue's 2-4 ell).
+#: The coarse mesh of an adaptive run: at most this many ``ell`` (:func:`adaptive_coarse_size`).
 ADAPT_COARSE = 2.0
+
+def adaptive_coarse_size(h_target: float, ell: float) -> float:
+    """The coarse mesh size of an adaptive run that refines to ``h_target``.
+
+    ``h_target`` times the largest power of two (at least 2) not above
+    ``ADAPT_COARSE * ell / h_target``: a coarse mesh of at most ``2 ell``
+    (``2 ell`` from ``h_target = ell / 4``, ``1.6 ell`` from ``ell / 2.5``).
+    Each refinement pass halves the size of a cell
+    (:func:`femgp.fem.adapt.cell_sizes`), so the refined region reaches
+    ``h_target`` itself instead of overshooting to a cell up to twice smaller
+    (four times the cells in 2D) than the pre-refined mesh it is compared
+    with. Coarser than ``2 ell`` the AT2 damage that spreads below the marking
+    threshold is not resolved: SENS at ``3.2 ell`` dissipated 14 % more than
+    its pre-refined mesh, at ``1.6 ell`` 0.5 % less.
+    """
+    passes = max(1, math.floor(math.log2(ADAPT_COARSE * ell / h_target) + 1e-9))
+    return h_target * 2.0**passes
 
 
 def notched_resolution(
     case: str, *, fine: bool, ell: float | None = None, adapt: bool = False
 ) -> dict[str, Any]:
-    """``ell``, ``h_band`` and ``loads`` of the SENT (``"sent"``) and SENS demos.
+    """``ell``, ``h_band``, ``notch_width`` and ``loads`` of the SENT (``"sent"``) and SENS demos.
 
     ``fine`` is the literature resolution: ell = 0.015 mm, h = ell / 4 along the
     crack path, small load steps through the peak. The coarse default has
     ell / h = 2.5 and larger steps (ell = 0.03 mm for SENT, 0.05 mm for SENS).
     A given ``ell`` replaces the default one. With ``adapt`` the plate is meshed
-    at ``ADAPT_COARSE * ell`` everywhere (the refinement brings the crack's
-    path down to ``h_min``, by default ``ell / 4`` with ``fine``, else ``ell / 2.5``).
+    at :func:`adaptive_coarse_size` everywhere (about ``ADAPT_COARSE * ell``),
+    and the refinement brings the crack's path down to ``h_target`` (the fine
+    band's size: ``ell / 4`` with ``fine``, else ``ell / 2.5``). The V-notch is
+    ``2 h_target`` wide at the edge either way, so both meshes model one plate.
     """
     from femgp.models.fracture.setups import sent_loads
 
     default = 0.015 if fine else {"sent": 0.03, "sens": 0.05}[case]
     ell = default if ell is None else ell
     h_band = ell / 4 if fine else ell / 2.5
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"notch_width": 2 * h_band}
     if adapt:
-        out = {"h_target": h_band, "h_far": ADAPT_COARSE * ell}
-        h_band = ADAPT_COARSE * ell
+        coarse = adaptive_coarse_size(h_band, ell)
+        out.update(h_target=h_band, h_far=coarse)
+        h_band = coarse
     if case == "sent" and fine:
         loads = sent_loads(u_max=6.5e-3, du=1e-4, u_fine=4.5e-3, du_fine=1e-5)
     elif case == "sent":
@@ -276,11 +298,12 @@ def run_notched_demo(case: str, args: Any) -> tuple[Any, fracture_setups.Setup, 
     """
     comm, options, params = fracture_start(args)
     adapt = bool(getattr(args, "adapt", False))
-    resolution = notched_resolution(
-        case, fine=args.fine, ell=params.pop("ell", None), adapt=adapt
-    )
+    resolution = notched_resolution(case, fine=args.fine, ell=params.pop("ell", None), adapt=adapt)
     h_target = resolution.pop("h_target", None)
     refinement = refinement_for(args, resolution["ell"], h_min=h_target)
+    if refinement is not None and refinement.h_min != h_target:  # --h-min: coarse mesh to match
+        coarse = adaptive_coarse_size(refinement.target(resolution["ell"]), resolution["ell"])
+        resolution.update(h_band=coarse, h_far=coarse)
     setup, result = run_fracture_case(
         case, comm, args, options, refinement=refinement, **resolution, **params
     )

@@ -42,7 +42,7 @@ from femgp.models.fracture.setups import bar
 HEIGHT = 0.02
 ELL = 0.1
 H_COARSE = 0.2
-H_FINE = math.hypot(ELL / 4, HEIGHT / 8) * (1 + 1e-9)
+H_FINE = math.sqrt(ELL / 4 * HEIGHT / 8) * (1 + 1e-9)  # size of the ell/4 x height/8 cells
 ZONE = ELL
 
 

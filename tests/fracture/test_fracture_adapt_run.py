@@ -49,7 +49,7 @@ HEIGHT = 0.02
 ELL = 0.1
 H_COARSE = 0.2
 # h is the cell diameter: ell/4 long cells of the thin bar are slightly wider than ell/4
-H_FINE = math.hypot(ELL / 4, HEIGHT / 8) * (1 + 1e-9)
+H_FINE = math.sqrt(ELL / 4 * HEIGHT / 8) * (1 + 1e-9)  # size of the ell/4 x height/8 cells
 
 
 def _setup(comm, solver: str, fine: int = 20):

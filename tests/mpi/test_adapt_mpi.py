@@ -8,8 +8,6 @@ at the coarse nodes and for the damage bound across rank boundaries.
 
 from __future__ import annotations
 
-import math
-
 import femgp.fem._backend  # noqa: F401  (dolfinx_solver before dolfinx)
 
 import numpy as np
@@ -23,7 +21,7 @@ from femgp.fem.meshes.core import rectangle
 
 pytestmark = pytest.mark.mpi
 
-H0 = math.sqrt(2) / 8
+H0 = 1 / 8  # cell size (d! area)^(1/d) of the unit-square triangles
 
 
 def _band(x):

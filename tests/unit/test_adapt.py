@@ -9,8 +9,6 @@ The 2-rank versions are in tests/mpi/test_adapt_mpi.py.
 
 from __future__ import annotations
 
-import math
-
 import femgp.fem._backend  # noqa: F401  (dolfinx_solver before dolfinx)
 
 import numpy as np
@@ -37,7 +35,7 @@ from femgp.fem.meshes.core import rectangle
 
 COMM = MPI.COMM_SELF
 N = 8
-H0 = math.sqrt(2) / N
+H0 = 1 / N  # cell size (d! area)^(1/d) of the unit-square triangles
 
 
 def _square(n: int = N, *, quadrilateral: bool = False):

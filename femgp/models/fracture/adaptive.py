@@ -3,7 +3,7 @@
 The stepping driver asks the model to adapt after every successful attempt
 (see :func:`femgp.fem.driver.drive`); :class:`Adaptivity` answers for the
 fracture model: it marks the cells where the *trial* damage reaches
-``Refinement.threshold`` (plus ``Refinement.zone`` around them), refines them
+:func:`damage_threshold` (plus ``Refinement.zone`` around them), refines them
 to ``h <= h_min`` (default ``ell / 4``) with :func:`femgp.fem.adapt.adapt`,
 transfers the *committed* state (``u``, ``alpha``, the bound ``alpha_lb``
 (never lowered), the AT2 history ``H`` and the predictor's previous state)
@@ -29,7 +29,22 @@ from femgp.fem.adapt import Indicator, Refinement, adapt, collect_garbage
 from femgp.fem.meshes.core import TaggedMesh
 from femgp.models.fracture.model import FractureModel
 
-__all__ = ["Adaptivity"]
+__all__ = ["DAMAGE_THRESHOLDS", "Adaptivity", "damage_threshold"]
+
+#: The damage that marks a cell when ``Refinement.threshold`` is None, by model.
+#: AT1 has an elastic phase (no damage below the critical stress), so any
+#: damage means a crack is coming. AT2 damages at any strain: its homogeneous
+#: damage is ``E eps^2 / (E eps^2 + Gc / ell)``, 1/4 at the peak stress, and
+#: 0.1 is reached at 58 % of the peak strain; a threshold of 0.01 (17 % of it)
+#: refines most of a loaded plate long before it cracks.
+DAMAGE_THRESHOLDS = {"AT1": 0.01, "AT2": 0.1}
+
+
+def damage_threshold(refinement: Refinement, model: str) -> float:
+    """The damage that marks a cell: ``refinement.threshold``, else the model's default."""
+    if refinement.threshold is not None:
+        return refinement.threshold
+    return DAMAGE_THRESHOLDS[model]
 
 
 class _Transferred:
@@ -78,7 +93,7 @@ class Adaptivity:
         res = adapt(
             model.tm,
             functions,
-            [Indicator(model.alpha, ref.threshold, "damage")],
+            [Indicator(model.alpha, damage_threshold(ref, model.params.model), "damage")],
             ref,
             ell=model.params.ell,
             lower_bounds=bounds,

@@ -179,6 +179,7 @@ def _notched(
     mesh: TaggedMesh | None,
     max_cells: int | None,
     overrides: dict[str, Any],
+    notch_width: float | None = None,
 ) -> Setup:
     ell = check_positive("ell", ell)
     base = {**MIEHE_MATERIAL, "ell": ell, "model": "AT2", "split": "spectral"}
@@ -192,6 +193,7 @@ def _notched(
         h_far=h_far,
         band=band,
         band_halfwidth=max(3 * ell, 0.03),
+        notch_width=notch_width,
         max_cells=max_cells,
     )
     bcs = (DisplacementBC("bottom", None, (0.0, 0.0)), *top, *extra)
@@ -225,6 +227,7 @@ def notched_tension(
     loads: Sequence[float] | None = None,
     mesh: TaggedMesh | None = None,
     max_cells: int | None = None,
+    notch_width: float | None = None,
     **overrides: Any,
 ) -> Setup:
     """Single-edge notched tension (SENT) in mm and kN, after Miehe et al. (2010).
@@ -234,6 +237,8 @@ def notched_tension(
     unit thickness of 1 mm). AT2 with the spectral split, plane strain, by
     default; ``h_band`` defaults to ``ell / 4`` along the crack path. A ``mesh``
     given replaces the gmsh plate (it needs the groups ``bottom`` and ``top``).
+    ``notch_width`` is the opening of the V-notch at the left edge (default
+    ``2 h_band``; a run that refines from a coarse mesh gives the fine one's).
     """
     return _notched(
         comm,
@@ -248,6 +253,7 @@ def notched_tension(
         mesh=mesh,
         max_cells=max_cells,
         overrides=overrides,
+        notch_width=notch_width,
     )
 
 
@@ -307,6 +313,7 @@ def notched_shear(
     loads: Sequence[float] | None = None,
     mesh: TaggedMesh | None = None,
     max_cells: int | None = None,
+    notch_width: float | None = None,
     **overrides: Any,
 ) -> Setup:
     """Single-edge notched shear (SENS) in mm and kN, after Miehe et al. (2010).
@@ -314,6 +321,7 @@ def notched_shear(
     Bottom edge fixed, top edge moved horizontally by the load with ``u_y = 0``,
     ``u_y = 0`` on the left and right edges; the reaction is the horizontal
     force on the top edge. The crack curves down towards the bottom right.
+    ``notch_width`` as in :func:`notched_tension`.
     """
     if loads is None:
         loads = tuple(float(v) for v in np.arange(1e-4, 1.6e-2 + 1e-9, 1e-4))
@@ -330,6 +338,7 @@ def notched_shear(
         mesh=mesh,
         max_cells=max_cells,
         overrides=overrides,
+        notch_width=notch_width,
     )
 
 
