@@ -97,7 +97,10 @@ def _notched(
     s = fracture_setup(case, comm, **res)
     ref = None
     if adapt:
-        ref = Refinement(adapt=True, h_min=target, zone=res["ell"], threshold=threshold)
+        ell = res["ell"]
+        ref = Refinement(
+            adapt=True, h_min=target, zone=ell, lookahead=2 * ell, threshold=threshold
+        )
     return s.mesh, s, ref
 
 

@@ -220,8 +220,9 @@ def fracture_start(args: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
 def refinement_for(args: Any, ell: float, **defaults: Any) -> Any:
     """The :class:`femgp.fem.adapt.Refinement` of a fracture demo's ``--adapt`` options.
 
-    ``None`` without ``--adapt``. The zone defaults to ``ell``; ``defaults``
-    (for example ``h_min``) give way to the command line.
+    ``None`` without ``--adapt``. The zone defaults to ``ell`` and the
+    lookahead to ``2 ell``; ``defaults`` (for example ``h_min``) give way to
+    the command line.
     """
     from femgp.cli.fracture import refinement_options
     from femgp.fem.adapt import Refinement
@@ -229,7 +230,7 @@ def refinement_for(args: Any, ell: float, **defaults: Any) -> Any:
     opts = refinement_options(args)
     if opts is None:
         return None
-    return Refinement(**{"zone": ell, **defaults, **opts})
+    return Refinement(**{"zone": ell, "lookahead": 2 * ell, **defaults, **opts})
 
 
 #: The coarse mesh of an adaptive run: at most this many ``ell`` (:func:`adaptive_coarse_size`).

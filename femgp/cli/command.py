@@ -207,7 +207,7 @@ def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
     if adapt:
         from femgp.fem.adapt import Refinement
 
-        ref_t = {"zone": setup.params.ell, **ref_t}
+        ref_t = {"zone": setup.params.ell, "lookahead": 2 * setup.params.ell, **ref_t}
         refinement = cfg.build("refinement", Refinement, **ref_t)
         cfg.build("refinement", refinement.check_mesh, setup.mesh.mesh, setup.params.ell)
     title = cfg[""].get("title") or setup.title

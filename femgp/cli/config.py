@@ -225,6 +225,7 @@ REFINEMENT: dict[str, Key] = {
     "threshold": Key("float", doc="damage that marks a cell (default 0.01 for AT1, 0.1 for AT2)"),
     "driving_ratio": Key("float", doc="Refinement.driving_ratio"),
     "zone": Key("float", doc="refine within this distance of marked cells (default ell)"),
+    "lookahead": Key("float", doc="when refining, refine this much farther (default 2 ell)"),
     "max_cells": Key("int", doc="cap on the cell count (a warning names it when reached)"),
     "max_passes": Key("int", doc="refinement passes per step"),
 }

@@ -101,7 +101,9 @@ def add_fracture_options(p: argparse.ArgumentParser, *, default_output: str) -> 
 
 
 def add_refinement_options(p: argparse.ArgumentParser) -> None:
-    """Add ``--adapt --h-min --adapt-threshold --adapt-zone`` (docs/adaptivity.md).
+    """Add ``--adapt --h-min --adapt-threshold --adapt-zone --adapt-lookahead``.
+
+    See docs/adaptivity.md.
 
     The cap on cells is ``--max-cells``. Values are validated by
     :class:`femgp.fem.adapt.Refinement` (one-line errors).
@@ -129,12 +131,20 @@ def add_refinement_options(p: argparse.ArgumentParser) -> None:
         metavar="W",
         help="also refine within W of those cells (a length; default ell)",
     )
+    g.add_argument(
+        "--adapt-lookahead",
+        type=float,
+        default=None,
+        metavar="W",
+        help="when refining, also refine W farther (a length; default 2 ell)",
+    )
 
 
 def refinement_options(args: Any) -> dict[str, Any] | None:
     """The ``Refinement`` fields given on the command line; None without ``--adapt``.
 
-    ``zone`` is left out when not given (the script puts its ``ell``); the
+    ``zone`` and ``lookahead`` are left out when not given (the script puts
+    ``ell`` and ``2 ell``); the
     cap on cells is ``--max-cells`` when given.
 
     Raises:
@@ -146,12 +156,18 @@ def refinement_options(args: Any) -> dict[str, Any] | None:
         "h_min": getattr(args, "h_min", None),
         "threshold": getattr(args, "adapt_threshold", None),
         "zone": getattr(args, "adapt_zone", None),
+        "lookahead": getattr(args, "adapt_lookahead", None),
     }
     given = {k: v for k, v in given.items() if v is not None}
     if not getattr(args, "adapt", False):
         if given:
             flags = ", ".join(
-                {"h_min": "--h-min", "threshold": "--adapt-threshold", "zone": "--adapt-zone"}[k]
+                {
+                    "h_min": "--h-min",
+                    "threshold": "--adapt-threshold",
+                    "zone": "--adapt-zone",
+                    "lookahead": "--adapt-lookahead",
+                }[k]
                 for k in given
             )
             raise InputError(f"{flags} need(s) --adapt (adaptive refinement is off)")

@@ -130,6 +130,10 @@ class Refinement:
         driving_ratio: refine where the elastic driving force reaches this
             fraction of its critical value, in (0, 1].
         zone: width of the zone refined around the marked cells (a length, >= 0).
+        lookahead: when a refinement is needed (a cell of the zone is above
+            the target), refine this much farther as well (a length, >= 0),
+            so that the next steps of a growing crack find their mesh ready
+            instead of refining and solving again at every step.
         max_cells: the cap on the global number of cells; a pass that would
             exceed it is not made (a warning names the cap).
         max_passes: refinement passes per call (each halves h in the marked region).
@@ -140,6 +144,7 @@ class Refinement:
     threshold: float | None = None
     driving_ratio: float = 0.9
     zone: float = 0.0
+    lookahead: float = 0.0
     max_cells: int = 2_000_000
     max_passes: int = 8
 
@@ -165,6 +170,10 @@ class Refinement:
         object.__setattr__(self, "threshold", t)
         object.__setattr__(self, "driving_ratio", r)
         object.__setattr__(self, "zone", z)
+        a = _number("lookahead", self.lookahead)
+        if a < 0:
+            raise InputError(f"refinement lookahead must be >= 0, got {self.lookahead!r}")
+        object.__setattr__(self, "lookahead", a)
         object.__setattr__(self, "max_cells", _int("max_cells", self.max_cells, 1))
         object.__setattr__(self, "max_passes", _int("max_passes", self.max_passes, 1))
 
@@ -576,7 +585,9 @@ def adapt(
 ) -> AdaptResult:
     """Refine where the indicators say until ``h <= target`` there; transfer the fields.
 
-    The indicators are evaluated once, on the input mesh (plus the zone). Each
+    The indicators are evaluated once, on the input mesh (plus the zone; with
+    ``refinement.lookahead``, a second time with the wider zone when the first
+    finds a cell to refine). Each
     pass splits every edge of the marked cells still larger than the target;
     the children of marked cells stay marked. A pass whose estimated cell
     count (:func:`estimate_cells`) exceeds ``refinement.max_cells`` is not
@@ -601,9 +612,14 @@ def adapt(
     _check_simplices(msh0)
     target = refinement.target(ell)
     marked = mark_cells(msh0, indicators, zone=refinement.zone)
+    tol = 1 + 1e-9
+    if refinement.lookahead > 0:
+        coarse = int(np.sum(cell_sizes(msh0, marked) > target * tol))
+        if comm.allreduce(coarse, op=MPI.SUM) > 0:  # refining anyway: go farther
+            zone = refinement.zone + refinement.lookahead
+            marked = mark_cells(msh0, indicators, zone=zone)
     result.marked = comm.allreduce(len(marked), op=MPI.SUM)
     current = tm
-    tol = 1 + 1e-9
     for _ in range(refinement.max_passes):
         msh = current.mesh
         todo = marked[cell_sizes(msh, marked) > target * tol]

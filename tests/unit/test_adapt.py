@@ -1,7 +1,7 @@
 """Adaptive refinement (femgp.fem.adapt): marking, passes, the cell cap, exact transfers.
 
 A structured triangle mesh of the unit square (8 x 8 squares, right diagonals,
-cell diameter h0 = sqrt(2)/8) is refined where indicators say. Refinement by
+cell size h0 = (2 area)^(1/2) = 1/8) is refined where indicators say. Refinement by
 edge splitting nests the meshes, so P1, P2 and DG0 transfers are exact; each
 exactness test has a control on a non-nested mesh where the same check fails.
 The 2-rank versions are in tests/mpi/test_adapt_mpi.py.
@@ -119,9 +119,38 @@ def test_zone_adds_the_cells_near_marked_ones():
     np.testing.assert_array_equal(np.sort(zoned), np.flatnonzero(d <= 0.2 + 1e-12))
 
 
+@pytest.mark.parametrize("gdim", [2, 3])
+def test_zone_search_equals_the_brute_force_one(gdim):
+    """The cell list of the zone finds exactly the points within the radius of a centre."""
+    from femgp.fem.adapt import _within
+
+    rng = np.random.default_rng(7)
+    for n, m, r in ((4000, 600, 0.05), (500, 1, 0.3), (300, 2000, 0.01)):
+        points = rng.random((n, gdim))
+        centres = 0.2 + 0.5 * rng.random((m, gdim))
+        brute = ((points[:, None, :] - centres[None]) ** 2).sum(axis=2).min(axis=1)
+        expect = brute <= r * r * (1 + 1e-12)
+        got = _within(points, centres, r)
+        np.testing.assert_array_equal(got, expect)
+        assert 0 < expect.sum() < n  # the case is not trivial
+
+
+def test_cell_size_is_the_leg_of_the_right_simplex():
+    """(d! |K|)^(1/d): 1/n on the unit square's triangles and the unit cube's tetrahedra."""
+    from dolfinx.mesh import create_unit_cube
+
+    from femgp.fem.adapt import cell_sizes
+
+    np.testing.assert_allclose(cell_sizes(_square().mesh), 1 / N, rtol=1e-12)
+    cube = create_unit_cube(COMM, 3, 3, 3)
+    np.testing.assert_allclose(cell_sizes(cube), 1 / 3, rtol=1e-12)
+    # control: the diameter differs (sqrt(2)/n for the triangles)
+    assert _square().mesh.h(2, np.arange(4, dtype=np.int32)).min() > 1.4 / N
+
+
 @pytest.mark.parametrize("factor, passes", [(2, 1), (4, 2), (8, 3)])
 def test_h_target_reached_in_log2_passes(factor, passes):
-    """Each pass halves the diameter of the marked right triangles: log2(h0 / h) passes."""
+    """Each pass halves the size of the marked right triangles: log2(h0 / h) passes."""
     tm = _square()
     res = _adapted(tm, {"alpha": _p1(tm, _band)}, h_min=H0 / factor * (1 + 1e-9))
     assert res.passes == passes
@@ -322,3 +351,13 @@ def test_quadrilaterals_and_unknown_bounds_are_refused():
     tm = _square()
     with pytest.raises(InputError, match="lower bound 'lb'"):
         transfer_state({"a": _p1(tm, _band)}, tm.mesh, lower_bounds={"a": "lb"})
+
+
+def test_adaptive_coarse_mesh_is_the_target_times_a_power_of_two():
+    """At most 2 ell, and k halvings reach the target exactly (no extra pass)."""
+    from femgp.cli.cases import adaptive_coarse_size
+
+    ell = 0.015
+    assert adaptive_coarse_size(ell / 4, ell) == pytest.approx(2 * ell)
+    assert adaptive_coarse_size(ell / 2.5, ell) == pytest.approx(1.6 * ell)
+    assert adaptive_coarse_size(ell, ell) == pytest.approx(2 * ell)  # at least one pass
