@@ -66,11 +66,13 @@ from femgp.errors import InputError
 
 __all__ = [
     "BLOCK_PC",
+    "FPP_CHOICES",
     "CahnHilliardPC",
     "SchurScales",
     "block_pc_in_use",
     "configure_block_pc",
     "field_index_sets",
+    "fpp_choice",
 ]
 
 #: PETSc options (under a problem's prefix) selecting the block preconditioner.
@@ -161,6 +163,19 @@ def _inner_ksp(comm: Any, prefix: str, mat: PETSc.Mat, kind: str) -> PETSc.KSP:
     return ksp
 
 
+#: How the Schur factors treat the (implicit) f'': ``-<prefix>ch_fpp`` (default first).
+FPP_CHOICES = ("mean", "drop", "nodal", "block")
+
+
+def fpp_choice(pc: PETSc.PC) -> str:
+    """The ``-<prefix>ch_fpp`` option of ``pc`` (default :data:`FPP_CHOICES` [0])."""
+    prefix = pc.getOptionsPrefix() or ""
+    value = PETSc.Options().getString(prefix + "ch_fpp", FPP_CHOICES[0])
+    if value not in FPP_CHOICES:
+        raise InputError(f"-{prefix}ch_fpp must be one of {', '.join(FPP_CHOICES)}, got {value!r}")
+    return value
+
+
 class CahnHilliardPC:
     """PETSc python PC: full block factorisation with ``S^-1 ~ dt S2^-1 M S1^-1``.
 
@@ -178,6 +193,7 @@ class CahnHilliardPC:
         self._gamma: float | None = None
         self._dt = 1.0
         self._split = False
+        self._fpp: str | None = None
         self.setups = 0
 
     @property
@@ -220,20 +236,37 @@ class CahnHilliardPC:
         w = self._work
         m["mass"].scale(sc.dt)  # M = dt A_cc
         # Nodal f'' (implicit part): column sums of -A_muc = kappa K + M_f'' over those of
-        # M (K has zero column sums), clamped at 0.
+        # M (K has zero column sums), clamped at 0 (the factors must stay SPD).
         w["one"].set(1.0)
         m["muc"].multTranspose(self._ones_mu(), w["p"])
         m["mass"].mult(w["one"], w["q"])
-        phi = np.maximum(-w["p"].array_r / w["q"].array_r, 0.0)
+        lumped = w["q"].array_r.copy()
+        fpp = -w["p"].array_r / lumped
+        if self._fpp is None:
+            self._fpp = fpp_choice(pc)
         beta = sc.dt * sc.flux
-        a, b = beta * phi, beta * sc.kappa
-        disc = np.sqrt(np.maximum(a * a - 4.0 * b, 0.0))
-        p_root = np.maximum(0.5 * (a + disc), math.sqrt(b))
+        b = beta * sc.kappa
+        mpi = pc.comm.tompi4py()
+        if self._fpp == "block":
+            # S_hat1 = M + gamma K, S_hat2 = M + (beta / gamma) (-A_muc): exact but for
+            # gamma K + (beta / gamma)(-A_muc); -A_muc's negative f'' is lifted to 0.
+            p_root = np.full_like(fpp, math.sqrt(b))
+            q_root = np.ones_like(fpp)
+        else:
+            a = beta * np.maximum(fpp, 0.0)
+            if self._fpp == "drop":
+                a[:] = 0.0
+            elif self._fpp == "mean":  # one constant f'': the lumped-mass mean
+                num, den = mpi.allreduce(np.array([np.dot(a, lumped), lumped.sum()]))
+                a[:] = num / den
+            disc = np.sqrt(np.maximum(a * a - 4.0 * b, 0.0))
+            p_root = np.maximum(0.5 * (a + disc), math.sqrt(b))
+            q_root = b / p_root
         # S_hat1 = M + K P = (M P^-1 + K) P and S_hat2 = M + Q K = Q (Q^-1 M + K), P Q = b:
         # SPD solves with M P^-1 ~ P^-1/2 M P^-1/2 (exact for a lumped mass).
         w["p"].array[:] = p_root
-        w["q"].array[:] = b / p_root
-        split = pc.comm.tompi4py().allreduce(bool(np.any(a * a > 4.0 * b)), op=_mpi_lor())
+        w["q"].array[:] = q_root
+        split = self._fpp == "block" or mpi.allreduce(bool(np.any(p_root != q_root)), op=_mpi_lor())
         names = ("shat1", "shat2") if split else ("shat1",)
         for name, scale in zip(names, ("p", "q"), strict=False):
             shat = m.get(name)
@@ -241,12 +274,18 @@ class CahnHilliardPC:
                 shat = m[name] = m["mass"].duplicate(copy=True)
             else:
                 m["mass"].copy(shat, structure=same)
+            subset = PETSc.Mat.Structure.SUBSET_NONZERO_PATTERN
+            if self._fpp == "block" and name == "shat2":
+                shat.axpy(-beta / math.sqrt(b), m["muc"], structure=subset)
+                w["sc"].array[:] = beta / math.sqrt(b) * lumped * np.maximum(-fpp, 0.0)
+                shat.setDiagonal(w["sc"], addv=PETSc.InsertMode.ADD_VALUES)
+                continue
             d = w[scale].copy()
             d.sqrtabs()
             d.reciprocal()
             shat.diagonalScale(d, d)
             d.destroy()
-            shat.axpy(1.0 / sc.flux, m["cmu"], structure=PETSc.Mat.Structure.SUBSET_NONZERO_PATTERN)
+            shat.axpy(1.0 / sc.flux, m["cmu"], structure=subset)
         self._split = split
         prefix = pc.getOptionsPrefix() or ""
         inner = [("schur1", m["shat1"], "schur"), ("mass", m["mumu"], "mass")]
@@ -325,8 +364,8 @@ def configure_block_pc(
 
     Raises:
         InputError: the block preconditioner is asked for, but ``space`` is not a
-            mixed space of two fields (or no scales are given); the message names
-            the option.
+            mixed space of two fields (or no scales are given), or ``-<prefix>ch_fpp``
+            is not one of :data:`FPP_CHOICES`; the message names the option.
     """
     ctx = block_pc_in_use(pc)
     if ctx is None:
@@ -348,4 +387,5 @@ def configure_block_pc(
         )
     is_c, is_mu = field_index_sets(space, space.mesh.comm)
     ctx.configure(is_c, is_mu, scales)
+    ctx._fpp = fpp_choice(pc)  # a bad -<prefix>ch_fpp is refused here, before any solve
     return ctx
