@@ -108,30 +108,26 @@ def test_iterations_bounded_over_h_and_dt_selfp_not():
 def test_iterations_within_2x_from_dt_1e_2_to_1e4_nodal_split_not():
     """Eyre, PFHub 1 state at h = 100/35: Krylov its per Newton step, dt = 1e-2 and 1e4.
 
-    The default Schur factors (one constant f'', ``-ch_fpp mean``) stay within
-    2.5x (measured 16.5 -> 31.9, 1.93x); the nodal f'' split (the former
-    default, the control) and dropping f'' (plain Bosch-Stoll-Benner) do not
-    (measured 16.5 -> 53.8, 3.26x and 16.5 -> 39.5, 2.39x: the latter only
-    above 2.3, so it is checked against that). GMRES(100), rtol 1e-8.
+    Two steps each, GMRES(100), rtol 1e-8. The default Schur factors
+    (``-ch_fpp jacobian``) stay within the 2x of the target (measured 16.5 ->
+    22.8, 1.38x); the controls do not: the nodal f'' split (the former default,
+    16.5 -> 53.8, 3.26x) and f'' dropped (Bosch-Stoll-Benner, 16.5 -> 39.5, 2.39x).
+    The lumped-mean choice is in between (16.5 -> 31.9, 1.93x).
     """
     domain = square(MPI.COMM_WORLD, n=35, size=100.0).mesh
     per_newton = {}
-    for fpp in ("mean", "nodal", "drop", "block"):
+    for fpp in ("jacobian", "nodal", "drop"):
         for dt in (1e-2, 1e4):
-            opts = dict(BLOCK_PC) if fpp == "mean" else {**BLOCK_PC, "ch_fpp": fpp}
+            opts = dict(BLOCK_PC) if fpp == "jacobian" else {**BLOCK_PC, "ch_fpp": fpp}
             model = _model(domain, ch.Params(scheme="eyre"), opts, _prefix(fpp))
-            model.problem.total.newton = model.problem.total.krylov = 0
             _steps(model, dt, 2)
             total = model.problem.total
             per_newton[fpp, dt] = total.krylov / total.newton
-    ratio = {
-        f: per_newton[f, 1e4] / per_newton[f, 1e-2] for f in ("mean", "nodal", "drop", "block")
-    }
-    assert ratio["mean"] <= 2.5, per_newton  # measured 1.93
-    assert per_newton["mean", 1e4] <= 60, per_newton  # measured 31.9
-    assert ratio["block"] <= 2.5, per_newton  # measured 1.76
-    assert ratio["nodal"] > 2.5, per_newton  # measured 3.26: the control
-    assert ratio["drop"] > 2.3, per_newton  # measured 2.39
+    ratio = {f: per_newton[f, 1e4] / per_newton[f, 1e-2] for f in ("jacobian", "nodal", "drop")}
+    assert ratio["jacobian"] <= 2.0, per_newton  # measured 1.38
+    assert max(per_newton["jacobian", dt] for dt in (1e-2, 1e4)) <= 60, per_newton  # 22.8
+    assert ratio["nodal"] > 2.0, per_newton  # measured 3.26: the control
+    assert ratio["drop"] > 2.0, per_newton  # measured 2.39
 
 
 def test_bad_fpp_choice_is_refused():
@@ -141,7 +137,7 @@ def test_bad_fpp_choice_is_refused():
         ch.CahnHilliard(domain, ch.Params(), prefix=prefix, options={**BLOCK_PC, "ch_fpp": "avg"})
     msg = str(err.value)
     assert "\n" not in msg
-    assert f"-{prefix}ch_fpp must be one of mean, drop, nodal, block, got 'avg'" in msg
+    assert f"-{prefix}ch_fpp must be one of jacobian, mean, drop, nodal, got 'avg'" in msg
 
 
 def test_block_pc_on_a_non_mixed_space_is_refused():
