@@ -31,7 +31,10 @@ freedom, on 1 and on 2 MPI ranks:
   default and the plain approach: Newton + MUMPS LU) and ``gmres-schur``
   (GMRES + a Schur-complement fieldsplit set through ``femgp_ch_`` options:
   Jacobi on the c block, the ``selfp`` Schur complement with a lumped c block
-  and GAMG on it).
+  and GAMG on it), ``block`` (femgp's :class:`femgp.fem.preconditioners.CahnHilliardPC`)
+  and, for the ``--dt-sweep``, its other Schur factors (``block-mean``,
+  ``block-drop``, ``block-drop-2v``, ``block-nodal``: ``-ch_fpp``); ``--ch-scheme`` and
+  ``--ch-theta`` choose the time integrator.
 
 The ``ell`` of the fracture problems is fixed (0.05), so refining resolves the
 same band better: that is what uniform refinement of one problem means.
