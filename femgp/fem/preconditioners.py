@@ -209,7 +209,7 @@ def _jacobian_factors(
     Bosch-Stoll-Benner), a larger ``s`` shrinks the ``M_f''`` term, which acts on the
     smooth modes only (wavenumbers ``k^2 < 1 / gamma``). ``s = sqrt(t mean(f''+))``,
     ``t = sqrt(beta / kappa)``, balances the two where the state has separated
-    (measured best of 0.3, 0.5, 1, 2, 4 times it). A negative ``f''`` (the spinodal
+    (0.3, 0.5, 1, 2, 4 times it tried: 1 and 2 best, within 3%). A negative ``f''`` (the spinodal
     region under the theta scheme) stays in ``S_hat2`` while ``(beta / gamma) f'' >=
     -1/3``: ``s >= 3 t max(-f'')``; below ``-1/2`` it is floored (SPD factors).
     """
