@@ -11,22 +11,34 @@ part of ``f''``). Eliminating ``mu`` leaves the Schur complement
 
     S = A_cc - A_cmu A_mumu^-1 A_muc = (M + dt theta Mob K M^-1 (kappa K + M_f'')) / dt,
 
-a fourth-order operator. Following Bosch, Stoll & Benner (J. Comput. Phys. 2014)
-and Kay & Welford, dropping ``M_f''`` and completing the square gives
+a fourth-order operator. With ``beta = dt theta Mob`` it is approximated by
+``S ~ (1/dt) S1 M^-1 S2`` with two second-order SPD factors; how they carry
+``f''`` is ``-<prefix>ch_fpp`` (:data:`FPP_CHOICES`):
 
-    S ~ (1/dt) S_hat M^-1 S_hat,   S_hat = M + gamma K,   gamma = sqrt(dt theta Mob kappa),
+- ``jacobian`` (default): ``S1 = M + gamma K``, ``S2 = M + (beta / gamma)(kappa K +
+  M_f'')``, the second factor built from the Jacobian's own ``-A_muc``. The product
+  is ``S`` (times ``dt``) plus ``gamma K + (beta / gamma)(kappa K + M_f'')``
+  exactly, for any ``f''(x)``; ``gamma = s sqrt(beta kappa)`` with ``s >= 1`` set
+  by :func:`_jacobian_factors` (``s = 1`` where ``f'' = 0``: Bosch-Stoll-Benner's
+  spectrum; larger as ``f''`` grows, the ``M_f''`` error then acting on the few
+  smooth modes with ``k^2 < 1 / gamma``). A negative ``f''`` (theta scheme,
+  spinodal region) is kept while ``S2`` stays SPD and floored below.
+- ``mean``: ``S1 = M + a K``, ``S2 = M + b K``, ``a b = beta kappa``, ``a + b = beta
+  f_bar`` (the roots of ``x^2 - beta f_bar x + beta kappa``; ``a = b`` while
+  complex) with ``f_bar`` the lumped-mass mean of the clamped nodal ``f''``: exact
+  for a constant ``f''``.
+- ``drop``: ``S1 = S2 = M + sqrt(beta kappa) K`` (Bosch, Stoll & Benner, J.
+  Comput. Phys. 2014; Kay & Welford): spectrum in [1/2, 1] against the biharmonic
+  part for every ``h`` and ``dt``, but blind to ``f''``.
+- ``nodal`` (the former default): ``S1 = M + K P``, ``S2 = M + Q K``, diagonal ``P
+  Q = beta kappa`` with the roots above per node, ``S1 = (M P^-1 + K) P`` solved
+  with ``M P^-1 ~ P^-1/2 M P^-1/2``.
 
-whose spectrum against the biharmonic part lies in [1/2, 1] for every ``h``
-and ``dt``. Where ``f''`` is large (late times, large steps), dropping it
-costs iterations, so the factors keep it nodally: with ``beta = dt theta Mob``,
-``S ~ (1/dt) S1 M^-1 S2``, ``S1 = M + K P``, ``S2 = M + Q K``, diagonal ``P Q =
-beta kappa``, ``P = Q = sqrt(beta kappa)`` where ``(beta f'')^2 < 4 beta kappa``
-and the roots of ``x^2 - beta f'' x + beta kappa`` elsewhere (``f''`` read
-nodally from the Jacobian, clamped at 0), which factorise constant-``f''``
-regions exactly. ``S1 = (M P^-1 + K) P`` and ``S2 = Q (Q^-1 M + K)`` are
-second-order SPD solves (``M P^-1 ~ P^-1/2 M P^-1/2``), each one AMG (GAMG)
+Krylov iterations per Newton step from dt = 1e-2 to 1e4 (Eyre, PFHub 1b state,
+4e4 dofs): 13.0 -> 22.3 (``jacobian``), 34.3 (``mean``), 45.5 (``drop``), 71.1
+(``nodal``); see docs/cahn_hilliard.md. Each factor solve is one AMG (GAMG)
 cycle; ``S^-1 ~ dt S2^-1 M S1^-1`` costs two AMG applications (one set-up
-when ``P = Q``). The preconditioner is the full block factorisation
+when ``S1 = S2``). The preconditioner is the full block factorisation
 
     y_mu = A_mumu^-1 r_mu,  x_c = S^-1 (r_c - A_cmu y_mu),  x_mu = A_mumu^-1 (r_mu - A_muc x_c),
 
@@ -42,17 +54,20 @@ these defaults; any option overrides them)::
     -<prefix>pc_type python -<prefix>pc_python_type femgp.fem.preconditioners.CahnHilliardPC
 
 The inner solves have their own prefixes: ``<prefix>ch_schur_`` (the
-``S1``, ``S2`` solves, default ``preonly`` + ``gamg``) and ``<prefix>ch_mass_``
+``S1``, ``S2`` solves, default ``preonly`` + ``gamg``; ``richardson`` with
+``ksp_max_it 2`` and ``ksp_norm_type none`` gives two V-cycles) and ``<prefix>ch_mass_``
 (the ``mu`` mass solves, default ``chebyshev`` + ``jacobi``, 4 iterations).
 The owner of the problem must :meth:`CahnHilliardPC.configure` it with the two
 fields and the scales; :func:`configure_block_pc` does so, and refuses with one
-line naming the option when the problem has no such blocks.
+line naming the option when the problem has no such blocks or ``ch_fpp`` is
+not one of :data:`FPP_CHOICES`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,11 +81,13 @@ from femgp.errors import InputError
 
 __all__ = [
     "BLOCK_PC",
+    "FPP_CHOICES",
     "CahnHilliardPC",
     "SchurScales",
     "block_pc_in_use",
     "configure_block_pc",
     "field_index_sets",
+    "fpp_choice",
 ]
 
 #: PETSc options (under a problem's prefix) selecting the block preconditioner.
@@ -120,10 +137,12 @@ def field_index_sets(space: fem.FunctionSpace, comm: Any) -> list[PETSc.IS]:
     return out
 
 
-#: Defaults of the inner solves: one AMG V-cycle on ``S_hat = M + gamma K``; a fixed
-#: (linear) Chebyshev-Jacobi approximation of the ``mu`` mass inverse.
+#: Defaults of the inner solves: one AMG V-cycle on each Schur factor with 4 Chebyshev-Jacobi
+#: smoothing steps per level (GAMG's 2: at dt = 1e4, 4e4 dofs, 30.2 Krylov its per Newton
+#: step and 10.9 s, with 4: 22.3 and 8.5 s; Jacobi keeps it independent of the partition);
+#: a fixed (linear) Chebyshev-Jacobi approximation of the ``mu`` mass inverse.
 INNER_DEFAULTS: dict[str, dict[str, str]] = {
-    "schur": {"ksp_type": "preonly", "pc_type": "gamg"},
+    "schur": {"ksp_type": "preonly", "pc_type": "gamg", "mg_levels_ksp_max_it": "4"},
     "mass": {
         "ksp_type": "chebyshev",
         "ksp_max_it": "4",
@@ -134,31 +153,81 @@ INNER_DEFAULTS: dict[str, dict[str, str]] = {
 }
 
 
+def _mpi_max() -> Any:
+    from mpi4py import MPI
+
+    return MPI.MAX
+
+
 def _mpi_lor() -> Any:
     from mpi4py import MPI
 
     return MPI.LOR
 
 
-def _inner_ksp(comm: Any, prefix: str, mat: PETSc.Mat, kind: str) -> PETSc.KSP:
-    """An inner solve under ``prefix``; femgp's defaults apply where no option is set.
+@contextmanager
+def _inner_defaults(prefix: str, kind: str) -> Iterator[None]:
+    """femgp's defaults of an inner solve in the options database, where no option is set.
 
-    The defaults are in the options database only while ``setFromOptions`` reads
-    them, so they are never reported as set-but-unused options.
+    They are there only while the solve reads them (``setFromOptions`` and the set-up,
+    where GAMG configures its levels), so they are never reported as set-but-unused
+    options.
     """
-    ksp = PETSc.KSP().create(comm=comm)
-    ksp.setOptionsPrefix(prefix)
-    ksp.setOperators(mat, mat)
     opts = PETSc.Options()
     added = [k for k in INNER_DEFAULTS[kind] if not opts.hasName(prefix + k)]
     for key in added:
         opts[prefix + key] = INNER_DEFAULTS[kind][key]
     try:
-        ksp.setFromOptions()
+        yield
     finally:
         for key in added:
             opts.delValue(prefix + key)
+
+
+def _inner_ksp(comm: Any, prefix: str, mat: PETSc.Mat, kind: str) -> PETSc.KSP:
+    """An inner solve under ``prefix``; femgp's defaults apply where no option is set."""
+    ksp = PETSc.KSP().create(comm=comm)
+    ksp.setOptionsPrefix(prefix)
+    ksp.setOperators(mat, mat)
+    with _inner_defaults(prefix, kind):
+        ksp.setFromOptions()
     return ksp
+
+
+#: How the Schur factors treat the (implicit) f'': ``-<prefix>ch_fpp`` (default first).
+FPP_CHOICES = ("jacobian", "mean", "drop", "nodal")
+
+
+def _jacobian_factors(
+    fpp: np.ndarray, lumped: np.ndarray, beta: float, kappa: float, mpi: Any
+) -> tuple[float, float]:
+    """``gamma`` of ``S_hat1 = M + gamma K`` and ``floor``: ``S_hat2`` has ``f'' >= -floor``.
+
+    ``S_hat1 M^-1 S_hat2``, ``S_hat2 = M + (beta / gamma)(kappa K + M_f'')``, is ``S``
+    plus ``gamma K + (beta / gamma)(kappa K + M_f'')``. With ``gamma = s sqrt(beta
+    kappa)``: ``s = 1`` balances the two K terms (where ``f'' = 0``: the spectrum of
+    Bosch-Stoll-Benner), a larger ``s`` shrinks the ``M_f''`` term, which acts on the
+    smooth modes only (wavenumbers ``k^2 < 1 / gamma``). ``s = sqrt(t mean(f''+))``,
+    ``t = sqrt(beta / kappa)``, balances the two where the state has separated
+    (0.3, 0.5, 1, 2, 4 times it tried: 1 and 2 best, within 3%). A negative ``f''`` (the spinodal
+    region under the theta scheme) stays in ``S_hat2`` while ``(beta / gamma) f'' >=
+    -1/3``: ``s >= 3 t max(-f'')``; below ``-1/2`` it is floored (SPD factors).
+    """
+    t = math.sqrt(beta / kappa)
+    num, den = mpi.allreduce(np.array([np.dot(np.maximum(fpp, 0.0), lumped), lumped.sum()]))
+    neg = mpi.allreduce(float(np.max(-fpp, initial=0.0)), op=_mpi_max())
+    s = max(1.0, math.sqrt(t * num / den), 3.0 * t * neg)
+    gamma = s * math.sqrt(beta * kappa)
+    return gamma, 0.5 * gamma / beta
+
+
+def fpp_choice(pc: PETSc.PC) -> str:
+    """The ``-<prefix>ch_fpp`` option of ``pc`` (default :data:`FPP_CHOICES` [0])."""
+    prefix = pc.getOptionsPrefix() or ""
+    value = PETSc.Options().getString(prefix + "ch_fpp", FPP_CHOICES[0])
+    if value not in FPP_CHOICES:
+        raise InputError(f"-{prefix}ch_fpp must be one of {', '.join(FPP_CHOICES)}, got {value!r}")
+    return value
 
 
 class CahnHilliardPC:
@@ -178,6 +247,7 @@ class CahnHilliardPC:
         self._gamma: float | None = None
         self._dt = 1.0
         self._split = False
+        self._fpp: str | None = None
         self.setups = 0
 
     @property
@@ -220,20 +290,38 @@ class CahnHilliardPC:
         w = self._work
         m["mass"].scale(sc.dt)  # M = dt A_cc
         # Nodal f'' (implicit part): column sums of -A_muc = kappa K + M_f'' over those of
-        # M (K has zero column sums), clamped at 0.
+        # M (K has zero column sums), clamped at 0 (the factors must stay SPD).
         w["one"].set(1.0)
         m["muc"].multTranspose(self._ones_mu(), w["p"])
         m["mass"].mult(w["one"], w["q"])
-        phi = np.maximum(-w["p"].array_r / w["q"].array_r, 0.0)
+        lumped = w["q"].array_r.copy()
+        fpp = -w["p"].array_r / lumped
+        if self._fpp is None:
+            self._fpp = fpp_choice(pc)
         beta = sc.dt * sc.flux
-        a, b = beta * phi, beta * sc.kappa
-        disc = np.sqrt(np.maximum(a * a - 4.0 * b, 0.0))
-        p_root = np.maximum(0.5 * (a + disc), math.sqrt(b))
+        b = beta * sc.kappa
+        mpi = pc.comm.tompi4py()
+        if self._fpp == "jacobian":
+            gamma, floor = _jacobian_factors(fpp, lumped, beta, sc.kappa, mpi)
+            p_root = np.full_like(fpp, gamma)
+            q_root = np.ones_like(fpp)
+        else:
+            a = beta * np.maximum(fpp, 0.0)
+            if self._fpp == "drop":
+                a[:] = 0.0
+            elif self._fpp == "mean":  # one constant f'': the lumped-mass mean
+                num, den = mpi.allreduce(np.array([np.dot(a, lumped), lumped.sum()]))
+                a[:] = num / den
+            disc = np.sqrt(np.maximum(a * a - 4.0 * b, 0.0))
+            p_root = np.maximum(0.5 * (a + disc), math.sqrt(b))
+            q_root = b / p_root
         # S_hat1 = M + K P = (M P^-1 + K) P and S_hat2 = M + Q K = Q (Q^-1 M + K), P Q = b:
         # SPD solves with M P^-1 ~ P^-1/2 M P^-1/2 (exact for a lumped mass).
         w["p"].array[:] = p_root
-        w["q"].array[:] = b / p_root
-        split = pc.comm.tompi4py().allreduce(bool(np.any(a * a > 4.0 * b)), op=_mpi_lor())
+        w["q"].array[:] = q_root
+        split = self._fpp == "jacobian" or mpi.allreduce(
+            bool(np.any(p_root != q_root)), op=_mpi_lor()
+        )
         names = ("shat1", "shat2") if split else ("shat1",)
         for name, scale in zip(names, ("p", "q"), strict=False):
             shat = m.get(name)
@@ -241,12 +329,18 @@ class CahnHilliardPC:
                 shat = m[name] = m["mass"].duplicate(copy=True)
             else:
                 m["mass"].copy(shat, structure=same)
+            subset = PETSc.Mat.Structure.SUBSET_NONZERO_PATTERN
+            if self._fpp == "jacobian" and name == "shat2":  # M + (beta / gamma) (-A_muc)
+                shat.axpy(-beta / gamma, m["muc"], structure=subset)
+                w["sc"].array[:] = beta / gamma * lumped * np.maximum(-fpp - floor, 0.0)
+                shat.setDiagonal(w["sc"], addv=PETSc.InsertMode.ADD_VALUES)
+                continue
             d = w[scale].copy()
             d.sqrtabs()
             d.reciprocal()
             shat.diagonalScale(d, d)
             d.destroy()
-            shat.axpy(1.0 / sc.flux, m["cmu"], structure=PETSc.Mat.Structure.SUBSET_NONZERO_PATTERN)
+            shat.axpy(1.0 / sc.flux, m["cmu"], structure=subset)
         self._split = split
         prefix = pc.getOptionsPrefix() or ""
         inner = [("schur1", m["shat1"], "schur"), ("mass", m["mumu"], "mass")]
@@ -258,7 +352,8 @@ class CahnHilliardPC:
                 ksp = self._ksp[name] = _inner_ksp(pc.comm, f"{prefix}ch_{kind}_", mat, kind)
             else:
                 ksp.setOperators(mat, mat)
-            ksp.setUp()
+            with _inner_defaults(ksp.getOptionsPrefix(), kind):
+                ksp.setUp()
         self._dt = sc.dt
         self._gamma = sc.gamma
         self.setups += 1
@@ -296,8 +391,8 @@ class CahnHilliardPC:
 
     def view(self, pc: PETSc.PC, viewer: PETSc.Viewer) -> None:
         viewer.printfASCII(
-            "femgp Cahn-Hilliard block preconditioner: S^-1 ~ dt S_hat^-1 M S_hat^-1, "
-            f"S_hat = M + gamma K, gamma = {self._gamma}\n"
+            "femgp Cahn-Hilliard block preconditioner: S^-1 ~ dt S2^-1 M S1^-1, "
+            f"ch_fpp {self._fpp}, sqrt(dt theta Mob kappa) = {self._gamma}\n"
         )
         for ksp in self._ksp.values():
             ksp.view(viewer)
@@ -325,8 +420,8 @@ def configure_block_pc(
 
     Raises:
         InputError: the block preconditioner is asked for, but ``space`` is not a
-            mixed space of two fields (or no scales are given); the message names
-            the option.
+            mixed space of two fields (or no scales are given), or ``-<prefix>ch_fpp``
+            is not one of :data:`FPP_CHOICES`; the message names the option.
     """
     ctx = block_pc_in_use(pc)
     if ctx is None:
@@ -348,4 +443,5 @@ def configure_block_pc(
         )
     is_c, is_mu = field_index_sets(space, space.mesh.comm)
     ctx.configure(is_c, is_mu, scales)
+    ctx._fpp = fpp_choice(pc)  # a bad -<prefix>ch_fpp is refused here, before any solve
     return ctx
