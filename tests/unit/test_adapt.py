@@ -310,6 +310,7 @@ def test_transfer_state_raises_to_the_bound_and_clips():
         ({"h_min": "small"}, "h_min must be a number"),
         ({"h_min": float("nan")}, "h_min must be finite"),
         ({"threshold": 1.5}, "threshold must be in (0, 1)"),
+        ({"lookahead": -0.1}, "lookahead must be >= 0"),
         ({"driving_ratio": 0.0}, "driving_ratio must be in (0, 1]"),
         ({"zone": -0.1}, "zone must be >= 0"),
         ({"max_cells": 0}, "max_cells must be an integer >= 1"),
@@ -361,3 +362,16 @@ def test_adaptive_coarse_mesh_is_the_target_times_a_power_of_two():
     assert adaptive_coarse_size(ell / 4, ell) == pytest.approx(2 * ell)
     assert adaptive_coarse_size(ell / 2.5, ell) == pytest.approx(1.6 * ell)
     assert adaptive_coarse_size(ell, ell) == pytest.approx(2 * ell)  # at least one pass
+
+
+def test_lookahead_widens_the_zone_only_when_refining():
+    """A refinement that is needed goes `lookahead` farther; one that is not stays off."""
+    tm = _square()
+    alpha = _p1(tm, _band)
+    plain = _adapted(tm, {"alpha": alpha}, h_min=H0 / 2 * (1 + 1e-9), zone=0.05)
+    ahead = _adapted(tm, {"alpha": alpha}, h_min=H0 / 2 * (1 + 1e-9), zone=0.05, lookahead=0.2)
+    assert ahead.marked > plain.marked and ahead.cells_after > plain.cells_after
+    # on the refined mesh nothing in the zone is above the target: no refinement, no lookahead
+    again = _adapted(ahead.mesh, {"alpha": ahead.fields["alpha"]}, h_min=H0 / 2 * (1 + 1e-9),
+                     zone=0.05, lookahead=0.2)  # fmt: skip
+    assert not again.refined
