@@ -362,6 +362,8 @@ def test_adaptive_coarse_mesh_is_the_target_times_a_power_of_two():
     assert adaptive_coarse_size(ell / 4, ell) == pytest.approx(2 * ell)
     assert adaptive_coarse_size(ell / 2.5, ell) == pytest.approx(1.6 * ell)
     assert adaptive_coarse_size(ell, ell) == pytest.approx(2 * ell)  # at least one pass
+    # tetrahedra: gmsh's sizes reach 1.19 of the nominal one, so the coarse mesh is 1.2x finer
+    assert adaptive_coarse_size(ell / 4, ell, tdim=3) == pytest.approx(2 * ell / 1.2)
 
 
 def test_lookahead_widens_the_zone_only_when_refining():
@@ -375,5 +377,3 @@ def test_lookahead_widens_the_zone_only_when_refining():
     again = _adapted(ahead.mesh, {"alpha": ahead.fields["alpha"]}, h_min=H0 / 2 * (1 + 1e-9),
                      zone=0.05, lookahead=0.2)  # fmt: skip
     assert not again.refined
-    # tetrahedra: gmsh's sizes reach 1.19 of the nominal one, so the coarse mesh is 1.2x finer
-    assert adaptive_coarse_size(ell / 4, ell, tdim=3) == pytest.approx(2 * ell / 1.2)
