@@ -272,7 +272,7 @@ def notched_resolution(
     crack path, small load steps through the peak. The coarse default has
     ell / h = 2.5 and larger steps (ell = 0.03 mm for SENT, 0.05 mm for SENS).
     A given ``ell`` replaces the default one. With ``adapt`` the plate is meshed
-    at :func:`adaptive_coarse_size` everywhere (about ``ADAPT_COARSE * ell``),
+    at :func:`adaptive_coarse_size` everywhere (at most ``ADAPT_COARSE * ell``),
     and the refinement brings the crack's path down to ``h_target`` (the fine
     band's size: ``ell / 4`` with ``fine``, else ``ell / 2.5``). The V-notch is
     ``2 h_target`` wide at the edge either way, so both meshes model one plate.
