@@ -546,7 +546,7 @@ def _markdown(info: dict[str, Any]) -> str:
             if info.get("ch_scheme", "theta") == "theta"
             else ""
         )
-        + f", "
+        + ", "
         f"{info['ch_steps']} steps of dt = {info['ch_dt']:g}"
         + (" (dt sweep: the dt in the variant column)." if info["mode"] == "dt" else ".")
         + (

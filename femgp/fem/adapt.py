@@ -328,6 +328,28 @@ def _within(points: np.ndarray, centres: np.ndarray, radius: float) -> np.ndarra
     return inside
 
 
+def _indicated(msh: dmesh.Mesh, indicators: Sequence[Indicator]) -> np.ndarray:
+    """Mask of the owned cells where an indicator reaches its threshold."""
+    tdim = msh.topology.dim
+    owned = np.arange(msh.topology.index_map(tdim).size_local, dtype=np.int32)
+    marked = np.zeros(len(owned), dtype=bool)
+    for ind in indicators:
+        if not isinstance(ind, Indicator):
+            raise InputError(f"mark_cells needs Indicator objects, got {type(ind).__name__}")
+        marked |= _indicator_values(msh, ind, owned) >= ind.threshold
+    return marked
+
+
+def _with_zone(msh: dmesh.Mesh, marked: np.ndarray, zone: float) -> np.ndarray:
+    """The owned cells of the mask ``marked`` plus those within ``zone`` of one (any rank)."""
+    owned = np.arange(len(marked), dtype=np.int32)
+    if zone > 0:
+        mids = _midpoints(msh, owned)
+        centres = np.vstack(msh.comm.allgather(mids[marked]))
+        marked = marked | _within(mids, centres, zone)
+    return owned[marked]
+
+
 def mark_cells(
     msh: dmesh.Mesh, indicators: Sequence[Indicator], *, zone: float = 0.0
 ) -> np.ndarray:
@@ -337,18 +359,7 @@ def mark_cells(
     midpoint is ``>= threshold``; then every owned cell whose midpoint lies
     within ``zone`` of the midpoint of a marked cell (on any rank) is added.
     """
-    tdim = msh.topology.dim
-    owned = np.arange(msh.topology.index_map(tdim).size_local, dtype=np.int32)
-    marked = np.zeros(len(owned), dtype=bool)
-    for ind in indicators:
-        if not isinstance(ind, Indicator):
-            raise InputError(f"mark_cells needs Indicator objects, got {type(ind).__name__}")
-        marked |= _indicator_values(msh, ind, owned) >= ind.threshold
-    if zone > 0:
-        mids = _midpoints(msh, owned)
-        centres = np.vstack(msh.comm.allgather(mids[marked]))
-        marked |= _within(mids, centres, zone)
-    return owned[marked]
+    return _with_zone(msh, _indicated(msh, indicators), zone)
 
 
 def estimate_cells(msh: dmesh.Mesh, cells: np.ndarray) -> int:
@@ -586,9 +597,9 @@ def adapt(
 ) -> AdaptResult:
     """Refine where the indicators say until ``h <= target`` there; transfer the fields.
 
-    The indicators are evaluated once, on the input mesh (plus the zone; with
-    ``refinement.lookahead``, a second time with the wider zone when the first
-    finds a cell to refine). Each
+    The indicators are evaluated once, on the input mesh, and the zone added
+    (with ``refinement.lookahead``, the wider zone instead when the first finds
+    a cell to refine). Each
     pass splits every edge of the marked cells still larger than the target;
     the children of marked cells stay marked. A pass whose estimated cell
     count (:func:`estimate_cells`) exceeds ``refinement.max_cells`` is not
@@ -612,13 +623,13 @@ def adapt(
         return result
     _check_simplices(msh0)
     target = refinement.target(ell)
-    marked = mark_cells(msh0, indicators, zone=refinement.zone)
+    indicated = _indicated(msh0, indicators)
+    marked = _with_zone(msh0, indicated, refinement.zone)
     tol = 1 + 1e-9
     if refinement.lookahead > 0:
         coarse = int(np.sum(cell_sizes(msh0, marked) > target * tol))
         if comm.allreduce(coarse, op=MPI.SUM) > 0:  # refining anyway: go farther
-            zone = refinement.zone + refinement.lookahead
-            marked = mark_cells(msh0, indicators, zone=zone)
+            marked = _with_zone(msh0, indicated, refinement.zone + refinement.lookahead)
     result.marked = comm.allreduce(len(marked), op=MPI.SUM)
     current = tm
     for _ in range(refinement.max_passes):

@@ -247,16 +247,23 @@ class CahnHilliardPC:
         self._gamma: float | None = None
         self._dt = 1.0
         self._split = False
-        self._fpp: str | None = None
+        self._fpp = FPP_CHOICES[0]
         self.setups = 0
 
     @property
     def configured(self) -> bool:
         return self.scales is not None
 
-    def configure(self, is_c: PETSc.IS, is_mu: PETSc.IS, scales: Callable[[], SchurScales]) -> None:
-        """Give the owned global dofs of c and mu and a callable returning the scales."""
-        self.is_c, self.is_mu, self.scales = is_c, is_mu, scales
+    def configure(
+        self,
+        is_c: PETSc.IS,
+        is_mu: PETSc.IS,
+        scales: Callable[[], SchurScales],
+        fpp: str = FPP_CHOICES[0],
+    ) -> None:
+        """Give the owned global dofs of c and mu, a callable returning the scales and
+        the Schur factors' f'' treatment (one of :data:`FPP_CHOICES`)."""
+        self.is_c, self.is_mu, self.scales, self._fpp = is_c, is_mu, scales, fpp
 
     # -- PETSc python PC protocol ---------------------------------------------
     def setUp(self, pc: PETSc.PC) -> None:
@@ -296,8 +303,6 @@ class CahnHilliardPC:
         m["mass"].mult(w["one"], w["q"])
         lumped = w["q"].array_r.copy()
         fpp = -w["p"].array_r / lumped
-        if self._fpp is None:
-            self._fpp = fpp_choice(pc)
         beta = sc.dt * sc.flux
         b = beta * sc.kappa
         mpi = pc.comm.tompi4py()
@@ -442,6 +447,6 @@ def configure_block_pc(
             f"{what}; choose another -{prefix}pc_type"
         )
     is_c, is_mu = field_index_sets(space, space.mesh.comm)
-    ctx.configure(is_c, is_mu, scales)
-    ctx._fpp = fpp_choice(pc)  # a bad -<prefix>ch_fpp is refused here, before any solve
+    # a bad -<prefix>ch_fpp is refused here, before any solve
+    ctx.configure(is_c, is_mu, scales, fpp_choice(pc))
     return ctx
