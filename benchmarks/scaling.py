@@ -98,7 +98,7 @@ from femgp.cli.args import (
 
 HERE = Path(__file__).parent
 #: Target sizes in degrees of freedom (full run and ``--quick``).
-DOF_TARGETS = (1e4, 4e4, 1.6e5, 6.4e5, 1e6)
+DOF_TARGETS = (1e4, 4e4, 1.6e5, 6.4e5, 1e6, 2.56e6, 4e6)  # past 1e6 with --max-dofs
 QUICK_TARGETS = (1e4, 4e4)
 #: Fixed data of the fracture problems (unit square, nondimensional).
 ELL = 0.05
