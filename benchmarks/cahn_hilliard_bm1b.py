@@ -190,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also run a reference to --t-end with this tolerance; report F errors against it",
     )  # fmt: skip
     ap.add_argument(
-        "--estimator", choices=("curvature", "milne"), default="curvature",
+        "--estimator", choices=("auto", "curvature", "milne"), default="auto",
         help="error estimate of the run to --t-end (Params.estimator)",
     )  # fmt: skip
     ap.add_argument(
@@ -253,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     full = femgp_run(
         domain, full_params, args.t_end, report_times, "bm_full_", reuse_pc=args.reuse_pc
     )
-    full["estimator"], full["reuse_pc"] = args.estimator, args.reuse_pc
+    full["estimator"], full["reuse_pc"] = full_params.error_estimator, args.reuse_pc
     mem = peak_memory_mb(comm)
     load = full["load_average"]
     say(f"femgp adaptive to t={args.t_end:g}: {full['steps']} steps, {full['wall_s']:.1f} s "
@@ -310,7 +310,7 @@ def report(r: dict) -> str:
         f"# PFHub 1b: {r['mesh']}, {r['dofs']} dofs, {r['ranks']} ranks",
         "",
         f"femgp adaptive (theta = 1/2, tol {r['tol']:g}, estimator "
-        f"{full.get('estimator', 'curvature')}, reuse_pc {full.get('reuse_pc')}) "
+        f"{full.get('estimator', 'auto')}, reuse_pc {full.get('reuse_pc')}) "
         f"to t = {r['t_end']:g}: "
         f"{full['wall_s']:.1f} s wall ({full['cpu_s_all_ranks']:.1f} s CPU, all ranks; "
         f"1-min load average {load[0]:.1f} at the start, {load[1]:.1f} at the end), "

@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 SCHEMES = ("eyre", "theta")
-ESTIMATORS = ("curvature", "milne")
+ESTIMATORS = ("auto", "curvature", "milne")
 HISTORY_COLUMNS = (
     "step",
     "time",
@@ -113,7 +113,9 @@ class Params:
             extrapolation of the last two states) or ``"milne"`` (theta = 1/2 only:
             the trapezoidal rule's O(dt^3) local error by Milne's device with the
             quadratic extrapolation of the last three states; the controller then
-            treats the step as order 2). See ``CahnHilliard._error_estimate``.
+            treats the step as order 2); ``"auto"`` (default): ``"milne"`` for
+            theta = 1/2, ``"curvature"`` otherwise (:attr:`error_estimator`). See
+            ``CahnHilliard._error_estimate``.
     """
 
     rho: float = 5.0
@@ -129,7 +131,7 @@ class Params:
     adaptive: bool = True
     tol: float = 1e-2
     periodic: str = ""
-    estimator: str = "curvature"
+    estimator: str = "auto"
 
     def __post_init__(self) -> None:
         check_positive("rho", self.rho)
@@ -164,6 +166,13 @@ class Params:
                 "estimator 'milne' needs the trapezoidal rule (scheme='theta', theta=0.5), "
                 f"got scheme={self.scheme!r}, theta={self.theta!r}"
             )
+
+    @property
+    def error_estimator(self) -> str:
+        """The estimate in use: ``"auto"`` is ``"milne"`` for theta = 1/2, else ``"curvature"``."""
+        if self.estimator != "auto":
+            return self.estimator
+        return "milne" if self.scheme == "theta" and self.theta == 0.5 else "curvature"
 
     @property
     def well(self) -> DoubleWell:
@@ -358,9 +367,9 @@ class CahnHilliard:
             linear = KEPT_LU
         defaults = {
             **linear,
-            "snes_rtol": 1e-4,
+            "snes_rtol": 1e-3,
             "snes_atol": 1e-10,
-            "snes_max_it": 20,
+            "snes_max_it": 10,
         }
         defaults.update(options or {})
         #: The periodic constraint on (c, mu) (``None``: no-flux walls).
@@ -388,7 +397,7 @@ class CahnHilliard:
         self._dt_prev: float | None = None
         self._dt_prev2: float | None = None
         #: Order of the error estimate: 2 with Milne's device (theta = 1/2), else 1.
-        self.order = 2 if p.estimator == "milne" else 1
+        self.order = 2 if p.error_estimator == "milne" else 1
 
     def schur_scales(self) -> SchurScales:
         """The scales of the block preconditioner at the current step size."""
