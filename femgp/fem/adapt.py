@@ -57,6 +57,7 @@ DOLFINx 0.10 and 0.11 differ in how ``refine`` is told not to repartition;
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -594,6 +595,7 @@ def adapt(
     *,
     ell: float | None = None,
     lower_bounds: Mapping[str, str] | None = None,
+    warn_cap: bool = True,
 ) -> AdaptResult:
     """Refine where the indicators say until ``h <= target`` there; transfer the fields.
 
@@ -603,7 +605,9 @@ def adapt(
     pass splits every edge of the marked cells still larger than the target;
     the children of marked cells stay marked. A pass whose estimated cell
     count (:func:`estimate_cells`) exceeds ``refinement.max_cells`` is not
-    made: a warning names the cap and the result has ``capped = True``. The
+    made: a warning names the cap (``warn_cap = False``: logged at info level
+    instead, for a caller that has warned already) and the result has
+    ``capped = True``. The
     fields are interpolated once, from the input mesh to the final one (exact
     for nested meshes, see the module notes), with ``lower_bounds`` enforced.
 
@@ -640,7 +644,8 @@ def adapt(
         estimate = estimate_cells(msh, todo)
         if estimate > refinement.max_cells:
             result.capped = True
-            log.warning(
+            log.log(
+                logging.WARNING if warn_cap else logging.INFO,
                 "refinement stopped: the next pass would make about %d cells, above the cap "
                 "max_cells = %d (%d cells now, h = %g not reached)",
                 estimate,

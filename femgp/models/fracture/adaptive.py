@@ -20,7 +20,7 @@ coarse interpolant, so an initial crack is as sharp as the refined mesh allows.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -74,11 +74,14 @@ class Adaptivity:
         build: makes a model on a tagged mesh (the run's parameters, loading,
             PETSc prefix and options), with an optional initial damage.
         initial_damage: the damage at load 0 as a function of x, or None.
+        capped: a refinement was stopped by the cell cap; its warning is given
+            once per run (one ``Adaptivity``), later ones are logged at info level.
     """
 
     refinement: Refinement
     build: Callable[..., FractureModel]
     initial_damage: Callable[[np.ndarray], np.ndarray] | None = None
+    capped: bool = field(default=False, init=False)
 
     def refine(self, model: FractureModel) -> FractureModel | None:
         """A model on a refined mesh holding ``model``'s committed state, or None.
@@ -97,7 +100,9 @@ class Adaptivity:
             ref,
             ell=model.params.ell,
             lower_bounds=bounds,
+            warn_cap=not self.capped,
         )
+        self.capped = self.capped or res.capped
         if not res.refined:
             del res, functions
             collect_garbage(comm)  # what adapt left behind, on all ranks together
