@@ -419,7 +419,9 @@ def split_edges(msh: dmesh.Mesh, cells: np.ndarray, target: float) -> np.ndarray
 
     Every edge of a cell larger than :data:`REGULAR_ABOVE` ``[d] * target``
     (Plaza's regular refinement halves its size), the longest edge of the
-    others (a bisection: ``2^(-1/d)`` of its size). A cell just above the
+    others (a bisection: ``2^(-1/d)`` of its size; Plaza splits the longest
+    edge of every face with a split edge anyway, and picks among equally long
+    ones by its own numbering). A cell just above the
     target, typically one that an earlier conforming closure bisected at the
     border of the refined region, is bisected towards the target instead of
     halved to half of it (an eighth of the volume in 3D), and the closure
