@@ -21,10 +21,18 @@ ell = 0.05 mm, h = ell / 2.5), or ``--fine`` (the literature resolution, ell
 = 0.015 mm, h = ell / 4; long). Results go to
 ``benchmarks/results/fracture_adapt[_quick].{json,md}`` (atomically).
 
+``--cases sent3d`` (on its own) runs the 3D slab of ``demos/fracture_sent3d.py``
+at its coarse default (ell = 0.05 mm, h = ell / 2.5 in the band, t = 0.1 mm,
+17 load steps): the pre-refined band against ``--adapt`` (the band meshed at
+``adaptive_coarse_size(h, ell, tdim=3)``, the same V-notch), and reports the
+DOFs of the slab meshed at ``h`` everywhere (not solved) beside them. Results:
+``benchmarks/results/fracture_adapt_sent3d.{json,md}``; a few minutes on 2 ranks.
+
 Run:
 
     mpirun -n 2 python benchmarks/fracture_adapt.py --quick --cases bar sens
     mpirun -n 2 python benchmarks/fracture_adapt.py --fine
+    mpirun -n 2 python benchmarks/fracture_adapt.py --cases sent3d
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from femgp.cli.args import ArgumentParser, parse_with_petsc, script_main
 
 HERE = Path(__file__).parent
 CASES = ("bar", "sent", "sens")
+CASES_3D = ("sent3d",)
 
 
 def _cpu(comm: Any) -> float:
@@ -104,6 +113,54 @@ def _notched(
     return s.mesh, s, ref
 
 
+def _sent3d_setup(comm: Any, h_band: float, notch_width: float, **options: Any) -> Any:
+    from femgp.cli.cases import fracture_setup
+    from femgp.models.fracture.setups import sent_loads
+
+    loads = sent_loads(u_max=8e-3, du=1e-3, u_fine=5e-3, du_fine=2.5e-4)
+    return fracture_setup(
+        "sent3d",
+        comm,
+        ell=SENT3D_ELL,
+        h_band=h_band,
+        thickness=0.1,
+        notch_width=notch_width,
+        loads=loads,
+        **options,
+    )
+
+
+#: The 3D slab's length scale and band size (``demos/fracture_sent3d.py``'s coarse default).
+SENT3D_ELL = 0.05
+SENT3D_H = SENT3D_ELL / 2.5
+
+
+def _sent3d(comm: Any, adapt: bool, threshold: float | None) -> tuple[Any, Any, Any]:
+    from femgp.cli.cases import adaptive_coarse_size
+    from femgp.fem.adapt import Refinement
+
+    ell, h = SENT3D_ELL, SENT3D_H
+    if not adapt:
+        s = _sent3d_setup(comm, h, 2 * h)
+        return s.mesh, s, None
+    s = _sent3d_setup(comm, adaptive_coarse_size(h, ell, tdim=3), 2 * h)
+    ref = Refinement(adapt=True, h_min=h, zone=ell, lookahead=2 * ell, threshold=threshold)
+    return s.mesh, s, ref
+
+
+def _uniform_sent3d_dofs(comm: Any) -> dict[str, int]:
+    """The DOFs (3 displacement + 1 damage per vertex) of the slab meshed at h everywhere."""
+    from femgp.fem.meshes.fracture3d import notched_slab
+
+    h = SENT3D_H
+    tm = notched_slab(comm, h_band=h, h_far=h, thickness=0.1, notch_width=2 * h)
+    topo = tm.mesh.topology
+    return {
+        "cells": int(topo.index_map(3).size_global),
+        "dofs": 4 * int(topo.index_map(0).size_global),
+    }
+
+
 def _one(
     comm: Any, case: str, adapt: bool, fine: bool, threshold: float | None = None
 ) -> dict[str, Any]:
@@ -112,6 +169,8 @@ def _one(
 
     if case == "bar":
         tm, s, ref = _bar(comm, adapt)
+    elif case == "sent3d":
+        tm, s, ref = _sent3d(comm, adapt, threshold)
     else:
         tm, s, ref = _notched(comm, case, adapt, fine, threshold)
     cells0 = num_cells(tm.mesh)
@@ -181,6 +240,13 @@ def _markdown(out: dict[str, Any]) -> str:
             f"| {r['peak_force']:.5g} | {r['dissipated']:.5g} | {r['dofs_start']} "
             f"| {r['dofs_end']} | {r['cells_end']} |"
         )
+    if "uniform" in out:
+        u = out["uniform"]
+        lines += [
+            "",
+            f"The 3D slab meshed at the band's size everywhere (not solved): {u['cells']} "
+            f"tetrahedra, {u['dofs']} DOFs.",
+        ]
     lines += [
         "",
         "| case | peak force (adapt/fine - 1) | dissipated (adapt/fine - 1) | DOFs fine/adapt "
@@ -204,13 +270,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="the demos' default resolution")
     size.add_argument("--fine", action="store_true", help="the literature resolution (long)")
-    p.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
+    p.add_argument(
+        "--cases", nargs="+", choices=CASES + CASES_3D, default=list(CASES),
+        help="cases to run (sent3d: the 3D slab, on its own)",
+    )  # fmt: skip
     p.add_argument("--output", default=None, help="results folder (default benchmarks/results)")
     p.add_argument(
         "--threshold", type=float, default=None,
-        help="damage that marks a cell (default: the model's, 0.01 for AT1 and 0.1 for AT2)",
+        help="damage that marks a cell (default: the model's, 0.01 for AT1 and 0.25 for AT2)",
     )  # fmt: skip
     args = parse_with_petsc(p, argv)
+    three_d = "sent3d" in args.cases
+    if three_d and (len(args.cases) > 1 or args.fine):
+        p.error("--cases sent3d runs on its own, at the demo's coarse default (no --fine)")
 
     from mpi4py import MPI
 
@@ -220,12 +292,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     label = "fine" if args.fine else "quick"
     folder = Path(args.output) if args.output else HERE / "results"
     stem = "fracture_adapt" + ("" if args.fine else "_quick")
+    extra: dict[str, Any] = {}
+    if three_d:
+        label, stem = "3D slab, coarse default", "fracture_adapt_sent3d"
+        extra["uniform"] = _uniform_sent3d_dofs(comm)
     runs, comparison = [], []
     for case in args.cases:
         pair = [_one(comm, case, adapt, args.fine, args.threshold) for adapt in (False, True)]
         runs += pair
         comparison.append(_compare(*pair))
-        out = {"size": label, "ranks": comm.size, "runs": runs, "comparison": comparison}
+        out = {"size": label, "ranks": comm.size, "runs": runs, "comparison": comparison, **extra}
         if comm.rank == 0:  # after every case, so that a long run keeps what it finished
             c = comparison[-1]
             print(

@@ -105,8 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         loads = loads[:3]
     # ``--adapt``: the band meshed at about 1.6 ell (h_band times a power of two,
-    # over 1.2 for tetrahedra), refined to h_band where the damage appears.
+    # over 1.2 for tetrahedra), refined to h_band where the damage appears. The
+    # V-notch is ``2 h_band`` wide at the face either way: both runs model one slab.
     refinement = refinement_for(args, ell, h_min=h_band)
+    notch_width = 2 * h_band
     if refinement is not None:
         h_band = adaptive_coarse_size(refinement.target(ell), ell, tdim=3)
 
@@ -124,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ell=ell,
         h_band=h_band,
         thickness=args.thickness,
+        notch_width=notch_width,
         loads=loads,
         max_cells=args.max_cells,
         **params,

@@ -222,7 +222,7 @@ MAX_CELLS = Key("int", doc="refuse a generated mesh estimated above this many ce
 REFINEMENT: dict[str, Key] = {
     "adapt": Key("bool", default=False, doc="refine adaptively where the damage appears"),
     "h_min": Key("float", doc="cell size to reach (default ell / 4)"),
-    "threshold": Key("float", doc="damage that marks a cell (default 0.01 for AT1, 0.1 for AT2)"),
+    "threshold": Key("float", doc="damage that marks a cell (default 0.01 for AT1, 0.25 for AT2)"),
     "driving_ratio": Key("float", doc="Refinement.driving_ratio"),
     "zone": Key("float", doc="refine within this distance of marked cells (default ell)"),
     "lookahead": Key("float", doc="when refining, refine this much farther (default 2 ell)"),

@@ -122,7 +122,7 @@ def add_refinement_options(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="T",
-        help="refine where the damage reaches T (default 0.01 for AT1, 0.1 for AT2)",
+        help="refine where the damage reaches T (default 0.01 for AT1, 0.25 for AT2)",
     )
     g.add_argument(
         "--adapt-zone",

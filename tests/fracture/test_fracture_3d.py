@@ -6,7 +6,8 @@
   the same compression without a split does (the control).
 - A 3D mesh given to a plane-only set-up is refused, naming what it got.
 - The notched slab of the 3D demo carries its groups, and its cell estimate
-  refuses an oversized mesh before meshing.
+  refuses an oversized mesh before meshing; its V-notch keeps a given width
+  on a coarse band (an adaptive run).
 """
 
 from __future__ import annotations
@@ -133,6 +134,32 @@ def test_notched_slab_groups_and_cell_estimate():
     x = tm.mesh.geometry.x
     np.testing.assert_allclose(x.min(axis=0), [0, 0, 0], atol=1e-12)
     np.testing.assert_allclose(x.max(axis=0), [1, 1, 0.1], atol=1e-12)
+
+
+@pytest.mark.parametrize("width", [None, 0.04])
+def test_sent3d_notch_width_is_kept_on_a_coarse_band(width):
+    """``notched_tension_3d(notch_width=...)``: an adaptive run's coarse band keeps the V-notch.
+
+    The notch's faces meet the left face (x = 0) at y = 0.5 -+ width / 2; the
+    default is ``2 h_band`` (0.133 mm on this coarse band, 3.3 times the fine one's).
+    """
+    from dolfinx.mesh import entities_to_geometry
+
+    from femgp.models.fracture.setups import notched_tension_3d
+
+    h = 0.2 / 3
+    s = notched_tension_3d(MPI.COMM_SELF, ell=0.05, h_band=h, notch_width=width, loads=[1e-3])
+    tm = s.mesh
+    msh = tm.mesh
+    fdim = msh.topology.dim - 1
+    msh.topology.create_connectivity(fdim, 0)
+    msh.topology.create_connectivity(0, fdim + 1)
+    f2v = msh.topology.connectivity(fdim, 0)
+    verts = np.unique(np.concatenate([f2v.links(f) for f in tm.facets("notch")]))
+    x = msh.geometry.x[entities_to_geometry(msh, 0, verts.astype(np.int32)).ravel()]
+    at_face = x[np.abs(x[:, 0]) < 1e-12]
+    opening = at_face[:, 1].max() - at_face[:, 1].min()
+    assert opening == pytest.approx(2 * h if width is None else width, rel=1e-9)
 
 
 def test_notched_slab_refuses_an_oversized_mesh_before_meshing():

@@ -204,3 +204,23 @@ def test_adaptive_bar_same_on_all_ranks():
     np.testing.assert_allclose(s_w, s_s, rtol=0, atol=1e-5 * np.abs(s_s).max())
     np.testing.assert_allclose(e_w, e_s, rtol=0, atol=1e-5 * np.abs(e_s).max())
     assert min(d_w) >= -1e-12
+
+
+def test_at2_threshold_is_the_homogeneous_damage_at_the_peak():
+    """AT2's default marking threshold is where its homogeneous branch peaks (damage 1/4).
+
+    The 1D homogeneous AT2 state minimises ``(1 - a)^2 E eps^2 / 2 + Gc a^2 / (2 ell)``:
+    ``a = E eps^2 / (E eps^2 + Gc / ell)``, stress ``(1 - a)^2 E eps``. Below its peak the
+    damage is diffuse (it spreads over a whole loaded ligament); above it, it localises.
+    """
+    from femgp.models.fracture.adaptive import DAMAGE_THRESHOLDS
+
+    s = bar(MPI.COMM_SELF, model="AT2", h=0.2, height=0.02)
+    E, gc, ell = 1.0, s.params.Gc, s.params.ell
+    eps = np.linspace(0.0, 10 * math.sqrt(gc / (E * ell)), 200_001)
+    a = E * eps**2 / (E * eps**2 + gc / ell)
+    stress = (1 - a) ** 2 * E * eps
+    k = int(np.argmax(stress))
+    assert stress[k] == pytest.approx(s.params.crack.critical_stress(E), rel=1e-6)
+    assert a[k] == pytest.approx(0.25, abs=1e-4)
+    assert DAMAGE_THRESHOLDS["AT2"] == pytest.approx(a[k], abs=1e-3)

@@ -55,6 +55,10 @@ CASES = {
     "twinning": (DEMOS / "twinning_laminate.py", ["--cells", "16", "--t-end", "30"]),
 }
 SKIP_COLUMNS = {"wall_time"}
+#: The iteration counts of the fracture history.
+COUNTS = (
+    "am_iterations", "newton", "krylov", "newton_u", "krylov_u", "newton_alpha", "krylov_alpha"
+)
 
 
 def _cmd(ranks: int, model: str, out: Path, *extra: str) -> list[str]:
@@ -284,10 +288,19 @@ def test_adaptive_kill_and_restart(reference, tmp_path, first, second):
     assert int(resumed.name) >= refined, f"{msg}: resumed from {resumed.name}, before refining"
     # Steps solved on 2 ranks match the serial reference to solver tolerance, as in
     # tests/fracture/test_fracture_adapt_run.py (measured: at the localisation step the
-    # damage differs by 3e-8 and the small post-peak force by 6e-6 of the peak; the
-    # steps after it agree to 1e-10 again): atol 1e-5 of each column's largest value.
-    # am_residual (the last AM increment, below am_tol) differs by 20 % there.
-    _compare(reference[model], out, msg, atol=1e-5, skip=frozenset({"am_residual"}))
+    # small post-peak force differs by 3e-6 of the peak and the elastic energy by 1.3e-5
+    # of its largest value, on the mesh the bisection rule of femgp.fem.adapt.split_edges
+    # refines (159 DOFs; 6e-6 and 1e-6 on the 315 DOFs of the earlier halving rule); the
+    # steps after it agree to 1e-9 again): atol 3e-5 of each column's largest value.
+    # am_residual (the last AM increment, below am_tol) differs by 20 % there, and the
+    # iteration counts of that step by one AM iteration (34 and 33, Newton 74 and 72):
+    # the counts are compared to 5 % (at least 2) when the localisation step was solved
+    # on 2 ranks (2 -> 1), exactly otherwise.
+    _compare(reference[model], out, msg, atol=3e-5, skip=frozenset({"am_residual", *COUNTS}))
+    a, b = _history(reference[model] / "history.csv"), _history(out / "history.csv")
+    for k in COUNTS:
+        slack = np.maximum(2.0, 0.05 * a[k]) if first == 2 else 0.0
+        assert np.all(np.abs(b[k] - a[k]) <= slack), f"{msg}: column {k}: {a[k]} {b[k]}"
     assert json.loads((out / "run.json").read_text())["status"] == "finished", msg
     segments = list((out / "fields.parts").glob("part*.xdmf"))
     assert len(segments) >= 2, segments

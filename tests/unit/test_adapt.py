@@ -377,3 +377,45 @@ def test_lookahead_widens_the_zone_only_when_refining():
     again = _adapted(ahead.mesh, {"alpha": ahead.fields["alpha"]}, h_min=H0 / 2 * (1 + 1e-9),
                      zone=0.05, lookahead=0.2)  # fmt: skip
     assert not again.refined
+
+
+@pytest.mark.parametrize("tdim", [2, 3])
+def test_a_growing_region_is_not_refined_below_the_target(tdim, monkeypatch):
+    """Three calls, each marking farther left: the cells stop at the target size.
+
+    The border of a refined region is made of cells the conforming closure
+    bisected (size between the target and twice it). Splitting only their longest
+    edge (:func:`femgp.fem.adapt.split_edges`) refines them to the target, and
+    a cell at the target is bisected once at most (the closure; 2^(-1/3) = 0.79
+    of the target in 3D). The control splits every edge of the marked cells and
+    halves them instead (in 3D, down to half the target: 2.3 times the cells).
+    """
+    from dolfinx.mesh import compute_incident_entities, create_unit_cube
+
+    from femgp.fem import adapt as adapt_module
+    from femgp.fem.adapt import cell_sizes
+    from femgp.fem.meshes.core import TaggedMesh
+
+    def grow():
+        n = 4 if tdim == 3 else N
+        msh = create_unit_cube(COMM, n, n, n) if tdim == 3 else _square().mesh
+        tm = TaggedMesh(msh, None, None, {})
+        target = 1 / n / 2 * (1 + 1e-9)
+        for x0 in (0.75, 0.5, 0.25):
+            x = ufl.SpatialCoordinate(tm.mesh)
+            res = adapt(tm, {}, [Indicator(x[0], x0)], Refinement(adapt=True, h_min=target))
+            assert res.refined and res.h_marked <= target
+            tm = res.mesh
+        return cell_sizes(tm.mesh) / target, num_cells(tm.mesh)
+
+    h, cells = grow()
+    assert h.min() > 2 ** (-1 / tdim) - 1e-9
+    def every_edge(msh, cells, target):
+        msh.topology.create_connectivity(msh.topology.dim, 1)
+        return compute_incident_entities(msh.topology, cells, msh.topology.dim, 1)
+
+    monkeypatch.setattr(adapt_module, "split_edges", every_edge)  # control: halve every cell
+    h0, cells0 = grow()
+    assert cells0 > 1.2 * cells  # 616 against 488 triangles, 7168 against 3072 tetrahedra
+    if tdim == 3:
+        assert h0.min() < 0.75 * 2 ** (-1 / 3)

@@ -265,6 +265,7 @@ def notched_tension_3d(
     thickness: float = 0.1,
     loads: Sequence[float] | None = None,
     max_cells: int | None = None,
+    notch_width: float | None = None,
     **overrides: Any,
 ) -> Setup:
     """SENT in 3D: the Miehe plate extruded to a slab of ``thickness`` (mm, kN).
@@ -272,7 +273,9 @@ def notched_tension_3d(
     Bottom face fixed; top face ``u_y = load``, ``u_x = 0`` (``u_z`` free, like
     the free front and back faces); the reaction is the vertical force on the
     top face. AT2 with the 3D spectral split by default; ``h_band`` defaults to
-    ``ell / 4`` in the band ahead of the notch.
+    ``ell / 4`` in the band ahead of the notch. The V-notch opens
+    ``notch_width`` at the left face (default ``2 h_band``; a run that refines
+    from a coarse band gives the fine one's, so that both model one slab).
     """
     from femgp.fem.meshes.fracture3d import notched_slab
 
@@ -286,6 +289,7 @@ def notched_tension_3d(
         h_band=h_band,
         thickness=thickness,
         band_halfwidth=max(2 * ell, 4 * h_band),
+        notch_width=notch_width,
         max_cells=max_cells,
     )
     bcs = (
