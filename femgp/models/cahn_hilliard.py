@@ -16,8 +16,11 @@ Time integrators (all with adaptive steps):
   Euler in the flux. Energy-stable for any step: ``F(c^{n+1}) <= F(c^n)``.
 
 The step size is controlled by :class:`femgp.fem.AdaptiveStepper` from a local
-error estimate (the distance between the solution and a linear extrapolation
-of the two previous steps, an O(dt^2) quantity) and the Newton iteration count.
+error estimate and the Newton iteration count. The estimate (``Params.estimator``)
+is, for theta = 1/2, the trapezoidal rule's O(dt^3) local error by Milne's device
+(the distance to the quadratic extrapolation of the three previous states) and
+otherwise the distance to the linear extrapolation of the two previous states,
+an O(dt^2) quantity.
 """
 
 from __future__ import annotations
