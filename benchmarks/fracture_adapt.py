@@ -113,6 +113,11 @@ def _notched(
     return s.mesh, s, ref
 
 
+#: The 3D slab's length scale and band size (``demos/fracture_sent3d.py``'s coarse default).
+SENT3D_ELL = 0.05
+SENT3D_H = SENT3D_ELL / 2.5
+
+
 def _sent3d_setup(comm: Any, h_band: float, notch_width: float, **options: Any) -> Any:
     from femgp.cli.cases import fracture_setup
     from femgp.models.fracture.setups import sent_loads
@@ -128,11 +133,6 @@ def _sent3d_setup(comm: Any, h_band: float, notch_width: float, **options: Any) 
         loads=loads,
         **options,
     )
-
-
-#: The 3D slab's length scale and band size (``demos/fracture_sent3d.py``'s coarse default).
-SENT3D_ELL = 0.05
-SENT3D_H = SENT3D_ELL / 2.5
 
 
 def _sent3d(comm: Any, adapt: bool, threshold: float | None) -> tuple[Any, Any, Any]:

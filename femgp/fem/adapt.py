@@ -379,6 +379,16 @@ def mark_cells(
     return _with_zone(msh, _indicated(msh, indicators), zone)
 
 
+def _edges_to_split(msh: dmesh.Mesh, cells: np.ndarray, edges: np.ndarray | None) -> np.ndarray:
+    """``edges`` as local int32 indices, or, when ``None``, every edge of ``cells``."""
+    if edges is None:
+        tdim = msh.topology.dim
+        msh.topology.create_entities(1)
+        msh.topology.create_connectivity(tdim, 1)
+        edges = dmesh.compute_incident_entities(msh.topology, np.asarray(cells, np.int32), tdim, 1)
+    return np.asarray(edges, dtype=np.int32)
+
+
 def estimate_cells(msh: dmesh.Mesh, cells: np.ndarray, *, edges: np.ndarray | None = None) -> int:
     """An estimate (from above, in practice) of the global cell count after refining ``cells``.
 
@@ -388,11 +398,9 @@ def estimate_cells(msh: dmesh.Mesh, cells: np.ndarray, *, edges: np.ndarray | No
     ``edges`` (local) are the edges to split; default: every edge of ``cells``.
     """
     tdim = msh.topology.dim
+    edges = _edges_to_split(msh, cells, edges)
     msh.topology.create_entities(1)
     msh.topology.create_connectivity(1, tdim)
-    if edges is None:
-        edges = dmesh.compute_incident_entities(msh.topology, np.asarray(cells, np.int32), tdim, 1)
-    edges = np.asarray(edges, dtype=np.int32)
     n_owned_edges = msh.topology.index_map(1).size_local
     edges = edges[edges < n_owned_edges]
     e2c = msh.topology.connectivity(1, tdim)
@@ -543,10 +551,7 @@ def refine_tagged(
     _check_simplices(msh)
     tdim = msh.topology.dim
     msh.topology.create_entities(1)
-    msh.topology.create_connectivity(tdim, 1)
-    if edges is None:
-        edges = dmesh.compute_incident_entities(msh.topology, np.asarray(cells, np.int32), tdim, 1)
-    new, parent_cell, parent_facet = _refine(msh, np.asarray(edges, dtype=np.int32))
+    new, parent_cell, parent_facet = _refine(msh, _edges_to_split(msh, cells, edges))
     new.topology.create_connectivity(tdim - 1, tdim)
     ct, ft = (
         None if tags is None else _transfer_tags(tags, msh, new, parent_cell, parent_facet)
