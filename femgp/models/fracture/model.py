@@ -19,7 +19,8 @@ minimisation has not converged after ``newton_after`` iterations is handed to a
 reduced-space VI Newton method on the coupled problem (prefix
 ``<prefix>coupled_``): the gradient of the total energy in ``(u, alpha)`` and
 its Hessian, both from ``ufl.derivative``, the bounds ``alpha_prev <= alpha <=
-1``, a backtracking line search on the norm of the reduced residual, and GMRES
+1``, a critical-point line search (the step length where the directional
+derivative of the energy vanishes), and GMRES
 preconditioned by a multiplicative field split whose ``u`` and ``alpha`` blocks
 are preconditioned by GAMG (:class:`.solvers.BlockGaussSeidel`). This is the
 AM-then-Newton composite of Farrell and Maurini (2017): AM brings the iterate

@@ -67,7 +67,7 @@ class Params:
         solver: ``"newton"``: alternate minimisation for up to ``newton_after``
             iterations, then the monolithic reduced-space VI Newton method on
             the coupled ``(u, alpha)`` problem (Jacobian from the energy, bounds
-            ``alpha_prev <= alpha <= 1``, backtracking line search,
+            ``alpha_prev <= alpha <= 1``, critical-point line search,
             field-split GAMG preconditioning) from the AM iterate (the
             AM-then-Newton composite of Farrell & Maurini 2017); if Newton
             fails, alternate minimisation goes on from where it was, and Newton

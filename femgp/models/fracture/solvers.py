@@ -110,9 +110,11 @@ ALPHA_DIRECT: dict[str, Any] = {
 }
 
 #: The coupled (u, alpha) problem of the Newton solver: reduced-space VI Newton
-#: on the monolithic system with a backtracking line search on the reduced
-#: residual norm (the total energy as merit function stalled: see
-#: docs/fracture.md); GMRES preconditioned by :class:`BlockGaussSeidel`
+#: on the monolithic system with PETSc's critical-point line search (``cp``: the
+#: residual is the gradient of the total energy, so the step length is the root
+#: of the directional derivative, found by secant steps; a backtracking search on
+#: the residual norm crept through crack growth and failed there, see
+#: docs/fracture.md), at most 30 iterations; GMRES preconditioned by :class:`BlockGaussSeidel`
 #: (a multiplicative field split, u block then alpha block: the linearised
 #: alternate minimisation), each block one V-cycle of GAMG (the u block with
 #: the rigid-body modes, its interpolation reused across Newton iterations).
@@ -120,10 +122,10 @@ ALPHA_DIRECT: dict[str, Any] = {
 #: ``<prefix>fieldsplit_alpha_``; an explicit ``<prefix>pc_type`` replaces the split.
 COUPLED_ITERATIVE: dict[str, Any] = {
     "snes_type": "vinewtonrsls",
-    "snes_linesearch_type": "bt",
+    "snes_linesearch_type": "cp",
     "snes_rtol": 1e-9,
     "snes_stol": 1e-12,
-    "snes_max_it": 10,
+    "snes_max_it": 30,
     "ksp_type": "gmres",
     "ksp_gmres_restart": 200,
     "ksp_rtol": 1e-8,
