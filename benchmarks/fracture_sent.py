@@ -1,9 +1,13 @@
-"""SENT at the literature resolution: femgp's default solver against the plain FEniCSx approach.
+"""SENT and SENS: femgp's default solver against the plain FEniCSx approach on one mesh and path.
 
 Single-edge notched tension (Miehe, Hofacker, Welschinger 2010) with AT2 and the
 spectral split, ell = 0.015 mm, h = ell / 4 along the crack path, the top
-displacement raised by 1e-4 mm to 4.5e-3 mm and by 1e-5 mm to 6.5e-3 mm. The
-same mesh and load steps are solved twice in one process:
+displacement raised by 1e-4 mm to 4.5e-3 mm and by 1e-5 mm to 6.5e-3 mm.
+``--case sens`` takes the shear test with the resolution and load path of
+``demos/fracture_sens.py`` (``--quick``: its coarse default; ``--ell``: another
+ell at the same ell / h); the literature resolution of SENS is out of reach of
+the plain approach on two cores. The same mesh and load steps are solved in one
+process:
 
 - **femgp**: the defaults of :class:`femgp.models.fracture.Params`
   (``solver``, over-relaxed alternate minimisation with the load-step
@@ -26,12 +30,13 @@ the end. Targets (issue 12): femgp reaches the end of the load path at least
 12× faster than plain, at the same peak force and dissipated energy (within
 1 %), and in under 10 minutes (femgp = the default row). Iteration counts
 include failed (cut back) attempts.
-Results go to ``benchmarks/results/fracture_sent.{json,md}`` (atomically).
+Results go to ``benchmarks/results/fracture_<case>[_quick].{json,md}`` (atomically).
 
 Run (about half an hour on 2 busy cores; ``--quick``: a coarse mesh, minutes):
 
     mpirun -n 2 python benchmarks/fracture_sent.py
     mpirun -n 2 python benchmarks/fracture_sent.py --quick
+    mpirun -n 2 python benchmarks/fracture_sent.py --case sens --quick --ell 0.02
 """
 
 from __future__ import annotations
@@ -46,7 +51,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from femgp.cli.args import ArgumentParser, parse_with_petsc, script_main
+from femgp.cli.args import ArgumentParser, parse_with_petsc, positive_float, script_main
+from femgp.errors import InputError
 
 HERE = Path(__file__).parent
 
@@ -103,7 +109,7 @@ def _markdown(info: dict[str, Any]) -> str:
         ("dissipated_kN_mm", "dissipated [kN mm]", "{:.6g}"),
     ]
     lines = [
-        f"# SENT benchmark ({info['mode']})",
+        f"# {info['case'].upper()} benchmark ({info['mode']})",
         "",
         f"{info['description']}",
         "",
@@ -135,27 +141,39 @@ def _markdown(info: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = ArgumentParser(description="SENT benchmark: femgp default vs the plain FEniCSx approach")
+    p.add_argument("--case", choices=("sent", "sens"), default="sent", help="tension or shear")
     p.add_argument("--quick", action="store_true", help="coarse mesh and load path (minutes)")
+    p.add_argument(
+        "--ell", type=positive_float, default=None,
+        help="SENS only: regularisation length (mesh h = ell/4, or ell/2.5 with --quick)",
+    )  # fmt: skip
     p.add_argument("--output", default=str(HERE / "results"), help="folder of the results")
-    p.add_argument("--name", default="fracture_sent", help="results file stem")
+    p.add_argument("--name", default=None, help="results file stem (default: fracture_<case>)")
     args = parse_with_petsc(p, argv)
+    if args.ell is not None and args.case != "sens":
+        raise InputError("--ell is for --case sens (SENT keeps the benchmark's resolution)")
 
     from mpi4py import MPI
 
-    from femgp.cli.cases import fracture_setup
+    from femgp.cli.cases import fracture_setup, notched_resolution
     from femgp.fem.io import atomic_write_text, versions
     from femgp.models.fracture import FractureModel, run
     from femgp.models.fracture.params import SOLVERS
     from femgp.models.fracture.setups import sent_loads
 
     comm = MPI.COMM_WORLD
-    if args.quick:
+    extra = {}
+    if args.case == "sens":  # the resolution and load path of demos/fracture_sens.py
+        res = notched_resolution("sens", fine=not args.quick, ell=args.ell)
+        ell, h_band, loads = res["ell"], res["h_band"], res["loads"]
+        extra["notch_width"] = res["notch_width"]
+    elif args.quick:
         ell, h_band = 0.03, 0.01
         loads = sent_loads(u_max=7e-3, du=5e-4, u_fine=4.5e-3, du_fine=5e-5)
     else:
         ell, h_band = 0.015, 0.015 / 4
         loads = sent_loads(u_max=6.5e-3, du=1e-4, u_fine=4.5e-3, du_fine=1e-5)
-    setup = fracture_setup("sent", comm, ell=ell, h_band=h_band, loads=loads)
+    setup = fracture_setup(args.case, comm, ell=ell, h_band=h_band, loads=loads, **extra)
     base = setup.params
     other = next(s for s in SOLVERS if s != base.solver)
     configs = {
@@ -224,8 +242,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     msh = setup.mesh.mesh
     model = results["femgp"].model
     info = {
+        "case": args.case,
         "mode": "quick" if args.quick else "full",
-        "description": (__doc__ or "").strip().split("\n\n")[0],
+        "description": (
+            f"{args.case.upper()}: femgp's default solver against the plain FEniCSx approach "
+            "on one mesh and load path."
+        ),
         "command": " ".join(["mpirun", "-n", str(comm.size), "python", *sys.argv]),
         "ranks": comm.size,
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -243,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if comm.rank == 0:
         out = Path(args.output)
         out.mkdir(parents=True, exist_ok=True)
-        stem = args.name + ("_quick" if args.quick else "")
+        stem = (args.name or f"fracture_{args.case}") + ("_quick" if args.quick else "")
         atomic_write_text(out / f"{stem}.json", json.dumps(info, indent=2, default=str) + "\n")
         md = _markdown(info)
         atomic_write_text(out / f"{stem}.md", md)
