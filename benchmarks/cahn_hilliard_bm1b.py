@@ -15,7 +15,8 @@ Runs, on the same mesh and in the same process:
    and F at t = 10, 100, 1e3, 1e4, 1e5 and 1e6;
 5. with ``--reference-tol``, a tight-tolerance reference to ``--t-end``
    (``snes_rtol`` 1e-8) and the relative error of 4.'s F(t) at those times
-   against it (target: 0.5%).
+   against it (target: 0.5%); ``--reference-file`` takes that reference from
+   an earlier run's results JSON instead of running it again.
 
 Core-seconds are wall time × ranks. The baseline's cost to ``--t-end`` is
 extrapolated from its measured cost per step (a fixed step makes it linear in
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from femgp.cli import args as cli
+from femgp.errors import InputError
 
 if TYPE_CHECKING:
     from mpi4py import MPI
@@ -166,6 +168,29 @@ def femgp_run(
     }  # fmt: skip
 
 
+def stored_reference(args) -> tuple[float, dict]:
+    """The tolerance and run of the tight reference stored in ``args.reference_file``.
+
+    Raises:
+        InputError: the file is not a results JSON of this script with a reference
+            on the same mesh to the same ``--t-end``.
+    """
+    try:
+        stored = json.loads(args.reference_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--reference-file {str(args.reference_file)!r}: {exc}") from None
+    mesh = f"{args.n}x{args.n} Q1"
+    ref = stored.get("reference_full") if isinstance(stored, dict) else None
+    if not ref or stored.get("mesh") != mesh or stored.get("t_end") != args.t_end:
+        raise InputError(
+            f"--reference-file {str(args.reference_file)!r} holds no reference run on the "
+            f"{mesh} mesh to t = {args.t_end:g} (made with --reference-tol)"
+        )
+    # JSON keys are strings: back to the float times of this run.
+    ref = {**ref, "F": {float(t): F for t, F in ref["F"].items()}}
+    return float(stored["reference_tol"]), ref
+
+
 def rel_error(F: dict, ref: dict) -> float:
     return max(abs(F[t] - ref[t]) / abs(ref[t]) for t in ref)
 
@@ -190,6 +215,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also run a reference to --t-end with this tolerance; report F errors against it",
     )  # fmt: skip
     ap.add_argument(
+        "--reference-file", type=Path, default=None,
+        help="compare F(t) with the tight reference of an earlier results JSON (same mesh, t-end)",
+    )  # fmt: skip
+    ap.add_argument(
         "--estimator", choices=("auto", "curvature", "milne"), default="auto",
         help="error estimate of the run to --t-end (Params.estimator)",
     )  # fmt: skip
@@ -212,6 +241,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.tol = args.tol or ch.Params().tol
     if args.quick:
         args.n, args.t_end, args.compare_t = 48, 1e3, 20.0
+    if args.reference_tol and args.reference_file:
+        raise InputError("--reference-tol and --reference-file exclude each other; give one")
+    stored = None if args.reference_file is None else stored_reference(args)
     comm = MPI.COMM_WORLD
     say = print if comm.rank == 0 else (lambda *a, **k: None)
     domain = cahn_hilliard_mesh(comm, n=args.n).mesh
@@ -263,6 +295,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         tight_opts = {"snes_rtol": 1e-8}
         tight = femgp_run(domain, ch.Params(tol=args.reference_tol), args.t_end, report_times,
                           "bm_tight_", tight_opts)  # fmt: skip
+    elif stored is not None:
+        args.reference_tol, tight = stored
+    if tight is not None:
         full["errors"] = {t: abs(full["F"][t] - F) / abs(F) for t, F in tight["F"].items()}
         full["error"] = max(full["errors"].values())
         say(f"reference (tol {args.reference_tol:g}) to t={args.t_end:g}: {tight['steps']} steps; "
@@ -283,6 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "plain_chosen_dt": chosen and chosen["dt"], "plain_reaches_same_accuracy": same_accuracy,
         "femgp_adaptive_full": full, "t_end": args.t_end, "peak_memory_mb_total": mem,
         "reference_tol": args.reference_tol, "reference_full": tight,
+        "reference_file": None if stored is None else str(args.reference_file),
         "core_seconds_ratio_measured": ratio_measured,
         "core_seconds_ratio_to_t_end_extrapolated": ratio_full,
         "time_per_dof_step_us": 1e6 * full["wall_s"] / (full["steps"] * ndofs),
@@ -327,7 +363,8 @@ def report(r: dict) -> str:
     else:
         lines += [
             f"Reference: tol {r['reference_tol']:g}, snes_rtol 1e-8: {tight['steps']} steps, "
-            f"{tight['newton']} Newton, {tight['wall_s']:.1f} s wall.",
+            f"{tight['newton']} Newton, {tight['wall_s']:.1f} s wall"
+            + (f" (stored in {r['reference_file']})." if r.get("reference_file") else "."),
             "",
             "| t | F (reference) | F (run) | rel. error |",
             "| --- | --- | --- | --- |",

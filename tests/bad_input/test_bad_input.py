@@ -801,3 +801,27 @@ def test_full_disk_keeps_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert rows[0].startswith("step,") and len(rows) >= 2
     assert all(math.isfinite(float(r.split(",")[1])) for r in rows[1:])
     assert not list(out.glob(".*.tmp*")), "a temporary file was left behind"
+
+
+@pytest.mark.parametrize(
+    ("stored", "expect"),
+    [
+        (None, ("--reference-file", "missing.json", "no such file")),
+        ({"mesh": "200x200 Q1", "t_end": 1e6, "reference_full": None}, ("holds no reference",)),
+        ({"mesh": "48x48 Q1", "t_end": 1e6, "reference_full": {"F": {}}}, ("200x200 Q1",)),
+    ],
+    ids=["missing", "no-reference", "other-mesh"],
+)
+def test_bm1b_reference_file_rejects(stored: Any, expect: tuple[str, ...], tmp_path: Path) -> None:
+    """``cahn_hilliard_bm1b.py --reference-file``: one line before any mesh or solve."""
+    import json
+
+    ref = tmp_path / "missing.json"
+    if stored is not None:
+        ref = tmp_path / "stored.json"
+        ref.write_text(json.dumps(stored))
+    script = ROOT / "benchmarks" / "cahn_hilliard_bm1b.py"
+    proc = run_case(
+        [sys.executable, str(script), "--no-baseline", "--reference-file", str(ref)], tmp_path
+    )
+    check_one_line(proc, expect)
