@@ -140,7 +140,7 @@ def _markdown(info: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = ArgumentParser(description="SENT benchmark: femgp default vs the plain FEniCSx approach")
+    p = ArgumentParser(description="SENT/SENS benchmark: femgp default vs plain FEniCSx")
     p.add_argument("--case", choices=("sent", "sens"), default="sent", help="tension or shear")
     p.add_argument("--quick", action="store_true", help="coarse mesh and load path (minutes)")
     p.add_argument(

@@ -825,3 +825,10 @@ def test_bm1b_reference_file_rejects(stored: Any, expect: tuple[str, ...], tmp_p
         [sys.executable, str(script), "--no-baseline", "--reference-file", str(ref)], tmp_path
     )
     check_one_line(proc, expect)
+
+
+def test_fracture_benchmark_refuses_ell_for_sent(tmp_path: Path) -> None:
+    """``fracture_sent.py --ell`` is for ``--case sens``: one line naming both."""
+    script = ROOT / "benchmarks" / "fracture_sent.py"
+    proc = run_case([sys.executable, str(script), "--ell", "0.02"], tmp_path)
+    check_one_line(proc, ("--ell", "--case sens"))
