@@ -28,6 +28,7 @@ small smoke run). Results go to ``benchmarks/results/cahn_hilliard_bm1b.{json,md
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -168,7 +169,7 @@ def femgp_run(
     }  # fmt: skip
 
 
-def stored_reference(args) -> tuple[float, dict]:
+def stored_reference(args: argparse.Namespace) -> tuple[float, dict]:
     """The tolerance and run of the tight reference stored in ``args.reference_file``.
 
     Raises:

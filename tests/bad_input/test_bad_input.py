@@ -23,6 +23,7 @@ a minute on one core.
 from __future__ import annotations
 
 import errno
+import json
 import math
 import os
 import subprocess
@@ -814,8 +815,6 @@ def test_full_disk_keeps_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 )
 def test_bm1b_reference_file_rejects(stored: Any, expect: tuple[str, ...], tmp_path: Path) -> None:
     """``cahn_hilliard_bm1b.py --reference-file``: one line before any mesh or solve."""
-    import json
-
     ref = tmp_path / "missing.json"
     if stored is not None:
         ref = tmp_path / "stored.json"
