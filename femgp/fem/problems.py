@@ -39,6 +39,7 @@ __all__ = [
     "KeptPreconditioner",
     "NonlinearProblem",
     "SolveStats",
+    "UpdateLimit",
     "petsc_error_reason",
     "prefix_options",
     "set_default_options",
@@ -99,6 +100,9 @@ def set_default_options(prefix: str, options: Mapping[str, Any]) -> list[str]:
     for name, value in wanted.items():
         if name in ours or not opts.hasName(name):
             opts[name] = value
+            # Marked as used: a default that PETSc reads only late (a MUMPS control,
+            # read at the first factorisation) is not the user's unused option.
+            opts.getString(name)
             written.append(name)
     if written:
         opts[record] = ",".join(f"{n[len(prefix) :]}={wanted[n]}" for n in written)
@@ -222,6 +226,35 @@ class KeptPreconditioner:
             self.rebuild()
 
 
+class UpdateLimit:
+    """A line-search pre-check that bounds the Newton update in chosen unknowns.
+
+    Before the line search, the update ``y`` (``x_new = x - lambda y``) is scaled as a
+    whole, its direction kept, so that its largest entry where ``mask`` is nonzero is
+    at most ``limit``. Newton's first iterate from a point where the Jacobian is nearly
+    singular (a double-well field near its spinodal, for example) can otherwise jump far
+    outside the physical range, and Newton then spends its iterations coming back.
+    It holds only PETSc vectors, no reference to the solver.
+
+    Attributes:
+        limit: the largest entry allowed in the masked update.
+        limited: updates scaled so far.
+    """
+
+    def __init__(self, mask: PETSc.Vec, limit: float) -> None:
+        self.mask = mask
+        self.limit = float(limit)
+        self.limited = 0
+        self._work = mask.duplicate()
+
+    def __call__(self, x: PETSc.Vec, y: PETSc.Vec) -> None:
+        self._work.pointwiseMult(y, self.mask)
+        largest = self._work.norm(PETSc.NormType.NORM_INFINITY)
+        if largest > self.limit:
+            y.scale(self.limit / largest)
+            self.limited += 1
+
+
 class NonlinearProblem:
     """A nonlinear (or linear) variational problem solved by PETSc SNES.
 
@@ -250,6 +283,9 @@ class NonlinearProblem:
             solve takes more than ``reuse_pc`` Krylov iterations, and a solve that
             fails with an old preconditioner is retried once with a fresh one.
             ``None``: rebuilt at every Newton iteration (PETSc's default).
+        update_limit: ``(mask, limit)``: a Function of the (single) unknown's space that
+            is nonzero on the unknowns to watch, and the largest change allowed there in
+            one Newton iteration; a longer update is scaled down (:class:`UpdateLimit`).
     """
 
     def __init__(
@@ -266,11 +302,14 @@ class NonlinearProblem:
         blocks: tuple[fem.FunctionSpace, Callable[[], Any]] | None = None,
         constraint: Any = None,
         reuse_pc: int | None = None,
+        update_limit: tuple[fem.Function, float] | None = None,
     ) -> None:
         if not prefix or not prefix.endswith("_"):
             raise InputError(
                 f"a PETSc options prefix must be non-empty and end with '_', got {prefix!r}"
             )
+        if update_limit is not None and not update_limit[1] > 0:
+            raise InputError(f"the Newton update limit must be > 0, got {update_limit[1]!r}")
         self.prefix = prefix
         self.u = u
         self._funcs = list(u) if isinstance(u, Sequence) else [u]
@@ -322,6 +361,16 @@ class NonlinearProblem:
             J, P, (jacobian, args, kargs) = snes.getJacobian()
             snes.setJacobian(self.kept_pc.wrap(jacobian), J, P, args=args, kargs=kargs)
             snes.setMonitor(self.kept_pc.monitor)
+        #: The bound on Newton updates (``None``: full updates).
+        self.update_limit: UpdateLimit | None = None
+        if update_limit is not None:
+            mask, limit = update_limit
+            if constraint is None:
+                vec = mask.x.petsc_vec.copy()
+            else:  # the SNES works on the reduced unknowns
+                vec = self._problem.restrict(mask.x.petsc_vec)
+            self.update_limit = UpdateLimit(vec, limit)
+            snes.setLineSearchPreCheck(self.update_limit)
 
     @property
     def snes(self) -> PETSc.SNES:

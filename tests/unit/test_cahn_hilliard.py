@@ -184,6 +184,7 @@ def test_tshape_runs_and_conserves_mass():
         ({"theta": 0.2}, "theta must be in"),
         ({"c_alpha": 0.8}, "c_alpha < c_beta"),
         ({"dt": float("inf")}, "dt must be finite"),
+        ({"max_dc": -0.1}, "max_dc must be >= 0"),
     ],
 )
 def test_bad_parameters(kwargs, match):

@@ -154,3 +154,46 @@ class TestAdaptiveStepper:
     def test_bad_settings(self, kw, match):
         with pytest.raises(InputError, match=match):
             AdaptiveStepper(**kw)
+
+
+def _cubic_from_spinodal(limit: float | None, prefix: str) -> tuple[fem.Function, int, int]:
+    """Solve u^3 - u = 1/2 from u = 0.58, next to the spinodal point 1/sqrt(3) of u^4/4 - u^2/2.
+
+    There the derivative 3u^2 - 1 is 0.0092: Newton's first full update throws u to
+    about 96. Returns the solution, the Newton iterations and the updates that were limited.
+    """
+    domain = mesh.create_unit_interval(MPI.COMM_WORLD, 8)
+    V = fem.functionspace(domain, ("Lagrange", 1))
+    u = fem.Function(V)
+    u.x.array[:] = 0.58
+    v = ufl.TestFunction(V)
+    R = (u**3 - u - 0.5) * v * ufl.dx
+    mask = fem.Function(V)
+    mask.x.array[:] = 1.0
+    opts = {"ksp_type": "preonly", "pc_type": "lu", "snes_rtol": 1e-12, "snes_max_it": 50}
+    prob = NonlinearProblem(
+        R, u, prefix=prefix, options=opts, update_limit=None if limit is None else (mask, limit)
+    )
+    stats = prob.solve()
+    limited = 0 if prob.update_limit is None else prob.update_limit.limited
+    return u, stats.newton, limited
+
+
+def test_update_limit_keeps_newton_near_the_wells():
+    root = 1.191487883953  # the real root of u^3 - u - 1/2
+    u, newton, limited = _cubic_from_spinodal(0.5, "test_limit_on_")
+    assert np.allclose(u.x.array, root, atol=1e-9)
+    assert limited == 1 and newton <= 6, (limited, newton)
+    # Control: the full first update throws u to about 96, past PETSc's divergence
+    # tolerance on the residual norm (1e4 times the initial one).
+    with pytest.raises(SolverError, match=r"PETSc reason -9"):
+        _cubic_from_spinodal(None, "test_limit_off_")
+
+
+def test_update_limit_must_be_positive():
+    domain = mesh.create_unit_interval(MPI.COMM_WORLD, 2)
+    V = fem.functionspace(domain, ("Lagrange", 1))
+    u = fem.Function(V)
+    R = (u - 1) * ufl.TestFunction(V) * ufl.dx
+    with pytest.raises(InputError, match=r"update limit must be > 0, got 0\.0"):
+        NonlinearProblem(R, u, prefix="test_limit_bad_", update_limit=(fem.Function(V), 0.0))
