@@ -13,6 +13,11 @@ Runs, on the same mesh and in the same process:
 4. femgp's adaptive scheme to ``--t-end`` (1e6 by default), reporting wall and
    CPU time, the load average, steps, Newton and Krylov iterations, peak memory
    and F at t = 10, 100, 1e3, 1e4, 1e5 and 1e6;
+   with ``--compare-solvers``, 4. runs twice, once with the block
+   preconditioner and once with MUMPS LU, each with its own peak memory
+   (the process's peak resident size is reset between them);
+   ``--linear-solver block|mumps`` runs 4. with one of them instead of femgp's
+   choice at this size (a comparison too long for one sitting, in two runs);
 5. with ``--reference-tol``, a tight-tolerance reference to ``--t-end``
    (``snes_rtol`` 1e-8) and the relative error of 4.'s F(t) at those times
    against it (target: 0.5%); ``--reference-file`` takes that reference from
@@ -51,12 +56,21 @@ RESULTS = Path(__file__).parent / "results"
 REPORT_TIMES = (10.0, 100.0, 1e3, 1e4, 1e5, 1e6)
 
 
-def peak_memory_mb(comm: MPI.Comm) -> float:
-    """Peak resident memory summed over ranks (MB)."""
+def peak_memory_mb(comm: MPI.Comm) -> tuple[float, float]:
+    """Peak resident memory since the last :func:`reset_peak_memory` (MB): total, largest rank."""
     from mpi4py import MPI
 
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return comm.allreduce(kb, op=MPI.SUM) / 1024.0
+    return comm.allreduce(kb, op=MPI.SUM) / 1024.0, comm.allreduce(kb, op=MPI.MAX) / 1024.0
+
+
+def reset_peak_memory() -> bool:
+    """Restart the peak resident size from the present one (Linux >= 4.0; else False)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
 
 
 def plain_baseline(domain, dt: float, t_end: float, checkpoints: Sequence[float]) -> dict:
@@ -227,6 +241,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--reuse-pc", type=cli.positive_int, default=None,
         help="keep the factorisation until a linear solve takes more Krylov iterations",
     )  # fmt: skip
+    ap.add_argument(
+        "--compare-solvers", action="store_true",
+        help="run to --t-end with the block preconditioner and with MUMPS LU; report both",
+    )  # fmt: skip
+    ap.add_argument(
+        "--linear-solver", choices=("block", "mumps"), default=None,
+        help="linear solver of the run to --t-end (default: femgp's choice at this size)",
+    )  # fmt: skip
     ap.add_argument("--quick", action="store_true", help="n=48, t-end=1e3, compare-t=20")
     ap.add_argument("--name", default="cahn_hilliard_bm1b", help="results file stem")
     args = cli.parse_with_petsc(ap, argv)
@@ -237,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from femgp.cli.cases import cahn_hilliard_mesh
     from femgp.fem.io import atomic_write_text, versions
+    from femgp.fem.preconditioners import BLOCK_PC
     from femgp.models import cahn_hilliard as ch
 
     args.tol = args.tol or ch.Params().tol
@@ -244,6 +267,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.n, args.t_end, args.compare_t = 48, 1e3, 20.0
     if args.reference_tol and args.reference_file:
         raise InputError("--reference-tol and --reference-file exclude each other; give one")
+    if args.compare_solvers and args.reuse_pc is not None:
+        raise InputError("--reuse-pc applies to MUMPS only; it excludes --compare-solvers")
+    if args.compare_solvers and args.linear_solver is not None:
+        raise InputError("--linear-solver picks one solver; --compare-solvers runs both: give one")
+    if args.linear_solver == "block" and args.reuse_pc is not None:
+        raise InputError("--reuse-pc applies to MUMPS only; it excludes --linear-solver block")
     stored = None if args.reference_file is None else stored_reference(args)
     comm = MPI.COMM_WORLD
     say = print if comm.rank == 0 else (lambda *a, **k: None)
@@ -283,14 +312,33 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     report_times = [t for t in REPORT_TIMES if t < args.t_end]
     full_params = ch.Params(tol=args.tol, estimator=args.estimator)
-    full = femgp_run(
-        domain, full_params, args.t_end, report_times, "bm_full_", reuse_pc=args.reuse_pc
-    )
-    full["estimator"], full["reuse_pc"] = full_params.error_estimator, args.reuse_pc
-    mem = peak_memory_mb(comm)
-    load = full["load_average"]
-    say(f"femgp adaptive to t={args.t_end:g}: {full['steps']} steps, {full['wall_s']:.1f} s "
-        f"(load average {load[0]:.1f} -> {load[1]:.1f})")  # fmt: skip
+    # femgp's own choice of linear solver at this size (2D), and the comparison's.
+    default = "block" if ndofs >= ch.BLOCK_PC_FROM_DOFS[2] else "mumps"
+    kept_lu = ch.KEPT_LU if args.reuse_pc is not None else ch.CH_LU
+    table = {"block": BLOCK_PC, "mumps": kept_lu}
+    if args.compare_solvers:
+        solvers = table
+    else:
+        chosen_solver = args.linear_solver or default
+        solvers = {chosen_solver: None if chosen_solver == default else table[chosen_solver]}
+    by_solver = {}
+    for name, options in solvers.items():
+        memory_reset = reset_peak_memory()
+        run = femgp_run(
+            domain, full_params, args.t_end, report_times, f"bm_full_{name}_", options,
+            reuse_pc=args.reuse_pc,
+        )  # fmt: skip
+        run["estimator"], run["reuse_pc"] = full_params.error_estimator, args.reuse_pc
+        run["linear_solver"] = name
+        run["peak_memory_mb_total"], run["peak_memory_mb_max_rank"] = peak_memory_mb(comm)
+        run["peak_memory_of_this_run"] = memory_reset
+        by_solver[name] = run
+        load = run["load_average"]
+        say(f"femgp adaptive ({name}) to t={args.t_end:g}: {run['steps']} steps, "
+            f"{run['wall_s']:.1f} s, peak {run['peak_memory_mb_max_rank']:.0f} MB per rank "
+            f"(load average {load[0]:.1f} -> {load[1]:.1f})")  # fmt: skip
+    full = by_solver[default if args.compare_solvers else next(iter(by_solver))]
+    mem = full["peak_memory_mb_total"]
     tight = None
     if args.reference_tol:
         tight_opts = {"snes_rtol": 1e-8}
@@ -318,13 +366,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "reference": ref, "femgp_adaptive_compare": ada, "plain_ladder": ladder,
         "plain_chosen_dt": chosen and chosen["dt"], "plain_reaches_same_accuracy": same_accuracy,
         "femgp_adaptive_full": full, "t_end": args.t_end, "peak_memory_mb_total": mem,
+        "default_linear_solver": default,
+        "solver_comparison": by_solver if args.compare_solvers else None,
         "reference_tol": args.reference_tol, "reference_full": tight,
         "reference_file": None if stored is None else str(args.reference_file),
         "core_seconds_ratio_measured": ratio_measured,
         "core_seconds_ratio_to_t_end_extrapolated": ratio_full,
         "time_per_dof_step_us": 1e6 * full["wall_s"] / (full["steps"] * ndofs),
         "targets": {
-            "t_end_1e6_under_300_s": bool(args.t_end >= 1e6 and full["wall_s"] < 300.0),
+            **({} if args.t_end < 1e6 else {"t_end_1e6_under_300_s": full["wall_s"] < 300.0}),
             **({} if tight is None else {"F_within_0.5%_of_reference": full["error"] <= 5e-3}),
             **({} if ratio_full is None else {
                 "10x_fewer_core_seconds_same_accuracy": bool(same_accuracy and ratio_full >= 10.0)
@@ -347,7 +397,8 @@ def report(r: dict) -> str:
         f"# PFHub 1b: {r['mesh']}, {r['dofs']} dofs, {r['ranks']} ranks",
         "",
         f"femgp adaptive (theta = 1/2, tol {r['tol']:g}, estimator "
-        f"{full.get('estimator', 'auto')}, reuse_pc {full.get('reuse_pc')}) "
+        f"{full.get('estimator', 'auto')}, reuse_pc {full.get('reuse_pc')}, linear solver "
+        f"{full.get('linear_solver', 'default')}) "
         f"to t = {r['t_end']:g}: "
         f"{full['wall_s']:.1f} s wall ({full['cpu_s_all_ranks']:.1f} s CPU, all ranks; "
         f"1-min load average {load[0]:.1f} at the start, {load[1]:.1f} at the end), "
@@ -355,7 +406,8 @@ def report(r: dict) -> str:
         f"{full['newton']} Newton, {full['krylov']} Krylov iterations, "
         f"last dt {full['dt_last']:.3g}, "
         f"{r['time_per_dof_step_us']:.2f} us per dof and step, peak memory "
-        f"{r['peak_memory_mb_total']:.0f} MB (all ranks)",
+        f"{r['peak_memory_mb_total']:.0f} MB (all ranks; largest rank "
+        f"{full.get('peak_memory_mb_max_rank', math.nan):.0f} MB)",
         "",
     ]
     if tight is None:
@@ -375,6 +427,29 @@ def report(r: dict) -> str:
             ],
         ]
     lines.append("")
+    if r.get("solver_comparison"):
+        runs = r["solver_comparison"]
+        names = {"block": "block preconditioner (GMRES)", "mumps": "MUMPS LU"}
+        times = sorted(next(iter(runs.values()))["F"])
+        lines += [
+            f"Linear solvers to t = {r['t_end']:g}, one after the other in this process "
+            f"(femgp's default at this size: {names[r['default_linear_solver']]}):",
+            "",
+            "| linear solver | wall s | steps (rejected) | Newton | Krylov | peak MB per rank "
+            "| load average | " + " | ".join(f"F({t:g})" for t in times) + " |",
+            "| --- " * (7 + len(times)) + "|",
+            *[
+                f"| {names[k]} | {x['wall_s']:.1f} | {x['steps']} ({x['rejected']}) "
+                f"| {x['newton']} | {x['krylov']} | {x['peak_memory_mb_max_rank']:.0f} "
+                f"| {x['load_average'][0]:.1f} -> {x['load_average'][1]:.1f} | "
+                + " | ".join(f"{x['F'][t]:.4f}" for t in times)
+                + " |"
+                for k, x in runs.items()
+            ],
+            "",
+        ]
+        if not all(x["peak_memory_of_this_run"] for x in runs.values()):
+            lines += ["(The peak memory could not be reset: each is the process's so far.)", ""]
     if ada is not None:
         lines += [
             f"Same-accuracy comparison to t = {r['compare_t']:g} (reference: tol / 20):",
@@ -402,10 +477,9 @@ def report(r: dict) -> str:
             f"its cost per step): {r['core_seconds_ratio_to_t_end_extrapolated']:.0f}x",
             "",
         ]
-    lines += [
-        "Targets: " + ", ".join(f"{k}: {'PASS' if v else 'FAIL'}" for k, v in r["targets"].items()),
-        "",
-    ]
+    if r["targets"]:
+        targets = ", ".join(f"{k}: {'PASS' if v else 'FAIL'}" for k, v in r["targets"].items())
+        lines += [f"Targets: {targets}", ""]
     return "\n".join(lines)
 
 

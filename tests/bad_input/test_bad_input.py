@@ -826,6 +826,26 @@ def test_bm1b_reference_file_rejects(stored: Any, expect: tuple[str, ...], tmp_p
     check_one_line(proc, expect)
 
 
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (["--compare-solvers", "--reuse-pc", "8"], ("--reuse-pc", "--compare-solvers")),
+        (
+            ["--compare-solvers", "--linear-solver", "mumps"],
+            ("--linear-solver", "--compare-solvers"),
+        ),
+        (["--linear-solver", "block", "--reuse-pc", "8"], ("--reuse-pc", "--linear-solver block")),
+    ],
+)
+def test_bm1b_refuses_solver_choices_that_exclude_each_other(
+    tmp_path: Path, args: list[str], names: tuple[str, ...]
+) -> None:
+    """A kept MUMPS factorisation, one solver and both solvers cannot be asked together."""
+    script = ROOT / "benchmarks" / "cahn_hilliard_bm1b.py"
+    proc = run_case([sys.executable, str(script), "--no-baseline", *args], tmp_path)
+    check_one_line(proc, names)
+
+
 def test_fracture_benchmark_refuses_ell_for_sent(tmp_path: Path) -> None:
     """``fracture_sent.py --ell`` is for ``--case sens``: one line naming both."""
     script = ROOT / "benchmarks" / "fracture_sent.py"
