@@ -313,9 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report_times = [t for t in REPORT_TIMES if t < args.t_end]
     full_params = ch.Params(tol=args.tol, estimator=args.estimator)
     # femgp's own choice of linear solver at this size (2D), and the comparison's.
-    default = "block" if ndofs >= ch.BLOCK_PC_FROM_DOFS[2] else "mumps"
-    kept_lu = ch.KEPT_LU if args.reuse_pc is not None else ch.CH_LU
-    table = {"block": BLOCK_PC, "mumps": kept_lu}
+    default = "block" if ch.block_pc_is_default(ndofs, tdim=2) else "mumps"
+    table = {"block": BLOCK_PC, "mumps": ch.CH_LU if args.reuse_pc is None else ch.KEPT_LU}
     if args.compare_solvers:
         solvers = table
     else:

@@ -68,6 +68,7 @@ __all__ = [
     "CahnHilliard",
     "Params",
     "RunResult",
+    "block_pc_is_default",
     "check_initial_dimension",
     "default_linear_solver",
     "pfhub_initial",
@@ -221,15 +222,24 @@ CH_LU: dict[str, Any] = {**DIRECT_LU, "mat_mumps_icntl_8": 0}
 KEPT_LU: dict[str, Any] = {**CH_LU, "ksp_type": "gmres", "ksp_rtol": 1e-9, "ksp_max_it": 60}
 
 
+def block_pc_is_default(dofs: int, tdim: int) -> bool:
+    """Whether the block preconditioner, not MUMPS LU, is the default at this size.
+
+    ``dofs`` counts the global (c, mu) dofs, ``tdim`` is the mesh dimension; the
+    thresholds are :data:`BLOCK_PC_FROM_DOFS`.
+    """
+    return dofs >= BLOCK_PC_FROM_DOFS[tdim]
+
+
 def default_linear_solver(space: fem.FunctionSpace) -> dict[str, Any]:
     """Default PETSc options of the (c, mu) solve: MUMPS LU or the block preconditioner.
 
-    The choice depends on the size and dimension (:data:`BLOCK_PC_FROM_DOFS`,
-    where the two cross, measured by ``benchmarks/scaling.py``).
+    The choice depends on the size and dimension (:func:`block_pc_is_default`;
+    where the two cross is measured by ``benchmarks/scaling.py`` and
+    ``benchmarks/cahn_hilliard_bm1b.py --compare-solvers``).
     """
     dofs = space.dofmap.index_map.size_global * space.dofmap.index_map_bs
-    tdim = space.mesh.topology.dim
-    return dict(BLOCK_PC if dofs >= BLOCK_PC_FROM_DOFS[tdim] else CH_LU)
+    return dict(BLOCK_PC if block_pc_is_default(dofs, space.mesh.topology.dim) else CH_LU)
 
 
 def pfhub_initial(c0: float = 0.5, epsilon: float = 0.01) -> Callable[[np.ndarray], np.ndarray]:
