@@ -223,7 +223,9 @@ REFINEMENT: dict[str, Key] = {
     "adapt": Key("bool", default=False, doc="refine adaptively where the damage appears"),
     "h_min": Key("float", doc="cell size to reach (default ell / 4)"),
     "threshold": Key("float", doc="damage that marks a cell (default 0.01 for AT1, 0.25 for AT2)"),
-    "driving_ratio": Key("float", doc="Refinement.driving_ratio"),
+    "driving_ratio": Key(
+        "float", doc="refine where psi_+ reaches this fraction of psi_c (default 0.9; 0: off)"
+    ),
     "zone": Key("float", doc="refine within this distance of marked cells (default ell)"),
     "lookahead": Key("float", doc="when refining, refine this much farther (default 2 ell)"),
     "max_cells": Key("int", doc="cap on the cell count (a warning names it when reached)"),

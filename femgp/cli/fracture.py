@@ -101,7 +101,7 @@ def add_fracture_options(p: argparse.ArgumentParser, *, default_output: str) -> 
 
 
 def add_refinement_options(p: argparse.ArgumentParser) -> None:
-    """Add ``--adapt --h-min --adapt-threshold --adapt-zone --adapt-lookahead``.
+    """Add ``--adapt``, ``--h-min`` and the ``--adapt-*`` options of the refinement.
 
     See docs/adaptivity.md.
 
@@ -123,6 +123,14 @@ def add_refinement_options(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="T",
         help="refine where the damage reaches T (default 0.01 for AT1, 0.25 for AT2)",
+    )
+    g.add_argument(
+        "--adapt-driving-ratio",
+        type=float,
+        default=None,
+        metavar="R",
+        help="refine where the driving force psi_+ reaches R times its critical value "
+        "(default 0.9; 0: off)",
     )
     g.add_argument(
         "--adapt-zone",
@@ -155,6 +163,7 @@ def refinement_options(args: Any) -> dict[str, Any] | None:
     given = {
         "h_min": getattr(args, "h_min", None),
         "threshold": getattr(args, "adapt_threshold", None),
+        "driving_ratio": getattr(args, "adapt_driving_ratio", None),
         "zone": getattr(args, "adapt_zone", None),
         "lookahead": getattr(args, "adapt_lookahead", None),
     }
@@ -165,6 +174,7 @@ def refinement_options(args: Any) -> dict[str, Any] | None:
                 {
                     "h_min": "--h-min",
                     "threshold": "--adapt-threshold",
+                    "driving_ratio": "--adapt-driving-ratio",
                     "zone": "--adapt-zone",
                     "lookahead": "--adapt-lookahead",
                 }[k]

@@ -144,6 +144,19 @@ class CrackDensity(Term):
             return self.critical_stress(E) / E
         return math.sqrt(self.Gc / (3.0 * E * self.ell))
 
+    def critical_energy(self) -> float:
+        """The elastic energy density ``psi_c`` that drives the homogeneous bar to its peak.
+
+        The undamaged ``psi = E eps^2 / 2`` at :meth:`critical_strain`, which
+        depends on ``Gc / ell`` only: AT1 ``3 Gc / (16 ell)`` (damage starts:
+        ``-a'(0) psi = Gc w'(0) / (c_w ell)``), AT2 ``Gc / (6 ell)`` (the peak
+        stress, where ``alpha = 1/4``). The critical value of the driving force
+        ``psi_+`` that adaptive refinement compares with.
+        """
+        if self.model == "AT1":
+            return 3.0 * self.Gc / (16.0 * self.ell)
+        return self.Gc / (6.0 * self.ell)
+
     def gc_eff(self, h: float) -> float:
         """The effective toughness on a mesh of size ``h``: ``Gc (1 + h / (c_w ell))``."""
         h = check_positive("h", h)

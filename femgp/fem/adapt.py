@@ -86,6 +86,7 @@ __all__ = [
     "adapt",
     "cell_sizes",
     "collect_garbage",
+    "compile_indicator",
     "edge_lengths",
     "estimate_cells",
     "mark_cells",
@@ -145,7 +146,8 @@ class Refinement:
             until the critical stress, and 0.25 for AT2, which damages at any
             strain).
         driving_ratio: refine where the elastic driving force reaches this
-            fraction of its critical value, in (0, 1].
+            fraction of its critical value, in [0, 1]; 0 turns this indicator
+            off (a homogeneous bar, for example, reaches it everywhere at once).
         zone: width of the zone refined around the marked cells (a length, >= 0).
         lookahead: when a refinement is needed (a cell of the zone is above
             the target), refine this much farther as well (a length, >= 0),
@@ -177,9 +179,9 @@ class Refinement:
         if t is not None and not 0 < t < 1:
             raise InputError(f"refinement threshold must be in (0, 1), got {self.threshold!r}")
         r = _number("driving_ratio", self.driving_ratio)
-        if not 0 < r <= 1:
+        if not 0 <= r <= 1:
             raise InputError(
-                f"refinement driving_ratio must be in (0, 1], got {self.driving_ratio!r}"
+                f"refinement driving_ratio must be in [0, 1] (0: off), got {self.driving_ratio!r}"
             )
         z = _number("zone", self.zone)
         if z < 0:
@@ -226,7 +228,8 @@ class Indicator:
     """Refine where ``value >= threshold`` at a vertex or the midpoint of a cell.
 
     ``value`` is a scalar fem Function or UFL expression on the mesh being
-    marked (damage; the ratio of the driving force to its critical value, ...).
+    marked (damage; the ratio of the driving force to its critical value, ...),
+    or such an expression compiled by :func:`compile_indicator`.
     """
 
     value: Any
@@ -282,15 +285,27 @@ def _check_simplices(msh: dmesh.Mesh) -> None:
         )
 
 
+def compile_indicator(msh: dmesh.Mesh, ind: Indicator) -> Indicator:
+    """``ind`` with its value compiled for marking on ``msh`` (reuse it while the mesh stays).
+
+    Collective: the expression is compiled on every rank of the mesh (JIT on
+    rank 0, the others wait). A compiled indicator skips the JIT cache lookup
+    (hashing the UFL expression) that marking an uncompiled one repeats per call.
+    """
+    if isinstance(ind.value, fem.Expression):
+        return ind
+    ref = np.asarray(_reference_vertices(msh), dtype=np.float64)
+    points = np.vstack([ref, ref.mean(axis=0, keepdims=True)])
+    return Indicator(fem.Expression(ind.value, points, comm=msh.comm), ind.threshold, ind.name)
+
+
 def _indicator_values(msh: dmesh.Mesh, ind: Indicator, cells: np.ndarray) -> np.ndarray:
     """The largest value of ``ind`` over the vertices and midpoint of each cell.
 
-    Collective: the expression is compiled on every rank of the mesh (JIT on
-    rank 0, the others wait), even one without owned cells.
+    Collective unless ``ind`` is compiled (:func:`compile_indicator`), even on a
+    rank without owned cells.
     """
-    ref = np.asarray(_reference_vertices(msh), dtype=np.float64)
-    points = np.vstack([ref, ref.mean(axis=0, keepdims=True)])
-    expr = fem.Expression(ind.value, points, comm=msh.comm)
+    expr = compile_indicator(msh, ind).value
     if len(cells) == 0:
         return np.zeros(0)
     values = expr.eval(msh, cells)
@@ -357,14 +372,21 @@ def _indicated(msh: dmesh.Mesh, indicators: Sequence[Indicator]) -> np.ndarray:
     return marked
 
 
-def _with_zone(msh: dmesh.Mesh, marked: np.ndarray, zone: float) -> np.ndarray:
-    """The owned cells of the mask ``marked`` plus those within ``zone`` of one (any rank)."""
+def _with_zone(
+    msh: dmesh.Mesh, marked: np.ndarray, zone: float, candidates: np.ndarray | None = None
+) -> np.ndarray:
+    """The owned cells of the mask ``marked`` plus those within ``zone`` of one (any rank).
+
+    ``candidates`` (a mask of the owned cells): only these cells are returned.
+    """
     owned = np.arange(len(marked), dtype=np.int32)
+    out = marked.copy() if candidates is None else marked & candidates
     if zone > 0:
+        test = owned if candidates is None else owned[candidates]
         mids = _midpoints(msh, owned)
         centres = np.vstack(msh.comm.allgather(mids[marked]))
-        marked = marked | _within(mids, centres, zone)
-    return owned[marked]
+        out[test] |= _within(mids[test], centres, zone)
+    return owned[out]
 
 
 def mark_cells(
@@ -632,7 +654,9 @@ class AdaptResult:
         fields: the transferred fields (the input ones when nothing was refined).
         passes: refinement passes made.
         cells_before, cells_after: global cell counts.
-        marked: global number of cells the indicators marked on the input mesh.
+        marked: global number of cells the indicators and the zone marked on the
+            input mesh (the indicators alone when no cell there needed refining:
+            the zone is then not searched).
         capped: a pass was skipped because it would have exceeded ``max_cells``.
         h_marked: the largest cell size left in the marked region (global).
         history: the global cell count before the first pass and after each.
@@ -695,12 +719,15 @@ def adapt(
     _check_simplices(msh0)
     target = refinement.target(ell)
     indicated = _indicated(msh0, indicators)
-    marked = _with_zone(msh0, indicated, refinement.zone)
     tol = 1 + 1e-9
-    if refinement.lookahead > 0:
-        coarse = int(np.sum(cell_sizes(msh0, marked) > target * tol))
-        if comm.allreduce(coarse, op=MPI.SUM) > 0:  # refining anyway: go farther
-            marked = _with_zone(msh0, indicated, refinement.zone + refinement.lookahead)
+    # Is a cell above the target within the zone? Only those cells need the
+    # distance test, and on a mesh already refined around the marks there are few.
+    above = cell_sizes(msh0) > target * tol
+    if comm.allreduce(len(_with_zone(msh0, indicated, refinement.zone, above)), op=MPI.SUM) == 0:
+        result.marked = comm.allreduce(int(indicated.sum()), op=MPI.SUM)
+        return result
+    # refining anyway: with a lookahead, go farther
+    marked = _with_zone(msh0, indicated, refinement.zone + refinement.lookahead)
     result.marked = comm.allreduce(len(marked), op=MPI.SUM)
     current = tm
     for _ in range(refinement.max_passes):

@@ -255,6 +255,12 @@ CASES: dict[str, Case] = {
     "bar-h-min-without-adapt": C(BAR, "--h-min 0.01", "--h-min", "--adapt"),
     "bar-adapt-threshold-one": C(BAR, "--adapt --adapt-threshold 1", "threshold", "(0, 1)"),
     "bar-adapt-zone-negative": C(BAR, "--adapt --adapt-zone -1", "zone", ">= 0"),
+    "bar-driving-ratio-above-one": C(
+        BAR, "--adapt --adapt-driving-ratio 1.5", "driving_ratio", "[0, 1] (0: off)", "1.5"
+    ),
+    "bar-driving-ratio-without-adapt": C(
+        BAR, "--adapt-driving-ratio 0.5", "--adapt-driving-ratio", "--adapt"
+    ),
     "sens-h-min-above-coarse": C(SENS, "--adapt --h-min 3", "h_min", "coarse mesh"),
     "surfing-adapt": C(SURF, "--adapt", "--adapt", "surfing"),
     "sent-ell-nan": C(SENT, "--ell nan", "ell", "nan"),

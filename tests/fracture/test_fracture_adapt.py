@@ -31,6 +31,7 @@ from femgp.fem.adapt import (
     Refinement,
     adapt,
     collect_garbage,
+    mark_cells,
     mesh_sizes,
     num_cells,
     transfer_function,
@@ -224,3 +225,26 @@ def test_at2_threshold_is_the_homogeneous_damage_at_the_peak():
     assert stress[k] == pytest.approx(s.params.crack.critical_stress(E), rel=1e-6)
     assert a[k] == pytest.approx(0.25, abs=1e-4)
     assert DAMAGE_THRESHOLDS["AT2"] == pytest.approx(a[k], abs=1e-3)
+
+
+@pytest.mark.parametrize("split", ["none", "spectral"])
+def test_driving_force_indicator_marks_from_the_critical_energy(split):
+    """The driving-force indicator marks where ``psi_+`` reaches ``driving_ratio * psi_c``.
+
+    A homogeneous uniaxial strain ``eps`` along the bar (``nu = 0``, so ``psi_+ = E eps^2 / 2``
+    with either split) 0.1 % above the strain where ``psi_+ = 0.9 psi_c`` marks every
+    cell, 0.1 % below it none; compression (the control) marks none with the spectral
+    split, whose ``psi_+`` of a compressed bar is zero, and all without a split.
+    """
+    comm = MPI.COMM_WORLD
+    s = bar(comm, model="AT2", h=0.2, height=HEIGHT, split=split, quadrilateral=False)
+    model = FractureModel(s.mesh, s.params, s.loading)
+    ratio = 0.9
+    eps = math.sqrt(2 * ratio * s.params.crack.critical_energy() / s.params.E)
+    n = num_cells(model.mesh)
+    cases = [(1.001, 1, n), (0.999, 1, 0), (1.1, -1, n if split == "none" else 0)]
+    for factor, compress, want in cases:
+        e = compress * factor * eps
+        model.u.interpolate(lambda x, e=e: np.vstack([e * x[0], 0 * x[1]]))
+        marked = mark_cells(model.mesh, [Indicator(model.driving_force_ratio(), ratio)])
+        assert comm.allreduce(len(marked)) == want, (factor, compress)

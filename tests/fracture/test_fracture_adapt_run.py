@@ -3,7 +3,8 @@
 The bar of tests/fracture/test_fracture_adapt.py (``E = 1``, ``nu = 0``,
 ``Gc = 1``, ``ell = 0.1``, damage held at 0 at both ends) starts on a coarse
 triangle mesh (cells 0.2 long, 2 ell) and ``run(..., refinement=...)`` refines
-it where the trial damage of a step passes 0.01 (plus a zone of ell) to cells
+it where the trial damage of a step passes 0.01 (plus a zone of ell; the
+driving-force indicator is off, it marks the whole homogeneous bar) to cells
 ell/4 long, transfers the committed state and solves the step again (the
 driver's ``adapt`` hook).
 
@@ -17,13 +18,14 @@ uniformly to the same size; and 1 and 2 ranks giving the same history.
 
 Why the Gc_eff check runs alternate minimisation: refining the coarse cell
 around the middle of the bar by bisection puts a node at the middle, where
-the symmetric crack forms, so no single element can break fully; the coupled
-Newton solver (a sharper minimiser) then spreads the damage over two elements
-after the peak and dissipates +4.9 % of ``Gc_eff(ell/4)``, and so does the
-same solver on a *uniform* mesh with the same node at the middle (+4.4 %;
--0.8 % with the middle inside an element, 41 cells). It is a discretisation
-effect of that mesh, not of the refinement, which the Newton test checks by
-comparing with the uniform mesh.
+the symmetric crack forms; the coupled Newton solver on a *uniform* mesh with
+the same node at the middle spreads the damage over two elements after the
+peak and dissipates +4.4 % of ``Gc_eff(ell/4)`` (-0.8 % with the middle
+inside an element, 41 cells), a discretisation effect of that mesh. The
+adaptive Newton run, which solves the breaking step again from its trial
+state on the coarser mesh, breaks one element (-0.43 %; +4.9 % when it
+solved it again from the committed state); the Newton test compares its
+peak with the uniform mesh's and its energy with ``Gc_eff × height``.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ H_COARSE = 0.2
 H_FINE = math.sqrt(ELL / 4 * HEIGHT / 8) * (1 + 1e-9)  # size of the ell/4 x height/8 cells
 
 
-def _setup(comm, solver: str, fine: int = 20):
+def _setup(comm, solver: str, fine: int = 20, **params):
     """Coarse steps to 0.9 u_c, ``fine`` 0.7 % steps (not aligned with u_c), then coarse."""
     s = bar(comm, model="AT1", h=H_COARSE, height=HEIGHT, clamp_damage=True)
     u_c = s.params.crack.critical_strain(s.info["E_eff"])
@@ -67,6 +69,7 @@ def _setup(comm, solver: str, fine: int = 20):
         loads=loads,
         solver=solver,
         predictor=False,
+        **params,
     )
 
 
@@ -78,13 +81,16 @@ def _run(
     adapt: bool = True,
     keep: list | None = None,
     fine: int = 20,
+    am_tol: float = 1e-4,
     output=None,
     max_cells: int = 2_000_000,
 ):
-    s = _setup(comm, solver, fine)
+    s = _setup(comm, solver, fine, am_tol=am_tol)
     tm = bar_mesh(comm, length=1.0, height=HEIGHT, h=h, quadrilateral=False)
+    # by the damage alone: the homogeneous bar's driving force reaches its critical
+    # value everywhere at once, and that indicator would refine the whole bar
     refinement = Refinement(
-        adapt=adapt, h_min=H_FINE, threshold=0.01, zone=ELL, max_cells=max_cells
+        adapt=adapt, h_min=H_FINE, threshold=0.01, driving_ratio=0.0, zone=ELL, max_cells=max_cells
     )
 
     def observer(model, row):
@@ -180,20 +186,26 @@ def test_run_damage_never_decreases_across_refinements(adaptive_am):
 
 
 def test_newton_adaptive_matches_the_uniform_fine_mesh():
-    """The default solver: the adaptive run gives the pre-refined run's answer (1 %).
+    """The default solver: the adaptive run peaks where the pre-refined run does (1 %).
 
     The uniform mesh has cells ell/4 long everywhere (the refined length; one
-    cell across the height, where the refined cells are 8 across). Control:
-    the coarse mesh alone misses the energy by far more.
+    cell across the height, where the refined cells are 8 across). Its
+    dissipation is not the comparison: after the peak Newton takes the branch
+    that breaks two elements at the middle node (+4.4 % of ``Gc_eff(ell/4) ×
+    height``, see the module notes), while the adaptive run, which solves the
+    breaking step again from its trial state on the coarser mesh, breaks one
+    (measured -0.43 %): it is held to the analytic ``Gc_eff × height`` (1.5 %).
+    Control: the coarse mesh alone misses the energy by far more.
     """
-    _, ada = _run(MPI.COMM_SELF, "newton")
+    s, ada = _run(MPI.COMM_SELF, "newton")
     _, uni = _run(MPI.COMM_SELF, "newton", h=ELL / 4, adapt=False)
     assert ada.model.params.solver == "newton"
     assert abs(ada.peak_reaction / uni.peak_reaction - 1) < 0.01
-    e_a, e_u = ada.column("surface")[-1], uni.column("surface")[-1]
-    assert abs(e_a / e_u - 1) < 0.01, (e_a, e_u)
+    expect = s.params.crack.gc_eff(ELL / 4) * HEIGHT
+    e_a = ada.column("surface")[-1]
+    assert abs(e_a / expect - 1) < 0.015, (e_a, expect)
     _, coarse = _run(MPI.COMM_SELF, "newton", adapt=False)
-    assert coarse.column("surface")[-1] / e_u - 1 > 0.2
+    assert coarse.column("surface")[-1] / expect - 1 > 0.2
 
 
 @pytest.mark.mpi
@@ -203,10 +215,16 @@ def test_adaptive_run_same_history_on_1_and_2_ranks():
     Alternate minimisation: with Newton the post-peak steps on this mesh choose
     which of the two elements at the middle node breaks (see the module notes),
     a bifurcation that solver-tolerance differences decide (measured: 11 % of
-    the residual force at one step, 5e-4 of the peak).
+    the residual force at one step, 5e-4 of the peak). A tight ``am_tol``: the
+    step that breaks the bar is solved again from its trial state after the
+    refinement, which differs between the rank counts at the solver's
+    tolerance, and the residual force of the broken bar, ``(1 - alpha)^2 E
+    eps`` with ``alpha`` near 1 in the crack, is sensitive to how close to 1
+    the solver leaves it (measured with the default 1e-4: 3.3e-3 of that force
+    at one step, 1.5e-5 of the peak).
     """
-    _, w = _run(MPI.COMM_WORLD, "am", fine=6)
-    _, s = _run(MPI.COMM_SELF, "am", fine=6)
+    _, w = _run(MPI.COMM_WORLD, "am", fine=6, am_tol=1e-7)
+    _, s = _run(MPI.COMM_SELF, "am", fine=6, am_tol=1e-7)
     assert w.steps == s.steps
     np.testing.assert_array_equal(w.column("dofs"), s.column("dofs"))
     for name in ("reaction", "surface", "elastic"):
@@ -222,7 +240,10 @@ def test_toml_refinement_table_is_the_refinement_dataclass(tmp_path):
 
     assert set(REFINEMENT) == {f.name for f in dataclasses.fields(Refinement)}
     case = tmp_path / "bar.toml"
-    case.write_text('case = "bar"\n[refinement]\nadapt = true\nh_min = 0.03\nmax_cells = 500\n')
+    case.write_text(
+        'case = "bar"\n[refinement]\nadapt = true\nh_min = 0.03\nmax_cells = 500\n'
+        "driving_ratio = 0\n"
+    )
     cfg = load_config(case, "fracture")
     ref = Refinement(**cfg["refinement"])
-    assert ref.adapt and ref.h_min == 0.03 and ref.max_cells == 500
+    assert ref.adapt and ref.h_min == 0.03 and ref.max_cells == 500 and ref.driving_ratio == 0

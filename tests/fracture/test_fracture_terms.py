@@ -222,6 +222,13 @@ def test_analytic_helpers():
     assert sig[i] == pytest.approx(at2.critical_stress(E_), rel=1e-6)
     assert eps[i] == pytest.approx(at2.critical_strain(E_), rel=1e-3)
     assert at2.homogeneous_damage(at2.critical_strain(E_), E_) == pytest.approx(0.25)
+    # the critical driving force: psi = E eps_c^2 / 2 at the critical strain, for any E
+    for E in (E_, 210.0):
+        for term in (at1, at2):
+            want = 0.5 * E * term.critical_strain(E) ** 2
+            assert term.critical_energy() == pytest.approx(want, rel=1e-12)
+    assert at1.critical_energy() == pytest.approx(3 * Gc / (16 * ell), rel=1e-12)
+    assert at2.critical_energy() == pytest.approx(Gc / (6 * ell), rel=1e-12)
     # AT1: undamaged up to sigma_c
     assert at1.homogeneous_damage(0.99 * at1.critical_strain(E_), E_) == 0.0
     assert at1.gc_eff(0.01) == pytest.approx(Gc * (1 + 0.01 / (8 / 3 * ell)))

@@ -117,6 +117,15 @@ def test_zone_adds_the_cells_near_marked_ones():
     mids = compute_midpoints(tm.mesh, 2, np.arange(n, dtype=np.int32))
     d = np.linalg.norm(mids[:, None, :] - mids[base][None, :, :], axis=2).min(axis=1)
     np.testing.assert_array_equal(np.sort(zoned), np.flatnonzero(d <= 0.2 + 1e-12))
+    # restricted to candidate cells (adapt's test for a cell to refine), the zone is
+    # measured from every marked cell, candidate or not
+    from femgp.fem.adapt import _indicated, _with_zone
+
+    candidates = mids[:, 0] < 0.4  # beside the band: few or none of them marked
+    indicated = _indicated(tm.mesh, [Indicator(alpha, 0.5)])
+    got = _with_zone(tm.mesh, indicated, 0.2, candidates)
+    np.testing.assert_array_equal(np.sort(got), np.flatnonzero((d <= 0.2 + 1e-12) & candidates))
+    assert 0 < len(got) < len(zoned)
 
 
 @pytest.mark.parametrize("gdim", [2, 3])
@@ -311,7 +320,8 @@ def test_transfer_state_raises_to_the_bound_and_clips():
         ({"h_min": float("nan")}, "h_min must be finite"),
         ({"threshold": 1.5}, "threshold must be in (0, 1)"),
         ({"lookahead": -0.1}, "lookahead must be >= 0"),
-        ({"driving_ratio": 0.0}, "driving_ratio must be in (0, 1]"),
+        ({"driving_ratio": -0.1}, "driving_ratio must be in [0, 1] (0: off)"),
+        ({"driving_ratio": 1.5}, "driving_ratio must be in [0, 1] (0: off)"),
         ({"zone": -0.1}, "zone must be >= 0"),
         ({"max_cells": 0}, "max_cells must be an integer >= 1"),
         ({"max_cells": 1.5}, "max_cells must be an integer >= 1"),

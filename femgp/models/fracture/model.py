@@ -351,6 +351,7 @@ class FractureModel:
         self._previous: tuple[np.ndarray, ...] | None = None
         self._t_saved = self._t_previous = 0.0
         self._last_change = 0.0
+        self._start: tuple[np.ndarray, np.ndarray] | None = None  # see start_next_step_from
         self.commit()
 
     def _build_coupled(
@@ -421,7 +422,13 @@ class FractureModel:
         p = self.params
         self.set_load(t)
         self.accelerator.reset()
-        if p.predictor:
+        if self._start is not None:  # a warm start handed over by adaptive refinement
+            u, alpha = self._start
+            self._start = None
+            self.u.x.array[:] = u
+            lb = self.alpha_lb.x.array if p.irreversibility == "bounds" else 0.0
+            self.alpha.x.array[:] = np.clip(alpha, lb, 1.0)
+        elif p.predictor:
             self._predict(t)
         stats = StepStats(u=SolveStats(), alpha=SolveStats())
         if self.coupled_problem is None:
@@ -603,6 +610,16 @@ class FractureModel:
         functions["alpha"] = array_function(self.Q, self._saved[1])
         return functions, {**state, "load": self._t_saved}
 
+    def start_next_step_from(self, u: fem.Function, alpha: fem.Function) -> None:
+        """Start the next :meth:`solve_step` from ``(u, alpha)`` instead of the predictor.
+
+        Adaptive refinement hands over the trial state of the step it interrupted,
+        transferred to this mesh: the step is solved again from it (the damage
+        clipped to the committed bound), so a crack that ran on the coarser mesh
+        is not run again from the committed state.
+        """
+        self._start = (u.x.array.copy(), alpha.x.array.copy())
+
     def num_dofs(self) -> int:
         """The global number of unknowns (displacement and damage)."""
         V, Q = self.V.dofmap, self.Q.dofmap
@@ -678,6 +695,21 @@ class FractureModel:
         self.theta.interpolate(theta)
         self.theta.x.scatter_forward()
         return scalar(self._g_theta_form, self.comm)
+
+    def driving_force_ratio(self) -> Any:
+        """``psi_+(eps(u)) / psi_c``: the driving force over its critical value (UFL).
+
+        ``psi_+`` is the undegraded tensile energy density of the split (all of
+        it without a split) of the current displacement, ``psi_c`` the
+        homogeneous bar's :meth:`~femgp.energy.fracture.CrackDensity.critical_energy`.
+        It reaches 1 where a homogeneous material would start to damage (AT1)
+        or peak (AT2); ahead of a crack tip it does so before the damage,
+        which the gradient term spreads over ``ell``, has grown there.
+        """
+        elastic = self._elastic_term
+        eps = elastic.strain.elastic_strain(UFL_OPS, field_values({"u": self.u}))
+        psi_plus = elastic.split_energy(UFL_OPS, eps)[0]
+        return psi_plus / self.params.crack.critical_energy()
 
     def tip_position(self, *, threshold: float = 0.5, axis: int = 0) -> float:
         """The largest ``axis`` coordinate of the nodes with damage above ``threshold``."""
