@@ -39,8 +39,10 @@ Optional (looked up with ``getattr``; a model without them runs on one mesh):
   = the start, the committed state) and after every successful attempt at
   ``t`` (the trial state, not yet judged by the step controller). The model
   may refine its mesh where the current (trial) state asks for it; then it
-  returns ``True`` and is back at its committed state, transferred to the
-  new mesh, and the driver starts a new field segment on the new mesh, hands
+  returns ``True`` and holds its committed state, transferred to the new
+  mesh, as its rollback point (it may start the next solve from its trial
+  state transferred too, as the fracture model does), and the driver starts
+  a new field segment on the new mesh, hands
   it to the checkpointer and solves the step again (at most
   :data:`MAX_ADAPT_ROUNDS` times per step). ``False``: nothing changed
   (the trial state is kept);
