@@ -30,8 +30,11 @@
 #
 # ``--model AT2`` for the AT2 bar, ``--fine`` for h = ell / 20 and finer steps.
 # ``--adapt`` starts from cells 2 ell long (triangles) and refines them where
-# the damage appears, to cells ell / 4 long (``--h-min`` for another size; see
-# docs/adaptivity.md).
+# the damage appears or the driving force nears its critical value, to cells
+# ell / 4 long (``--h-min`` for another size; see docs/adaptivity.md). The
+# homogeneous bar reaches that driving force everywhere at once, so it refines
+# the whole bar before the peak; ``--adapt-driving-ratio 0`` refines where the
+# damage is only.
 
 from __future__ import annotations
 

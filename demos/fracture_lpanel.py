@@ -15,7 +15,8 @@
 #
 # The crack path is not known in advance, which is what adaptive refinement
 # is for: with ``--adapt`` the panel is meshed with cells of 2 ell everywhere
-# and refined where the damage appears, down to ell / 2.5 (``--fine``: ell / 4;
+# and refined where the damage appears or the driving force nears its critical
+# value, down to ell / 2.5 (``--fine``: ell / 4;
 # ``--h-min`` for another size). Without ``--adapt`` the mesh is pre-refined in
 # a band left of the corner (the path the literature reports).
 #

@@ -105,7 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         loads = loads[:3]
     # ``--adapt``: the band meshed at about 1.6 ell (h_band times a power of two,
-    # over 1.2 for tetrahedra), refined to h_band where the damage appears. The
+    # over 1.2 for tetrahedra), refined to h_band where the damage appears or the
+    # driving force nears its critical value. The
     # V-notch is ``2 h_band`` wide at the face either way: both runs model one slab.
     refinement = refinement_for(args, ell, h_min=h_band)
     notch_width = 2 * h_band

@@ -220,7 +220,7 @@ MAX_CELLS = Key("int", doc="refuse a generated mesh estimated above this many ce
 #: :class:`femgp.fem.adapt.Refinement` (which validates the values; this module
 #: may not import it, a test keeps the two equal).
 REFINEMENT: dict[str, Key] = {
-    "adapt": Key("bool", default=False, doc="refine adaptively where the damage appears"),
+    "adapt": Key("bool", default=False, doc="refine adaptively where a crack is or is coming"),
     "h_min": Key("float", doc="cell size to reach (default ell / 4)"),
     "threshold": Key("float", doc="damage that marks a cell (default 0.01 for AT1, 0.25 for AT2)"),
     "driving_ratio": Key(

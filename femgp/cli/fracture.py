@@ -112,7 +112,7 @@ def add_refinement_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--adapt",
         action="store_true",
-        help="start from a coarse mesh and refine where the damage appears",
+        help="start from a coarse mesh and refine where a crack is or is coming",
     )
     g.add_argument(
         "--h-min", type=float, default=None, metavar="H", help="cell size to reach (default ell/4)"

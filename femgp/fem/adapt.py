@@ -150,9 +150,10 @@ class Refinement:
             off (a homogeneous bar, for example, reaches it everywhere at once).
         zone: width of the zone refined around the marked cells (a length, >= 0).
         lookahead: when a refinement is needed (a cell of the zone is above
-            the target), refine this much farther as well (a length, >= 0),
-            so that the next steps of a growing crack find their mesh ready
-            instead of refining and solving again at every step.
+            the target), refine this much farther around the cells that need
+            it (a length, >= 0), so that the next steps of a growing crack
+            find their mesh ready instead of refining and solving again at
+            every step; the flanks of a crack refined earlier are not widened.
         max_cells: the cap on the global number of cells; a pass that would
             exceed it is not made (a warning names the cap).
         max_passes: refinement passes per call (each halves h in the marked region).
@@ -690,9 +691,9 @@ def adapt(
 ) -> AdaptResult:
     """Refine where the indicators say until ``h <= target`` there; transfer the fields.
 
-    The indicators are evaluated once, on the input mesh, and the zone added
-    (with ``refinement.lookahead``, the wider zone instead when the first finds
-    a cell to refine). Each
+    The indicators are evaluated once, on the input mesh, and the zone added;
+    when a cell of the zone is above the target, ``refinement.lookahead`` adds
+    the cells within that distance of the zone's cells above the target. Each
     pass halves or bisects (:func:`split_edges`) the marked cells still
     larger than the target; the children of marked cells stay marked. A pass whose estimated cell
     count (:func:`estimate_cells`) exceeds ``refinement.max_cells`` is not
@@ -723,11 +724,16 @@ def adapt(
     # Is a cell above the target within the zone? Only those cells need the
     # distance test, and on a mesh already refined around the marks there are few.
     above = cell_sizes(msh0) > target * tol
-    if comm.allreduce(len(_with_zone(msh0, indicated, refinement.zone, above)), op=MPI.SUM) == 0:
+    front = _with_zone(msh0, indicated, refinement.zone, above)  # the cells to refine
+    if comm.allreduce(len(front), op=MPI.SUM) == 0:
         result.marked = comm.allreduce(int(indicated.sum()), op=MPI.SUM)
         return result
-    # refining anyway: with a lookahead, go farther
-    marked = _with_zone(msh0, indicated, refinement.zone + refinement.lookahead)
+    marked = _with_zone(msh0, indicated, refinement.zone)
+    if refinement.lookahead > 0:  # refining anyway: go farther around the cells to refine
+        ahead = np.zeros(len(above), dtype=bool)
+        ahead[front] = True
+        marked = np.union1d(marked, _with_zone(msh0, ahead, refinement.lookahead))
+        marked = marked.astype(np.int32)
     result.marked = comm.allreduce(len(marked), op=MPI.SUM)
     current = tm
     for _ in range(refinement.max_passes):
