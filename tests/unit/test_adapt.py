@@ -389,6 +389,49 @@ def test_lookahead_widens_the_zone_only_when_refining():
     assert not again.refined
 
 
+def test_lookahead_goes_around_the_cells_to_refine_only():
+    """The lookahead is measured from the cells of the zone still above the target.
+
+    The left half of the square is refined to the target first; a damage band
+    along y = 0.5 crosses both halves. The marked cells are the zone around the
+    band plus the cells within ``lookahead`` of the zone's coarse (right-half)
+    cells, computed here from the midpoints; the rule it replaced (``zone +
+    lookahead`` around the whole band) marks more, the flanks of the refined
+    left half included.
+    """
+    tm = _square(16)
+    n = tm.mesh.topology.index_map(2).size_local
+    mids = compute_midpoints(tm.mesh, 2, np.arange(n, dtype=np.int32))
+    tm, _ = refine_tagged(tm, np.flatnonzero(mids[:, 0] < 0.5).astype(np.int32))
+    target = 1 / 32 * (1 + 1e-9)
+    zone, lookahead = 0.04, 0.15
+    def line(x):
+        return np.exp(-((x[1] - 0.5) ** 2) / 0.001)
+
+    alpha = _p1(tm, line)
+    res = _adapted(tm, {"alpha": alpha}, h_min=target, zone=zone, lookahead=lookahead)
+    # brute force on the input mesh
+    msh = tm.mesh
+    n = msh.topology.index_map(2).size_local
+    cells = np.arange(n, dtype=np.int32)
+    mids = compute_midpoints(msh, 2, cells)
+    c2v = entities_to_geometry(msh, 2, cells)
+    band = np.array([line(msh.geometry.x[c2v[c]].T).max() >= 0.5 for c in cells])
+    from femgp.fem.adapt import cell_sizes
+
+    def near(centres, r):
+        d = np.linalg.norm(mids[:, None, :] - centres[None, :, :], axis=2).min(axis=1)
+        return d <= r * (1 + 1e-12)
+
+    in_zone = near(mids[band], zone)
+    front = in_zone & (cell_sizes(msh, cells) > target)
+    expect = in_zone | near(mids[front], lookahead)
+    old_rule = near(mids[band], zone + lookahead)
+    assert res.refined and 0 < front.sum() < in_zone.sum()
+    assert res.marked == expect.sum(), (res.marked, expect.sum())
+    assert old_rule.sum() > 1.2 * expect.sum()
+
+
 @pytest.mark.parametrize("tdim", [2, 3])
 def test_a_growing_region_is_not_refined_below_the_target(tdim, monkeypatch):
     """Three calls, each marking farther left: the cells stop at the target size.
