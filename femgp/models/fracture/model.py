@@ -425,9 +425,7 @@ class FractureModel:
         if self._start is not None:  # a warm start handed over by adaptive refinement
             u, alpha = self._start
             self._start = None
-            self.u.x.array[:] = u
-            lb = self.alpha_lb.x.array if p.irreversibility == "bounds" else 0.0
-            self.alpha.x.array[:] = np.clip(alpha, lb, 1.0)
+            self._set_start(u, alpha)
         elif p.predictor:
             self._predict(t)
         stats = StepStats(u=SolveStats(), alpha=SolveStats())
@@ -542,9 +540,13 @@ class FractureModel:
         r = (t - self._t_saved) / (self._t_saved - self._t_previous)
         u0, a0 = self._saved
         u1, a1 = self._previous
-        self.u.x.array[:] = u0 + r * (u0 - u1)
+        self._set_start(u0 + r * (u0 - u1), a0 + r * (a0 - a1))
+
+    def _set_start(self, u: np.ndarray, alpha: np.ndarray) -> None:
+        """Start the solve from ``(u, alpha)``, the damage clipped to its bounds."""
+        self.u.x.array[:] = u
         lb = self.alpha_lb.x.array if self.params.irreversibility == "bounds" else 0.0
-        self.alpha.x.array[:] = np.clip(a0 + r * (a0 - a1), lb, 1.0)
+        self.alpha.x.array[:] = np.clip(alpha, lb, 1.0)
 
     def _solve(self, problem: NonlinearProblem, step: int | None) -> SolveStats:
         """Solve one sub-problem, counting its iterations in :attr:`work` even if it fails."""
