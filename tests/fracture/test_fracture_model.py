@@ -164,6 +164,41 @@ def test_newton_failure_falls_back_to_alternate_minimisation():
     assert good.model.coupled_problem.total.newton > 0
 
 
+def test_growth_limit_stops_a_coupled_solve_whose_residual_grows():
+    """The VI convergence test plus the divergence tolerance PETSc's own VI test ignores.
+
+    Below the limit (9.9x the initial norm) the solve goes on; beyond it (10.1x) it
+    stops with DIVERGED_DTOL; the relative and absolute tolerances and a
+    non-finite norm behave as in PETSc's test; PETSC_UNLIMITED turns it off.
+    The coupled problem of a Newton model carries the test and femgp's limit.
+    """
+    from femgp.models.fracture.solvers import NEWTON_GROWTH_LIMIT, GrowthLimitTest
+
+    R = PETSc.SNES.ConvergedReason
+    snes = PETSc.SNES().create(MPI.COMM_SELF)
+    try:
+        snes.setTolerances(rtol=1e-6, atol=1e-12)
+        snes.setDivergenceTolerance(10.0)
+        test = GrowthLimitTest()
+        assert test(snes, 0, (1.0, 0.0, 2.0)) == R.ITERATING
+        assert test(snes, 1, (1.0, 0.1, 19.8)) == R.ITERATING
+        assert test(snes, 2, (1.0, 0.1, 20.2)) == R.DIVERGED_DTOL
+        assert test(snes, 3, (1.0, 0.1, 1.9e-6)) == R.CONVERGED_FNORM_RELATIVE
+        assert test(snes, 3, (1.0, 0.1, 2.1e-6)) == R.ITERATING
+        assert test(snes, 4, (1.0, 0.1, float("nan"))) == R.DIVERGED_FUNCTION_NANORINF
+        assert test(snes, 0, (1.0, 0.0, 1e-13)) == R.CONVERGED_FNORM_ABS
+        assert test(snes, 0, (1.0, 0.0, 2.0)) == R.ITERATING  # a new solve: new initial norm
+        snes.setDivergenceTolerance(PETSc.UNLIMITED)
+        assert test(snes, 2, (1.0, 0.1, 1e6)) == R.ITERATING
+    finally:
+        snes.destroy()
+    s = bar(MPI.COMM_SELF, h=0.1, steps=2)
+    model = FractureModel(s.mesh, Params(), s.loading, prefix="glt_")
+    coupled = model.coupled_problem.snes
+    assert isinstance(coupled.getConvergenceTest()[0], GrowthLimitTest)
+    assert coupled.getDivergenceTolerance() == NEWTON_GROWTH_LIMIT == 10
+
+
 def test_defaults_follow_the_latest_model_but_user_options_win():
     """Two live models under one prefix: the second brings its own defaults.
 

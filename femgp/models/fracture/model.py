@@ -26,7 +26,8 @@ are preconditioned by GAMG (:class:`.solvers.BlockGaussSeidel`). This is the
 AM-then-Newton composite of Farrell and Maurini (2017): AM brings the iterate
 near a minimiser, Newton converges quadratically from there. If Newton fails
 (an indefinite Hessian far from the minimiser, a line search that cannot
-descend), the unknowns return to the AM iterate, which goes on, and Newton is
+descend, a residual grown tenfold: :class:`.solvers.GrowthLimitTest`), the
+unknowns return to the AM iterate, which goes on, and Newton is
 tried again when the AM count has grown fourfold.
 
 With ``irreversibility="history"`` (AT2) the damage is driven by Miehe's
@@ -66,6 +67,7 @@ from femgp.models.fracture.solvers import (  # noqa: E402
     U_DIRECT,
     U_ITERATIVE,
     BlockGaussSeidel,
+    GrowthLimitTest,
     coupled_defaults,
     make_accelerator,
 )
@@ -393,6 +395,7 @@ class FractureModel:
         self._u_free[0].x.array[:] = -PETSc.INFINITY
         self._u_free[1].x.array[:] = PETSc.INFINITY
         prob.snes.setVariableBounds(self._coupled_lower, self._coupled_upper)
+        prob.snes.setConvergenceTest(GrowthLimitTest())
         self._assign = dolfinx.fem.petsc.assign
         self.coupled_problem = prob
 
