@@ -852,6 +852,17 @@ def test_bm1b_refuses_solver_choices_that_exclude_each_other(
     check_one_line(proc, names)
 
 
+def test_sens_fine_benchmark_refuses_a_folder_without_a_run(tmp_path: Path) -> None:
+    """``fracture_sens_fine.py --from-run`` of a folder without ``history.csv``: one line."""
+    script = ROOT / "benchmarks" / "fracture_sens_fine.py"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    args = ["--from-run", str(empty), "--output", str(tmp_path / "out")]
+    proc = run_case([sys.executable, str(script), *args], tmp_path)
+    check_one_line(proc, ("--from-run", "history.csv"))
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
 def test_fracture_benchmark_refuses_ell_for_sent(tmp_path: Path) -> None:
     """``fracture_sent.py --ell`` is for ``--case sens``: one line naming both."""
     script = ROOT / "benchmarks" / "fracture_sent.py"
