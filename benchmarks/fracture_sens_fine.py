@@ -188,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "python benchmarks/fracture_sens_fine.py --from-run DIR"
         )
         memory = None  # not recorded by the demo
+    rows = _history(run_dir)  # on every rank: a bad folder stops all of them
     if comm.rank == 0:
         from femgp.fem.io import atomic_write_text
 
@@ -197,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ranks": ranks,
             "load_average": None if args.from_run else (load0, os.getloadavg()[0]),
             "peak_memory_mb": memory,
-            "summary": summarise(_history(run_dir), status),
+            "summary": summarise(rows, status),
         }
         out = Path(args.output)
         out.mkdir(parents=True, exist_ok=True)
