@@ -57,17 +57,17 @@ def summarise(rows: list[dict[str, float]], status: str) -> dict[str, Any]:
     steps = rows[1:]
     if not steps:
         raise InputError("history.csv holds no load step")
-    wall = [rows[0]["wall_time"]] + [r["wall_time"] for r in steps]
-    per_step = [b - a for a, b in itertools.pairwise(wall)]
+    wall = [r["wall_time"] for r in rows]
+    timed = [(b - a, r) for (a, b), r in zip(itertools.pairwise(wall), steps, strict=True)]
     peak = max(steps, key=lambda r: r["reaction"])
     k_peak = int(peak["step"])
-    slowest = sorted(zip(per_step, steps, strict=True), key=lambda z: -z[0])[:5]
+    slowest = sorted(timed, key=lambda z: -z[0])[:5]
     most_am = max(steps, key=lambda r: r["am_iterations"])
     most_newton = max(steps, key=lambda r: r["newton"])
     return {
         "wall_s": wall[-1],
-        "to_peak_s": sum(t for t, r in zip(per_step, steps, strict=True) if r["step"] <= k_peak),
-        "after_peak_s": sum(t for t, r in zip(per_step, steps, strict=True) if r["step"] > k_peak),
+        "to_peak_s": sum(t for t, r in timed if r["step"] <= k_peak),
+        "after_peak_s": sum(t for t, r in timed if r["step"] > k_peak),
         "steps": len(steps),
         "am_iterations": int(sum(r["am_iterations"] for r in steps)),
         "newton": int(sum(r["newton"] for r in steps)),
@@ -101,7 +101,7 @@ def summarise(rows: list[dict[str, float]], status: str) -> dict[str, Any]:
                 "krylov": int(r["krylov"]),
                 "wall_s": t,
             }
-            for t, r in zip(per_step, steps, strict=True)
+            for t, r in timed
         ],
         "target_s": TARGET_S,
         "target_met": status == "finished" and wall[-1] < TARGET_S,

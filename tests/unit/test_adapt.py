@@ -23,6 +23,7 @@ from femgp.fem.adapt import (
     Indicator,
     Refinement,
     adapt,
+    cell_sizes,
     estimate_cells,
     mark_cells,
     mesh_sizes,
@@ -405,6 +406,7 @@ def test_lookahead_goes_around_the_cells_to_refine_only():
     tm, _ = refine_tagged(tm, np.flatnonzero(mids[:, 0] < 0.5).astype(np.int32))
     target = 1 / 32 * (1 + 1e-9)
     zone, lookahead = 0.04, 0.15
+
     def line(x):
         return np.exp(-((x[1] - 0.5) ** 2) / 0.001)
 
@@ -417,7 +419,6 @@ def test_lookahead_goes_around_the_cells_to_refine_only():
     mids = compute_midpoints(msh, 2, cells)
     c2v = entities_to_geometry(msh, 2, cells)
     band = np.array([line(msh.geometry.x[c2v[c]].T).max() >= 0.5 for c in cells])
-    from femgp.fem.adapt import cell_sizes
 
     def near(centres, r):
         d = np.linalg.norm(mids[:, None, :] - centres[None, :, :], axis=2).min(axis=1)
