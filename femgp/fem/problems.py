@@ -355,6 +355,9 @@ class NonlinearProblem:
                     opts.delValue(name)
             raise InputError(message) from None
         self.total = SolveStats()
+        #: The PETSc log stage of this problem's solves (``-log_view`` reports each
+        #: problem apart), named after the prefix without its trailing ``_``.
+        self.log_stage = PETSc.Log.Stage(prefix[:-1])
         #: The kept preconditioner's state (``None``: rebuilt at every Newton iteration).
         self.kept_pc = KeptPreconditioner(reuse_pc) if reuse_pc is not None else None
         if self.kept_pc is not None:
@@ -393,6 +396,13 @@ class NonlinearProblem:
 
     def solve(self, *, step: int | None = None) -> SolveStats:
         """Solve; on failure restore the unknowns and raise :class:`SolverError`."""
+        self.log_stage.push()
+        try:
+            return self._solve_kept(step)
+        finally:
+            self.log_stage.pop()
+
+    def _solve_kept(self, step: int | None) -> SolveStats:
         saved = [f.x.array.copy() for f in self._funcs]
         kept = self.kept_pc
         if kept is None:

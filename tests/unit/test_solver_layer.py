@@ -98,6 +98,25 @@ def test_command_line_options_override_defaults():
         del PETSc.Options()["test_override_ksp_type"]
 
 
+def test_each_problem_is_logged_in_its_own_stage():
+    """-log_view splits the time by problem: each solve runs in a stage named after the prefix."""
+    from petsc4py import PETSc
+
+    PETSc.Log.begin()
+    domain = mesh.create_unit_square(MPI.COMM_WORLD, 4, 4)
+    V = fem.functionspace(domain, ("Lagrange", 1))
+    u, v = fem.Function(V), ufl.TestFunction(V)
+    R = (u * v + ufl.inner(ufl.grad(u), ufl.grad(v)) - v) * ufl.dx
+    probs = [NonlinearProblem(R, u, prefix=f"test_stage_{k}_") for k in "ab"]
+    probs[0].solve()
+    probs[0].solve()
+    probs[1].solve()
+    solves = PETSc.Log.Event("SNESSolve")
+    counts = [solves.getPerfInfo(p.log_stage.id)["count"] for p in probs]
+    assert [p.log_stage.getName() for p in probs] == ["test_stage_a", "test_stage_b"]
+    assert counts == [2, 1]
+
+
 def test_prefix_is_mandatory():
     domain = mesh.create_unit_square(MPI.COMM_SELF, 2, 2)
     V = fem.functionspace(domain, ("Lagrange", 1))
