@@ -283,7 +283,11 @@ class FractureModel:
         if p.linear_solver != "direct" and p.ell > ALPHA_AMG_RESOLUTION * self.h_min:
             a_defaults = dict(ALPHA_AMG)
         if history:
-            a_defaults.update({"snes_type": "newtonls", "snes_linesearch_type": "basic"})
+            # A linear solve (AT2 at fixed H): its accuracy is the Krylov tolerance's,
+            # and damage driven by a non-decreasing H must not decrease.
+            a_defaults.update(
+                {"snes_type": "newtonls", "snes_linesearch_type": "basic", "ksp_rtol": 1e-9}
+            )
         a_defaults.update(alpha_options or {})
         # Absolute residual floors from the problem's own scales (the residual
         # of a converged solve is limited by the accuracy of the other field):
