@@ -187,19 +187,22 @@ class KeptPreconditioner:
         limit: Krylov iterations of one linear solve beyond which it is rebuilt.
         setups: preconditioner set-ups so far.
         refresh: a rebuild is due after the next Jacobian.
-        rebuilt: a rebuild was due during the current solve.
+        every_iteration: rebuild after every Jacobian (the retry of a failed solve).
+        kept_used: a Newton iteration of the current solve used a preconditioner
+            built on an earlier Jacobian.
     """
 
     def __init__(self, limit: int) -> None:
         self.limit = int(limit)
         self.setups = 0
         self.refresh = True  # the first Jacobian builds it
-        self.rebuilt = True
+        self.every_iteration = False
+        self.kept_used = False
         self._built = False
 
     def rebuild(self) -> None:
         """Rebuild the preconditioner after the next Jacobian."""
-        self.refresh = self.rebuilt = True
+        self.refresh = True
 
     def wrap(self, jacobian: Callable[..., None]) -> Callable[..., None]:
         """The Jacobian callback ``jacobian``, then the requested rebuild."""
@@ -208,15 +211,17 @@ class KeptPreconditioner:
             snes: PETSc.SNES, x: PETSc.Vec, J: PETSc.Mat, P: PETSc.Mat, *args: Any, **kargs: Any
         ) -> None:
             jacobian(snes, x, J, P, *args, **kargs)
-            if self.refresh:
-                self.refresh = False
-                self.setups += 1
-                if self._built:
-                    pc = snes.getKSP().getPC()
-                    pc.setOperators(J, P)
-                    pc.setReusePreconditioner(False)
-                    pc.setUp()
-                self._built = True  # else SNES builds it (lag -2)
+            if not (self.refresh or self.every_iteration):
+                self.kept_used = True
+                return
+            self.refresh = False
+            self.setups += 1
+            if self._built:
+                pc = snes.getKSP().getPC()
+                pc.setOperators(J, P)
+                pc.setReusePreconditioner(False)
+                pc.setUp()
+            self._built = True  # else SNES builds it (lag -2)
 
         return assemble
 
@@ -281,7 +286,8 @@ class NonlinearProblem:
             assembled every iteration and a Krylov method solves with the old
             preconditioner; it is rebuilt at the next Newton iteration once a linear
             solve takes more than ``reuse_pc`` Krylov iterations, and a solve that
-            fails with an old preconditioner is retried once with a fresh one.
+            fails after using a kept one is retried once, rebuilding it at every
+            Newton iteration.
             ``None``: rebuilt at every Newton iteration (PETSc's default).
         update_limit: ``(mask, limit)``: a Function of the (single) unknown's space that
             is nonzero on the unknowns to watch, and the largest change allowed there in
@@ -407,14 +413,20 @@ class NonlinearProblem:
         kept = self.kept_pc
         if kept is None:
             return self._solve(saved, step)
-        kept.rebuilt = kept.refresh
+        kept.kept_used = False
         try:
             return self._solve(saved, step)
         except SolverError:
-            if kept.rebuilt:  # it failed with a fresh preconditioner too
+            if not kept.kept_used:  # it failed with fresh preconditioners too
                 raise
-        kept.rebuild()  # the kept one may have been too old: once more, fresh
-        return self._solve(saved, step)
+        # A kept preconditioner may have been too old (or, as GAMG's Chebyshev
+        # smoothers with their eigenvalue estimates, unfit for the new Jacobian):
+        # once more, rebuilt at every Newton iteration.
+        kept.every_iteration = True
+        try:
+            return self._solve(saved, step)
+        finally:
+            kept.every_iteration = False
 
     def _solve(self, saved: list[np.ndarray], step: int | None) -> SolveStats:
         try:

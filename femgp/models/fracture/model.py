@@ -66,6 +66,7 @@ from femgp.models.fracture.solvers import (  # noqa: E402
     ALPHA_ITERATIVE,
     U_DIRECT,
     U_ITERATIVE,
+    U_KEEP_PC,
     BlockGaussSeidel,
     GrowthLimitTest,
     coupled_defaults,
@@ -309,6 +310,7 @@ class FractureModel:
             bcs=[b.bc for b in self._bcs],
             J=J_u,
             options=u_defaults,
+            reuse_pc=None if u_direct else U_KEEP_PC,
         )
         self._nullspace, self._nullspace_vectors = rigid_body_modes(V)
         self.u_problem.A.setNearNullSpace(self._nullspace)
