@@ -79,7 +79,7 @@ U_ITERATIVE: dict[str, Any] = {
 #: more than this many iterations (``NonlinearProblem(reuse_pc=...)``). The damage
 #: changes the stiffness from one AM iteration to the next, but little per iteration:
 #: on the SENS growth steps a kept hierarchy took the same CG iterations (27 per
-#: solve) as one rebuilt at every Newton iteration, whose set-up was a fifth of
+#: solve) as one rebuilt at every Newton iteration, whose set-up was 18 % of
 #: the displacement solve's time.
 U_KEEP_PC = 40
 #: Displacement problem, direct: MUMPS LU.
@@ -147,7 +147,7 @@ NEWTON_GROWTH_LIMIT = 10.0
 #: (a multiplicative field split, u block then alpha block: the linearised
 #: alternate minimisation), each block one V-cycle of GAMG (the u block with
 #: the rigid-body modes, its interpolation reused across Newton iterations),
-#: to a relative residual of 1e-5 (1e-8 took 1.6x the GMRES iterations for the
+#: to a relative residual of 1e-5 (1e-8 took 1.5x the GMRES iterations for the
 #: same Newton iterations and iterates on the SENS growth steps; inexact solves
 #: that start loose, ``snes_ksp_ew``, break the line search, see docs/fracture.md).
 #: The block solvers take options under ``<prefix>fieldsplit_u_`` and
