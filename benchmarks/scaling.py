@@ -105,6 +105,8 @@ ELL = 0.05
 LOAD = 1.0
 #: The load increment of the ``damage_step`` problem, relative to ``LOAD``.
 STEP = 0.05
+#: VI Newton iterations allowed to the untimed solve that prepares ``damage_step``.
+PREPARE_MAX_IT = 500
 #: Cahn-Hilliard iterative variant: PETSc options under the femgp_ch_ prefix.
 CH_SCHUR: dict[str, Any] = {
     "ksp_type": "gmres",
@@ -323,8 +325,16 @@ def _solve_once(problem: str, comm: Any, n: int, variant: str, args: Any) -> dic
             model.alpha.x.scatter_forward()
             if problem == "damage_step":
                 # The previous load step (not timed): its damage becomes the bound.
+                # It is a cold start, whose VI Newton iterations grow like 1/h (the
+                # ``damage`` problem): it gets PREPARE_MAX_IT of them, the timed
+                # solve keeps the default.
                 _pull(model, (1.0 - STEP) * LOAD)
-                prob.solve(step=0)
+                max_it = prob.snes.getTolerances()[3]
+                prob.snes.setTolerances(max_it=PREPARE_MAX_IT)
+                try:
+                    prob.solve(step=0)
+                finally:
+                    prob.snes.setTolerances(max_it=max_it)
                 model.commit()
             _pull(model, LOAD)
         dofs = space.dofmap.index_map.size_global * space.dofmap.index_map_bs
