@@ -188,6 +188,7 @@ class KeptPreconditioner:
         setups: preconditioner set-ups so far.
         refresh: a rebuild is due after the next Jacobian.
         every_iteration: rebuild after every Jacobian (the retry of a failed solve).
+        retries: solves retried so far.
         kept_used: a Newton iteration of the current solve used a preconditioner
             built on an earlier Jacobian.
     """
@@ -198,6 +199,7 @@ class KeptPreconditioner:
         self.refresh = True  # the first Jacobian builds it
         self.every_iteration = False
         self.kept_used = False
+        self.retries = 0
         self._built = False
 
     def rebuild(self) -> None:
@@ -423,6 +425,7 @@ class NonlinearProblem:
         # smoothers with their eigenvalue estimates, unfit for the new Jacobian):
         # once more, rebuilt at every Newton iteration.
         kept.every_iteration = True
+        kept.retries += 1
         try:
             return self._solve(saved, step)
         finally:
