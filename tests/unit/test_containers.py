@@ -189,6 +189,7 @@ def test_slurm_requeue_status_is_femgp_sigterm_exit() -> None:
 PREFIXES = {
     "femgp_fracture_u_": ("femgp_fracture_", "u_"),
     "femgp_fracture_alpha_": ("femgp_fracture_", "alpha_"),
+    "femgp_fracture_coupled_": ("femgp_fracture_", "coupled_"),
     "femgp_ch_": ("femgp_ch_", ""),
     "femgp_twinning_": ("femgp_twinning_", ""),
     "femgp_twinning_u_": ("femgp_twinning_", "u_"),
