@@ -13,6 +13,8 @@ default, prefix ``<prefix>u_``), then in ``alpha`` at fixed ``u`` subject to
 until ``||alpha_k - alpha_{k-1}||_inf < am_tol``. The iterates can be
 accelerated by over-relaxation (block SOR) or Anderson mixing (see
 :mod:`.solvers`), and each step can start from an extrapolation of the last two.
+The iterative displacement solve is loose inside the iteration; a step it
+finishes ends with one more displacement solve, at the converged damage.
 
 With ``Params.solver == "newton"`` (the default) a load step whose alternate
 minimisation has not converged after ``newton_after`` iterations is handed to a
@@ -312,6 +314,9 @@ class FractureModel:
             options=u_defaults,
             reuse_pc=None if u_direct else U_KEEP_PC,
         )
+        # The iterative displacement solve is loose inside alternate minimisation
+        # (U_ITERATIVE); a step it finishes ends with one more, at the final damage.
+        self._u_final_solve = not u_direct
         self._nullspace, self._nullspace_vectors = rigid_body_modes(V)
         self.u_problem.A.setNearNullSpace(self._nullspace)
         self.alpha_problem = NonlinearProblem(
@@ -521,6 +526,8 @@ class FractureModel:
             if res < p.am_tol:
                 if u_exact is not None:  # the equilibrium displacement, not the relaxed one
                     self.u.x.array[:] = u_exact
+                if self._u_final_solve:
+                    stats.u += self._solve(self.u_problem, step)
                 return True
             if accelerate:
                 g_last = g.copy()
