@@ -85,10 +85,10 @@ def test_displacement_solve_keeps_its_preconditioner():
         opts.delValue("keep_off_u_snes_lag_preconditioner")
     model = _model("keep_on_")
     stats, reactions = _path(model)
-    # Measured: 3 set-ups in 169 Newton iterations, 1 retry; reactions 3e-10 apart.
+    # Measured: 3 set-ups in 172 Newton iterations, 1 retry; reactions 1.2e-10 apart.
     kept, newton = model.u_problem.kept_pc, model.u_problem.total.newton
     assert kept is not None and kept.setups <= 6 and newton > 100, (kept.setups, newton)
     assert kept.retries == 1
     for r, r_off in zip(reactions, reactions_off, strict=True):
-        assert r == pytest.approx(r_off, rel=3e-9)
+        assert r == pytest.approx(r_off, rel=1e-9)
     assert all(s.newton_failures == 0 for s in stats)
