@@ -130,7 +130,7 @@ def test_elastic_step_ends_with_an_accurate_displacement():
     errors = {}
     for final in (True, False):
         model = FractureModel(s.mesh, s.params, s.loading, prefix=f"elastic_{final}_")
-        model._u_final_solve = final
+        model.final_u_solve = final
         stats = model.solve_step(t, step=1)
         assert stats.am_iterations == 1 and model.max_damage() == 0.0
         errors[final] = abs(model.reaction() / exact - 1)

@@ -314,9 +314,11 @@ class FractureModel:
             options=u_defaults,
             reuse_pc=None if u_direct else U_KEEP_PC,
         )
-        # The iterative displacement solve is loose inside alternate minimisation
-        # (U_ITERATIVE); a step it finishes ends with one more, at the final damage.
-        self._u_final_solve = not u_direct
+        #: End each step that alternate minimisation finishes with one more
+        #: displacement solve, at the converged damage: on by default where the
+        #: displacement solve is iterative, whose tolerance inside the iteration is
+        #: loose (:data:`.solvers.U_ITERATIVE`).
+        self.final_u_solve = not u_direct
         self._nullspace, self._nullspace_vectors = rigid_body_modes(V)
         self.u_problem.A.setNearNullSpace(self._nullspace)
         self.alpha_problem = NonlinearProblem(
@@ -526,7 +528,7 @@ class FractureModel:
             if res < p.am_tol:
                 if u_exact is not None:  # the equilibrium displacement, not the relaxed one
                     self.u.x.array[:] = u_exact
-                if self._u_final_solve:
+                if self.final_u_solve:
                     stats.u += self._solve(self.u_problem, step)
                 return True
             if accelerate:
