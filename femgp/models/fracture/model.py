@@ -13,8 +13,9 @@ default, prefix ``<prefix>u_``), then in ``alpha`` at fixed ``u`` subject to
 until ``||alpha_k - alpha_{k-1}||_inf < am_tol``. The iterates can be
 accelerated by over-relaxation (block SOR) or Anderson mixing (see
 :mod:`.solvers`), and each step can start from an extrapolation of the last two.
-The iterative displacement solve is loose inside the iteration; a step it
-finishes ends with one more displacement solve, at the converged damage.
+The iterative displacement solve is loose inside the iteration; a step that
+alternate minimisation finishes ends with one more displacement solve, at the
+converged damage (:attr:`FractureModel.final_u_solve`).
 
 With ``Params.solver == "newton"`` (the default) a load step whose alternate
 minimisation has not converged after ``newton_after`` iterations is handed to a
