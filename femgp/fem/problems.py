@@ -40,6 +40,7 @@ __all__ = [
     "NonlinearProblem",
     "SolveStats",
     "UpdateLimit",
+    "jacobian_is_constant",
     "petsc_error_reason",
     "prefix_options",
     "set_default_options",
@@ -262,6 +263,38 @@ class UpdateLimit:
             self.limited += 1
 
 
+def jacobian_is_constant(J: Any, u: fem.Function | Sequence[fem.Function]) -> bool:
+    """Whether the Jacobian form ``J`` does not depend on the unknown ``u`` (a quadratic energy).
+
+    Decided symbolically: the Gateaux derivative of ``J`` in ``u`` vanishes after
+    UFL expands it. A Jacobian left to be derived (``None``) or given in blocks
+    counts as not constant.
+    """
+    if not isinstance(J, ufl.Form) or isinstance(u, Sequence):
+        return False
+    from ufl.algorithms import expand_derivatives
+
+    return expand_derivatives(ufl.derivative(J, u)).empty()
+
+
+def _first_iteration_only(jacobian: Callable[..., None]) -> Callable[..., None]:
+    """The Jacobian callback ``jacobian``, skipped after a solve's first Newton iteration.
+
+    For a Jacobian that does not depend on the unknowns: within one solve it
+    keeps its value (the other coefficients are fixed during a solve), so the
+    matrix assembled at iteration 0 serves every later iteration. The residual
+    callback still copies each iterate into the unknowns' functions.
+    """
+
+    def assemble(
+        snes: PETSc.SNES, x: PETSc.Vec, J: PETSc.Mat, P: PETSc.Mat, *args: Any, **kargs: Any
+    ) -> None:
+        if snes.getIterationNumber() == 0:
+            jacobian(snes, x, J, P, *args, **kargs)
+
+    return assemble
+
+
 class NonlinearProblem:
     """A nonlinear (or linear) variational problem solved by PETSc SNES.
 
@@ -294,6 +327,16 @@ class NonlinearProblem:
         update_limit: ``(mask, limit)``: a Function of the (single) unknown's space that
             is nonzero on the unknowns to watch, and the largest change allowed there in
             one Newton iteration; a longer update is scaled down (:class:`UpdateLimit`).
+        symmetric: the Jacobian is symmetric (the Hessian of an energy): the matrix
+            says so (``MAT_SYMMETRIC``, kept through reassembly, and passed on to the
+            reduced-space VI solver's inactive-set submatrices), so that GAMG builds
+            its graph from the matrix itself instead of symmetrising it at every
+            set-up.
+        constant_jacobian: the Jacobian does not depend on the unknowns (a quadratic
+            energy; a linear problem), so it is assembled once per solve, at the first
+            Newton iteration, and the later ones reuse it. ``None`` (default): decided
+            from the forms (:func:`jacobian_is_constant`); ``False``: assembled at every
+            Newton iteration.
     """
 
     def __init__(
@@ -311,6 +354,8 @@ class NonlinearProblem:
         constraint: Any = None,
         reuse_pc: int | None = None,
         update_limit: tuple[fem.Function, float] | None = None,
+        symmetric: bool = False,
+        constant_jacobian: bool | None = None,
     ) -> None:
         if not prefix or not prefix.endswith("_"):
             raise InputError(
@@ -362,6 +407,20 @@ class NonlinearProblem:
                 if opts.hasName(name):  # leave no unused defaults behind
                     opts.delValue(name)
             raise InputError(message) from None
+        if symmetric:
+            for mat in (self.A, snes.getJacobian()[1]):
+                if mat is not None:
+                    mat.setOption(PETSc.Mat.Option.SYMMETRIC, True)
+                    mat.setOption(PETSc.Mat.Option.SYMMETRY_ETERNAL, True)
+        if constant_jacobian is None:
+            if J is None and isinstance(F, ufl.Form) and isinstance(u, fem.Function):
+                J = ufl.derivative(F, u)  # what DOLFINx derives
+            constant_jacobian = jacobian_is_constant(J, u)
+        #: The Jacobian is assembled at the first Newton iteration of each solve only.
+        self.constant_jacobian = bool(constant_jacobian) and constraint is None
+        if self.constant_jacobian:
+            J_mat, P_mat, (jacobian, args, kargs) = snes.getJacobian()
+            snes.setJacobian(_first_iteration_only(jacobian), J_mat, P_mat, args=args, kargs=kargs)
         self.total = SolveStats()
         #: The PETSc log stage of this problem's solves (``-log_view`` reports each
         #: problem apart), named after the prefix without its trailing ``_``.

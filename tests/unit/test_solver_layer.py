@@ -216,3 +216,83 @@ def test_update_limit_must_be_positive():
     R = (u - 1) * ufl.TestFunction(V) * ufl.dx
     with pytest.raises(InputError, match=r"update limit must be > 0, got 0\.0"):
         NonlinearProblem(R, u, prefix="test_limit_bad_", update_limit=(fem.Function(V), 0.0))
+
+
+def _obstacle(
+    prefix: str, constant_jacobian: bool | None, symmetric: bool = True
+) -> tuple[NonlinearProblem, fem.Function]:
+    """Minimise 1/2|grad u|^2 + 1/2 u^2 - f u with -0.02 <= u <= 0.02: both bounds bind."""
+    domain = mesh.create_unit_square(MPI.COMM_WORLD, 32, 32)
+    V = fem.functionspace(domain, ("Lagrange", 1))
+    u, lo, hi, f = (fem.Function(V) for _ in range(4))
+    lo.x.array[:], hi.x.array[:] = -0.02, 0.02
+    f.interpolate(lambda x: 2.0 * np.sin(2 * np.pi * x[0]) * np.sin(np.pi * x[1]))
+    v = ufl.TestFunction(V)
+    R = (ufl.inner(ufl.grad(u), ufl.grad(v)) + u * v - f * v) * ufl.dx
+    options = {"ksp_type": "cg", "pc_type": "jacobi", "ksp_rtol": 1e-12, "snes_rtol": 1e-10}
+    prob = NonlinearProblem(
+        R,
+        u,
+        prefix=prefix,
+        bounds=(lo, hi),
+        options=options,
+        symmetric=symmetric,
+        constant_jacobian=constant_jacobian,
+    )
+    return prob, u
+
+
+def test_constant_jacobian_is_assembled_once_per_solve(monkeypatch):
+    """A quadratic energy's Jacobian: one assembly per solve, the same iterates as reassembling."""
+    import dolfinx.fem.petsc
+
+    calls = []
+    assemble = dolfinx.fem.petsc.assemble_matrix
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return assemble(*args, **kwargs)
+
+    monkeypatch.setattr(dolfinx.fem.petsc, "assemble_matrix", counting)
+    results = {}
+    for name, flag in (("detected", None), ("control", False)):
+        prob, u = _obstacle(f"test_constjac_{name}_", flag)
+        calls.clear()
+        st = prob.solve()
+        results[name] = (prob.constant_jacobian, st.newton, len(calls), u.x.array.copy())
+    detected, control = results["detected"], results["control"]
+    assert detected[0] and not control[0]
+    assert detected[1] == control[1] >= 3  # the active set takes several VI Newton iterations
+    assert detected[2] == 1 and control[2] == control[1]
+    diff = MPI.COMM_WORLD.allreduce(np.abs(detected[3] - control[3]).max(), op=MPI.MAX)
+    assert diff < 1e-14
+
+
+def test_nonlinear_jacobian_is_not_constant():
+    from femgp.fem.problems import jacobian_is_constant
+
+    domain = mesh.create_unit_square(MPI.COMM_WORLD, 4, 4)
+    V = fem.functionspace(domain, ("Lagrange", 1))
+    u, v = fem.Function(V), ufl.TestFunction(V)
+    quadratic = (ufl.inner(ufl.grad(u), ufl.grad(v)) + u * v) * ufl.dx
+    quartic = quadratic + u**3 * v * ufl.dx
+    assert jacobian_is_constant(ufl.derivative(quadratic, u), u)
+    assert not jacobian_is_constant(ufl.derivative(quartic, u), u)
+    assert not jacobian_is_constant(None, u)
+
+
+def test_symmetric_jacobian_is_flagged_for_its_submatrices():
+    """GAMG reads the flag; the reduced-space VI solver's submatrices inherit it."""
+    from petsc4py import PETSc
+
+    prob, _ = _obstacle("test_symflag_", None)
+    prob.solve()
+    A = prob.A
+    assert A.isSymmetricKnown() == (True, True)
+    r0, r1 = A.getOwnershipRange()
+    half = PETSc.IS().createStride((r1 - r0) // 2, first=r0, step=2, comm=A.getComm())
+    assert A.createSubMatrix(half, half).isSymmetricKnown() == (True, True)
+    plain, _ = _obstacle("test_symflag_plain_", None, symmetric=False)
+    plain.solve()  # the control: no flag, none inherited
+    assert not plain.A.isSymmetricKnown()[0]
+    assert not plain.A.createSubMatrix(half, half).isSymmetricKnown()[0]
