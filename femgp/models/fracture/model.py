@@ -314,6 +314,7 @@ class FractureModel:
             J=J_u,
             options=u_defaults,
             reuse_pc=None if u_direct else U_KEEP_PC,
+            symmetric=True,
         )
         #: End each step that alternate minimisation finishes with one more
         #: displacement solve, at the converged damage: on by default where the
@@ -330,6 +331,7 @@ class FractureModel:
             J=J_a,
             bounds=None if history else (self.alpha_lb, self.alpha_ub),
             options=a_defaults,
+            symmetric=True,
         )
         self.coupled_problem: NonlinearProblem | None = None
         if p.solver == "newton" and not history:
@@ -387,7 +389,14 @@ class FractureModel:
             [ufl.derivative(Fi, f, ufl.TrialFunction(f.function_space)) for f in fields] for Fi in F
         ]
         prob = NonlinearProblem(
-            F, fields, prefix=f"{self.prefix}coupled_", bcs=bcs, J=J, kind="mpi", options=options
+            F,
+            fields,
+            prefix=f"{self.prefix}coupled_",
+            bcs=bcs,
+            J=J,
+            kind="mpi",
+            options=options,
+            symmetric=True,
         )
         # The block Gauss-Seidel preconditioner, unless the user chose another PC.
         self._block_pc: BlockGaussSeidel | None = None
