@@ -413,9 +413,9 @@ class NonlinearProblem:
                     mat.setOption(PETSc.Mat.Option.SYMMETRIC, True)
                     mat.setOption(PETSc.Mat.Option.SYMMETRY_ETERNAL, True)
         if constant_jacobian is None:
-            if J is None and isinstance(F, ufl.Form) and isinstance(u, fem.Function):
-                J = ufl.derivative(F, u)  # what DOLFINx derives
-            constant_jacobian = jacobian_is_constant(J, u)
+            derived = J is None and isinstance(F, ufl.Form) and isinstance(u, fem.Function)
+            J_form = ufl.derivative(F, u) if derived else J  # DOLFINx derives it so
+            constant_jacobian = jacobian_is_constant(J_form, u)
         #: The Jacobian is assembled at the first Newton iteration of each solve only.
         self.constant_jacobian = bool(constant_jacobian) and constraint is None
         if self.constant_jacobian:
