@@ -31,9 +31,17 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from femgp.errors import InputError, SolverError
+from femgp.fem.assembly import (
+    ASSEMBLY_MODES,
+    CSRAssembler,
+    csr_assembly_applies,
+    csr_fits,
+    csr_jacobian,
+)
 from femgp.fem.preconditioners import configure_block_pc
 
 __all__ = [
+    "ASSEMBLY_OPTION",
     "DEFAULTS_RECORD",
     "DIRECT_LU",
     "KeptPreconditioner",
@@ -69,6 +77,10 @@ OPTION_ERROR_CODES = frozenset({56, 60, 62, 63, 75, 86, 92, 95})
 #: problem under the same prefix replace femgp's earlier defaults, and drop
 #: those it does not want, without ever touching an option the user set.
 DEFAULTS_RECORD = "femgp_defaults"
+
+#: The option, under each prefix, that chooses the Jacobian assembly
+#: (``-<prefix>femgp_assembly csr|petsc``; see ``NonlinearProblem(assembly=...)``).
+ASSEMBLY_OPTION = "femgp_assembly"
 
 
 def _as_option(value: Any) -> str:
@@ -337,6 +349,13 @@ class NonlinearProblem:
             Newton iteration, and the later ones reuse it. ``None`` (default): decided
             from the forms (:func:`jacobian_is_constant`); ``False``: assembled at every
             Newton iteration.
+        assembly: how the Jacobian is assembled: ``"csr"`` into DOLFINx's CSR matrix,
+            then copied into PETSc (:class:`femgp.fem.assembly.CSRAssembler`; where it
+            applies: one bilinear form, an AIJ matrix of at most
+            :data:`femgp.fem.assembly.CSR_MAX_NONZEROS` entries per rank, no periodic
+            constraint) or
+            ``"petsc"``, DOLFINx's cell-by-cell PETSc assembly. ``None`` (default):
+            the option ``-<prefix>femgp_assembly``, else ``"csr"``.
     """
 
     def __init__(
@@ -356,6 +375,7 @@ class NonlinearProblem:
         update_limit: tuple[fem.Function, float] | None = None,
         symmetric: bool = False,
         constant_jacobian: bool | None = None,
+        assembly: str | None = None,
     ) -> None:
         if not prefix or not prefix.endswith("_"):
             raise InputError(
@@ -363,8 +383,16 @@ class NonlinearProblem:
             )
         if update_limit is not None and not update_limit[1] > 0:
             raise InputError(f"the Newton update limit must be > 0, got {update_limit[1]!r}")
+        if assembly is None:
+            assembly = PETSc.Options().getString(f"{prefix}{ASSEMBLY_OPTION}", "csr")
+        if assembly not in ASSEMBLY_MODES:
+            raise InputError(
+                f"{prefix}: assembly must be one of {', '.join(ASSEMBLY_MODES)}, got {assembly!r}"
+            )
         self.prefix = prefix
         self.u = u
+        #: The Dirichlet conditions.
+        self.bcs = list(bcs or [])
         self._funcs = list(u) if isinstance(u, Sequence) else [u]
         self.constraint = constraint
         if constraint is None:
@@ -375,7 +403,22 @@ class NonlinearProblem:
             from femgp.fem.periodic import PeriodicNonlinearProblem
 
             self._problem = PeriodicNonlinearProblem(
-                F, u, constraint, prefix=prefix, bcs=list(bcs or []), J=J, kind=kind
+                F, u, constraint, prefix=prefix, bcs=self.bcs, J=J, kind=kind
+            )
+        #: The Jacobian's assembler on the CSR path (``None``: DOLFINx's PETSc assembly).
+        self.csr_assembler: CSRAssembler | None = None
+        if (
+            assembly == "csr"
+            and constraint is None
+            and getattr(self._problem, "P_mat", None) is None
+            and csr_assembly_applies(self.J, self._problem.A)
+            and csr_fits(self._problem.A)
+        ):
+            self.csr_assembler = CSRAssembler(self.J, self._problem.A)
+            self._problem.solver.setJacobian(
+                csr_jacobian(self.csr_assembler, self._funcs[0], self.bcs),
+                self._problem.A,
+                self._problem.A,
             )
         defaults: dict[str, Any] = {"snes_type": "newtonls", "snes_linesearch_type": "basic"}
         if bounds is not None:
@@ -446,6 +489,11 @@ class NonlinearProblem:
     def snes(self) -> PETSc.SNES:
         """The PETSc SNES."""
         return self._problem.solver
+
+    @property
+    def J(self) -> Any:
+        """The compiled Jacobian form(s) (``None`` for a periodic problem)."""
+        return getattr(self._problem, "J", None)
 
     @property
     def A(self) -> PETSc.Mat:
