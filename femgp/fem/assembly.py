@@ -78,9 +78,10 @@ class CSRAssembler:
     """Assembles one bilinear form into a PETSc AIJ matrix through a DOLFINx CSR matrix.
 
     The constructor gives ``mat`` the CSR matrix's pattern
-    (``MatSetPreallocationCOO``): afterwards ``mat`` holds exactly the entries
-    the form can reach, as DOLFINx's own preallocation does. Options set on
-    ``mat`` before (symmetry, block size, a near-nullspace) stay.
+    (``MatSetPreallocationCOO``, which re-creates its storage; the block sizes
+    are kept): afterwards ``mat`` holds exactly the entries the form can reach,
+    as DOLFINx's own preallocation does. Set options on ``mat`` (symmetry, a
+    near-nullspace) after constructing the assembler.
 
     Args:
         form: the compiled bilinear form.
@@ -106,11 +107,6 @@ class CSRAssembler:
         mat.setPreallocationCOO(coo_i, coo_j)
         if mat.getBlockSizes() != bs:  # PETSc keeps them; restored should a version not
             mat.setBlockSizes(*bs)
-
-    @property
-    def nonzeros(self) -> int:
-        """Stored entries of the CSR matrix on this rank (ghost rows included)."""
-        return self._n
 
     def assemble(self, bcs: Sequence[fem.DirichletBC] = (), diagonal: float = 1.0) -> None:
         """Assemble the form into the PETSc matrix, replacing its values.
