@@ -54,8 +54,8 @@ def parse_args(argv: Sequence[str] | None) -> Any:
     return cli.parse_with_petsc(parser, argv)
 
 
-def _fracture(comm: Any) -> list[tuple[str, Any, Any, Any]]:
-    """The SENT model's u and alpha Jacobians at a smooth state: (name, form, matrix, bcs)."""
+def _fracture(comm: Any) -> list[tuple[str, Any, Any]]:
+    """The SENT model's u and alpha Jacobians at a smooth state: (name, form, bcs)."""
     import numpy as np
 
     from femgp.cli.cases import fracture_setup
@@ -68,13 +68,13 @@ def _fracture(comm: Any) -> list[tuple[str, Any, Any, Any]]:
     model.set_load(4e-3)
     model.u.interpolate(lambda x: np.vstack([1e-3 * x[0] * x[1], 4e-3 * x[1]]))
     model.alpha.interpolate(lambda x: 0.5 * np.exp(-np.abs(x[1] - 0.5) / 0.015))
-    out = []
-    for name, prob in (("fracture_u", model.u_problem), ("fracture_alpha", model.alpha_problem)):
-        out.append((name, prob.J, prob.A, prob.bcs))
-    return out
+    return [
+        (name, prob.J, prob.bcs)
+        for name, prob in (("fracture_u", model.u_problem), ("fracture_alpha", model.alpha_problem))
+    ]
 
 
-def _cahn_hilliard(comm: Any, cells: int) -> list[tuple[str, Any, Any, Any]]:
+def _cahn_hilliard(comm: Any, cells: int) -> list[tuple[str, Any, Any]]:
     from femgp.fem.meshes.pfhub import square
     from femgp.models import cahn_hilliard as ch
 
@@ -82,10 +82,10 @@ def _cahn_hilliard(comm: Any, cells: int) -> list[tuple[str, Any, Any, Any]]:
     model = ch.CahnHilliard(domain, ch.Params())
     model.set_initial(ch.pfhub_initial_for(domain))
     prob = model.problem
-    return [("cahn_hilliard", prob.J, prob.A, prob.bcs)]
+    return [("cahn_hilliard", prob.J, prob.bcs)]
 
 
-def _median_round(comm: Any, fn: Callable[[], None], batch: int) -> Callable[[], float]:
+def _round_timer(comm: Any, fn: Callable[[], None], batch: int) -> Callable[[], float]:
     """One timed round of ``batch`` calls: seconds per call, max over ranks."""
     from mpi4py import MPI
 
@@ -99,7 +99,7 @@ def _median_round(comm: Any, fn: Callable[[], None], batch: int) -> Callable[[],
     return round_
 
 
-def measure(comm: Any, name: str, form: Any, mat: Any, bcs: Any, args: Any) -> dict[str, Any]:
+def measure(comm: Any, name: str, form: Any, bcs: Any, args: Any) -> dict[str, Any]:
     """Time both paths on one Jacobian, alternating rounds; check the matrices agree."""
     import statistics
 
@@ -124,8 +124,8 @@ def measure(comm: Any, name: str, form: Any, mat: Any, bcs: Any, args: Any) -> d
     petsc(), csr()  # first calls: allocation, not timed
     rounds = {"petsc": [], "csr": []}
     timers = {
-        "petsc": _median_round(comm, petsc, args.batch),
-        "csr": _median_round(comm, csr, args.batch),
+        "petsc": _round_timer(comm, petsc, args.batch),
+        "csr": _round_timer(comm, csr, args.batch),
     }
     for _ in range(args.repeats):
         for key, timer in timers.items():
@@ -198,8 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         *_cahn_hilliard(comm, args.ch_cells),
     ]
     rows = []
-    for name, form, mat, bcs in jacobians:
-        row = measure(comm, name, form, mat, bcs, args)
+    for name, form, bcs in jacobians:
+        row = measure(comm, name, form, bcs, args)
         rows.append(row)
         if comm.rank == 0:
             print(

@@ -397,7 +397,7 @@ class NonlinearProblem:
         self.constraint = constraint
         if constraint is None:
             self._problem = dolfinx.fem.petsc.NonlinearProblem(
-                F, u, petsc_options_prefix=prefix, bcs=list(bcs or []), J=J, kind=kind
+                F, u, petsc_options_prefix=prefix, bcs=self.bcs, J=J, kind=kind
             )
         else:
             from femgp.fem.periodic import PeriodicNonlinearProblem
