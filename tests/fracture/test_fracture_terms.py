@@ -237,31 +237,6 @@ def test_analytic_helpers():
     np.testing.assert_allclose(at2.profile(x), np.exp(-x / ell))
 
 
-def test_torch_matches_numpy():
-    torch = pytest.importorskip("torch")
-    from femgp.ml.ops import TORCH_POINTS_OPS
-
-    rng = np.random.default_rng(2)
-    G = rng.normal(scale=1e-3, size=(2, 2, 20))
-    G[:, :, 0] = np.eye(2) * 1e-3  # isotropic: the derivative must stay finite
-    alpha = rng.uniform(size=20)
-    for split in ("none", "voldev", "spectral"):
-        term = IsotropicElasticEnergy(LMBDA, MU, split=split, degradation=Degradation())
-        want = term.density(
-            NUMPY_POINTS_OPS, {"u": FieldValue(None, G), "alpha": FieldValue(alpha)}
-        )
-        Gt = torch.tensor(G, dtype=torch.float64, requires_grad=True)
-        got = term.density(
-            TORCH_POINTS_OPS,
-            {"u": FieldValue(None, Gt), "alpha": FieldValue(torch.tensor(alpha))},
-        )
-        np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-12)
-        (grad,) = torch.autograd.grad(got.sum(), Gt, create_graph=True)
-        assert torch.isfinite(grad).all()
-        (hess,) = torch.autograd.grad(grad.sum(), Gt)
-        assert torch.isfinite(hess).all()
-
-
 def test_ufl_spectral_derivatives_finite_at_isotropic_strain():
     """The UFL spectral density has finite first and second derivatives at u = 0."""
     import ufl

@@ -251,28 +251,3 @@ def test_ufl_rendering_matches_numpy():
     got = scalar(energy_form(energy, {"eta1": eta1, "eta2": eta2, "u": u}, ufl.dx), msh.comm)
     fields = {"u": FieldValue(None, G), "eta1": FieldValue(0.8), "eta2": FieldValue(0.15)}
     assert got == pytest.approx(float(energy.density(NUMPY_OPS, fields)), rel=1e-12)
-
-
-@pytest.mark.torch
-def test_torch_rendering_matches_numpy():
-    """Landau + elasticity of the transformation strain render identically in torch."""
-    torch = pytest.importorskip("torch")
-    from femgp.ml.ops import TorchOps
-
-    ts = TransformationStrain.square_to_rectangle(0.1, angle=0.3)
-    energy = LandauPolynomial.normalised(-1.0) + IsotropicElasticEnergy(
-        lmbda=3.0, mu=2.0, strain=ts
-    )
-    G = RNG.normal(size=(2, 2, 5))
-    e1, e2 = RNG.uniform(size=5), RNG.uniform(size=5)
-    want = energy.density(
-        NUMPY_POINTS_OPS,
-        {"u": FieldValue(None, G), "eta1": FieldValue(e1), "eta2": FieldValue(e2)},
-    )
-    fields = {
-        "u": FieldValue(None, torch.tensor(G)),
-        "eta1": FieldValue(torch.tensor(e1)),
-        "eta2": FieldValue(torch.tensor(e2)),
-    }
-    got = energy.density(TorchOps(points=True, dtype=torch.float64), fields)
-    np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-13)
