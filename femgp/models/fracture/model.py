@@ -72,6 +72,7 @@ from femgp.models.fracture.solvers import (  # noqa: E402
     U_KEEP_PC,
     BlockGaussSeidel,
     GrowthLimitTest,
+    InnerForcing,
     coupled_defaults,
     make_accelerator,
 )
@@ -321,6 +322,9 @@ class FractureModel:
         #: displacement solve is iterative, whose tolerance inside the iteration is
         #: loose (:data:`.solvers.U_ITERATIVE`).
         self.final_u_solve = not u_direct
+        #: The displacement solves inside alternate minimisation: tolerances loosened
+        #: with the AM residual where the step ends with a final solve (else None).
+        self.u_forcing = InnerForcing(self.u_problem.snes) if self.final_u_solve else None
         self._nullspace, self._nullspace_vectors = rigid_body_modes(V)
         self.u_problem.A.setNearNullSpace(self._nullspace)
         self.alpha_problem = NonlinearProblem(
@@ -491,6 +495,22 @@ class FractureModel:
         Raises:
             SolverError: ``params.am_max_it`` iterations without convergence.
         """
+        forcing = self.u_forcing if self.final_u_solve else None
+        try:
+            return self._alternate_iterations(stats, step, stop, forcing)
+        finally:
+            if forcing is not None:
+                forcing.reset()
+
+    def _alternate_iterations(
+        self, stats: StepStats, step: int | None, stop: int, forcing: InnerForcing | None
+    ) -> bool:
+        """The iterations of :meth:`_alternate`.
+
+        Each displacement solve but the first is forced by the last damage change
+        (:class:`.solvers.InnerForcing`); the final one, at the converged damage,
+        has the problem's own tolerances.
+        """
         p = self.params
         n = self._n_alpha
         lb = self.alpha_lb.x.array[:n]
@@ -503,6 +523,8 @@ class FractureModel:
         for k in range(k0 + 1, min(stop, p.am_max_it) + 1):
             u_old = self.u.x.array.copy() if relax and k > k0 + 1 else None
             self.work["am"] += 1
+            if forcing is not None:
+                forcing.set(res)  # res: the last iteration's damage change (inf at first)
             try:
                 su = self._solve(self.u_problem, step)
             except SolverError:
@@ -539,6 +561,8 @@ class FractureModel:
                 if u_exact is not None:  # the equilibrium displacement, not the relaxed one
                     self.u.x.array[:] = u_exact
                 if self.final_u_solve:
+                    if forcing is not None:
+                        forcing.reset()
                     stats.u += self._solve(self.u_problem, step)
                 return True
             if accelerate:
