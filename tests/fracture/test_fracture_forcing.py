@@ -4,8 +4,10 @@ Where a load step ends with a displacement solve at the problem's own
 tolerances (the iterative solver), the displacement solves inside the
 iteration stop at Newton and CG tolerances loosened in proportion to the last
 damage change (:class:`femgp.models.fracture.solvers.InnerForcing`). The path
-must not change beyond the tolerances, the linear work must fall, and the
-tolerances must be the problem's own again after every step.
+must not change beyond the solver tolerances, the inner solves must be the
+looser ones, and the tolerances must be the problem's own again after every
+step. What it saves is measured in ``benchmarks/fracture_sent.py`` (SENT's
+breaking step), not here.
 """
 
 from __future__ import annotations
@@ -95,12 +97,13 @@ def test_forcing_loosens_the_inner_solves_and_keeps_the_path():
     own tolerance; the solves in between follow the damage change, and in the
     step where the crack forms (changes near 1) they reach the cap. Reactions
     and the dissipated energy are those of the run without forcing (measured:
-    the same peak to 1e-15, the energy to 5e-12 relative).
+    7.5e-9 of the largest reaction, 2.4e-12 of the energy; the final solve is
+    what keeps them that close).
     """
     r_forced, e_forced, seen, (rtol, _) = _localise(True)
     r_plain, e_plain, seen_plain, _ = _localise(False)
     assert all(step[0] == rtol and step[-1] == rtol for step in seen), seen
     assert max(max(step) for step in seen) == pytest.approx(rtol * U_FORCING_MAX, rel=1e-12)
     assert all(x == rtol for step in seen_plain for x in step)  # the control: no forcing
-    assert np.max(np.abs(r_forced - r_plain)) < 1e-6 * np.max(np.abs(r_plain)), (r_forced, r_plain)
-    assert abs(e_forced / e_plain - 1) < 1e-6, (e_forced, e_plain)
+    assert np.max(np.abs(r_forced - r_plain)) < 5e-8 * np.max(np.abs(r_plain)), (r_forced, r_plain)
+    assert abs(e_forced / e_plain - 1) < 1e-10, (e_forced, e_plain)
