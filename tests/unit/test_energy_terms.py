@@ -185,7 +185,7 @@ def test_double_well_minima_derivatives_and_split():
     h = 1e-5
     fd1 = (w.density(NUMPY_POINTS_OPS, {"c": FieldValue(c + h)}) - f) / h
     np.testing.assert_allclose([w.df(x) for x in c], fd1, atol=1e-3)
-    assert w.d2f(0.5) == pytest.approx(-0.8)  # BENCHMARKS.md
+    assert w.d2f(0.5) == pytest.approx(-0.8)  # docs/benchmarks.md, PFHub 1
     cvx, ccv = w.split()
     fc = cvx.density(NUMPY_POINTS_OPS, {"c": FieldValue(c)})
     fe = ccv.density(NUMPY_POINTS_OPS, {"c": FieldValue(c)})

@@ -83,6 +83,11 @@ log = get_logger("femgp.fracture")
 
 #: The load-step predictor is skipped after a step that changed the damage by more than this.
 PREDICTOR_MAX_CHANGE = 0.25
+#: The highest order of the load-step predictor: 2 extrapolates the last three
+#: accepted states quadratically where that differs from the linear extrapolation of
+#: the last two by at least ``am_tol`` (see :meth:`FractureModel._predict`); 1 keeps
+#: to the linear one.
+PREDICTOR_MAX_ORDER = 2
 
 
 @dataclass
@@ -371,8 +376,10 @@ class FractureModel:
         self.work = {"am": 0, "newton": 0, "krylov": 0}
         self._saved: tuple[np.ndarray, ...] = ()
         self._previous: tuple[np.ndarray, ...] | None = None
-        self._t_saved = self._t_previous = 0.0
-        self._last_change = 0.0
+        self._older: tuple[np.ndarray, ...] | None = None  # the state before _previous
+        self._t_saved = self._t_previous = self._t_older = 0.0
+        self._last_change = 0.0  # the damage change from _previous to _saved
+        self._older_change = 0.0  # ... and from _older to _previous
         self._start: tuple[np.ndarray, np.ndarray] | None = None  # see start_next_step_from
         self.commit()
 
@@ -584,15 +591,43 @@ class FractureModel:
         )
 
     def _predict(self, t: float) -> None:
-        """Linear extrapolation of the last two accepted states to load ``t``."""
+        """Extrapolate the last accepted states to load ``t`` (collective).
+
+        Linear from the last two; quadratic from the last three (Lagrange, any
+        spacing) where the two extrapolations of the damage differ by at least
+        ``am_tol`` somewhere: that difference estimates the linear one's error, so
+        there alternate minimisation would need a second iteration to correct it.
+        Where it is smaller the linear one is kept, since extrapolating three states
+        amplifies their solver noise twice as much (weights 3, -3, 1 against 2, -1
+        on even steps): always quadratic, SENT took 2.9 AM iterations per step
+        after its crack had run instead of 1. No interval across a jump of the
+        damage (a crack ran) is extrapolated.
+        """
         if self._previous is None or self._t_saved <= self._t_previous:
             return
         if self._last_change > PREDICTOR_MAX_CHANGE:
             return  # the last step was a jump (a crack ran): extrapolating it would mislead
-        r = (t - self._t_saved) / (self._t_saved - self._t_previous)
+        t0, t1, t2 = self._t_saved, self._t_previous, self._t_older
+        r = (t - t0) / (t0 - t1)
         u0, a0 = self._saved
         u1, a1 = self._previous
-        self._set_start(u0 + r * (u0 - u1), a0 + r * (a0 - a1))
+        u, alpha = u0 + r * (u0 - u1), a0 + r * (a0 - a1)
+        if (
+            PREDICTOR_MAX_ORDER >= 2
+            and self._older is not None
+            and t1 > t2
+            and self._older_change <= PREDICTOR_MAX_CHANGE
+        ):
+            u2, a2 = self._older
+            w0 = (t - t1) * (t - t2) / ((t0 - t1) * (t0 - t2))
+            w1 = (t - t0) * (t - t2) / ((t1 - t0) * (t1 - t2))
+            w2 = (t - t0) * (t - t1) / ((t2 - t0) * (t2 - t1))
+            a_quad = w0 * a0 + w1 * a1 + w2 * a2
+            n = self._n_alpha
+            local = float(np.max(np.abs(a_quad[:n] - alpha[:n]))) if n else 0.0
+            if self.comm.allreduce(local, op=MPI.MAX) >= self.params.am_tol:
+                u, alpha = w0 * u0 + w1 * u1 + w2 * u2, a_quad
+        self._set_start(u, alpha)
 
     def _set_start(self, u: np.ndarray, alpha: np.ndarray) -> None:
         """Start the solve from ``(u, alpha)``, the damage clipped to its bounds."""
@@ -619,6 +654,8 @@ class FractureModel:
         if self.H is not None:
             self._H_prev = self.H.x.array.copy()
         if self._saved:
+            self._older, self._t_older = self._previous, self._t_previous
+            self._older_change = self._last_change
             self._previous, self._t_previous = self._saved, self._t_saved
             n = self._n_alpha
             change = np.abs(self.alpha.x.array[:n] - self._saved[1][:n])
@@ -639,6 +676,9 @@ class FractureModel:
         if self._previous is not None:
             functions["u_previous"] = array_function(self.V, self._previous[0])
             functions["alpha_previous"] = array_function(self.Q, self._previous[1])
+        if self._older is not None:
+            functions["u_older"] = array_function(self.V, self._older[0])
+            functions["alpha_older"] = array_function(self.Q, self._older[1])
         if self.H is not None:
             functions["H"] = array_function(self.H.function_space, self._H_prev)
         state = {
@@ -647,6 +687,9 @@ class FractureModel:
             "t_previous": self._t_previous,
             "last_change": self._last_change,
             "has_previous": self._previous is not None,
+            "t_older": self._t_older,
+            "older_change": self._older_change,
+            "has_older": self._older is not None,
             "work": dict(self.work),
         }
         return functions, state
@@ -691,6 +734,9 @@ class FractureModel:
             )
         else:
             self._previous = None
+        self._older = None  # a checkpoint from before the quadratic predictor has none
+        if state.get("has_older", False):
+            self._older = (cp.load_array("u_older", self.V), cp.load_array("alpha_older", self.Q))
         if self.H is not None:
             cp.load_function("H", self.H)
             self._H_prev = self.H.x.array.copy()
@@ -698,6 +744,8 @@ class FractureModel:
         self._t_saved = float(state["t_saved"])
         self._t_previous = float(state["t_previous"])
         self._last_change = float(state["last_change"])
+        self._t_older = float(state.get("t_older", 0.0))
+        self._older_change = float(state.get("older_change", 0.0))
         self.work = {k: int(v) for k, v in state["work"].items()}
         self.set_load(float(state["load"]))
 
