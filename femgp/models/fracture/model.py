@@ -84,10 +84,19 @@ log = get_logger("femgp.fracture")
 #: The load-step predictor is skipped after a step that changed the damage by more than this.
 PREDICTOR_MAX_CHANGE = 0.25
 #: The highest order of the load-step predictor: 2 extrapolates the last three
-#: accepted states quadratically where that differs from the linear extrapolation of
-#: the last two by at least ``am_tol`` (see :meth:`FractureModel._predict`); 1 keeps
-#: to the linear one.
+#: accepted states quadratically where that predicted the last step clearly better
+#: than the linear extrapolation of the last two (see :meth:`FractureModel._predict`);
+#: 1 keeps to the linear one.
 PREDICTOR_MAX_ORDER = 2
+#: How much better (the ratio of the largest damage errors) the quadratic prediction
+#: of the last step must have been for the next one to be quadratic. Measured before
+#: the am_tol and softening conditions, AM iterations on SENT (default and ``"am"``
+#: solvers) and SENS (``--quick --ell 0.02``): 0.1, 0.2, 0.3, 0.5 and 1 gave
+#: 478/495/207, 474/494/198, 478/466/193, 490/547/188 and 497/498/188 (linear only:
+#: 543/559/244). Where the damage changes by little more than the solver's noise the
+#: two are about as good, and a chance win of the quadratic one costs the next step
+#: two more iterations.
+PREDICTOR_QUADRATIC_GAIN = 0.3
 
 
 @dataclass
@@ -380,6 +389,14 @@ class FractureModel:
         self._t_saved = self._t_previous = self._t_older = 0.0
         self._last_change = 0.0  # the damage change from _previous to _saved
         self._older_change = 0.0  # ... and from _older to _previous
+        #: The linear and quadratic predictions of the damage of the step in progress
+        #: (owned values, clipped to the bounds), to be compared with its solution.
+        self._predictions: tuple[np.ndarray, np.ndarray] | None = None
+        #: The quadratic extrapolation predicted the last step where both were made
+        #: better than the linear one: the predictor extrapolates quadratically.
+        self.quadratic_predictor = False
+        self._force = float("nan")  # |reaction| of the last accepted step
+        self._softening = False  # ... lower than at the step before
         self._start: tuple[np.ndarray, np.ndarray] | None = None  # see start_next_step_from
         self.commit()
 
@@ -459,6 +476,7 @@ class FractureModel:
         p = self.params
         self.set_load(t)
         self.accelerator.reset()
+        self._predictions = None  # set by _predict; those of a failed attempt are stale
         if self._start is not None:  # a warm start handed over by adaptive refinement
             u, alpha = self._start
             self._start = None
@@ -594,19 +612,32 @@ class FractureModel:
         """Extrapolate the last accepted states to load ``t`` (collective).
 
         Linear from the last two; quadratic from the last three (Lagrange, any
-        spacing) where the two extrapolations of the damage differ by at least
-        ``am_tol`` somewhere: that difference estimates the linear one's error, so
-        there alternate minimisation would need a second iteration to correct it.
-        Where it is smaller the linear one is kept, since extrapolating three states
-        amplifies their solver noise twice as much (weights 3, -3, 1 against 2, -1
-        on even steps): always quadratic, SENT took 2.9 AM iterations per step
-        after its crack had run instead of 1. No interval across a jump of the
+        spacing) where, in the last step in which both were made, the linear
+        prediction of the damage was off by at least ``am_tol`` (so alternate
+        minimisation needed more than one iteration for it) and the quadratic
+        one by less than :data:`PREDICTOR_QUADRATIC_GAIN` times that
+        (:meth:`commit` compares them with the accepted solution and sets
+        :attr:`quadratic_predictor`). Where the path is smooth and the steps
+        coarse the quadratic one is far the closer (SENT's first 45 steps: a
+        thirtieth of the error); where the damage changes by little more than
+        the solver's noise (a broken specimen, fine steps) the two are about as
+        good, and extrapolating three states amplifies that noise about twice as
+        much (weights 3, -3, 1 against 2, -1 on even steps). Linear also after a
+        step in which the reaction fell: on an unstable branch (the homogeneous
+        bar past its peak) the quadratic extrapolation seeds the unstable mode
+        (the damage's spread along the bar grew threefold per step), and with
+        the history field, with which alternate minimisation cannot follow the
+        bar localising (2000 iterations). No interval across a jump of the
         damage (a crack ran) is extrapolated.
         """
+        self._predictions = None
         if self._previous is None or self._t_saved <= self._t_previous:
             return
         if self._last_change > PREDICTOR_MAX_CHANGE:
-            return  # the last step was a jump (a crack ran): extrapolating it would mislead
+            # the last step was a jump (a crack ran): extrapolating it would mislead,
+            # and what was learnt of the path before it no longer holds
+            self.quadratic_predictor = False
+            return
         t0, t1, t2 = self._t_saved, self._t_previous, self._t_older
         r = (t - t0) / (t0 - t1)
         u0, a0 = self._saved
@@ -624,16 +655,20 @@ class FractureModel:
             w2 = (t - t0) * (t - t1) / ((t2 - t0) * (t2 - t1))
             a_quad = w0 * a0 + w1 * a1 + w2 * a2
             n = self._n_alpha
-            local = float(np.max(np.abs(a_quad[:n] - alpha[:n]))) if n else 0.0
-            if self.comm.allreduce(local, op=MPI.MAX) >= self.params.am_tol:
+            self._predictions = (self._clip(alpha)[:n], self._clip(a_quad)[:n])
+            if self.quadratic_predictor and not self._softening and self.H is None:
                 u, alpha = w0 * u0 + w1 * u1 + w2 * u2, a_quad
         self._set_start(u, alpha)
+
+    def _clip(self, alpha: np.ndarray) -> np.ndarray:
+        """``alpha`` clipped to its bounds."""
+        lb = self.alpha_lb.x.array if self.params.irreversibility == "bounds" else 0.0
+        return np.clip(alpha, lb, 1.0)
 
     def _set_start(self, u: np.ndarray, alpha: np.ndarray) -> None:
         """Start the solve from ``(u, alpha)``, the damage clipped to its bounds."""
         self.u.x.array[:] = u
-        lb = self.alpha_lb.x.array if self.params.irreversibility == "bounds" else 0.0
-        self.alpha.x.array[:] = np.clip(alpha, lb, 1.0)
+        self.alpha.x.array[:] = self._clip(alpha)
 
     def _solve(self, problem: NonlinearProblem, step: int | None) -> SolveStats:
         """Solve one sub-problem, counting its iterations in :attr:`work` even if it fails."""
@@ -648,7 +683,27 @@ class FractureModel:
         return st
 
     def commit(self) -> None:
-        """Accept the current state: it becomes the irreversibility bound and rollback point."""
+        """Accept the current state: it becomes the irreversibility bound and rollback point.
+
+        Collective. Where the step was predicted both ways, the closer prediction of
+        its damage sets the next steps' predictor (:attr:`quadratic_predictor`).
+        """
+        if self._predictions is not None:
+            n = self._n_alpha
+            errors = np.array(
+                [
+                    float(np.max(np.abs(p - self.alpha.x.array[:n]))) if n else 0.0
+                    for p in self._predictions
+                ]
+            )
+            self.comm.Allreduce(MPI.IN_PLACE, errors, op=MPI.MAX)
+            self.quadratic_predictor = bool(
+                errors[0] >= self.params.am_tol and errors[1] < PREDICTOR_QUADRATIC_GAIN * errors[0]
+            )
+            self._predictions = None
+        force = abs(self.reaction())
+        self._softening = bool(force < self._force)  # False where either is NaN
+        self._force = force
         if self.params.irreversibility == "bounds":
             self.alpha_lb.x.array[:] = self.alpha.x.array
         if self.H is not None:
@@ -690,6 +745,9 @@ class FractureModel:
             "t_older": self._t_older,
             "older_change": self._older_change,
             "has_older": self._older is not None,
+            "quadratic_predictor": self.quadratic_predictor,
+            "force": self._force,
+            "softening": self._softening,
             "work": dict(self.work),
         }
         return functions, state
@@ -746,11 +804,16 @@ class FractureModel:
         self._last_change = float(state["last_change"])
         self._t_older = float(state.get("t_older", 0.0))
         self._older_change = float(state.get("older_change", 0.0))
+        self.quadratic_predictor = bool(state.get("quadratic_predictor", False))
+        self._force = float(state.get("force", float("nan")))
+        self._softening = bool(state.get("softening", False))
+        self._predictions = None
         self.work = {k: int(v) for k, v in state["work"].items()}
         self.set_load(float(state["load"]))
 
     def rollback(self) -> None:
-        """Return to the last committed state."""
+        """Return to the last committed state; the retry is predicted linearly."""
+        self.quadratic_predictor = False
         u, alpha = self._saved
         self.u.x.array[:] = u
         self.alpha.x.array[:] = alpha

@@ -84,10 +84,10 @@ class Params:
         omega: over-relaxation factor in [1, 2).
         predictor: start each load step from the extrapolation of the accepted
             steps (damage clipped to its bounds) instead of the last state:
-            linear from the last two, quadratic from the last three where the
-            two differ by at least ``am_tol`` in the damage; cuts the iterations
-            of smooth stretches of the path. It is skipped after a step in which
-            a crack ran, and never extrapolates across one.
+            linear from the last two, or quadratic from the last three once a
+            step has shown the quadratic prediction clearly the better; cuts
+            the iterations of smooth stretches of the path. It is skipped after
+            a step in which a crack ran, and never extrapolates across one.
         anderson_depth: number of previous iterates Anderson mixes.
         am_tol: stop when ``||alpha_k - alpha_{k-1}||_inf < am_tol``.
         am_max_it: guard on alternate-minimisation iterations per load step;
