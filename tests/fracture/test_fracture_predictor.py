@@ -125,11 +125,15 @@ def test_the_quadratic_prediction_must_be_clearly_better(linear_error, quadratic
 @pytest.mark.parametrize(
     "case", ["jump now", "jump before", "softening", "history field", "order 1"]
 )
-def test_linear_after_a_jump_or_when_limited_to_order_one(case, monkeypatch):
-    """Nothing across a step in which the damage jumped (a crack ran); linear after a
-    step in which the reaction fell (an unstable branch: a quadratic extrapolation
-    seeds its unstable mode sooner), with the history field (alternate minimisation
-    cannot follow it localising) and at order 1."""
+def test_when_the_predictor_stays_linear(case, monkeypatch):
+    """Across no jump; linear after a softening step, with the history field, at order 1.
+
+    Nothing is extrapolated across a step in which the damage jumped (a crack
+    ran). After a step in which the reaction fell (an unstable branch, whose
+    unstable mode a quadratic extrapolation seeds sooner) and with the history
+    field (alternate minimisation cannot follow it localising) the prediction
+    is linear even where the quadratic one was the better.
+    """
     model = _model()
     alpha, u = _path(model, curvature=0.5)
     for t in LOADS:
@@ -152,6 +156,19 @@ def test_linear_after_a_jump_or_when_limited_to_order_one(case, monkeypatch):
         monkeypatch.setattr(fracture_model, "PREDICTOR_MAX_ORDER", 1)
     model._predict(0.5)
     _assert_start(model, alpha, u, LOADS[-2:], 0.5)
+
+
+def test_softening_is_a_fall_of_the_reaction():
+    model = _model()
+    alpha, u = _path(model, curvature=0.5)
+    _accept(model, alpha, u, 0.2)
+    assert not model._softening and model._force > 0
+    _accept(model, alpha, u, 0.35)
+    assert not model._softening
+    _accept(model, alpha, lambda t: 0.5 * u(t), 0.5)  # less strain, less force
+    assert model._softening
+    _accept(model, alpha, u, 0.6)
+    assert not model._softening
 
 
 def _bar_path(order: int, monkeypatch) -> tuple[int, np.ndarray, float]:

@@ -392,8 +392,8 @@ class FractureModel:
         #: The linear and quadratic predictions of the damage of the step in progress
         #: (owned values, clipped to the bounds), to be compared with its solution.
         self._predictions: tuple[np.ndarray, np.ndarray] | None = None
-        #: The quadratic extrapolation predicted the last step where both were made
-        #: better than the linear one: the predictor extrapolates quadratically.
+        #: The last step predicted both ways showed the quadratic extrapolation clearly
+        #: the better (see :meth:`_predict`): the next steps extrapolate quadratically.
         self.quadratic_predictor = False
         self._force = float("nan")  # |reaction| of the last accepted step
         self._softening = False  # ... lower than at the step before
@@ -685,8 +685,9 @@ class FractureModel:
     def commit(self) -> None:
         """Accept the current state: it becomes the irreversibility bound and rollback point.
 
-        Collective. Where the step was predicted both ways, the closer prediction of
-        its damage sets the next steps' predictor (:attr:`quadratic_predictor`).
+        Collective. Where the step was predicted both ways, the errors of the two
+        predictions of its damage set the next steps' predictor
+        (:attr:`quadratic_predictor`, see :meth:`_predict`).
         """
         if self._predictions is not None:
             n = self._n_alpha
