@@ -164,6 +164,41 @@ def test_newton_failure_falls_back_to_alternate_minimisation():
     assert good.model.coupled_problem.total.newton > 0
 
 
+@pytest.mark.parametrize("grew", [True, False])
+def test_no_newton_retry_in_a_step_after_the_growth_limit(grew):
+    """After a coupled attempt stopped by its growth limit, AM finishes the step alone.
+
+    Any other failure is retried once AM has run four times as many iterations
+    (12, then 48, 192, ...). The control flow of ``solve_step`` with AM and Newton
+    replaced by recorders; ``_newton_grew`` reads the coupled SNES's reason.
+    """
+    s = bar(MPI.COMM_SELF, h=0.1, steps=2)
+    model = FractureModel(s.mesh, Params(), s.loading, prefix="retry_")
+    calls: list = []
+
+    def alternate(stats, step, stop):
+        calls.append(stop)
+        stats.am_iterations = min(stop, 100)
+        return stop >= 100  # converges once allowed 100 iterations
+
+    def newton(stats, step):
+        calls.append("newton")
+        reason = PETSc.SNES.ConvergedReason
+        model.coupled_problem.snes.setConvergedReason(
+            reason.DIVERGED_DTOL if grew else reason.DIVERGED_MAX_IT
+        )
+        return False
+
+    model._alternate, model._newton = alternate, newton
+    model.solve_step(s.loading.loads[0], step=1)
+    p = model.params
+    if grew:
+        assert calls == [p.newton_after, "newton", p.am_max_it]
+    else:
+        n = p.newton_after
+        assert calls == [n, "newton", 4 * n, "newton", 16 * n]
+
+
 def test_growth_limit_stops_a_coupled_solve_whose_residual_grows():
     """The VI convergence test plus the divergence tolerance PETSc's own VI test ignores.
 

@@ -31,7 +31,8 @@ near a minimiser, Newton converges quadratically from there. If Newton fails
 (an indefinite Hessian far from the minimiser, a line search that cannot
 descend, a residual grown tenfold: :class:`.solvers.GrowthLimitTest`), the
 unknowns return to the AM iterate, which goes on, and Newton is
-tried again when the AM count has grown fourfold.
+tried again when the AM count has grown fourfold, unless its residual grew
+tenfold (then AM finishes the step).
 
 With ``irreversibility="history"`` (AT2) the damage is driven by Miehe's
 history field ``H = max(H_prev, psi_+)`` instead of bounds; both solvers are
@@ -494,7 +495,26 @@ class FractureModel:
                 return stats
             self.accelerator.reset()
             stop = 4 * max(p.newton_after, stats.am_iterations)
+            if self._newton_grew():
+                stop = p.am_max_it  # no further attempt: alternate minimisation finishes
         return stats
+
+    def _newton_grew(self) -> bool:
+        """The last coupled solve stopped at its growth limit (:class:`.solvers.GrowthLimitTest`).
+
+        Its residual grew tenfold: the AM iterate is in an unstable crack run, where
+        no coupled solve has been seen to converge. In SENT's breaking step the first
+        attempt grows 20-fold at its first iteration, and the retry after 48 AM
+        iterations ran its 30 iterations without converging (2.8 s of a 28 s run); on
+        the SENS ``--fine`` path no retry converged in any of the four steps in which
+        Newton failed, and the one such step that failed by growth had no retry.
+        """
+        from petsc4py import PETSc
+
+        prob = self.coupled_problem
+        assert prob is not None
+        reason = prob.snes.getConvergedReason()
+        return bool(reason == PETSc.SNES.ConvergedReason.DIVERGED_DTOL)
 
     def _newton(self, stats: StepStats, step: int | None) -> bool:
         """One coupled VI Newton solve from the current iterate; False (state kept) if it fails."""

@@ -71,7 +71,8 @@ class Params:
             field-split GAMG preconditioning) from the AM iterate (the
             AM-then-Newton composite of Farrell & Maurini 2017); if Newton
             fails, alternate minimisation goes on from where it was, and Newton
-            is tried again when the AM count has grown fourfold. ``"am"``:
+            is tried again when the AM count has grown fourfold (not after an
+            attempt whose residual grew tenfold: AM finishes that step). ``"am"``:
             alternate minimisation only. With ``irreversibility="history"``
             both are alternate minimisation.
         newton_after: AM iterations of a load step before Newton takes over.
