@@ -648,9 +648,9 @@ class FractureModel:
         (the damage's spread along the bar grew threefold per step), and with
         the history field, with which alternate minimisation cannot follow the
         bar localising (2000 iterations). No interval across a jump of the
-        damage (a crack ran) is extrapolated.
+        damage (a crack ran) is extrapolated. :meth:`solve_step` clears the
+        predictions of an earlier attempt before it calls this.
         """
-        self._predictions = None
         if self._previous is None or self._t_saved <= self._t_previous:
             return
         if self._last_change > PREDICTOR_MAX_CHANGE:

@@ -94,8 +94,9 @@ U_KEEP_PC = 40
 #: a displacement solve at the problem's own tolerances
 #: (``FractureModel.final_u_solve``). With 100 the coarse 3D slab broke into a
 #: different state on 1 and on 2 ranks (reactions 0.15 % of the peak apart after
-#: the break, where Newton took over from a loosely solved AM iterate); with 10
-#: and 30 the two agree to 1e-8, as without forcing.
+#: the break: the loose solves lead the serial run another way through its breaking
+#: step, which an accurate displacement at the Newton hand-over does not change);
+#: with 10 and 30 the two agree to 1e-8, as without forcing.
 U_FORCING_MAX = 10.0
 #: Displacement problem, direct: MUMPS LU.
 U_DIRECT: dict[str, Any] = {
