@@ -14,11 +14,11 @@
 # See docs/benchmarks.md for the figures to compare with.
 #
 # The crack path is not known in advance, which is what adaptive refinement
-# is for: with ``--adapt`` the panel is meshed with cells of 2 ell everywhere
-# and refined where the damage appears or the driving force nears its critical
-# value, down to ell / 2.5 (``--fine``: ell / 4;
-# ``--h-min`` for another size). Without ``--adapt`` the mesh is pre-refined in
-# a band left of the corner (the path the literature reports).
+# is for: with ``--adapt`` the panel is meshed with cells of at most 2 ell
+# everywhere (16 mm at the default ell) and refined where the damage appears
+# or the driving force nears its critical value, down to ell / 2.5 (``--fine``:
+# ell / 4; ``--h-min`` for another size). Without ``--adapt`` the mesh is
+# pre-refined in a band left of the corner (the path the literature reports).
 #
 # Run it:
 #
@@ -78,8 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # ## Mesh and loading
     # Pre-refined: h = ell / 2.5 (``--fine``: ell / 4) in the band left of the
-    # corner. Adaptive: about 2 ell everywhere (that size times a power of two),
-    # refined to that size where needed.
+    # corner. Adaptive: that size times the largest power of two not above 2 ell,
+    # everywhere, refined back to that size where needed.
     h_fine = ell / 4 if args.fine else ell / 2.5
     refinement = refinement_for(args, ell, h_min=h_fine)
     h, h_far = (h_fine, None)

@@ -8,7 +8,7 @@ DOLFINx assembles a bilinear form into a PETSc matrix with one
 all its values to PETSc in one ``MatSetValuesCOO`` call, the pattern (global
 row and column of every stored entry, ghost rows included, which PETSc sums
 into their owners) given once to ``MatSetPreallocationCOO``. The PETSc matrix
-is the same, entry by entry, and assembly takes 1.2-1.6x less time
+is the same, entry by entry, and assembly takes 1.2-1.5x less time
 (``benchmarks/assembly.py``).
 
 Memory: the CSR matrix (12 bytes per nonzero) and PETSc's COO maps (16 bytes
