@@ -678,10 +678,11 @@ def _discussion(info: dict[str, Any]) -> list[str]:
         "h-independence. An h-robust choice needs a preconditioner that options cannot express "
         "(Kay-Welford / Bosch-Stoll: S ~ (M + sqrt(dt kappa M) K) M^-1 (M + sqrt(dt kappa M) K), "
         "a PCShell with two AMG solves).",
-        ("elasticity", "gamg", "time"): "The CG iterations stay at 13-14, so this is the "
+        ("elasticity", "gamg", "time"): "The CG iterations stay at {krylov}, so this is the "
         "machine, not the method: the small sizes run faster per dof on 2 ranks (each half fits "
         "in cache), the large ones are memory-bandwidth bound and ran on a loaded machine "
-        "(2 cores); compare the 1-rank ratio and rerun on a quiet machine.",
+        "(2 cores; with more ranks than cores the ranks also wait for one); compare the 1-rank "
+        "ratio and rerun on a quiet machine.",
         ("cahn_hilliard", "gmres-schur", "time"): "Follows the growth of its Krylov iterations.",
         ("damage", "cg-jacobi", "time"): "Both the Krylov iterations per solve and the VI "
         "Newton iterations grow (see the damage note below).",
@@ -706,7 +707,10 @@ def _discussion(info: dict[str, Any]) -> list[str]:
                 if t["pass"]:
                     continue
                 key = (problem, run["variant"], t["name"].split()[0])
-                cause = why.get(key, "")
+                per_solve = [r["krylov_per_linear_solve"] for r in run["rows"]]
+                lo, hi = (min(per_solve), max(per_solve)) if per_solve else (0.0, 0.0)
+                span = f"{lo:.3g}" if lo == hi else f"{lo:.3g}-{hi:.3g}"
+                cause = why.get(key, "").format(krylov=span)
                 if scalable or cause:
                     out.append(
                         f"- {'FAIL' if scalable else 'reference'}: {problem} {run['variant']} "
