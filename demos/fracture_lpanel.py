@@ -37,6 +37,9 @@ from femgp.cli import args as cli
 from femgp.cli.fracture import add_fracture_options, summary
 
 THICKNESS = 100.0  # mm, the panel of the experiments
+#: Winkler's test series A (thesis, Fig. 7.12): peak load [kN], the load point's
+#: displacement there [mm], and the secant up to 0.1 mm [kN/mm] (docs/benchmarks.md).
+EXPERIMENT = {"peak": 7.22, "at": 0.208, "slope": 42.0}
 
 
 def _crack_path(model, comm, threshold: float = 0.9) -> list[tuple[float, float]]:
@@ -96,11 +99,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # ## Peak load and crack path
     peak = result.peak_reaction * THICKNESS
+    loads, forces = result.column("load"), result.column("reaction")
+    at_peak = float(loads[int(np.argmax(forces))])
+    first = int(np.argmax(loads > 0.0))
+    slope = float(forces[first] / loads[first]) * THICKNESS if loads[first] > 0 else float("nan")
     path = _crack_path(result.model, comm)
     dofs = result.column("dofs")
     if comm.rank == 0:
         print(summary(result, unit="kN/mm"))
-        print(f"peak load {peak:.4g} kN for the {THICKNESS:g} mm thick panel")
+        print(
+            f"peak load {peak:.4g} kN at {at_peak:.3g} mm for the {THICKNESS:g} mm thick panel, "
+            f"initial slope {slope:.3g} kN/mm (Winkler's series A: {EXPERIMENT['peak']:g} kN "
+            f"at {EXPERIMENT['at']:g} mm, slope about {EXPERIMENT['slope']:g} kN/mm)"
+        )
         print(f"DOFs {int(dofs[0])} at the start, {int(dofs[-1])} at the end")
         if path:
             pts = ", ".join(f"({x:.0f}, {y:.0f})" for x, y in path)
