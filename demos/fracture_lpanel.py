@@ -103,10 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Where the reaction peaks, and the secant of the first load step (the
     # elastic slope), both for the whole panel.
     u_hist, f_hist = result.column("load"), result.column("reaction")
-    finite = np.isfinite(f_hist)
-    i_peak = int(np.argmax(np.where(finite, f_hist, -np.inf))) if finite.any() else 0
-    peak = result.peak_reaction * THICKNESS
-    at_peak = float(u_hist[i_peak]) if finite.any() else float("nan")
+    finite = np.flatnonzero(np.isfinite(f_hist))
+    peak = at_peak = float("nan")
+    if finite.size:
+        i_peak = finite[np.argmax(f_hist[finite])]
+        peak, at_peak = float(f_hist[i_peak]) * THICKNESS, float(u_hist[i_peak])
     positive = np.flatnonzero(u_hist > 0.0)
     secant = (
         float(f_hist[positive[0]] / u_hist[positive[0]]) * THICKNESS if positive.size else np.nan

@@ -18,6 +18,7 @@ from __future__ import annotations
 import pytest
 from mpi4py import MPI
 
+from femgp.fem.meshes.panels import lpanel as lpanel_mesh
 from femgp.models.fracture import FractureModel
 from femgp.models.fracture.setups import lpanel
 
@@ -33,7 +34,7 @@ LOAD = 1e-3  # mm
 @pytest.fixture(scope="module")
 def panel_mesh():
     """The panel meshed once for both tests (P2 is set on the model, not the mesh)."""
-    return lpanel(MPI.COMM_SELF, ell=10.0, h=4.0, h_far=20.0).mesh
+    return lpanel_mesh(MPI.COMM_SELF, h=4.0, h_far=20.0)
 
 
 def _slope(mesh, prefix: str, **overrides) -> float:
