@@ -330,9 +330,20 @@ class BlockGaussSeidel:
         self.is_u = PETSc.IS().createStride(self.n_u, first=r0, step=1, comm=self.comm)
         self.is_u.setBlockSize(self.bs)
         self.is_a = PETSc.IS().createStride(r1 - r0 - self.n_u, first=r0 + self.n_u, comm=self.comm)
-        self._A_uu = P.createSubMatrix(self.is_u, self.is_u, submat=self._A_uu)
-        self._A_uu.setBlockSize(self.bs)
-        self._A_uu.setNearNullSpace(self.nullspace)
+        # A fresh extraction each time: the reduced operator's numbering moves with
+        # the inactive sets of the lower ranks, which PETSc's MAT_REUSE_MATRIX path
+        # does not follow (on 3 or more ranks it failed on some ranks only and the
+        # run hung). The u block itself has the same layout and nonzero pattern at
+        # every iteration (the displacement is never bounded), so its values are
+        # copied into the kept matrix object, whose GAMG interpolation is reused.
+        A_uu = P.createSubMatrix(self.is_u, self.is_u)
+        if self._A_uu is None:
+            self._A_uu = A_uu
+            self._A_uu.setBlockSize(self.bs)
+            self._A_uu.setNearNullSpace(self.nullspace)
+        else:
+            A_uu.copy(self._A_uu, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
+            A_uu.destroy()
         self.A_aa = P.createSubMatrix(self.is_a, self.is_a)
         self.A_au = P.createSubMatrix(self.is_a, self.is_u)
         self.ksp["u"].setOperators(self._A_uu)
