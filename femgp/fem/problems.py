@@ -51,6 +51,7 @@ __all__ = [
     "jacobian_is_constant",
     "petsc_error_reason",
     "prefix_options",
+    "release_after_error",
     "set_default_options",
     "warn_unused_options",
 ]
@@ -144,6 +145,64 @@ def petsc_error_reason(exc: BaseException) -> str:
     if not reasons:
         return f"PETSc {head}"
     return f"{reasons[-1]} (PETSc {head})"
+
+
+_VEC_LOCK: tuple[Any, Any] | None = None
+
+
+def _vec_lock_functions() -> tuple[Any, Any] | None:
+    """PETSc's ``VecLockGet`` and ``VecLockReadPop`` through ctypes (petsc4py binds neither).
+
+    Looked up in the libraries petsc4py's extension module links; ``None`` where they
+    cannot be found.
+    """
+    global _VEC_LOCK
+    if _VEC_LOCK is None:
+        import ctypes
+
+        int_type = ctypes.c_int64 if np.dtype(PETSc.IntType).itemsize == 8 else ctypes.c_int32
+        try:
+            lib = ctypes.CDLL(PETSc.__file__)
+            get, pop = lib.VecLockGet, lib.VecLockReadPop
+        except (OSError, AttributeError):
+            return None
+        get.argtypes = [ctypes.c_void_p, ctypes.POINTER(int_type)]
+        pop.argtypes = [ctypes.c_void_p]
+        _VEC_LOCK = (lambda v: _lock_state(get, int_type, v), pop)
+    return _VEC_LOCK
+
+
+def _lock_state(get: Any, int_type: Any, vec: PETSc.Vec) -> int:
+    import ctypes
+
+    state = int_type(0)
+    if get(vec.handle, ctypes.byref(state)) != 0:
+        return 0
+    return int(state.value)
+
+
+def release_after_error(snes: PETSc.SNES) -> None:
+    """Undo what a PETSc error inside ``snes.solve`` left behind, so that it can solve again.
+
+    An error raised in a callback (a Jacobian, a Python preconditioner, a PETSc error
+    there) returns through SNES without its clean-up: the solution vector stays
+    locked for reading (``SNESComputeJacobian``'s ``VecLockReadPush``) and the KSP
+    holds a half-built preconditioner. Every later solve of that SNES then failed
+    with "Object is in wrong state", so retries and cutbacks could not help. The
+    read locks of the solution and residual vectors are popped and the KSP is reset
+    (its work vectors and preconditioner are made again at the next solve).
+    """
+    lock = _vec_lock_functions()
+    if lock is not None:
+        state, pop = lock
+        for vec in (snes.getSolution(), snes.getFunction()[0]):
+            if vec is None or not vec.handle:
+                continue
+            for _ in range(16):  # a lock count; never loop on a failing query
+                if state(vec) <= 0:
+                    break
+                pop(vec.handle)
+    snes.getKSP().reset()
 
 
 def prefix_options(prefix: str, *, exclude: Sequence[str] = ()) -> dict[str, str]:
@@ -543,6 +602,14 @@ class NonlinearProblem:
             self._problem.solve()
         except PETSc.Error as exc:
             self._restore(saved)
+            release_after_error(self.snes)
+            if self.kept_pc is not None:
+                self.kept_pc.rebuild()
+            cause = exc.__cause__
+            if cause is not None and not isinstance(cause, PETSc.Error):
+                # A Python exception in a callback (a Jacobian, a Python preconditioner):
+                # a defect or a signal, not a failed solve; raised as itself.
+                raise cause from None
             if getattr(exc, "ierr", None) in OPTION_ERROR_CODES:
                 what = "bad PETSc option (found in the solve)"
                 raise InputError(_option_error(self.prefix, what, exc, self._defaults)) from None

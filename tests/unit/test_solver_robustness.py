@@ -274,3 +274,61 @@ def test_nan_residual_is_solver_error_and_state_restored() -> None:
         prob.solve(step=2)
     assert info.value.reason is not None and info.value.reason < 0
     assert np.all(u.x.array == 0.5)
+
+
+def _failing_jacobian(prob: NonlinearProblem, error: BaseException) -> None:
+    """Make the Jacobian callback of ``prob`` raise ``error`` once, at its second call."""
+    snes = prob.snes
+    J, P, (jacobian, args, kargs) = snes.getJacobian()
+    calls = {"n": 0}
+
+    def once(s: Any, x: Any, J_: Any, P_: Any, *a: Any, **k: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise error
+        jacobian(s, x, J_, P_, *a, **k)
+
+    snes.setJacobian(once, J, P, args=args, kargs=kargs)
+
+
+def _nonlinear_problem(prefix: str, **kwargs: Any) -> tuple[NonlinearProblem, fem.Function]:
+    domain = mesh.create_unit_square(MPI.COMM_WORLD, 6, 6)
+    V = fem.functionspace(domain, ("Lagrange", 1))
+    u = fem.Function(V)
+    v = ufl.TestFunction(V)
+    R = ((1 + u**2) * ufl.inner(ufl.grad(u), ufl.grad(v)) + u * v - v) * ufl.dx
+    return NonlinearProblem(R, u, prefix=prefix, **kwargs), u
+
+
+@pytest.mark.parametrize("kept", [False, True])
+def test_petsc_error_in_a_callback_is_solver_error_and_the_next_solve_runs(kept: bool) -> None:
+    """A PETSc error raised in a Jacobian callback (as a failed factorisation in a kept
+    preconditioner's set-up would) fails that solve only: the state is restored and the
+    same problem solves again. Before, the solution vector stayed locked for reading
+    and every later solve failed with "Object is in wrong state"."""
+    options = {"ksp_type": "cg", "pc_type": "gamg"} if kept else {}
+    prob, u = _nonlinear_problem(
+        f"femgp_rb_cb{int(kept)}_", options=options, reuse_pc=5 if kept else None
+    )
+    _failing_jacobian(prob, PETSc.Error(71))
+    u.x.array[:] = 0.0
+    with pytest.raises(SolverError, match=r"PETSc error"):
+        prob.solve(step=1)
+    assert np.all(u.x.array == 0.0)
+    for _ in range(2):
+        u.x.array[:] = 0.0
+        assert prob.solve().reason > 0
+    assert np.isfinite(u.x.array).all() and np.abs(u.x.array).max() > 0.01
+
+
+def test_python_exception_in_a_callback_is_raised_as_itself() -> None:
+    """A Python exception in a callback is a defect (or a signal), not a failed solve: it
+    reaches the caller as itself, not as a SolverError that would be cut back and retried."""
+    prob, u = _nonlinear_problem("femgp_rb_cbpy_")
+    _failing_jacobian(prob, ZeroDivisionError("defect in a callback"))
+    u.x.array[:] = 0.0
+    with pytest.raises(ZeroDivisionError, match="defect in a callback"):
+        prob.solve()
+    assert np.all(u.x.array == 0.0)
+    u.x.array[:] = 0.0
+    assert prob.solve().reason > 0
