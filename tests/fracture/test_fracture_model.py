@@ -65,6 +65,43 @@ def test_bad_loading():
         DisplacementBC("left", None, 0.0)
 
 
+_BC0 = DisplacementBC("top", 1, 1.0, loaded=True)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"reaction": "top"}, r"reaction must be \(group, component\), got 'top'"),
+        ({"reaction": 5}, r"reaction must be \(group, component\), got 5"),
+        ({"reaction": ("top", 1.0)}, "reaction component must be 0, 1 or 2, got 1.0"),
+        ({"reaction": ("top", True)}, "reaction component must be 0, 1 or 2, got True"),
+        ({"damage_zero": "left"}, "damage_zero must be a sequence, got 'left'"),
+        ({"damage_zero": None}, "damage_zero must be a sequence, got None"),
+        ({"damage_zero": ("left", 3)}, "damage_zero holds group names"),
+        ({"bcs": _BC0}, "bcs must be a sequence, got DisplacementBC"),
+        ({"loads": 1.0}, "loads must be a sequence, got 1.0"),
+    ],
+)
+def test_bad_loading_shapes_are_one_line(kwargs, match):
+    """A single item where a sequence belongs, a float or bool component: one line each
+    (these raised ValueError or TypeError, or split ``"left"`` into letters)."""
+    args = {"bcs": (_BC0,), "loads": (1.0,), **kwargs}
+    with pytest.raises(InputError, match=match) as info:
+        Loading(**args)
+    assert len(str(info.value).splitlines()) == 1
+
+
+@pytest.mark.parametrize("component", [1.0, True])
+def test_bad_bc_component_is_refused(component):
+    with pytest.raises(InputError, match="component must be 0, 1, 2 or None"):
+        DisplacementBC("top", component, 1.0)
+
+
+def test_loading_takes_lists_and_arrays():
+    loading = Loading([_BC0], np.array([0.5, 1.0]), ("top", np.int64(1)), ["left"])
+    assert list(loading.loads) == [0.5, 1.0] and loading.groups == ("top", "left")
+
+
 def test_coarse_mesh_warns(caplog):
     s = bar(MPI.COMM_SELF, h=0.1, steps=1)
     with caplog.at_level(logging.WARNING, logger="femgp"):
@@ -255,3 +292,27 @@ def test_defaults_follow_the_latest_model_but_user_options_win():
     assert pc == ["lu", "jacobi"]
     assert rtol == 1e-4
     assert not opts.hasName("dft_alpha_pc_factor_mat_solver_type")  # dropped, not left behind
+
+
+def test_initial_damage_on_a_damage_zero_group_is_refused_or_zeroed():
+    """Damage held at 0 on a group (``Loading.damage_zero``) and initial damage there
+    contradict each other: the first step's lower bound (the initial damage) kept the
+    damage at 1 on the clamped face without a word. More than a trace is refused; a
+    trace (the tail of a smooth initial crack) is set to 0 with its bound."""
+    from dolfinx import fem
+
+    s = bar(MPI.COMM_WORLD, h=0.02, height=0.04, steps=4, clamp_damage=True)
+    assert s.loading.damage_zero == ("left", "right")
+    with pytest.raises(InputError, match=r"initial damage reaches 1 on facet group 'left'"):
+        FractureModel(
+            s.mesh, s.params, s.loading, warn_resolution=False,
+            initial_damage=lambda x: np.where(x[0] < 0.03, 1.0, 0.0),
+        )  # fmt: skip
+    m = FractureModel(
+        s.mesh, s.params, s.loading, warn_resolution=False,
+        initial_damage=lambda x: np.where(x[0] < 0.03, 1e-9, 0.0),
+    )  # fmt: skip
+    dofs = fem.locate_dofs_topological(m.Q, 1, s.mesh.facets("left"))
+    inside = m.alpha.x.array > 0
+    assert inside.any()  # the trace stays off the clamped face
+    assert np.all(m.alpha.x.array[dofs] == 0.0) and np.all(m.alpha_lb.x.array[dofs] == 0.0)

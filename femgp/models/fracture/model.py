@@ -180,6 +180,37 @@ class _BC:
             self.const.value = scale * float(spec.value)
 
 
+#: Initial damage up to this on a ``damage_zero`` group is set to 0 there (the
+#: tail of a smooth initial crack); more is refused.
+INITIAL_DAMAGE_ON_HELD_GROUP = 1e-6
+
+
+def _hold_damage_at_zero(
+    alpha: fem.Function, lower: fem.Function, dofs: np.ndarray, group: str, comm: MPI.Comm
+) -> None:
+    """Set the initial damage (and its lower bound) to 0 on ``dofs`` of a ``damage_zero`` group.
+
+    The lower bound of the first step is the initial damage, so damage left there
+    would keep the damage above the condition's 0 without a word.
+
+    Raises:
+        InputError: the initial damage exceeds :data:`INITIAL_DAMAGE_ON_HELD_GROUP` there.
+    """
+    n = alpha.function_space.dofmap.index_map.size_local
+    owned = dofs[dofs < n]
+    local = float(alpha.x.array[owned].max()) if owned.size else 0.0
+    peak = comm.allreduce(local, op=MPI.MAX)
+    if peak > INITIAL_DAMAGE_ON_HELD_GROUP:
+        raise InputError(
+            f"the initial damage reaches {peak:.3g} on facet group {group!r}, where "
+            f"Loading.damage_zero holds it at 0: keep the initial crack off that group "
+            f"(at most {INITIAL_DAMAGE_ON_HELD_GROUP:g} there) or drop the group"
+        )
+    for f in (alpha, lower):
+        f.x.array[dofs] = 0.0
+        f.x.scatter_forward()
+
+
 class FractureModel:
     """Phase-field fracture on a tagged DOLFINx mesh.
 
@@ -268,6 +299,8 @@ class FractureModel:
         for group in loading.damage_zero:
             dofs = fem.locate_dofs_topological(Q, fdim, tm.facets(group))
             alpha_bcs.append(fem.dirichletbc(0.0, dofs, Q))
+            if initial_damage is not None:
+                _hold_damage_at_zero(self.alpha, self.alpha_lb, dofs, group, self.comm)
         self.load = 0.0
 
         # -- the energy and its derivatives -----------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -198,7 +198,7 @@ class DisplacementBC:
     def __post_init__(self) -> None:
         if not isinstance(self.group, str) or not self.group:
             raise InputError(f"DisplacementBC.group must be a group name, got {self.group!r}")
-        if self.component is not None and self.component not in (0, 1, 2):
+        if self.component is not None and not _is_component(self.component):
             raise InputError(
                 f"DisplacementBC.component must be 0, 1, 2 or None, got {self.component!r}"
             )
@@ -215,6 +215,11 @@ class DisplacementBC:
                 check_finite(f"DisplacementBC({self.group!r}).value[{i}]", vi)
         else:
             check_finite(f"DisplacementBC({self.group!r}).value", v)
+
+
+def _is_component(value: object) -> bool:
+    """``value`` is a component index 0, 1 or 2 (an int, not a float or a bool)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 <= value <= 2
 
 
 @dataclass(frozen=True)
@@ -238,6 +243,12 @@ class Loading:
     displacement_scale: float = 1.0
 
     def __post_init__(self) -> None:
+        for name in ("bcs", "loads", "damage_zero"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+                raise InputError(f"Loading.{name} must be a sequence, got {value!r}")
+        if not all(isinstance(g, str) and g for g in self.damage_zero):
+            raise InputError(f"Loading.damage_zero holds group names, got {self.damage_zero!r}")
         if not self.bcs:
             raise InputError("Loading needs at least one displacement condition")
         for bc in self.bcs:
@@ -249,8 +260,13 @@ class Loading:
         if loads[0] <= 0 or any(b <= a for a, b in itertools.pairwise(loads)):
             raise InputError("Loading.loads must be positive and strictly increasing")
         if self.reaction is not None:
+            r = self.reaction
+            if isinstance(r, str) or not isinstance(r, Sequence) or len(r) != 2:
+                raise InputError(
+                    f"Loading.reaction must be (group, component), got {self.reaction!r}"
+                )
             group, comp = self.reaction
-            if comp not in (0, 1, 2):
+            if not _is_component(comp):
                 raise InputError(f"reaction component must be 0, 1 or 2, got {comp!r}")
             if not isinstance(group, str):
                 raise InputError(f"reaction group must be a name, got {group!r}")
