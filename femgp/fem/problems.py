@@ -147,10 +147,11 @@ def petsc_error_reason(exc: BaseException) -> str:
     return f"{reasons[-1]} (PETSc {head})"
 
 
-_VEC_LOCK: tuple[Any, Any] | None = None
+#: ``(VecLockGet, VecLockReadPop, the PetscInt type)`` through ctypes, once found.
+_VEC_LOCK: tuple[Any, Any, Any] | None = None
 
 
-def _vec_lock_functions() -> tuple[Any, Any] | None:
+def _vec_lock_functions() -> tuple[Any, Any, Any] | None:
     """PETSc's ``VecLockGet`` and ``VecLockReadPop`` through ctypes (petsc4py binds neither).
 
     Looked up in the libraries petsc4py's extension module links; ``None`` where they
@@ -168,17 +169,8 @@ def _vec_lock_functions() -> tuple[Any, Any] | None:
             return None
         get.argtypes = [ctypes.c_void_p, ctypes.POINTER(int_type)]
         pop.argtypes = [ctypes.c_void_p]
-        _VEC_LOCK = (lambda v: _lock_state(get, int_type, v), pop)
+        _VEC_LOCK = (get, pop, int_type)
     return _VEC_LOCK
-
-
-def _lock_state(get: Any, int_type: Any, vec: PETSc.Vec) -> int:
-    import ctypes
-
-    state = int_type(0)
-    if get(vec.handle, ctypes.byref(state)) != 0:
-        return 0
-    return int(state.value)
 
 
 def release_after_error(snes: PETSc.SNES) -> None:
@@ -192,14 +184,17 @@ def release_after_error(snes: PETSc.SNES) -> None:
     read locks of the solution and residual vectors are popped and the KSP is reset
     (its work vectors and preconditioner are made again at the next solve).
     """
+    import ctypes
+
     lock = _vec_lock_functions()
     if lock is not None:
-        state, pop = lock
+        get, pop, int_type = lock
+        state = int_type(0)
         for vec in (snes.getSolution(), snes.getFunction()[0]):
             if vec is None or not vec.handle:
                 continue
             for _ in range(16):  # a lock count; never loop on a failing query
-                if state(vec) <= 0:
+                if get(vec.handle, ctypes.byref(state)) != 0 or state.value <= 0:
                     break
                 pop(vec.handle)
     snes.getKSP().reset()
