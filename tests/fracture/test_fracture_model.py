@@ -213,7 +213,7 @@ def test_no_newton_retry_in_a_step_after_the_growth_limit(grew):
     model = FractureModel(s.mesh, Params(), s.loading, prefix="retry_")
     calls: list = []
 
-    def alternate(stats, step, stop):
+    def alternate(stats, step, stop, *rest):
         calls.append(stop)
         stats.am_iterations = min(stop, 100)
         return stop >= 100  # converges once allowed 100 iterations

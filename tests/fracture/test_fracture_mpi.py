@@ -60,3 +60,21 @@ def test_sent_same_on_all_ranks(solver):
         runs.append(run(s.mesh, s.params, s.loading, show_progress=False))
     _compare(*runs)
     assert runs[0].column("max_damage")[-1] > 0.99  # the plate broke
+
+
+def test_sent_crack_run_same_on_all_ranks():
+    """SENT whose breaking step runs on the crack-run mesh (as in test_fracture_crack_run.py)."""
+    loads = (
+        *np.arange(1e-3, 5.01e-3, 1e-3),
+        *np.arange(5.1e-3, 5.51e-3, 1e-4),
+        *np.arange(5.51e-3, 5.6e-3, 1e-5),
+    )
+    loads = tuple(float(v) for v in loads)
+    runs = []
+    for comm in (MPI.COMM_WORLD, MPI.COMM_SELF):
+        s = notched_tension(comm, ell=0.015, h_band=0.015 / 4, h_far=0.02, loads=loads)
+        runs.append(run(s.mesh, s.params, s.loading, show_progress=False, **s.run_options))
+    for res in runs:
+        assert res.am_coarse > 0
+        assert res.column("am_iterations").max() < 100  # the crack run was used
+    _compare(*runs)

@@ -19,7 +19,7 @@ from mpi4py import MPI
 
 import femgp.models.fracture.model as fracture_model
 from femgp.models.fracture import FractureModel, Params
-from femgp.models.fracture.adaptive import _Transferred
+from femgp.models.fracture.adaptive import TransferredState
 from femgp.models.fracture.setups import bar
 
 #: Accepted loads, unevenly spaced.
@@ -88,7 +88,7 @@ def test_quadratic_once_it_predicted_a_step_better():
     functions, state = model.checkpoint()  # the third state and the choice are saved ...
     assert state["quadratic_predictor"] and state["has_older"]
     other = _model(on=model)
-    other.restore(_Transferred(functions), state)  # ... and restored
+    other.restore(TransferredState(functions), state)  # ... and restored
     assert other.quadratic_predictor and other._t_older == 0.2
     np.testing.assert_array_equal(other._older[1], alpha(0.2))
     np.testing.assert_array_equal(other._older[0], u(0.2))

@@ -34,7 +34,7 @@ from femgp.fem.adapt import Indicator, Refinement, adapt, compile_indicator
 from femgp.fem.meshes.core import TaggedMesh
 from femgp.models.fracture.model import FractureModel
 
-__all__ = ["DAMAGE_THRESHOLDS", "Adaptivity", "damage_threshold", "indicators"]
+__all__ = ["DAMAGE_THRESHOLDS", "Adaptivity", "TransferredState", "damage_threshold", "indicators"]
 
 #: The damage that marks a cell when ``Refinement.threshold`` is None, by model.
 #: AT1 has an elastic phase (no damage below the critical stress), so any
@@ -72,7 +72,7 @@ def indicators(model: FractureModel, refinement: Refinement) -> list[Indicator]:
     return out
 
 
-class _Transferred:
+class TransferredState:
     """The ``load_function`` / ``load_array`` of a checkpoint, from transferred functions."""
 
     def __init__(self, fields: Mapping[str, Any]) -> None:
@@ -153,7 +153,7 @@ class Adaptivity:
             new.set_load(float(state["load"]))
         else:
             new = self.build(res.mesh)
-            new.restore(_Transferred(res.fields), state)
+            new.restore(TransferredState(res.fields), state)
             new.start_next_step_from(res.fields["u_trial"], res.fields["alpha_trial"])
         del res, functions
         return new

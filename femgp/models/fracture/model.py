@@ -62,6 +62,7 @@ from femgp.fem.logs import get_logger  # noqa: E402
 from femgp.fem.meshes.core import TaggedMesh, require_groups  # noqa: E402
 from femgp.fem.nullspace import rigid_body_modes  # noqa: E402
 from femgp.fem.problems import NonlinearProblem, SolveStats  # noqa: E402
+from femgp.models.fracture.crack_run import CrackRun  # noqa: E402
 from femgp.models.fracture.params import DisplacementBC, Loading, Params  # noqa: E402
 from femgp.models.fracture.solvers import (  # noqa: E402
     ALPHA_AMG,
@@ -99,6 +100,19 @@ PREDICTOR_MAX_ORDER = 2
 #: two more iterations.
 PREDICTOR_QUADRATIC_GAIN = 0.3
 
+#: The work counters of a new model (:attr:`FractureModel.work`).
+NO_WORK = {"am": 0, "newton": 0, "krylov": 0, "am_coarse": 0}
+
+
+def mesh_sizes(msh: Any) -> tuple[float, float]:
+    """The smallest and the largest cell size of ``msh`` (``Mesh.h``, allreduced); collective."""
+    tdim = msh.topology.dim
+    n_cells = msh.topology.index_map(tdim).size_local
+    h = msh.h(tdim, np.arange(n_cells, dtype=np.int32))
+    comm = msh.comm
+    h_min = comm.allreduce(float(h.min()) if n_cells else np.inf, op=MPI.MIN)
+    return h_min, comm.allreduce(float(h.max()) if n_cells else 0.0, op=MPI.MAX)
+
 
 @dataclass
 class StepStats:
@@ -112,19 +126,28 @@ class StepStats:
     coupled: SolveStats | None = None
     #: Coupled Newton attempts of the step that failed (AM went on after each).
     newton_failures: int = 0
+    #: The step's crack run on the coarse mesh (:class:`.crack_run.CrackRun`), if any.
+    coarse: StepStats | None = None
 
-    def _parts(self) -> list[SolveStats]:
-        return [s for s in (self.u, self.alpha, self.coupled) if s is not None]
+    def _parts(self) -> list[SolveStats | StepStats]:
+        return [s for s in (self.u, self.alpha, self.coupled, self.coarse) if s is not None]
 
     @property
     def newton(self) -> int:
-        """Newton iterations of the step: displacement, damage and coupled solves."""
+        """Newton iterations of the step: displacement, damage and coupled solves
+        (those on the coarse mesh included)."""
         return sum(s.newton for s in self._parts())
 
     @property
     def krylov(self) -> int:
-        """Krylov iterations of the step: displacement, damage and coupled solves."""
+        """Krylov iterations of the step: displacement, damage and coupled solves
+        (those on the coarse mesh included)."""
         return sum(s.krylov for s in self._parts())
+
+    @property
+    def am_coarse(self) -> int:
+        """AM iterations of the step's crack run on the coarse mesh (0 if none)."""
+        return self.coarse.am_iterations if self.coarse is not None else 0
 
 
 class _BC:
@@ -238,6 +261,7 @@ class FractureModel:
         alpha_options: Mapping[str, Any] | None = None,
         initial_damage: Callable[[np.ndarray], np.ndarray] | None = None,
         warn_resolution: bool = True,
+        crack_run_mesh: TaggedMesh | None = None,
     ) -> None:
         if not isinstance(tm, TaggedMesh):
             raise InputError(f"FractureModel needs a TaggedMesh, got {type(tm).__name__}")
@@ -263,10 +287,7 @@ class FractureModel:
                 f"{msh.topology.cell_name()} cells (use tetrahedra, or split='voldev')"
             )
         msh.topology.create_connectivity(tdim - 1, tdim)
-        n_cells = msh.topology.index_map(tdim).size_local
-        h_local = msh.h(tdim, np.arange(n_cells, dtype=np.int32))
-        self.h_min = self.comm.allreduce(float(h_local.min()) if n_cells else np.inf, op=MPI.MIN)
-        self.h_max = self.comm.allreduce(float(h_local.max()) if n_cells else 0.0, op=MPI.MAX)
+        self.h_min, self.h_max = mesh_sizes(msh)
         if warn_resolution and p.ell < 2 * self.h_min:
             log.warning(
                 "ell = %g is smaller than 2 mesh sizes in the finest band (h = %g): the crack "
@@ -395,6 +416,28 @@ class FractureModel:
         self.accelerator = make_accelerator(
             p.acceleration, comm=self.comm, omega=p.omega, depth=p.anderson_depth
         )
+        #: Unstable crack runs solved on a coarser mesh (``params.crack_run`` with a
+        #: ``crack_run_mesh``, and the coupled solver whose failure detects them).
+        self.crack_run: CrackRun | None = None
+        if crack_run_mesh is not None and p.crack_run and self.coupled_problem is not None:
+            require_groups(crack_run_mesh, loading.groups, source="crack-run mesh")
+            if crack_run_mesh.mesh.geometry.dim != gdim:
+                raise InputError(
+                    f"the crack-run mesh is {crack_run_mesh.mesh.geometry.dim}D, "
+                    f"the model's mesh {gdim}D"
+                )
+            self.crack_run = CrackRun(
+                crack_run_mesh,
+                lambda tm, params: FractureModel(
+                    tm,
+                    params,
+                    loading,
+                    prefix=f"{prefix}coarse_",
+                    u_options=u_options,
+                    alpha_options=alpha_options,
+                    warn_resolution=False,
+                ),
+            )
 
         # -- diagnostics: energies and the reaction ------------------------------------------
         comps = p.energy.components(UFL_OPS, fv)
@@ -415,8 +458,9 @@ class FractureModel:
         self._elastic_term = elastic
 
         # -- committed state (for rollback) ------------------------------------------------
-        #: Work done so far, failed attempts included: AM, Newton and Krylov iterations.
-        self.work = {"am": 0, "newton": 0, "krylov": 0}
+        #: Work done so far, failed attempts included: AM, Newton and Krylov iterations
+        #: (those of crack runs on the coarse mesh included; their AM iterations apart).
+        self.work = dict(NO_WORK)
         self._saved: tuple[np.ndarray, ...] = ()
         self._previous: tuple[np.ndarray, ...] | None = None
         self._older: tuple[np.ndarray, ...] | None = None  # the state before _previous
@@ -523,14 +567,69 @@ class FractureModel:
             return stats
         stats.coupled = SolveStats()
         stop = p.newton_after
-        while not self._alternate(stats, step, stop):
+        handed: tuple[np.ndarray, np.ndarray, float] | None = None
+        change = np.inf  # the damage change that led to the iterate (if known)
+        while not self._alternate(stats, step, stop, change):
+            change = np.inf
             if self._newton(stats, step):
                 return stats
             self.accelerator.reset()
             stop = 4 * max(p.newton_after, stats.am_iterations)
             if self._newton_grew():
                 stop = p.am_max_it  # no further attempt: alternate minimisation finishes
+                if self.crack_run is not None and handed is None:
+                    handed = self._run_crack_on_coarse(t, stats, step)
+                    if handed is not None:
+                        change = self._damage_change(handed[1])
+        if handed is not None and self.energies()["total"] > handed[2]:
+            # The state found from the coarse crack run is worse than the iterate
+            # handed over: finish from that iterate instead.
+            log.warning(
+                "step %s: the state found from the coarse crack run has a higher energy "
+                "than the iterate it started from; alternate minimisation goes on from that",
+                step,
+            )
+            self.u.x.array[:], self.alpha.x.array[:] = handed[0], handed[1]
+            self.accelerator.reset()
+            self._alternate(stats, step, p.am_max_it)
         return stats
+
+    def _run_crack_on_coarse(
+        self, t: float, stats: StepStats, step: int | None
+    ) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """Solve the rest of an unstable step on the coarse mesh (:class:`.crack_run.CrackRun`).
+
+        Called where the coupled Newton attempt stopped at its growth limit (the
+        iterate is in an unstable crack run); the state the coarse mesh reaches
+        becomes the iterate from which alternate minimisation finishes the step.
+        Returns the iterate handed over and its total energy, or None (iterate
+        unchanged) if the coarse solve failed or its state, on the fine mesh, has
+        a higher energy than the iterate. Collective.
+        """
+        assert self.crack_run is not None
+        handed = (self.u.x.array.copy(), self.alpha.x.array.copy(), self.energies()["total"])
+        coarse = self.crack_run.run(self, t, step)
+        if coarse is None:
+            return None
+        stats.coarse = coarse
+        self.work["am_coarse"] += coarse.am_iterations
+        self.work["newton"] += coarse.newton
+        self.work["krylov"] += coarse.krylov
+        self.accelerator.reset()
+        energy = self.energies()["total"]
+        if energy > handed[2]:
+            # Not a descent from the iterate (the coarse crack arrested where the fine
+            # one would not, or the coarse state is too rough on the fine mesh).
+            log.info(
+                "step %s: the coarse crack run ends higher in energy on the fine mesh "
+                "(%.6g > %.6g); not used",
+                step,
+                energy,
+                handed[2],
+            )
+            self.u.x.array[:], self.alpha.x.array[:] = handed[0], handed[1]
+            return None
+        return handed
 
     def _newton_grew(self) -> bool:
         """The last coupled solve stopped at its growth limit (:class:`.solvers.GrowthLimitTest`).
@@ -567,21 +666,38 @@ class FractureModel:
             return False
         return True
 
-    def _alternate(self, stats: StepStats, step: int | None, stop: int) -> bool:
+    def _damage_change(self, alpha: np.ndarray) -> float:
+        """``max |self.alpha - alpha|`` over the owned dofs (allreduced); collective."""
+        n = self._n_alpha
+        local = float(np.max(np.abs(self.alpha.x.array[:n] - alpha[:n]))) if n else 0.0
+        return float(self.comm.allreduce(local, op=MPI.MAX))
+
+    def _alternate(
+        self, stats: StepStats, step: int | None, stop: int, change: float = np.inf
+    ) -> bool:
         """Alternate minimisation until converged (True) or ``stop`` iterations in all (False).
+
+        ``change``: the damage change that led to the start, if known (a crack run
+        on the coarse mesh); it forces the first displacement solve as an AM
+        iteration's damage change forces the next one.
 
         Raises:
             SolverError: ``params.am_max_it`` iterations without convergence.
         """
         forcing = self.u_forcing if self.final_u_solve else None
         try:
-            return self._alternate_iterations(stats, step, stop, forcing)
+            return self._alternate_iterations(stats, step, stop, forcing, change)
         finally:
             if forcing is not None:
                 forcing.reset()
 
     def _alternate_iterations(
-        self, stats: StepStats, step: int | None, stop: int, forcing: InnerForcing | None
+        self,
+        stats: StepStats,
+        step: int | None,
+        stop: int,
+        forcing: InnerForcing | None,
+        change: float,
     ) -> bool:
         """The iterations of :meth:`_alternate`.
 
@@ -592,7 +708,7 @@ class FractureModel:
         p = self.params
         n = self._n_alpha
         lb = self.alpha_lb.x.array[:n]
-        res = np.inf
+        res = change
         accelerate = self.accelerator.name != "none"
         relax = self.accelerator.name == "overrelax"
         u_exact: np.ndarray | None = None  # the last equilibrium displacement
@@ -862,7 +978,7 @@ class FractureModel:
         self._force = float(state.get("force", float("nan")))
         self._softening = bool(state.get("softening", False))
         self._predictions = None
-        self.work = {k: int(v) for k, v in state["work"].items()}
+        self.work = {**NO_WORK, **{k: int(v) for k, v in state["work"].items()}}
         self.set_load(float(state["load"]))
 
     def rollback(self) -> None:

@@ -76,6 +76,12 @@ class Params:
             alternate minimisation only. With ``irreversibility="history"``
             both are alternate minimisation.
         newton_after: AM iterations of a load step before Newton takes over.
+        crack_run: with ``solver="newton"`` and a coarser mesh of the same
+            domain (``run(..., crack_run_mesh=...)``; SENT and SENS build one),
+            a step whose coupled Newton attempt stops at its growth limit (an
+            unstable crack run) is solved on the coarse mesh from the current
+            iterate, and alternate minimisation on the fine mesh finishes it from
+            the state found there (:mod:`femgp.models.fracture.crack_run`).
         acceleration: ``"overrelax"`` (nonlinear block SOR: the displacement
             and the damage iterates over-relaxed by ``omega``, the damage
             projected onto its bounds; Farrell & Maurini 2017), ``"anderson"``
@@ -112,6 +118,7 @@ class Params:
     irreversibility: str = "bounds"
     solver: str = "newton"
     newton_after: int = 12
+    crack_run: bool = True
     acceleration: str = "overrelax"
     omega: float = 1.6
     predictor: bool = True
@@ -135,6 +142,7 @@ class Params:
         if check_int("displacement degree", self.degree) not in (1, 2):
             raise InputError(f"displacement degree must be 1 or 2, got {self.degree!r}")
         check_bool("predictor", self.predictor)
+        check_bool("crack_run", self.crack_run)
         if self.irreversibility == "history" and self.model != "AT2":
             raise InputError(
                 "the history-field irreversibility is for AT2 only (AT1 needs the bound "

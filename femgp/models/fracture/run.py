@@ -51,6 +51,7 @@ HISTORY_COLUMNS: tuple[str, ...] = (
     "krylov_u",
     "newton_alpha",
     "krylov_alpha",
+    "am_coarse",
     "cutbacks",
     "max_damage",
     "wall_time",
@@ -65,7 +66,9 @@ class FractureResult(RunSummary):
     """What :func:`run` returns.
 
     ``am_iterations``, ``newton`` and ``krylov`` count all the work done, the
-    failed (cut back) attempts included; the history rows hold the accepted steps.
+    failed (cut back) attempts included (``newton`` and ``krylov`` also that of
+    crack runs on the coarse mesh, whose AM iterations are ``am_coarse``); the
+    history rows hold the accepted steps.
     """
 
     am_iterations: int
@@ -75,6 +78,7 @@ class FractureResult(RunSummary):
     status: str
     h_min: float
     model: FractureModel | None = field(default=None, repr=False)
+    am_coarse: int = 0
 
     @property
     def peak_reaction(self) -> float:
@@ -176,6 +180,7 @@ class _Stepping:
             "krylov_u": stats.u.krylov if stats.u else 0,
             "newton_alpha": stats.alpha.newton if stats.alpha else 0,
             "krylov_alpha": stats.alpha.krylov if stats.alpha else 0,
+            "am_coarse": stats.am_coarse,
             "cutbacks": info.cutbacks,
             "max_damage": m.max_damage(),
             "wall_time": info.wall,
@@ -190,6 +195,7 @@ class _Stepping:
             "am_iterations": work["am"],
             "newton": work["newton"],
             "krylov": work["krylov"],
+            "am_iterations_coarse": work["am_coarse"],
             "am_iterations_accepted": self.accepted["am"],
         }
 
@@ -221,6 +227,7 @@ def run(
     restart: bool = False,
     vtx: bool = False,
     refinement: Refinement | None = None,
+    crack_run_mesh: TaggedMesh | None = None,
 ) -> FractureResult:
     """Run the quasi-static load path of ``loading`` (stepped by :func:`femgp.fem.driver.drive`).
 
@@ -238,6 +245,10 @@ def run(
             with ``adapt=True``): ``tm`` is the coarse mesh, refined during the
             load path where the damage appears (see ``docs/adaptivity.md``);
             ``history.csv``'s ``dofs`` column follows the refinement.
+        crack_run_mesh: a coarser mesh of the same domain on which unstable crack
+            runs are solved before the fine mesh finishes them
+            (:mod:`femgp.models.fracture.crack_run`, ``params.crack_run``); not
+            used with adaptive refinement, whose coarse mesh is ``tm`` itself.
 
     Raises:
         RunInterrupted: SIGTERM (exit code 143) or SIGINT (130) stopped the run.
@@ -270,6 +281,7 @@ def run(
         loading,
         initial_damage=initial_damage,
         warn_resolution=adaptivity is None,
+        crack_run_mesh=crack_run_mesh if adaptivity is None else None,
         **solvers,
     )
     model.set_load(0.0)
@@ -294,7 +306,15 @@ def run(
     model = stepping.model
     work = model.work
     base = (res.history, res.folder, res.wall_time, res.steps, work["am"], work["newton"])
-    return FractureResult(*base, work["krylov"], res.cutbacks, res.status, model.h_min, model=model)
+    return FractureResult(
+        *base,
+        work["krylov"],
+        res.cutbacks,
+        res.status,
+        model.h_min,
+        model=model,
+        am_coarse=work["am_coarse"],
+    )
 
 
 def _stepper(loading: Loading, params: Params) -> AdaptiveStepper:
