@@ -97,6 +97,15 @@ def add_fracture_options(p: argparse.ArgumentParser, *, default_output: str) -> 
         metavar="N",
         help="alternate-minimisation iterations before the coupled Newton takes over",
     )
+    p.add_argument(
+        "--no-crack-run",
+        dest="crack_run",
+        action="store_const",
+        const=False,
+        default=None,
+        help="do not solve unstable crack runs on a coarser copy of the mesh first "
+        "(SENT and SENS; see docs/fracture.md)",
+    )
     add_refinement_options(p)
 
 
@@ -198,6 +207,7 @@ def overrides(args: Any) -> dict[str, Any]:
         "linear_solver",
         "solver",
         "newton_after",
+        "crack_run",
     )
     return {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
 
@@ -210,6 +220,8 @@ def summary(result: Any, *, unit: str = "") -> str:
         f"alternate-minimisation iterations, {result.newton} Newton and {result.krylov} "
         f"Krylov iterations, {result.cutbacks} cutbacks"
     )
+    if getattr(result, "am_coarse", 0):
+        text += f" ({result.am_coarse} AM iterations on the crack-run mesh)"
     if result.peak_reaction == result.peak_reaction:  # not NaN: a reaction is recorded
         text += f"; peak reaction {result.peak_reaction:.5g}{u}"
     return text

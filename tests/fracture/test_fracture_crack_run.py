@@ -82,8 +82,8 @@ def test_the_breaking_step_runs_on_the_coarse_mesh(breaking):
     assert np.flatnonzero(on.column("am_coarse")).tolist() == [k]
     assert off.column("am_coarse").max() == 0 and off.am_coarse == 0
     assert on.am_coarse == on.column("am_coarse")[k] > 0
-    # before the breaking step the two runs are the same computation
-    np.testing.assert_array_equal(on.column("reaction")[:k], off.column("reaction")[:k])
+    # before the breaking step the two runs are the same computation (to rounding)
+    np.testing.assert_allclose(on.column("reaction")[:k], off.column("reaction")[:k], rtol=1e-10)
     # the fine mesh's AM iterations of the step: fewer than half (measured 71 / 186)
     assert am[k] < 0.5 * am_off[k], (am[k], am_off[k])
     # the same broken state: peak force, dissipated energy, the plate broken
