@@ -204,16 +204,17 @@ def _notched(
         comm,
         band=band,
         band_halfwidth=max(3 * ell, 0.03),
-        notch_width=2 * h_band if notch_width is None else notch_width,
         max_cells=max_cells,
     )
-    tm = mesh or plate(h_band=h_band, h_far=h_far)
+    tm = mesh or plate(h_band=h_band, h_far=h_far, notch_width=notch_width)
     crack_run_mesh = None
-    if mesh is None and params.crack_run and params.solver == "newton":
-        # twice the cell size in the band and the same notch (crack_run.CrackRun)
+    notch = 2 * h_band if notch_width is None else notch_width  # the plate's default
+    if mesh is None and params.crack_run and params.solver == "newton" and notch < 0.2:
+        # twice the cell size in the band and the same notch (crack_run.CrackRun);
+        # none for a plate so coarse that its notch is at the generator's limit
         h_coarse = CRACK_RUN_COARSENING * h_band
         h_far_coarse = None if h_far is None else max(h_far, h_coarse)
-        crack_run_mesh = plate(h_band=h_coarse, h_far=h_far_coarse)
+        crack_run_mesh = plate(h_band=h_coarse, h_far=h_far_coarse, notch_width=notch)
     bcs = (DisplacementBC("bottom", None, (0.0, 0.0)), *top, *extra)
     loading = Loading(bcs, tuple(loads), reaction=reaction)
     tension = band == "tension"
