@@ -702,8 +702,8 @@ class FractureModel:
         """The iterations of :meth:`_alternate`.
 
         Each displacement solve but the first is forced by the last damage change
-        (:class:`.solvers.InnerForcing`); the final one, at the converged damage,
-        has the problem's own tolerances.
+        (:class:`.solvers.InnerForcing`), the first too where ``change`` is finite;
+        the final one, at the converged damage, has the problem's own tolerances.
         """
         p = self.params
         n = self._n_alpha
