@@ -89,6 +89,8 @@ __all__ = [
     "compile_indicator",
     "edge_lengths",
     "estimate_cells",
+    "interpolate_into",
+    "interpolation_data",
     "mark_cells",
     "mesh_sizes",
     "num_cells",
@@ -509,14 +511,28 @@ def _refine(msh: dmesh.Mesh, edges: np.ndarray) -> tuple[dmesh.Mesh, np.ndarray,
     return new, parent_cell[created], facets[created]
 
 
-def _interpolate(target: fem.Function, source: fem.Function) -> None:
-    """Interpolate ``source`` (any mesh) into ``target`` at all its local cells."""
-    msh = target.function_space.mesh
-    tdim = msh.topology.dim
-    imap = msh.topology.index_map(tdim)
+def interpolation_data(V_to: fem.FunctionSpace, V_from: fem.FunctionSpace) -> tuple[Any, Any]:
+    """``(cells, data)`` to interpolate from ``V_from`` (any mesh) into ``V_to``; collective.
+
+    ``cells``: all local cells of ``V_to``'s mesh (owned and ghost); ``data``: DOLFINx's
+    point location of their interpolation points on the other mesh. Keep it to
+    interpolate between the same two spaces again (:func:`interpolate_into`).
+    """
+    msh = V_to.mesh
+    imap = msh.topology.index_map(msh.topology.dim)
     cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
-    data = fem.create_interpolation_data(target.function_space, source.function_space, cells)
-    target.interpolate_nonmatching(source, cells, data)
+    return cells, fem.create_interpolation_data(V_to, V_from, cells)
+
+
+def interpolate_into(
+    target: fem.Function, source: fem.Function, data: tuple[Any, Any] | None = None
+) -> None:
+    """Interpolate ``source`` (any mesh) into ``target`` at all its local cells; collective.
+
+    ``data``: :func:`interpolation_data` of the two spaces, if kept (else computed).
+    """
+    cells, idata = data or interpolation_data(target.function_space, source.function_space)
+    target.interpolate_nonmatching(source, cells, idata)
     target.x.scatter_forward()
 
 
@@ -587,7 +603,7 @@ def transfer_function(f: fem.Function, msh: dmesh.Mesh) -> fem.Function:
     """``f`` interpolated onto the same element on ``msh`` (a new Function, same name)."""
     V = fem.functionspace(msh, f.function_space.ufl_element())
     g = fem.Function(V, name=f.name)
-    _interpolate(g, f)
+    interpolate_into(g, f)
     return g
 
 

@@ -104,8 +104,12 @@ PREDICTOR_QUADRATIC_GAIN = 0.3
 NO_WORK = {"am": 0, "newton": 0, "krylov": 0, "am_coarse": 0}
 
 
-def mesh_sizes(msh: Any) -> tuple[float, float]:
-    """The smallest and the largest cell size of ``msh`` (``Mesh.h``, allreduced); collective."""
+def cell_diameter_range(msh: Any) -> tuple[float, float]:
+    """The smallest and the largest cell diameter of ``msh`` (``Mesh.h``, allreduced).
+
+    The ``h`` of the resolution warning and of ``gc_eff`` (the volume-based sizes of
+    adaptive refinement are :func:`femgp.fem.adapt.mesh_sizes`). Collective.
+    """
     tdim = msh.topology.dim
     n_cells = msh.topology.index_map(tdim).size_local
     h = msh.h(tdim, np.arange(n_cells, dtype=np.int32))
@@ -287,7 +291,7 @@ class FractureModel:
                 f"{msh.topology.cell_name()} cells (use tetrahedra, or split='voldev')"
             )
         msh.topology.create_connectivity(tdim - 1, tdim)
-        self.h_min, self.h_max = mesh_sizes(msh)
+        self.h_min, self.h_max = cell_diameter_range(msh)
         if warn_resolution and p.ell < 2 * self.h_min:
             log.warning(
                 "ell = %g is smaller than 2 mesh sizes in the finest band (h = %g): the crack "
@@ -589,7 +593,7 @@ class FractureModel:
                 "than the iterate it started from; alternate minimisation goes on from that",
                 step,
             )
-            self.u.x.array[:], self.alpha.x.array[:] = handed[0], handed[1]
+            self._set_start(handed[0], handed[1])
             self.accelerator.reset()
             self._alternate(stats, step, p.am_max_it)
         return stats
@@ -627,7 +631,7 @@ class FractureModel:
                 energy,
                 handed[2],
             )
-            self.u.x.array[:], self.alpha.x.array[:] = handed[0], handed[1]
+            self._set_start(handed[0], handed[1])
             return None
         return handed
 
