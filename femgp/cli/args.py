@@ -17,6 +17,9 @@ with their command lines:
   :class:`~femgp.errors.InputError`, a ``ValueError``, a missing file, an
   ``OSError`` such as a full disk) print one line on stderr and exit 2, a
   :class:`~femgp.errors.SolverError` exits 1, Ctrl-C exits 130. Only rank 0 prints.
+  Under MPI the ranks then wait for each other (:func:`settle_ranks`): a rank
+  whose error the others did not share prints it and aborts the job, which
+  would otherwise hang in the others' next collective call.
 
 This module is pure Python: it imports neither dolfinx, petsc4py nor mpi4py
 (the torch demos import it, and torch crashes in a process that loaded PETSc).
@@ -28,6 +31,8 @@ import argparse
 import math
 import os
 import sys
+import time
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -51,6 +56,7 @@ __all__ = [
     "run_options",
     "say",
     "script_main",
+    "settle_ranks",
     "split_petsc_args",
 ]
 
@@ -334,23 +340,87 @@ def script_main(
     User errors exit 2, a :class:`SolverError` 1, Ctrl-C 130; ``--help`` and
     argparse errors keep their codes. With ``serial`` (the torch demos) a
     process started by ``mpirun -n N`` other than rank 0 only checks the
-    arguments (``--check-args``) and writes nothing.
+    arguments (``--check-args``) and writes nothing. Any other exception is a
+    defect: its traceback and status 1. Under MPI the ranks then wait for each
+    other, and a rank left alone with its error aborts the job (:func:`settle_ranks`).
     """
     if serial and rank() != 0:
         argv = [*(sys.argv[1:] if argv is None else argv), "--check-args"]
+    code, message = _run_main(main, argv)
+    return settle_ranks(code, message)
+
+
+def _run_main(
+    main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None
+) -> tuple[int, str]:
+    """``main(argv)``'s exit code and, for an error, its one-line message (printed on rank 0)."""
     try:
-        return int(main(argv) or 0)
+        return int(main(argv) or 0), ""
     except SystemExit as exc:  # argparse: --help (0) or a bad argument (2); a run's own status
         if exc.code is None or isinstance(exc.code, int):
-            return int(exc.code or 0)
-        say(str(exc.code))  # SystemExit("message"): as Python does, the message and status 1
-        return 1
+            code = int(exc.code or 0)
+            return code, "" if code == 0 else f"exit status {code}"
+        message = str(exc.code)  # SystemExit("message"): as Python does, the message and status 1
+        code = 1
     except (InputError, OSError, ValueError) as exc:  # OSError: a full disk, a missing file
-        say(f"error: {exc}")
-        return 2
+        message, code = f"error: {exc}", 2
     except SolverError as exc:
-        say(f"solver error: {exc}")
-        return 1
+        message, code = f"solver error: {exc}", 1
     except KeyboardInterrupt:
-        say("interrupted")
-        return 130
+        message, code = "interrupted", 130
+    except Exception as exc:  # a defect: the traceback, as Python would print it, on every rank
+        traceback.print_exc()
+        return 1, f"{type(exc).__name__}: {exc}"
+    say(message)
+    return code, message
+
+
+#: Seconds a rank that stopped waits for the others before it aborts the MPI job
+#: (:func:`settle_ranks`); the environment variable ``FEMGP_RANK_WAIT_S`` overrides it.
+RANK_WAIT_S = 60.0
+
+
+def _rank_wait_s() -> float:
+    value = os.environ.get("FEMGP_RANK_WAIT_S", "")
+    try:
+        wait = float(value)
+    except ValueError:
+        return RANK_WAIT_S
+    return wait if math.isfinite(wait) and wait > 0 else RANK_WAIT_S
+
+
+def settle_ranks(code: int, message: str = "") -> int:
+    """Wait for every MPI rank to leave its script; return ``code``.
+
+    Under ``mpirun`` a rank that stops with an error its peers did not share
+    (a full disk on the rank that writes, a defect on one rank) would leave the
+    others blocked in their next collective call until the job's time ran out.
+    Every rank therefore enters a non-blocking barrier on leaving. A rank that
+    stopped with an error and does not see all ranks arrive within
+    ``FEMGP_RANK_WAIT_S`` seconds (default :data:`RANK_WAIT_S`) prints its
+    message, naming its rank, and aborts the job with its exit code. A rank
+    that finished waits for the others. Nothing happens in a serial run or
+    where mpi4py was never imported (the torch demos).
+    """
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is None or not mpi.Is_initialized() or mpi.Is_finalized():
+        return code
+    comm = mpi.COMM_WORLD
+    if comm.size == 1:
+        return code
+    request = comm.Ibarrier()
+    deadline = time.monotonic() + _rank_wait_s() if code != 0 else math.inf
+    while not request.Test():
+        if time.monotonic() > deadline:
+            # rank 0 has printed its message already (say)
+            what = message.strip().splitlines()[0] if message.strip() else f"exit status {code}"
+            what = "" if comm.rank == 0 else f"{what}; "
+            print(
+                f"rank {comm.rank} of {comm.size}: {what}the other ranks did not stop within "
+                f"{_rank_wait_s():g} s (FEMGP_RANK_WAIT_S): aborting the MPI job",
+                file=sys.stderr,
+                flush=True,
+            )
+            comm.Abort(code)
+        time.sleep(0.01)
+    return code

@@ -645,6 +645,10 @@ def test_script_main_maps_errors_to_exit_codes(capsys: pytest.CaptureFixture[str
         "solver error: femgp_ch_: diverged at step 3",
         "error: [Errno 28] No space left on device: 'history.csv'",
     ]
+    # a defect: Python's traceback, status 1 (not a user error's one line and 2)
+    assert script_main(raises(RuntimeError("defect"))) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "Traceback (most recent call last):" and err[-1] == "RuntimeError: defect"
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,9 @@
   benchmark prints PETSc's performance summary with its ``SNESSolve`` line and
   no PETSc error at exit; under ``mpirun -n 2`` ``-log_view ascii:FILE`` fills FILE.
 - The torch demos' argument module imports neither dolfinx nor petsc4py.
+- An error on one rank of two ends the job (status 2, the error and the rank on
+  stderr) instead of hanging it (the control: without ``script_main`` it hangs);
+  the same error on both ranks is one line, status 2, no abort.
 """
 
 from __future__ import annotations
@@ -236,3 +239,70 @@ def test_demo_takes_the_common_options(demo: str, request: pytest.FixtureRequest
         assert code == 0, (demo, code)
     for option in FEM_OPTIONS if demo in FEM_DEMOS else TORCH_OPTIONS:
         assert re.search(rf"(^|\s|\[){re.escape(option)}\b", text), (demo, option)
+
+
+# -- an error on one rank -----------------------------------------------------------------
+
+#: A script whose rank ``sys.argv[1]`` fails alone while the other goes on to a collective.
+ONE_RANK_ERROR = """
+import sys
+from femgp.cli.args import script_main
+
+def main(argv):
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    if comm.rank == int(sys.argv[1]):
+        raise OSError(f"No space left on device (rank {comm.rank})")
+    comm.allreduce(1)
+    return 0
+
+sys.exit(script_main(main) if sys.argv[2] == "wrapped" else main(None))
+"""
+
+
+@pytest.mark.parametrize("failing", [0, 1])
+def test_an_error_on_one_rank_ends_the_job(failing: int, tmp_path: Path) -> None:
+    """The failing rank waits FEMGP_RANK_WAIT_S, prints its error and aborts with its status.
+
+    Without the wait (``main`` called bare: the control) the other rank blocks in its
+    collective and the job hangs until killed.
+    """
+    mpirun = _mpirun()
+    if mpirun is None:
+        pytest.skip("mpirun not found")
+    script = tmp_path / "one_rank_error.py"
+    script.write_text(ONE_RANK_ERROR)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "FEMGP_RANK_WAIT_S": "2"}
+    cmd = [mpirun, "-n", "2", sys.executable, str(script), str(failing)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [*cmd, "wrapped"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    elapsed = time.perf_counter() - t0
+    assert proc.returncode == 2, proc.stderr
+    assert f"No space left on device (rank {failing})" in proc.stderr, proc.stderr
+    assert f"rank {failing} of 2: " in proc.stderr and "aborting the MPI job" in proc.stderr
+    assert elapsed < 60, f"took {elapsed:.0f} s"
+    if failing == 1:  # the control: one is enough (it costs its timeout)
+        with pytest.raises(subprocess.TimeoutExpired):
+            subprocess.run([*cmd, "bare"], cwd=ROOT, env=env, capture_output=True, timeout=8)
+
+
+def test_an_error_on_every_rank_exits_without_abort(tmp_path: Path) -> None:
+    """The same error on both ranks: one line, status 2, no abort and no wait."""
+    mpirun = _mpirun()
+    if mpirun is None:
+        pytest.skip("mpirun not found")
+    script = tmp_path / "every_rank_error.py"
+    script.write_text(ONE_RANK_ERROR.replace("comm.rank == int(sys.argv[1])", "True"))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "FEMGP_RANK_WAIT_S": "60"}
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [mpirun, "-n", "2", sys.executable, str(script), "0", "wrapped"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    elapsed = time.perf_counter() - t0
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 2, proc.stderr
+    assert lines == ["error: No space left on device (rank 0)"], proc.stderr
+    assert elapsed < 30, f"took {elapsed:.0f} s"
