@@ -18,13 +18,20 @@ freedom, on 1 and on 2 MPI ranks:
   Variants: ``default`` (femgp's: CG + Jacobi while ``ell / h_min <= 8``,
   CG + GAMG beyond, :data:`femgp.models.fracture.solvers.ALPHA_AMG_RESOLUTION`),
   ``cg-jacobi`` and ``cg-gamg`` (either preconditioner at every size) and
-  ``mumps`` (plain: ``linear_solver="direct"``).
+  ``mumps`` (plain: ``linear_solver="direct"``), and ``history``: AT2 with
+  Miehe's history field ``H = max(H_prev, psi_+)`` instead of the bound
+  (``irreversibility="history"``), whose damage problem is one linear solve
+  (CG + GAMG at every size).
   This is a cold start: the band is far from the damage this load drives, so
   it is the worst case of the VI method (see the damage note in the report).
 - **damage_step**: the damage solve of a load step, as the fracture runs meet
   it: the bound is the damage at the previous load (the solution of the
   ``damage`` problem at ``(1 - STEP) * LOAD``, not timed) and the solve at
   ``LOAD`` starts from it. Same variants.
+- **matmult**: the machine reference, no solver: a few products ``y = A x``
+  with the P1 mass + stiffness matrix of the same squares (one variant, ``p1``).
+  A solver whose work per dof is flat grows its time per dof by about as much
+  from 1e4 to 1e6 dofs, where the vectors and the matrix leave the caches.
 - **cahn_hilliard**: a few steps of :class:`femgp.models.cahn_hilliard.CahnHilliard`
   (theta = 1/2, mixed P1 x P1 on quadrilaterals of the PFHub 200 x 200 square,
   PFHub 1 initial state) at a fixed ``dt``. Variants: ``mumps`` (femgp's
@@ -138,6 +145,8 @@ CH_BLOCK_VARIANTS: dict[str, dict[str, Any]] = {
     },
     "block-mean": {"ch_fpp": "mean"},
 }
+#: Matrix-vector products timed by the ``matmult`` machine reference.
+MATMULT_PRODUCTS = 10
 #: Variants of the two damage problems.
 DAMAGE_VARIANTS: dict[str, tuple[str, bool]] = {
     "default": (
@@ -147,6 +156,11 @@ DAMAGE_VARIANTS: dict[str, tuple[str, bool]] = {
     "cg-jacobi": ("VI Newton, CG + Jacobi (alpha_pc_type jacobi)", True),
     "cg-gamg": ("VI Newton, CG + GAMG (alpha_pc_type gamg)", True),
     "mumps": ("VI Newton, MUMPS LU (plain approach)", False),
+    "history": (
+        "Miehe's history field (irreversibility='history', AT2): no bounds, one linear "
+        "solve, CG + GAMG",
+        True,
+    ),
 }
 #: problem -> variant -> (description, scalable: the targets apply).
 VARIANTS: dict[str, dict[str, tuple[str, bool]]] = {
@@ -173,6 +187,13 @@ VARIANTS: dict[str, dict[str, tuple[str, bool]]] = {
         "mumps": ("Newton + MUMPS LU (plain approach; femgp default in 3D below 3e4 dofs)", False),
         "block": ("Newton + GMRES + femgp's block preconditioner (default from 3e4 dofs)", True),
     },
+    "matmult": {
+        "p1": (
+            f"{MATMULT_PRODUCTS} products y = A x with the P1 mass + stiffness matrix of the "
+            "unit square (machine reference: no solver, the memory hierarchy alone)",
+            False,
+        ),
+    },
 }
 #: Degrees of freedom per vertex of each problem.
 COMPONENTS = {
@@ -181,6 +202,7 @@ COMPONENTS = {
     "damage_step": 1,
     "cahn_hilliard": 2,
     "cahn_hilliard_3d": 2,
+    "matmult": 1,
 }
 #: Space dimension of each problem (2 unless listed).
 DIMENSION = {"cahn_hilliard_3d": 3}
@@ -217,22 +239,52 @@ def _fracture_model(comm: Any, n: int, variant: str) -> Any:
     tm = rectangle(comm, ((0.0, 0.0), (1.0, 1.0)), (n, n), quadrilateral=False)
     solver = "direct" if variant == "mumps" else "iterative"
     # solver="am": only the two sub-problems are timed, the coupled one is not built.
-    params = Params(E=1.0, nu=0.3, Gc=1.0, ell=ELL, model="AT2", linear_solver=solver, solver="am")
+    irreversibility = "history" if variant == "history" else "bounds"
+    params = Params(
+        E=1.0,
+        nu=0.3,
+        Gc=1.0,
+        ell=ELL,
+        model="AT2",
+        linear_solver=solver,
+        solver="am",
+        irreversibility=irreversibility,
+    )
     loading = Loading(
         (DisplacementBC("bottom", None, (0.0, 0.0)), DisplacementBC("top", 1, 1.0, loaded=True)),
         loads=(LOAD,),
     )
-    pcs = {"cg-gamg": "gamg", "cg-jacobi": "jacobi"}
+    pcs = {"cg-gamg": "gamg", "cg-jacobi": "jacobi", "history": "gamg"}
     alpha_options = {"pc_type": pcs[variant]} if variant in pcs else None
     return FractureModel(tm, params, loading, initial_damage=_band, alpha_options=alpha_options)
 
 
+def _p1_matrix(comm: Any, n: int) -> tuple[Any, Any, Any]:
+    """The P1 mass + stiffness matrix of the n x n unit square, and two vectors for A x."""
+    import ufl
+    from dolfinx import fem
+    from dolfinx.fem.petsc import assemble_matrix
+
+    from femgp.fem.meshes.core import rectangle
+
+    msh = rectangle(comm, ((0.0, 0.0), (1.0, 1.0)), (n, n), quadrilateral=False).mesh
+    V = fem.functionspace(msh, ("Lagrange", 1))
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    A = assemble_matrix(fem.form((ufl.inner(ufl.grad(u), ufl.grad(v)) + u * v) * ufl.dx))
+    A.assemble()
+    x, y = A.createVecs()
+    x.set(1.0)
+    return A, x, y
+
+
 def _pull(model: Any, load: float) -> None:
-    """The displacement ``u = (0, load * y)`` of the damage problems."""
+    """The displacement ``u = (0, load * y)`` of the damage problems (and its history field)."""
     import numpy as np
 
     model.u.interpolate(lambda x: np.vstack([0.0 * x[0], load * x[1]]))
     model.u.x.scatter_forward()
+    if model.H is not None:  # the history variant: H = max(H_prev, psi_+(u))
+        model._update_history()
 
 
 def _ch_model(
@@ -313,6 +365,19 @@ def _solve_once(problem: str, comm: Any, n: int, variant: str, args: Any) -> dic
 
         (newton, krylov), solve = _timed(comm, steps)
         linear = newton
+    elif problem == "matmult":
+        (A, x, y), build = _timed(comm, lambda: _p1_matrix(comm, n))
+        A.mult(x, y)  # first touch
+        dofs, newton, krylov, linear = A.getSize()[0], 0, 0, 0
+        # small sizes repeat the products for a measurable time; reported per MATMULT_PRODUCTS
+        reps = max(MATMULT_PRODUCTS, math.ceil(2e7 / dofs))
+
+        def products() -> None:
+            for _ in range(reps):
+                A.mult(x, y)
+
+        _, solve = _timed(comm, products)
+        solve *= MATMULT_PRODUCTS / reps
     else:
         model, build = _timed(comm, lambda: _fracture_model(comm, n, variant))
         model.set_load(LOAD)
@@ -717,7 +782,12 @@ def _discussion(info: dict[str, Any]) -> list[str]:
                         f"on {run['ranks']} rank(s), {t['name']} = {_fmt(t['value'], '.3g')} "
                         f"({t['required']}). {cause}".rstrip()
                     )
-    if not out and info["mode"] not in ("weak", "dt"):
+    scalable_ran = any(
+        VARIANTS[problem][run["variant"]][1]
+        for problem, runs in info["problems"].items()
+        for run in runs
+    )
+    if not out and scalable_ran and info["mode"] not in ("weak", "dt"):
         out.append("- Every target of the scalable variants passes.")
     damage = [r for r in info["problems"].get("damage", []) if len(r["rows"]) >= 2]
     if damage:
@@ -746,6 +816,19 @@ def _discussion(info: dict[str, Any]) -> list[str]:
             f"active nodes at 1.6e5 dofs). This is the solve the fracture runs do, every AM "
             f"iteration starting from the previous damage."
         )
+    for run in info["problems"].get("matmult", []):
+        ratio = next((t["value"] for t in run.get("targets", [])), float("nan"))
+        if len(run["rows"]) >= 2 and math.isfinite(ratio):
+            tpd = ", ".join(
+                f"{1e3 * r['time_per_dof_us'] / MATMULT_PRODUCTS:.2f}" for r in run["rows"]
+            )
+            out.append(
+                f"- Machine reference ({run['ranks']} rank(s)): one sparse matrix-vector product "
+                f"with the P1 matrix takes {tpd} ns per dof over the sizes, {ratio:.3g}x from "
+                f"the fastest to the slowest: the small sizes run from the cache, the large "
+                f"ones from memory. A solver whose work per dof is flat shows about this growth "
+                f"of its time per dof on this machine."
+            )
     ch = [r for r in info["problems"].get("cahn_hilliard", []) if len(r["rows"]) >= 2]
     if ch:
         longest = max(ch, key=lambda r: len(r["rows"]))
