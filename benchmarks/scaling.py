@@ -55,7 +55,7 @@ in increasing order in one process per (problem, variant, ranks), so it is the
 peak of the largest size so far, i.e. of this size.
 
 Targets (for the scalable variants: elasticity ``gamg``, damage ``default``,
-``cg-jacobi`` and ``cg-gamg``, Cahn-Hilliard ``gmres-schur``; the direct
+``cg-jacobi``, ``cg-gamg`` and ``history``, Cahn-Hilliard ``gmres-schur``; the direct
 variants are reported against the same figures for comparison):
 
 - Krylov iterations per linear solve grow by at most 30 % per 4x more dofs
