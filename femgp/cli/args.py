@@ -381,12 +381,18 @@ RANK_WAIT_S = 60.0
 
 
 def _rank_wait_s() -> float:
-    value = os.environ.get("FEMGP_RANK_WAIT_S", "")
+    """``FEMGP_RANK_WAIT_S`` if set to a positive number of seconds, else :data:`RANK_WAIT_S`."""
+    value = os.environ.get("FEMGP_RANK_WAIT_S")
+    if value is None:
+        return RANK_WAIT_S
     try:
         wait = float(value)
     except ValueError:
-        return RANK_WAIT_S
-    return wait if math.isfinite(wait) and wait > 0 else RANK_WAIT_S
+        wait = math.nan
+    if math.isfinite(wait) and wait > 0:
+        return wait
+    say(f"FEMGP_RANK_WAIT_S={value!r} is not a positive number of seconds; using {RANK_WAIT_S:g}")
+    return RANK_WAIT_S
 
 
 def settle_ranks(code: int, message: str = "") -> int:
@@ -409,7 +415,8 @@ def settle_ranks(code: int, message: str = "") -> int:
     if comm.size == 1:
         return code
     request = comm.Ibarrier()
-    deadline = time.monotonic() + _rank_wait_s() if code != 0 else math.inf
+    wait = _rank_wait_s() if code != 0 else math.inf
+    deadline = time.monotonic() + wait
     while not request.Test():
         if time.monotonic() > deadline:
             # rank 0 has printed its message already (say)
@@ -417,7 +424,7 @@ def settle_ranks(code: int, message: str = "") -> int:
             what = "" if comm.rank == 0 else f"{what}; "
             print(
                 f"rank {comm.rank} of {comm.size}: {what}the other ranks did not stop within "
-                f"{_rank_wait_s():g} s (FEMGP_RANK_WAIT_S): aborting the MPI job",
+                f"{wait:g} s (FEMGP_RANK_WAIT_S): aborting the MPI job",
                 file=sys.stderr,
                 flush=True,
             )

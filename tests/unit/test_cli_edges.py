@@ -306,3 +306,21 @@ def test_an_error_on_every_rank_exits_without_abort(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert lines == ["error: No space left on device (rank 0)"], proc.stderr
     assert elapsed < 30, f"took {elapsed:.0f} s"
+
+
+@pytest.mark.parametrize("value, wait", [("2.5", 2.5), ("abc", 60.0), ("0", 60.0), ("nan", 60.0)])
+def test_rank_wait_comes_from_the_environment(
+    value: str, wait: float, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """FEMGP_RANK_WAIT_S: a positive number of seconds, else the default with one line."""
+    from femgp.cli import args
+
+    monkeypatch.setenv("FEMGP_RANK_WAIT_S", value)
+    assert args._rank_wait_s() == wait
+    err = capsys.readouterr().err.splitlines()
+    if wait == 2.5:
+        assert err == []
+    else:
+        assert err == [
+            f"FEMGP_RANK_WAIT_S={value!r} is not a positive number of seconds; using 60"
+        ]
