@@ -30,8 +30,9 @@ freedom, on 1 and on 2 MPI ranks:
   ``LOAD`` starts from it. Same variants.
 - **matmult**: the machine reference, no solver: a few products ``y = A x``
   with the P1 mass + stiffness matrix of the same squares (one variant, ``p1``).
-  A solver whose work per dof is flat grows its time per dof by about as much
-  from 1e4 to 1e6 dofs, where the vectors and the matrix leave the caches.
+  Its time per dof grows from 1e4 to 1e6 dofs as the vectors and the matrix
+  leave the caches: the order of growth that a solver whose work per dof is
+  flat can show on the same machine.
 - **cahn_hilliard**: a few steps of :class:`femgp.models.cahn_hilliard.CahnHilliard`
   (theta = 1/2, mixed P1 x P1 on quadrilaterals of the PFHub 200 x 200 square,
   PFHub 1 initial state) at a fixed ``dt``. Variants: ``mumps`` (femgp's
@@ -826,8 +827,8 @@ def _discussion(info: dict[str, Any]) -> list[str]:
                 f"- Machine reference ({run['ranks']} rank(s)): one sparse matrix-vector product "
                 f"with the P1 matrix takes {tpd} ns per dof over the sizes, {ratio:.3g}x from "
                 f"the fastest to the slowest: the small sizes run from the cache, the large "
-                f"ones from memory. A solver whose work per dof is flat shows about this growth "
-                f"of its time per dof on this machine."
+                f"ones from memory. This is the order of growth that the time per dof of a "
+                f"solver whose work per dof is flat can show on this machine."
             )
     ch = [r for r in info["problems"].get("cahn_hilliard", []) if len(r["rows"]) >= 2]
     if ch:
