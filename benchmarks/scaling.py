@@ -841,11 +841,13 @@ def _discussion(info: dict[str, Any]) -> list[str]:
             f"565 x 565), so on fine meshes one Newton iteration can already meet it. This "
             f"lowers the time per dof of the largest sizes (a mesh-dependent stopping test)."
         )
-    out.append(
-        "- Parallel efficiency: the machine has 2 cores; with other jobs running (see the load "
-        "column) a 2-rank run waits for cores, so efficiencies below 1 here mostly measure the "
-        "load, not femgp."
-    )
+    parallel = any(run["ranks"] > 1 for runs in info["problems"].values() for run in runs)
+    if parallel:  # efficiencies are only reported for runs on more than one rank
+        out.append(
+            f"- Parallel efficiency: the machine has {info.get('cores') or 'few'} cores; with "
+            "other jobs running (see the load column) a multi-rank run waits for cores, so "
+            "efficiencies below 1 here mostly measure the load, not femgp."
+        )
     if info["mode"] == "quick":
         out.append("- Quick mode: sizes up to 4e4 dofs only; the time-per-dof target needs 1e6.")
     return out
