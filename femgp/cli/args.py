@@ -17,7 +17,7 @@ with their command lines:
   :class:`~femgp.errors.InputError`, a ``ValueError``, a missing file, an
   ``OSError`` such as a full disk) print one line on stderr and exit 2, a
   :class:`~femgp.errors.SolverError` exits 1, Ctrl-C exits 130. Only rank 0 prints.
-  Under MPI the ranks then wait for each other (:func:`settle_ranks`): a rank
+  Under MPI the ranks then wait for each other (:func:`femgp.exits.settle_ranks`): a rank
   whose error the others did not share prints it and aborts the job, which
   would otherwise hang in the others' next collective call.
 
@@ -31,13 +31,13 @@ import argparse
 import math
 import os
 import sys
-import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from femgp.errors import InputError, SolverError
+from femgp.exits import exit_status, settle_ranks
 
 __all__ = [
     "DEFAULT_MAX_CELLS",
@@ -56,7 +56,6 @@ __all__ = [
     "run_options",
     "say",
     "script_main",
-    "settle_ranks",
     "split_petsc_args",
 ]
 
@@ -342,7 +341,8 @@ def script_main(
     process started by ``mpirun -n N`` other than rank 0 only checks the
     arguments (``--check-args``) and writes nothing. Any other exception is a
     defect: its traceback and status 1. Under MPI the ranks then wait for each
-    other, and a rank left alone with its error aborts the job (:func:`settle_ranks`).
+    other, and a rank left alone with its error aborts the job
+    (:func:`femgp.exits.settle_ranks`).
     """
     if serial and rank() != 0:
         argv = [*(sys.argv[1:] if argv is None else argv), "--check-args"]
@@ -356,78 +356,15 @@ def _run_main(
     """``main(argv)``'s exit code and, for an error, its one-line message (printed on rank 0)."""
     try:
         return int(main(argv) or 0), ""
-    except SystemExit as exc:  # argparse: --help (0) or a bad argument (2); a run's own status
-        if exc.code is None or isinstance(exc.code, int):
-            code = int(exc.code or 0)
-            return code, "" if code == 0 else f"exit status {code}"
-        message = str(exc.code)  # SystemExit("message"): as Python does, the message and status 1
-        code = 1
-    except (InputError, OSError, ValueError) as exc:  # OSError: a full disk, a missing file
-        message, code = f"error: {exc}", 2
-    except SolverError as exc:
-        message, code = f"solver error: {exc}", 1
-    except KeyboardInterrupt:
-        message, code = "interrupted", 130
-    except Exception as exc:  # a defect: the traceback, as Python would print it, on every rank
+    except SystemExit as exc:  # argparse has printed its line; or a run's own status
+        code, message = exit_status(exc)
+        if exc.code is not None and not isinstance(exc.code, int):
+            say(message)  # SystemExit("message"): as Python does, the message and status 1
+        return code, message
+    except (InputError, OSError, ValueError, SolverError, KeyboardInterrupt) as exc:
+        code, message = exit_status(exc)
+        say(message)
+        return code, message
+    except Exception as exc:  # a defect: the traceback, as Python prints it, on every rank
         traceback.print_exc()
-        return 1, f"{type(exc).__name__}: {exc}"
-    say(message)
-    return code, message
-
-
-#: Seconds a rank that stopped waits for the others before it aborts the MPI job
-#: (:func:`settle_ranks`); the environment variable ``FEMGP_RANK_WAIT_S`` overrides it.
-RANK_WAIT_S = 60.0
-
-
-def _rank_wait_s() -> float:
-    """``FEMGP_RANK_WAIT_S`` if set to a positive number of seconds, else :data:`RANK_WAIT_S`."""
-    value = os.environ.get("FEMGP_RANK_WAIT_S")
-    if value is None:
-        return RANK_WAIT_S
-    try:
-        wait = float(value)
-    except ValueError:
-        wait = math.nan
-    if math.isfinite(wait) and wait > 0:
-        return wait
-    say(f"FEMGP_RANK_WAIT_S={value!r} is not a positive number of seconds; using {RANK_WAIT_S:g}")
-    return RANK_WAIT_S
-
-
-def settle_ranks(code: int, message: str = "") -> int:
-    """Wait for every MPI rank to leave its script; return ``code``.
-
-    Under ``mpirun`` a rank that stops with an error its peers did not share
-    (a full disk on the rank that writes, a defect on one rank) would leave the
-    others blocked in their next collective call until the job's time ran out.
-    Every rank therefore enters a non-blocking barrier on leaving. A rank that
-    stopped with an error and does not see all ranks arrive within
-    ``FEMGP_RANK_WAIT_S`` seconds (default :data:`RANK_WAIT_S`) prints its
-    message, naming its rank, and aborts the job with its exit code. A rank
-    that finished waits for the others. Nothing happens in a serial run or
-    where mpi4py was never imported (the torch demos).
-    """
-    mpi = sys.modules.get("mpi4py.MPI")
-    if mpi is None or not mpi.Is_initialized() or mpi.Is_finalized():
-        return code
-    comm = mpi.COMM_WORLD
-    if comm.size == 1:
-        return code
-    request = comm.Ibarrier()
-    wait = _rank_wait_s() if code != 0 else math.inf
-    deadline = time.monotonic() + wait
-    while not request.Test():
-        if time.monotonic() > deadline:
-            # rank 0 has printed its message already (say)
-            what = message.strip().splitlines()[0] if message.strip() else f"exit status {code}"
-            what = "" if comm.rank == 0 else f"{what}; "
-            print(
-                f"rank {comm.rank} of {comm.size}: {what}the other ranks did not stop within "
-                f"{wait:g} s (FEMGP_RANK_WAIT_S): aborting the MPI job",
-                file=sys.stderr,
-                flush=True,
-            )
-            comm.Abort(code)
-        time.sleep(0.01)
-    return code
+        return exit_status(exc)

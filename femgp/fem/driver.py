@@ -101,6 +101,7 @@ import numpy as np
 from mpi4py import MPI
 
 from femgp.errors import InputError, SolverError
+from femgp.exits import exit_status, settle_ranks
 from femgp.fem.checkpoint import CHECKPOINT_DIR, RunCheckpointing, RunInterrupted
 from femgp.fem.io import ResultsWriter
 from femgp.fem.logs import get_logger, progress
@@ -519,6 +520,20 @@ class _Run:
             )
 
 
+def _settle_before_cleanup(comm: Any, exc: BaseException) -> None:
+    """Wait for the other ranks to fail too before the collective clean-up; collective.
+
+    A run that stops with an error closes its files and writes ``run.json``
+    together on every rank. An error on one rank only would leave it waiting
+    there while the others wait in their next step: this rank then aborts the
+    job instead (:func:`femgp.exits.settle_ranks`, ``FEMGP_RANK_WAIT_S``).
+    """
+    if comm.size == 1:
+        return
+    code, message = exit_status(exc)
+    settle_ranks(code or 1, message, comm=comm, said=False)
+
+
 def drive(
     model: SteppedModel,
     stepper: AdaptiveStepper,
@@ -586,9 +601,10 @@ def drive(
     try:
         run.loop(signals, bar, max_steps)
         ok = True
-    except BaseException:
+    except BaseException as exc:
         if run.status == "running":
             run.status = "failed"
+        _settle_before_cleanup(run.comm, exc)
         raise
     finally:
         signals.restore()

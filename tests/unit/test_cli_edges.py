@@ -12,7 +12,9 @@
 - The torch demos' argument module imports neither dolfinx nor petsc4py.
 - An error on one rank of two ends the job (status 2, the error and the rank on
   stderr) instead of hanging it (the control: without ``script_main`` it hangs);
-  the same error on both ranks is one line, status 2, no abort.
+  the same error on both ranks is one line, status 2, no abort; inside a
+  fracture run the failing rank aborts before the collective clean-up, and the
+  history written before the error stays (the control, without that wait, hangs).
 """
 
 from __future__ import annotations
@@ -313,10 +315,10 @@ def test_rank_wait_comes_from_the_environment(
     value: str, wait: float, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """FEMGP_RANK_WAIT_S: a positive number of seconds, else the default with one line."""
-    from femgp.cli import args
+    from femgp import exits
 
     monkeypatch.setenv("FEMGP_RANK_WAIT_S", value)
-    assert args._rank_wait_s() == wait
+    assert exits._rank_wait_s() == wait
     err = capsys.readouterr().err.splitlines()
     if wait == 2.5:
         assert err == []
@@ -324,3 +326,63 @@ def test_rank_wait_comes_from_the_environment(
         assert err == [
             f"FEMGP_RANK_WAIT_S={value!r} is not a positive number of seconds; using 60"
         ]
+
+
+#: A fracture run whose rank 1 fails alone inside the driver's load loop (step 3).
+DRIVER_ONE_RANK_ERROR = """
+import sys
+from femgp.cli.args import script_main
+
+def main(argv):
+    from mpi4py import MPI
+    import femgp.fem.driver as driver
+    import femgp.models.fracture.model as fm
+    from femgp.models.fracture import run, setups
+
+    s = setups.bar(MPI.COMM_WORLD, steps=8)
+    solve_step = fm.FractureModel.solve_step
+
+    def failing(self, t, *, step=None):
+        if MPI.COMM_WORLD.rank == 1 and step == 3:
+            raise OSError("No space left on device (rank 1, step 3)")
+        return solve_step(self, t, step=step)
+
+    fm.FractureModel.solve_step = failing
+    if sys.argv[1] == "bare":  # the control: the clean-up does not wait
+        driver._settle_before_cleanup = lambda comm, exc: None
+    run(s.mesh, s.params, s.loading, output=sys.argv[2], show_progress=False, plots=False)
+    return 0
+
+sys.exit(script_main(main))
+"""
+
+
+def test_an_error_on_one_rank_inside_a_run_ends_the_job(tmp_path: Path) -> None:
+    """Inside ``drive`` the failing rank waits before the collective clean-up, then aborts.
+
+    The other rank is blocked in its next load step. The history written before
+    the error stays. The control (no wait before the clean-up) hangs: the failing
+    rank blocks in the collective close of the output while the other is in its step.
+    """
+    mpirun = _mpirun()
+    if mpirun is None:
+        pytest.skip("mpirun not found")
+    script = tmp_path / "driver_one_rank_error.py"
+    script.write_text(DRIVER_ONE_RANK_ERROR)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "FEMGP_RANK_WAIT_S": "3", "MPLBACKEND": "Agg"}
+    cmd = [mpirun, "-n", "2", sys.executable, str(script)]
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [*cmd, "wrapped", str(out)], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=180,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "rank 1 of 2: error: No space left on device (rank 1, step 3)" in proc.stderr
+    assert "aborting the MPI job" in proc.stderr
+    steps = [ln.split(",")[0] for ln in (out / "history.csv").read_text().splitlines()[1:]]
+    assert steps == ["0", "1", "2"]
+    with pytest.raises(subprocess.TimeoutExpired):
+        subprocess.run(
+            [*cmd, "bare", str(tmp_path / "bare")], cwd=ROOT, env=env, capture_output=True,
+            timeout=20,
+        )  # fmt: skip
