@@ -30,6 +30,7 @@ from femgp.fem.adapt import (
     num_cells,
     refine_tagged,
     transfer_function,
+    transfer_functions,
     transfer_state,
 )
 from femgp.fem.meshes.core import rectangle
@@ -284,6 +285,41 @@ def test_integrals_are_preserved():
     assert abs(_integral(moved) - _integral(fields["f"])) > 1e-5
 
 
+def test_fields_of_one_element_share_the_point_location(monkeypatch):
+    """Fields of one element share a space on the new mesh; scalar and vector P1 (the same
+    interpolation points) one point location, the costly part. Values: as transferred alone."""
+    import femgp.fem.adapt as adapt_module
+
+    tm = _square()
+    res = _adapted(tm, {"alpha": _p1(tm, _band)})
+    new_mesh = res.mesh.mesh
+    V2 = fem.functionspace(tm.mesh, ("Lagrange", 1, (2,)))
+    fields = {"a": _p1(tm, _band), "b": _p1(tm, _wavy), "c": _p1(tm, lambda x: x[0] * x[1])}
+    for k, name in enumerate(("u", "v"), start=1):
+        fields[name] = fem.Function(V2, name=name)
+        fields[name].interpolate(lambda x, k=k: np.vstack([_wavy(x) * k, x[1] ** k]))
+    calls = []
+    real = adapt_module.interpolation_data
+    monkeypatch.setattr(
+        adapt_module,
+        "interpolation_data",
+        lambda V_to, V_from: calls.append(V_to) or real(V_to, V_from),
+    )
+    dg = fem.Function(fem.functionspace(tm.mesh, ("DG", 0)), name="dg")
+    dg.interpolate(_wavy)
+    fields["dg"] = dg
+    out = transfer_functions(fields, new_mesh)
+    assert len(calls) == 2  # P1 (scalar and vector) and DG0; transferred alone: 6
+    calls.clear()
+    assert out["a"].function_space is out["b"].function_space is out["c"].function_space
+    assert out["u"].function_space is out["v"].function_space
+    for name, f in fields.items():
+        alone = transfer_function(f, new_mesh)
+        assert out[name].name == f.name
+        np.testing.assert_allclose(out[name].x.array, alone.x.array, atol=1e-15)
+    assert len(calls) == len(fields)  # transfer_function locates the points each time
+
+
 def test_bound_never_decreases_and_damage_stays_above_it():
     tm = _square()
     lb = _p1(tm, lambda x: 0.8 * _band(x), "alpha_lb")
@@ -464,6 +500,7 @@ def test_a_growing_region_is_not_refined_below_the_target(tdim, monkeypatch):
 
     h, cells = grow()
     assert h.min() > 2 ** (-1 / tdim) - 1e-9
+
     def every_edge(msh, cells, target):
         msh.topology.create_connectivity(msh.topology.dim, 1)
         return compute_incident_entities(msh.topology, cells, msh.topology.dim, 1)
