@@ -187,6 +187,36 @@ def test_transferred_damage_is_the_committed_damage():
     assert isinstance(res.fields["alpha"], fem.Function)
 
 
+def test_resolve_after_a_failed_coupled_solve_is_alternate_minimisation():
+    """A step whose coupled Newton solve failed is solved again on the refined mesh by
+    alternate minimisation alone (``Adaptivity`` passes ``newton_failed`` on); the
+    model of a step whose Newton solve did not fail keeps the coupled solver (control).
+    """
+    from femgp.models.fracture.adaptive import Adaptivity
+
+    s = bar(MPI.COMM_SELF, model="AT1", h=H_COARSE, height=HEIGHT, clamp_damage=True)
+    assert s.params.solver == "newton"
+    tm = bar_mesh(MPI.COMM_SELF, length=1.0, height=HEIGHT, h=H_COARSE, quadrilateral=False)
+    refinement = Refinement(adapt=True, h_min=H_FINE, threshold=0.01, zone=ZONE, driving_ratio=0)
+    u_c = s.params.crack.critical_strain(s.info["E_eff"])
+    solved = {}
+    for failed in (True, False):
+        model = FractureModel(tm, s.params, s.loading)
+        model.alpha.interpolate(lambda x: 0.5 * np.maximum(0.0, 1 - np.abs(x[0] - 0.5) / 0.3))
+        model.newton_failed = failed  # as after a failed coupled solve of this step
+        ada = Adaptivity(refinement, lambda m, **kw: FractureModel(m, s.params, s.loading))
+        new = ada.refine(model)
+        assert new is not None
+        stats = new.solve_step(0.5 * u_c)
+        solved[failed] = (stats.coupled is None, new.newton_failed)
+        # the model's own next step uses its solver again
+        assert new.solve_step(0.5 * u_c).coupled is not None
+        del model, new, ada
+        collect_garbage(MPI.COMM_SELF)
+    assert solved[True] == (True, True)  # AM alone; the step's failure is kept
+    assert solved[False] == (False, False)  # control: the coupled solver
+
+
 @pytest.mark.mpi
 @pytest.mark.slow
 def test_adaptive_bar_same_on_all_ranks():

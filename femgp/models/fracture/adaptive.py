@@ -154,7 +154,9 @@ class Adaptivity:
         else:
             new = self.build(res.mesh)
             new.restore(TransferredState(res.fields), state)
-            new.start_next_step_from(res.fields["u_trial"], res.fields["alpha_trial"])
+            new.start_next_step_from(
+                res.fields["u_trial"], res.fields["alpha_trial"], am_only=model.newton_failed
+            )
         del res, functions
         return new
 

@@ -480,6 +480,10 @@ class FractureModel:
         self._force = float("nan")  # |reaction| of the last accepted step
         self._softening = False  # ... lower than at the step before
         self._start: tuple[np.ndarray, np.ndarray] | None = None  # see start_next_step_from
+        self._start_am_only = False  # ... and whether that solve skips the coupled Newton
+        #: The coupled Newton solve failed in the last :meth:`solve_step` (see
+        #: :meth:`start_next_step_from`).
+        self.newton_failed = False
         self.commit()
 
     def _build_coupled(
@@ -566,7 +570,9 @@ class FractureModel:
         elif p.predictor:
             self._predict(t)
         stats = StepStats(u=SolveStats(), alpha=SolveStats())
-        if self.coupled_problem is None:
+        am_only, self._start_am_only = self._start_am_only, False
+        self.newton_failed = am_only  # an AM-only re-solve keeps its step's failure
+        if self.coupled_problem is None or am_only:
             self._alternate(stats, step, p.am_max_it)
             return stats
         stats.coupled = SolveStats()
@@ -662,6 +668,7 @@ class FractureModel:
             stats.coupled += self._solve(prob, step)
         except SolverError as exc:
             stats.newton_failures += 1
+            self.newton_failed = True
             stats.coupled.newton += prob.snes.getIterationNumber()
             stats.coupled.krylov += prob.snes.getLinearSolveIterations()
             log.debug(
@@ -935,15 +942,22 @@ class FractureModel:
         functions["alpha"] = array_function(self.Q, self._saved[1])
         return functions, {**state, "load": self._t_saved}
 
-    def start_next_step_from(self, u: fem.Function, alpha: fem.Function) -> None:
+    def start_next_step_from(
+        self, u: fem.Function, alpha: fem.Function, *, am_only: bool = False
+    ) -> None:
         """Start the next :meth:`solve_step` from ``(u, alpha)`` instead of the predictor.
 
         Adaptive refinement hands over the trial state of the step it interrupted,
         transferred to this mesh: the step is solved again from it (the damage
         clipped to the committed bound), so a crack that ran on the coarser mesh
-        is not run again from the committed state.
+        is not run again from the committed state. ``am_only``: that solve is
+        alternate minimisation alone, for a step in which the coupled Newton
+        solve failed on the coarser mesh (:attr:`newton_failed`): a crack
+        running into coarse cells, where the coupled solves of the re-solved
+        steps failed too (docs/adaptivity.md).
         """
         self._start = (u.x.array.copy(), alpha.x.array.copy())
+        self._start_am_only = am_only
 
     def num_dofs(self) -> int:
         """The global number of unknowns (displacement and damage)."""
