@@ -613,8 +613,9 @@ def transfer_functions(
     Fields of the same element share one space on ``msh``, and fields whose
     elements have the same interpolation points (scalar and vector P1, say) on
     the same mesh share one point location (:func:`interpolation_data`, which
-    depends on the points only): the costly part, 0.3 s a field on the 3D SENT
-    slab, whose nine fields need two. Collective.
+    depends on the points only): the costly part, about 0.3 s a field on the
+    3D SENT slab, whose nine P1 fields (one of them a vector) now need one.
+    Collective.
     """
     spaces: dict[Any, fem.FunctionSpace] = {}
     located: dict[tuple[int, tuple[int, ...], bytes], tuple[Any, Any]] = {}
