@@ -21,7 +21,11 @@ from typing import Any
 
 from femgp.errors import InputError, SolverError
 
-__all__ = ["RANK_WAIT_S", "SETTLE_TAG", "exit_status", "settle_ranks"]
+__all__ = ["RANK_WAIT_S", "SETTLE_TAG", "STOPPING_ERRORS", "exit_status", "settle_ranks"]
+
+#: The exceptions that stop a script with a one-line message (not a defect):
+#: :func:`exit_status` maps each to its status.
+STOPPING_ERRORS = (InputError, OSError, ValueError, SolverError, KeyboardInterrupt)
 
 
 def exit_status(exc: BaseException) -> tuple[int, str]:

@@ -36,8 +36,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from femgp.errors import InputError, SolverError
-from femgp.exits import exit_status, settle_ranks
+from femgp.errors import InputError
+from femgp.exits import STOPPING_ERRORS, exit_status, settle_ranks
 
 __all__ = [
     "DEFAULT_MAX_CELLS",
@@ -361,7 +361,7 @@ def _run_main(
         if exc.code is not None and not isinstance(exc.code, int):
             say(message)  # SystemExit("message"): as Python does, the message and status 1
         return code, message
-    except (InputError, OSError, ValueError, SolverError, KeyboardInterrupt) as exc:
+    except STOPPING_ERRORS as exc:
         code, message = exit_status(exc)
         say(message)
         return code, message

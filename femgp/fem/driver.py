@@ -531,8 +531,6 @@ def _settle_before_cleanup(comm: Any, exc: BaseException) -> None:
     there while the others wait in their next step: this rank then aborts the
     job instead (:func:`femgp.exits.settle_ranks`, ``FEMGP_RANK_WAIT_S``).
     """
-    if comm.size == 1:
-        return
     code, message = exit_status(exc)
     settle_ranks(code or 1, message, comm=comm, said=False)
 

@@ -479,8 +479,9 @@ class FractureModel:
         self.quadratic_predictor = False
         self._force = float("nan")  # |reaction| of the last accepted step
         self._softening = False  # ... lower than at the step before
-        self._start: tuple[np.ndarray, np.ndarray] | None = None  # see start_next_step_from
-        self._start_am_only = False  # ... and whether that solve skips the coupled Newton
+        #: u, alpha and "alternate minimisation only" of a handed-over start
+        #: (see start_next_step_from).
+        self._start: tuple[np.ndarray, np.ndarray, bool] | None = None
         #: The coupled Newton solve failed in the last :meth:`solve_step` (see
         #: :meth:`start_next_step_from`).
         self.newton_failed = False
@@ -563,14 +564,14 @@ class FractureModel:
         self.set_load(t)
         self.accelerator.reset()
         self._predictions = None  # set by _predict; those of a failed attempt are stale
+        am_only = False
         if self._start is not None:  # a warm start handed over by adaptive refinement
-            u, alpha = self._start
+            u, alpha, am_only = self._start
             self._start = None
             self._set_start(u, alpha)
         elif p.predictor:
             self._predict(t)
         stats = StepStats(u=SolveStats(), alpha=SolveStats())
-        am_only, self._start_am_only = self._start_am_only, False
         self.newton_failed = am_only  # an AM-only re-solve keeps its step's failure
         if self.coupled_problem is None or am_only:
             self._alternate(stats, step, p.am_max_it)
@@ -956,8 +957,7 @@ class FractureModel:
         running into coarse cells, where the coupled solves of the re-solved
         steps failed too (docs/adaptivity.md).
         """
-        self._start = (u.x.array.copy(), alpha.x.array.copy())
-        self._start_am_only = am_only
+        self._start = (u.x.array.copy(), alpha.x.array.copy(), am_only)
 
     def num_dofs(self) -> int:
         """The global number of unknowns (displacement and damage)."""
