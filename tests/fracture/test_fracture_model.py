@@ -316,3 +316,34 @@ def test_initial_damage_on_a_damage_zero_group_is_refused_or_zeroed():
     inside = m.alpha.x.array > 0
     assert inside.any()  # the trace stays off the clamped face
     assert np.all(m.alpha.x.array[dofs] == 0.0) and np.all(m.alpha_lb.x.array[dofs] == 0.0)
+
+
+def test_update_history_keeps_the_committed_maximum():
+    """``H = max(H_prev, psi_+)``: a smaller strain after a commit leaves H; refused without H.
+
+    Uniaxial strain ``eps`` along the bar without a split: ``psi = (lambda + 2 mu) eps^2 / 2``
+    in plane strain. The control: before the commit the smaller strain lowers H.
+    """
+    s = bar(MPI.COMM_SELF, model="AT2", h=0.1, steps=2, irreversibility="history", split="none")
+    m = FractureModel(s.mesh, s.params, s.loading, prefix="hist_update_")
+    E, nu = s.params.E, s.params.nu
+    lam, mu = E * nu / ((1 + nu) * (1 - 2 * nu)), E / (2 * (1 + nu))
+
+    def strain(eps: float) -> None:
+        m.u.interpolate(lambda x: np.vstack([eps * x[0], 0.0 * x[1]]))
+        m.update_history()
+
+    strain(2e-3)
+    big = (lam + 2 * mu) * (2e-3) ** 2 / 2
+    np.testing.assert_allclose(m.H.x.array, big, rtol=1e-10)
+    strain(1e-3)  # nothing committed yet: H follows the strain down (control)
+    np.testing.assert_allclose(m.H.x.array, big / 4, rtol=1e-10)
+    strain(2e-3)
+    m.commit()
+    strain(1e-3)
+    np.testing.assert_allclose(m.H.x.array, big, rtol=1e-10)
+
+    b = bar(MPI.COMM_SELF, model="AT2", h=0.1, steps=2)
+    bounded = FractureModel(b.mesh, b.params, b.loading, prefix="hist_update_b_")
+    with pytest.raises(InputError, match=r"irreversibility='history'.*'bounds'"):
+        bounded.update_history()

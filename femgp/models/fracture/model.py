@@ -545,8 +545,17 @@ class FractureModel:
             bc.set_load(self.load)
 
     # -- one load step -----------------------------------------------------------------
-    def _update_history(self) -> None:
-        assert self.H is not None
+    def update_history(self) -> None:
+        """Set Miehe's history field from the present displacement: ``H = max(H_prev, psi_+)``.
+
+        ``H_prev`` is the committed step's field; for ``irreversibility="history"``
+        only (alternate minimisation calls it before each damage solve).
+        """
+        if self.H is None:
+            raise InputError(
+                "update_history needs irreversibility='history'; this model has "
+                f"{self.params.irreversibility!r}"
+            )
         self._H_work.interpolate(self._psi_plus)
         np.maximum(self._H_prev, self._H_work.x.array, out=self.H.x.array)
         self.H.x.scatter_forward()
@@ -756,7 +765,7 @@ class FractureModel:
                 u_exact = None
             x = self._owned_alpha().copy()
             if self.H is not None:
-                self._update_history()
+                self.update_history()
             sa = self._solve(self.alpha_problem, step)
             stats.alpha += sa
             g = self._owned_alpha()
