@@ -158,14 +158,14 @@ NEWTON_GROWTH_LIMIT = 10.0
 #: residual is the gradient of the total energy, so the step length is the root
 #: of the directional derivative, found by secant steps; a backtracking search on
 #: the residual norm crept through crack growth and failed there, see
-#: docs/fracture.md), at most 30 iterations, stopped where the residual has grown
+#: docs/fracture_solvers.md), at most 30 iterations, stopped where the residual has grown
 #: tenfold (:data:`NEWTON_GROWTH_LIMIT`); GMRES preconditioned by :class:`BlockGaussSeidel`
 #: (a multiplicative field split, u block then alpha block: the linearised
 #: alternate minimisation), each block one V-cycle of GAMG (the u block with
 #: the rigid-body modes, its interpolation reused across Newton iterations),
 #: to a relative residual of 1e-5 (1e-8 took 1.5x the GMRES iterations for the
 #: same Newton iterations and iterates on the SENS growth steps; inexact solves
-#: that start loose, ``snes_ksp_ew``, break the line search, see docs/fracture.md).
+#: that start loose, ``snes_ksp_ew``, break the line search, see docs/fracture_solvers.md).
 #: The block solvers take options under ``<prefix>fieldsplit_u_`` and
 #: ``<prefix>fieldsplit_alpha_``; an explicit ``<prefix>pc_type`` replaces the split.
 COUPLED_ITERATIVE: dict[str, Any] = {
