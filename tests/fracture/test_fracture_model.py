@@ -322,9 +322,12 @@ def test_update_history_keeps_the_committed_maximum():
     """``H = max(H_prev, psi_+)``: a smaller strain after a commit leaves H; refused without H.
 
     Uniaxial strain ``eps`` along the bar without a split: ``psi = (lambda + 2 mu) eps^2 / 2``
-    in plane strain. The control: before the commit the smaller strain lowers H.
+    in plane strain, with nu = 0.3 so that lambda counts (the bar's default nu = 0 would
+    hide it). The control: before the commit the smaller strain lowers H.
     """
-    s = bar(MPI.COMM_SELF, model="AT2", h=0.1, steps=2, irreversibility="history", split="none")
+    s = bar(
+        MPI.COMM_SELF, model="AT2", h=0.1, steps=2, irreversibility="history", split="none", nu=0.3
+    )
     m = FractureModel(s.mesh, s.params, s.loading, prefix="hist_update_")
     E, nu = s.params.E, s.params.nu
     lam, mu = E * nu / ((1 + nu) * (1 - 2 * nu)), E / (2 * (1 + nu))
