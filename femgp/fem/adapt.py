@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +83,7 @@ from femgp.fem.meshes.core import TaggedMesh  # noqa: E402
 __all__ = [
     "AdaptResult",
     "Indicator",
+    "MarkingCache",
     "Refinement",
     "adapt",
     "cell_sizes",
@@ -377,18 +379,29 @@ def _indicated(msh: dmesh.Mesh, indicators: Sequence[Indicator]) -> np.ndarray:
 
 
 def _with_zone(
-    msh: dmesh.Mesh, marked: np.ndarray, zone: float, candidates: np.ndarray | None = None
+    msh: dmesh.Mesh,
+    marked: np.ndarray,
+    zone: float,
+    candidates: np.ndarray | None = None,
+    *,
+    mids: np.ndarray | None = None,
+    centred: np.ndarray | None = None,
 ) -> np.ndarray:
     """The owned cells of the mask ``marked`` plus those within ``zone`` of one (any rank).
 
     ``candidates`` (a mask of the owned cells): only these cells are returned.
+    ``mids``: the midpoints of the owned cells, when the caller has them.
+    ``centred`` (a mask of the owned cells): measure the zone from these cells
+    only (default ``marked``); a caller that knows the zone of the other marked
+    cells holds no candidate passes a subset.
     """
     owned = np.arange(len(marked), dtype=np.int32)
     out = marked.copy() if candidates is None else marked & candidates
     if zone > 0:
         test = owned if candidates is None else owned[candidates]
-        mids = _midpoints(msh, owned)
-        centres = np.vstack(msh.comm.allgather(mids[marked]))
+        if mids is None:
+            mids = _midpoints(msh, owned)
+        centres = np.vstack(msh.comm.allgather(mids[marked if centred is None else centred]))
         out[test] |= _within(mids[test], centres, zone)
     return owned[out]
 
@@ -691,6 +704,38 @@ def collect_garbage(comm: MPI.Comm) -> None:
     PETSc.garbage_cleanup(comm)
 
 
+class MarkingCache:
+    """What :func:`adapt` keeps between calls on the same mesh.
+
+    A stepping driver marks after every load step, and most steps refine
+    nothing. Between refinements the mesh stays, so its cell sizes and
+    midpoints are computed once; and the cells whose zone was searched and
+    found refined to the target stay so: a later call measures the zone only
+    from the cells newly indicated since (none, on most steps). Pass the same
+    object to every :func:`adapt` call of a run; it starts afresh when the mesh,
+    the zone or the target differ from its last call. The mesh's coordinates
+    must not move in between (refinement makes a new mesh, which is fine).
+    """
+
+    def __init__(self) -> None:
+        self._mesh: weakref.ref | None = None
+        self._key: tuple[float, float] = (0.0, 0.0)
+        self.sizes = np.zeros(0)
+        self.midpoints = np.zeros((0, 3))
+        self.settled = np.zeros(0, dtype=bool)
+
+    def on(self, msh: dmesh.Mesh, zone: float, target: float) -> MarkingCache:
+        """This cache, made current for ``msh``, ``zone`` and ``target``."""
+        if self._mesh is None or self._mesh() is not msh or self._key != (zone, target):
+            owned = np.arange(msh.topology.index_map(msh.topology.dim).size_local, dtype=np.int32)
+            self._mesh = weakref.ref(msh)
+            self._key = (zone, target)
+            self.sizes = cell_sizes(msh, owned)
+            self.midpoints = _midpoints(msh, owned)
+            self.settled = np.zeros(len(owned), dtype=bool)
+        return self
+
+
 @dataclass
 class AdaptResult:
     """What :func:`adapt` did.
@@ -733,6 +778,7 @@ def adapt(
     ell: float | None = None,
     lower_bounds: Mapping[str, str] | None = None,
     warn_cap: bool = True,
+    cache: MarkingCache | None = None,
 ) -> AdaptResult:
     """Refine where the indicators say until ``h <= target`` there; transfer the fields.
 
@@ -747,6 +793,8 @@ def adapt(
     ``capped = True``. The
     fields are interpolated once, from the input mesh to the final one (exact
     for nested meshes, see the module notes), with ``lower_bounds`` enforced.
+    ``cache``: a :class:`MarkingCache` kept by the caller across calls, so that
+    the steps that refine nothing do not recompute what the mesh has not changed.
 
     The target size is ``refinement.target(ell)``; call
     :meth:`Refinement.check_mesh` once on the starting mesh to refuse a target
@@ -764,21 +812,30 @@ def adapt(
         return result
     _check_simplices(msh0)
     target = refinement.target(ell)
+    memo = (MarkingCache() if cache is None else cache).on(msh0, refinement.zone, target)
     indicated = _indicated(msh0, indicators)
     tol = 1 + 1e-9
     # Is a cell above the target within the zone? Only those cells need the
-    # distance test, and on a mesh already refined around the marks there are few.
-    above = cell_sizes(msh0) > target * tol
-    front = _with_zone(msh0, indicated, refinement.zone, above)  # the cells to refine
+    # distance test, and on a mesh already refined around the marks there are
+    # few; the zone of a cell settled by an earlier call holds none of them.
+    fresh = indicated & ~memo.settled
+    if comm.allreduce(int(fresh.sum()), op=MPI.SUM) == 0:
+        front = np.zeros(0, dtype=np.int32)
+    else:
+        above = memo.sizes > target * tol
+        front = _with_zone(
+            msh0, indicated, refinement.zone, above, mids=memo.midpoints, centred=fresh
+        )  # the cells to refine
     if comm.allreduce(len(front), op=MPI.SUM) == 0:
+        memo.settled |= indicated
         result.marked = comm.allreduce(int(indicated.sum()), op=MPI.SUM)
         return result
-    marked = _with_zone(msh0, indicated, refinement.zone)
+    marked = _with_zone(msh0, indicated, refinement.zone, mids=memo.midpoints)
     if refinement.lookahead > 0:  # refining anyway: go farther around the cells to refine
-        ahead = np.zeros(len(above), dtype=bool)
+        ahead = np.zeros(len(indicated), dtype=bool)
         ahead[front] = True
-        marked = np.union1d(marked, _with_zone(msh0, ahead, refinement.lookahead))
-        marked = marked.astype(np.int32)
+        near = _with_zone(msh0, ahead, refinement.lookahead, mids=memo.midpoints)
+        marked = np.union1d(marked, near).astype(np.int32)
     result.marked = comm.allreduce(len(marked), op=MPI.SUM)
     current = tm
     for _ in range(refinement.max_passes):

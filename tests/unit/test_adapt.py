@@ -510,3 +510,52 @@ def test_a_growing_region_is_not_refined_below_the_target(tdim, monkeypatch):
     assert cells0 > 1.2 * cells  # 616 against 488 triangles, 7168 against 3072 tetrahedra
     if tdim == 3:
         assert h0.min() < 0.75 * 2 ** (-1 / 3)
+
+
+def test_marking_cache_skips_settled_zones_and_sees_new_marks(monkeypatch):
+    """A kept :class:`MarkingCache` gives the uncached result, with fewer distance tests.
+
+    A line of damage at x = 0.25 is refined around (zone 0.05). Marking again on
+    the refined mesh searches the zone once, then not at all. The line then
+    moves to x = 0.28: its cells are at the target already, but their zone
+    reaches coarse cells, so the refinement comes only from the zone of the
+    newly marked cells; it must equal the uncached one.
+    """
+    from femgp.fem import adapt as adapt_module
+    from femgp.fem.adapt import MarkingCache
+
+    calls = {"n": 0}
+    within = adapt_module._within
+
+    def counted(*args):
+        calls["n"] += 1
+        return within(*args)
+
+    monkeypatch.setattr(adapt_module, "_within", counted)
+    target, zone = 1 / 32 * (1 + 1e-9), 0.05
+
+    def line(x0):
+        return lambda x: np.exp(-((x[0] - x0) ** 2) / 1e-4)
+
+    def run(tm, x0, cache):
+        alpha = _p1(tm, line(x0))
+        ref = Refinement(adapt=True, h_min=target, zone=zone)
+        return adapt(tm, {"alpha": alpha}, [Indicator(alpha, 0.5)], ref, cache=cache)
+
+    cache = MarkingCache()
+    first = run(_square(16), 0.25, cache)
+    assert first.refined
+    tm = first.mesh
+    counts = []
+    for kept in (cache, None, cache, None):
+        calls["n"] = 0
+        assert not run(tm, 0.25, kept).refined
+        counts.append(calls["n"])
+    assert counts == [1, 1, 0, 1]  # the cached mesh's zone was searched once
+    moved, plain = run(tm, 0.28, cache), run(tm, 0.28, None)
+    # the moved line's own cells are at the target: only their zone needs refining
+    alpha = _p1(tm, line(0.28))
+    marks = adapt_module._indicated(tm.mesh, [Indicator(alpha, 0.5)])
+    assert cell_sizes(tm.mesh)[marks].max() <= target
+    assert moved.refined and plain.refined
+    assert (moved.marked, moved.cells_after) == (plain.marked, plain.cells_after)

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from femgp.fem.adapt import Indicator, Refinement, adapt, compile_indicator
+from femgp.fem.adapt import Indicator, MarkingCache, Refinement, adapt, compile_indicator
 from femgp.fem.meshes.core import TaggedMesh
 from femgp.models.fracture.model import FractureModel
 
@@ -111,6 +111,8 @@ class Adaptivity:
     _compiled: tuple[weakref.ref, list[Indicator]] | None = field(
         default=None, init=False, repr=False
     )
+    #: Cell sizes, midpoints and settled marks of the mesh last marked.
+    _marking: MarkingCache = field(default_factory=MarkingCache, init=False, repr=False)
 
     def _indicators(self, model: FractureModel) -> list[Indicator]:
         if self._compiled is None or self._compiled[0]() is not model:
@@ -138,6 +140,7 @@ class Adaptivity:
             ell=model.params.ell,
             lower_bounds=bounds,
             warn_cap=not self.capped,
+            cache=self._marking,
         )
         self.capped = self.capped or res.capped
         if not res.refined:
