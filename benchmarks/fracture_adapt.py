@@ -100,7 +100,7 @@ def _bar(comm: Any, adapt: bool) -> tuple[Any, Any, Any]:
 def _notched(
     comm: Any, case: str, adapt: bool, fine: bool, threshold: float | None
 ) -> tuple[Any, Any, Any]:
-    from femgp.cli.cases import fracture_setup, notched_resolution
+    from femgp.cli.cases import fracture_setup, notched_resolution, refinement_reach
     from femgp.fem.adapt import Refinement
 
     res = notched_resolution(case, fine=fine, adapt=adapt)
@@ -108,9 +108,8 @@ def _notched(
     s = fracture_setup(case, comm, **res)
     ref = None
     if adapt:
-        ell = res["ell"]
         ref = Refinement(
-            adapt=True, h_min=target, zone=ell, lookahead=2 * ell, threshold=threshold
+            adapt=True, h_min=target, threshold=threshold, **refinement_reach(res["ell"])
         )
     return s.mesh, s, ref
 
@@ -138,7 +137,7 @@ def _sent3d_setup(comm: Any, h_band: float, notch_width: float, **options: Any) 
 
 
 def _sent3d(comm: Any, adapt: bool, threshold: float | None) -> tuple[Any, Any, Any]:
-    from femgp.cli.cases import adaptive_coarse_size
+    from femgp.cli.cases import adaptive_coarse_size, refinement_reach
     from femgp.fem.adapt import Refinement
 
     ell, h = SENT3D_ELL, SENT3D_H
@@ -146,7 +145,7 @@ def _sent3d(comm: Any, adapt: bool, threshold: float | None) -> tuple[Any, Any, 
         s = _sent3d_setup(comm, h, 2 * h)
         return s.mesh, s, None
     s = _sent3d_setup(comm, adaptive_coarse_size(h, ell, tdim=3), 2 * h)
-    ref = Refinement(adapt=True, h_min=h, zone=ell, lookahead=2 * ell, threshold=threshold)
+    ref = Refinement(adapt=True, h_min=h, threshold=threshold, **refinement_reach(ell))
     return s.mesh, s, ref
 
 

@@ -217,12 +217,23 @@ def fracture_start(args: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     return MPI.COMM_WORLD, output_options(args), overrides(args)
 
 
+#: The zone and the lookahead of a fracture run's refinement, in units of ``ell``
+#: (``--adapt-zone``, ``--adapt-lookahead``; docs/adaptivity.md, "The width of the zone").
+REFINEMENT_ZONE = 0.5
+REFINEMENT_LOOKAHEAD = 2.0
+
+
+def refinement_reach(ell: float) -> dict[str, float]:
+    """The default ``zone`` and ``lookahead`` (lengths) of a fracture run with ``ell``."""
+    return {"zone": REFINEMENT_ZONE * ell, "lookahead": REFINEMENT_LOOKAHEAD * ell}
+
+
 def refinement_for(args: Any, ell: float, **defaults: Any) -> Any:
     """The :class:`femgp.fem.adapt.Refinement` of a fracture demo's ``--adapt`` options.
 
-    ``None`` without ``--adapt``. The zone defaults to ``ell`` and the
-    lookahead to ``2 ell``; ``defaults`` (for example ``h_min``) give way to
-    the command line.
+    ``None`` without ``--adapt``. The zone and the lookahead default to
+    :func:`refinement_reach` (``ell / 2`` and ``2 ell``); ``defaults`` (for
+    example ``h_min``) give way to the command line.
     """
     from femgp.cli.fracture import refinement_options
     from femgp.fem.adapt import Refinement
@@ -230,7 +241,7 @@ def refinement_for(args: Any, ell: float, **defaults: Any) -> Any:
     opts = refinement_options(args)
     if opts is None:
         return None
-    return Refinement(**{"zone": ell, "lookahead": 2 * ell, **defaults, **opts})
+    return Refinement(**{**refinement_reach(ell), **defaults, **opts})
 
 
 #: The coarse mesh of an adaptive run: at most this many ``ell`` (:func:`adaptive_coarse_size`).

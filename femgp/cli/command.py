@@ -159,7 +159,7 @@ def _model_kwargs(run: Callable[..., Any], cfg: Any, args: argparse.Namespace) -
 def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -> Any:
     import numpy as np
 
-    from femgp.cli.cases import fracture_setup
+    from femgp.cli.cases import fracture_setup, refinement_reach
     from femgp.cli.fracture import headline, summary
     from femgp.models.fracture import run
     from femgp.models.fracture import setups as fs
@@ -207,7 +207,7 @@ def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
     if adapt:
         from femgp.fem.adapt import Refinement
 
-        ref_t = {"zone": setup.params.ell, "lookahead": 2 * setup.params.ell, **ref_t}
+        ref_t = {**refinement_reach(setup.params.ell), **ref_t}
         refinement = cfg.build("refinement", Refinement, **ref_t)
         cfg.build("refinement", refinement.check_mesh, setup.mesh.mesh, setup.params.ell)
     title = cfg[""].get("title") or setup.title

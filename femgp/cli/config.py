@@ -226,7 +226,7 @@ REFINEMENT: dict[str, Key] = {
     "driving_ratio": Key(
         "float", doc="refine where psi_+ reaches this fraction of psi_c (default 0.9; 0: off)"
     ),
-    "zone": Key("float", doc="refine within this distance of marked cells (default ell)"),
+    "zone": Key("float", doc="refine within this distance of marked cells (default ell/2)"),
     "lookahead": Key("float", doc="when refining, refine this much farther (default 2 ell)"),
     "max_cells": Key("int", doc="cap on the cell count (a warning names it when reached)"),
     "max_passes": Key("int", doc="refinement passes per step"),

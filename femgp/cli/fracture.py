@@ -146,7 +146,7 @@ def add_refinement_options(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="W",
-        help="also refine within W of those cells (a length; default ell)",
+        help="also refine within W of those cells (a length; default ell/2)",
     )
     g.add_argument(
         "--adapt-lookahead",
@@ -161,8 +161,8 @@ def refinement_options(args: Any) -> dict[str, Any] | None:
     """The ``Refinement`` fields given on the command line; None without ``--adapt``.
 
     ``zone`` and ``lookahead`` are left out when not given (the script puts
-    ``ell`` and ``2 ell``); the
-    cap on cells is ``--max-cells`` when given.
+    :func:`femgp.cli.cases.refinement_reach`); the cap on cells is
+    ``--max-cells`` when given.
 
     Raises:
         InputError: a refinement option without ``--adapt``.

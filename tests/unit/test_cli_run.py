@@ -398,3 +398,39 @@ def test_mesh_file_relative_to_the_config(tmp_path):
     assert cli.main([*argv, "--output", str(tmp_path / "cli")]) == 0
     _assert_same_history(tmp_path / "demo", tmp_path / "cli", tol=1e-10)
     assert not (tmp_path / "cli" / "concentration.png").exists()  # [output] plots = false
+
+
+def test_refinement_defaults_are_the_same_for_the_demo_and_the_case_file(tmp_path, monkeypatch):
+    """``--adapt`` and ``[refinement] adapt = true`` get one zone and lookahead.
+
+    Both come from :func:`femgp.cli.cases.refinement_reach` (``ell / 2`` and
+    ``2 ell``, docs/adaptivity.md "The width of the zone"); a given zone wins.
+    The run itself is stubbed out: only the refinement it is handed is kept.
+    """
+    import femgp.models.fracture as fracture
+    from femgp.cli.cases import refinement_reach
+
+    class Handed(BaseException):  # not an Exception: passes the scripts' handlers
+        pass
+
+    got = []
+
+    def stub(*args, refinement=None, **kwargs):
+        got.append(refinement)
+        raise Handed
+
+    monkeypatch.setattr(fracture, "run", stub)
+    with pytest.raises(Handed):
+        _demo_main("fracture_sent")(["--adapt", "--output", str(tmp_path / "d"), "--quiet"])
+    toml = ["run", "fracture", "--config", str(CONFIGS / "fracture_sent.toml"), "--quiet"]
+    out = ["--output", str(tmp_path / "c")]
+    with pytest.raises(Handed):
+        cli.main([*toml, *out, "--set", "refinement.adapt=true"])
+    with pytest.raises(Handed):
+        cli.main([*toml, *out, "--set", "refinement.adapt=true", "--set", "refinement.zone=0.01"])
+    ell = 0.03  # the SENT demo's and case file's coarse default
+    reach = refinement_reach(ell)
+    assert reach == pytest.approx({"zone": ell / 2, "lookahead": 2 * ell})
+    for ref in got[:2]:
+        assert (ref.zone, ref.lookahead) == pytest.approx((reach["zone"], reach["lookahead"]))
+    assert got[2].zone == 0.01 and got[2].lookahead == pytest.approx(reach["lookahead"])
