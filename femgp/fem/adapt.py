@@ -392,8 +392,8 @@ def _with_zone(
     ``candidates`` (a mask of the owned cells): only these cells are returned.
     ``mids``: the midpoints of the owned cells, when the caller has them.
     ``centred`` (a mask of the owned cells): measure the zone from these cells
-    only (default ``marked``); a caller that knows the zone of the other marked
-    cells holds no candidate passes a subset.
+    only (default ``marked``); a caller that knows that the zones of the other
+    marked cells hold no candidate may pass a subset.
     """
     owned = np.arange(len(marked), dtype=np.int32)
     out = marked.copy() if candidates is None else marked & candidates
@@ -715,6 +715,11 @@ class MarkingCache:
     object to every :func:`adapt` call of a run; it starts afresh when the mesh,
     the zone or the target differ from its last call. The mesh's coordinates
     must not move in between (refinement makes a new mesh, which is fine).
+
+    Attributes:
+        sizes: :func:`cell_sizes` of the owned cells of the current mesh.
+        midpoints: the midpoints of those cells.
+        settled: mask of those cells whose zone holds no cell above the target.
     """
 
     def __init__(self) -> None:

@@ -108,3 +108,37 @@ def test_cap_is_the_same_on_all_ranks():
     r_s = _case(MPI.COMM_SELF, max_cells=cap)[2]
     assert r_w.capped and r_s.capped
     assert r_w.passes == r_s.passes == 1 and r_w.cells_after == r_s.cells_after <= cap
+
+
+def test_marking_cache_gives_the_serial_refinements():
+    """A kept :class:`MarkingCache` on N ranks: the refinements of the uncached serial run.
+
+    A line of damage at x = 0.25 is refined around, marked again on the refined
+    mesh (nothing to do: the cache settles it, on every rank), then moved to
+    x = 0.34375, whose own cells are at the target but whose zone reaches
+    coarse cells; then the zone widens on the same mesh, which must start the
+    cache afresh (a cache that kept its settled cells would refine nothing).
+    """
+    from femgp.fem.adapt import MarkingCache
+
+    def line(x0):
+        return lambda x: np.exp(-((x[0] - x0) ** 2) / 1e-4)
+
+    def run(tm, x0, cache, zone=0.05):
+        alpha = fem.Function(fem.functionspace(tm.mesh, ("Lagrange", 1)))
+        alpha.interpolate(line(x0))
+        ref = Refinement(adapt=True, h_min=1 / 32 * (1 + 1e-9), zone=zone, lookahead=0.03)
+        res = adapt(tm, {"alpha": alpha}, [Indicator(alpha, 0.5)], ref, cache=cache)
+        return res, (res.refined, res.marked, res.cells_after)
+
+    def sequence(comm, cache):
+        tm = rectangle(comm, ((0.0, 0.0), (1.0, 1.0)), (16, 16), quadrilateral=False)
+        first, out = run(tm, 0.25, cache)
+        tm = first.mesh
+        again = [run(tm, 0.25, cache)[1] for _ in range(2)]
+        return [out, *again, run(tm, 0.34375, cache)[1], run(tm, 0.25, cache, zone=0.15)[1]]
+
+    world = sequence(MPI.COMM_WORLD, MarkingCache())
+    serial = sequence(MPI.COMM_SELF, None)
+    assert world == serial
+    assert [r[0] for r in world] == [True, False, False, True, True]

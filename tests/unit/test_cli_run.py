@@ -404,7 +404,8 @@ def test_refinement_defaults_are_the_same_for_the_demo_and_the_case_file(tmp_pat
     """``--adapt`` and ``[refinement] adapt = true`` get one zone and lookahead.
 
     Both come from :func:`femgp.cli.cases.refinement_reach` (``ell / 2`` and
-    ``2 ell``, docs/adaptivity.md "The width of the zone"); a given zone wins.
+    ``2 ell``, docs/adaptivity.md "The width of the zone"); a given zone or
+    lookahead wins.
     The run itself is stubbed out: only the refinement it is handed is kept.
     """
     import femgp.models.fracture as fracture
@@ -420,8 +421,9 @@ def test_refinement_defaults_are_the_same_for_the_demo_and_the_case_file(tmp_pat
         raise Handed
 
     monkeypatch.setattr(fracture, "run", stub)
+    demo = _demo_main("fracture_sent")
     with pytest.raises(Handed):
-        _demo_main("fracture_sent")(["--adapt", "--output", str(tmp_path / "d"), "--quiet"])
+        demo(["--adapt", "--output", str(tmp_path / "d"), "--quiet"])
     toml = ["run", "fracture", "--config", str(CONFIGS / "fracture_sent.toml"), "--quiet"]
     out = ["--output", str(tmp_path / "c")]
     with pytest.raises(Handed):
@@ -434,3 +436,6 @@ def test_refinement_defaults_are_the_same_for_the_demo_and_the_case_file(tmp_pat
     for ref in got[:2]:
         assert (ref.zone, ref.lookahead) == pytest.approx((reach["zone"], reach["lookahead"]))
     assert got[2].zone == 0.01 and got[2].lookahead == pytest.approx(reach["lookahead"])
+    with pytest.raises(Handed):
+        demo(["--adapt", "--adapt-lookahead", "0.05", "--output", str(tmp_path / "e"), "--quiet"])
+    assert got[3].zone == pytest.approx(reach["zone"]) and got[3].lookahead == 0.05
