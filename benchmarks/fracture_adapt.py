@@ -9,7 +9,8 @@ load steps and solver defaults:
 - **adapt**: a mesh of cells ``2 ell`` everywhere, refined during the load path
   where the damage or the driving force says (the bar: the damage passes 0.01,
   plus a zone of ``ell``; SENT, SENS and the slab: the demos' zone and lookahead,
-  :func:`femgp.cli.cases.refinement_reach`) down to the same size as the fine band (:mod:`femgp.fem.adapt`, ``run(..., refinement=...)``).
+  :func:`femgp.cli.cases.refinement_reach`) down to the same size as the fine band
+  (:mod:`femgp.fem.adapt`, ``run(..., refinement=...)``).
 
 Reported per run: wall and CPU time (max over ranks), the load average before
 and after, load steps, AM / Newton / Krylov iterations, the peak force, the
