@@ -824,14 +824,14 @@ def adapt(
     # distance test, and on a mesh already refined around the marks there are
     # few; the zone of a cell settled by an earlier call holds none of them.
     fresh = indicated & ~memo.settled
-    if comm.allreduce(int(fresh.sum()), op=MPI.SUM) == 0:
-        front = np.zeros(0, dtype=np.int32)
-    else:
+    settled = comm.allreduce(int(fresh.sum()), op=MPI.SUM) == 0
+    if not settled:
         above = memo.sizes > target * tol
         front = _with_zone(
             msh0, indicated, refinement.zone, above, mids=memo.midpoints, centred=fresh
         )  # the cells to refine
-    if comm.allreduce(len(front), op=MPI.SUM) == 0:
+        settled = comm.allreduce(len(front), op=MPI.SUM) == 0
+    if settled:
         memo.settled |= indicated
         result.marked = comm.allreduce(int(indicated.sum()), op=MPI.SUM)
         return result
