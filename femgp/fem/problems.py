@@ -338,9 +338,28 @@ def jacobian_is_constant(J: Any, u: fem.Function | Sequence[fem.Function]) -> bo
     """
     if not isinstance(J, ufl.Form) or isinstance(u, Sequence):
         return False
-    from ufl.algorithms import expand_derivatives
+    coefficients = J.coefficients()
+    if u not in coefficients:
+        return True
+    # The same form built again (a rebuild on a refined mesh) has the same
+    # signature, with its coefficients renumbered in the same order: the answer
+    # carries over, and the signature is kept on the form for its compilation.
+    key = (J.signature(), coefficients.index(u))
+    known = _CONSTANT_JACOBIANS.get(key)
+    if known is None:
+        from ufl.algorithms import expand_derivatives
 
-    return expand_derivatives(ufl.derivative(J, u)).empty()
+        known = expand_derivatives(ufl.derivative(J, u)).empty()
+        if len(_CONSTANT_JACOBIANS) >= _CONSTANT_JACOBIANS_KEPT:
+            _CONSTANT_JACOBIANS.pop(next(iter(_CONSTANT_JACOBIANS)))
+        _CONSTANT_JACOBIANS[key] = known
+    return known
+
+
+#: :func:`jacobian_is_constant`'s answers by form signature and the unknown's
+#: place among the form's coefficients (at most this many, oldest dropped first).
+_CONSTANT_JACOBIANS: dict[tuple[str, int], bool] = {}
+_CONSTANT_JACOBIANS_KEPT = 64
 
 
 def _first_iteration_only(jacobian: Callable[..., None]) -> Callable[..., None]:
@@ -509,7 +528,7 @@ class NonlinearProblem:
                 if mat is not None:
                     mat.setOption(PETSc.Mat.Option.SYMMETRIC, True)
                     mat.setOption(PETSc.Mat.Option.SYMMETRY_ETERNAL, True)
-        if constant_jacobian is None:
+        if constant_jacobian is None and constraint is None:  # unused under a constraint
             derived = J is None and isinstance(F, ufl.Form) and isinstance(u, fem.Function)
             J_form = ufl.derivative(F, u) if derived else J  # DOLFINx derives it so
             constant_jacobian = jacobian_is_constant(J_form, u)
@@ -556,6 +575,7 @@ class NonlinearProblem:
 
     @property
     def comm(self) -> MPI.Comm:
+        """The communicator of the unknowns' mesh."""
         return self._funcs[0].function_space.mesh.comm
 
     def rebuild_pc(self) -> None:

@@ -289,6 +289,45 @@ def test_nonlinear_jacobian_is_not_constant():
     assert not jacobian_is_constant(None, u)
 
 
+def test_jacobian_answer_carries_over_to_the_same_form_on_another_mesh(monkeypatch):
+    """A rebuild on a refined mesh reuses the answer; a different form does not."""
+    from femgp.fem import problems
+
+    monkeypatch.setattr(problems, "_CONSTANT_JACOBIANS", {})
+    expansions = []
+    real = ufl.algorithms.expand_derivatives
+    monkeypatch.setattr(
+        ufl.algorithms, "expand_derivatives", lambda f: expansions.append(f) or real(f)
+    )
+
+    def forms(n: int) -> tuple:
+        domain = mesh.create_unit_square(MPI.COMM_WORLD, n, n)
+        V = fem.functionspace(domain, ("Lagrange", 1))
+        u, f, v = fem.Function(V), fem.Function(V), ufl.TestFunction(V)
+        quadratic = (ufl.inner(ufl.grad(u), ufl.grad(v)) + f * u * v) * ufl.dx
+        quartic = quadratic + f * u**3 * v * ufl.dx
+        return u, f, ufl.derivative(quadratic, u), ufl.derivative(quartic, u)
+
+    u, f, quadratic, quartic = forms(4)
+    assert problems.jacobian_is_constant(quadratic, u)
+    assert not problems.jacobian_is_constant(quartic, u)
+    assert len(expansions) == 2
+    u, f, quadratic, quartic = forms(8)
+    assert problems.jacobian_is_constant(quadratic, u)
+    assert not problems.jacobian_is_constant(quartic, u)
+    assert len(expansions) == 2  # both answers came from the first mesh's forms
+    # The same form in another unknown is another question, with another answer:
+    # the quadratic energy's Jacobian in u carries f.
+    assert not problems.jacobian_is_constant(quadratic, f)
+    assert len(expansions) == 3
+    assert len(problems._CONSTANT_JACOBIANS) == 3
+    monkeypatch.setattr(problems, "_CONSTANT_JACOBIANS_KEPT", 3)
+    assert not problems.jacobian_is_constant(quartic, f)  # a fourth: the oldest is dropped
+    assert len(expansions) == 4 and len(problems._CONSTANT_JACOBIANS) == 3
+    assert problems.jacobian_is_constant(quadratic, u)  # the oldest, expanded again
+    assert len(expansions) == 5 and len(problems._CONSTANT_JACOBIANS) == 3
+
+
 def test_symmetric_jacobian_is_flagged_for_its_submatrices():
     """GAMG reads the flag; the reduced-space VI solver's submatrices inherit it."""
     from petsc4py import PETSc
