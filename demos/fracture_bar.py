@@ -60,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     comm, options, params = fracture_start(args)  # refuses existing results first
     ell = check_positive("ell", params.get("ell", 0.1))  # before 5 / ell below
     height = 0.02
-    # Adaptive: h_min is a cell diameter; cells ell / 4 long are 8 across the height.
+    # Adaptive: h_min is a cell size (2 |K|)^(1/2), that of the pre-refined mesh's
+    # right triangles, ell / 4 long and height / 8 high.
     refinement = refinement_for(args, ell, h_min=math.sqrt(ell / 4 * height / 8) * (1 + 1e-9))
 
     # ## The bar

@@ -18,14 +18,19 @@
 # (:mod:`femgp.energy.elasticity`, :mod:`femgp.energy.fracture`) and derives
 # both residuals and Jacobians from the energy.
 #
-# Each load step is solved by alternate minimisation: elasticity at fixed
+# Each load step starts with alternate minimisation: elasticity at fixed
 # damage (CG + GAMG with the rigid-body near-nullspace), then damage at fixed
 # displacement under the bounds alpha_prev <= alpha <= 1 (PETSc's
 # reduced-space VI Newton), repeated until the damage stops changing
-# (||alpha_k - alpha_{k-1}||_inf < 1e-4). The damage iterate is over-relaxed
-# (Farrell & Maurini 2017) and each step starts from an extrapolation of the
-# last two. ``--acceleration none --linear-solver direct`` is the plain
-# FEniCSx approach (see ``benchmarks/fracture_sent.py``).
+# (||alpha_k - alpha_{k-1}||_inf < 1e-4), the iterates over-relaxed (Farrell &
+# Maurini 2017). A step still unconverged after 12 iterations is handed to a
+# Newton solve of the coupled (u, alpha) problem under the same bounds
+# (``--solver``, ``--newton-after``), and a step in which the crack runs is
+# solved first on a coarser copy of the mesh (``--no-crack-run``). Each step
+# starts from an extrapolation of the accepted ones. The plain FEniCSx
+# approach, ``--solver am --acceleration none --linear-solver direct
+# --no-crack-run`` (which still extrapolates; ``benchmarks/fracture_sent.py``
+# also turns that off), is the baseline of ``benchmarks/fracture_sent.py``.
 #
 # Run it (coarse default, under a minute):
 #
@@ -56,9 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # ## Resolution, plate and load path
     # The literature resolution (``--fine``) is h <= ell/4 along the crack path.
-    # The top displacement grows by 1e-4 mm until 4.5e-3 mm, where the response
-    # is still nearly linear, then by 1e-5 mm through the peak and the crack's
-    # run. gmsh builds the notched plate on rank 0 and DOLFINx distributes it.
+    # There the top displacement grows by 1e-4 mm until 4.5e-3 mm, where the
+    # response is still nearly linear, then by 1e-5 mm through the peak and the
+    # crack's run; the coarse default takes 5e-4 mm, then 1e-4 mm (34 steps).
+    # gmsh builds the notched plate on rank 0 and DOLFINx distributes it.
     # Its facet groups are ``bottom``, ``top``, ``left``, ``right`` and
     # ``notch``; a user mesh (``--mesh``) must have at least ``bottom`` and
     # ``top``. ``run`` solves every load step, cuts a failing step back, and

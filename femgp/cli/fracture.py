@@ -124,7 +124,12 @@ def add_refinement_options(p: argparse.ArgumentParser) -> None:
         help="start from a coarse mesh and refine where a crack is or is coming",
     )
     g.add_argument(
-        "--h-min", type=float, default=None, metavar="H", help="cell size to reach (default ell/4)"
+        "--h-min",
+        type=float,
+        default=None,
+        metavar="H",
+        help="cell size to reach (default: the pre-refined mesh's, e.g. SENT's ell/4 with --fine, "
+        "else ell/2.5)",
     )
     g.add_argument(
         "--adapt-threshold",

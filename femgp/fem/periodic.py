@@ -490,6 +490,7 @@ class PeriodicNonlinearProblem:
 
     @property
     def u(self) -> fem.Function | Sequence[fem.Function]:
+        """The unknown(s), full (not reduced) functions."""
         return self._u
 
     def solve(self) -> fem.Function | Sequence[fem.Function]:

@@ -252,6 +252,7 @@ class CahnHilliardPC:
 
     @property
     def configured(self) -> bool:
+        """Whether the Schur scales of the step were given."""
         return self.scales is not None
 
     def configure(
@@ -267,6 +268,7 @@ class CahnHilliardPC:
 
     # -- PETSc python PC protocol ---------------------------------------------
     def setUp(self, pc: PETSc.PC) -> None:
+        """Build the factors' matrices and their solvers from the operator."""
         if not self.configured:
             prefix = pc.getOptionsPrefix() or ""
             raise InputError(
@@ -369,6 +371,7 @@ class CahnHilliardPC:
         return ones
 
     def apply(self, pc: PETSc.PC, x: PETSc.Vec, y: PETSc.Vec) -> None:
+        """``y``: the block factorisation (mass, Schur approximation, mass) solved for ``x``."""
         m, w, k = self._mats, self._work, self._ksp
         xc = x.getSubVector(self.is_c)
         xmu = x.getSubVector(self.is_mu)
@@ -395,6 +398,7 @@ class CahnHilliardPC:
         y.restoreSubVector(self.is_c, yc)
 
     def view(self, pc: PETSc.PC, viewer: PETSc.Viewer) -> None:
+        """Describe the preconditioner (``-ksp_view``)."""
         viewer.printfASCII(
             "femgp Cahn-Hilliard block preconditioner: S^-1 ~ dt S2^-1 M S1^-1, "
             f"ch_fpp {self._fpp}, sqrt(dt theta Mob kappa) = {self._gamma}\n"
@@ -403,6 +407,7 @@ class CahnHilliardPC:
             ksp.view(viewer)
 
     def destroy(self, pc: PETSc.PC) -> None:
+        """Free the PETSc objects this holds."""
         for obj in (*self._mats.values(), *self._ksp.values(), *self._work.values()):
             obj.destroy()
         self._mats, self._ksp, self._work = {}, {}, {}

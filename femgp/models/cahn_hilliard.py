@@ -195,6 +195,7 @@ class Params:
 
     @property
     def well(self) -> DoubleWell:
+        """The double-well term ``rho (c - c_alpha)^2 (c_beta - c)^2`` of these parameters."""
         return DoubleWell(self.rho, self.c_alpha, self.c_beta, field="c")
 
     @property

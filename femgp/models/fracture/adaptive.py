@@ -79,10 +79,12 @@ class TransferredState:
         self.fields = fields
 
     def load_function(self, name: str, fn: Any) -> None:
+        """Copy the transferred function ``name`` into ``fn`` (same space)."""
         fn.interpolate(self.fields[name])  # same mesh and element: a copy
         fn.x.scatter_forward()
 
     def load_array(self, name: str, space: Any) -> np.ndarray:
+        """The values of the transferred function ``name`` in ``space``, a copy."""
         from dolfinx import fem
 
         tmp = fem.Function(space)

@@ -325,6 +325,7 @@ class BlockGaussSeidel:
         self._A_uu: PETSc.Mat | None = None
 
     def setUp(self, pc: PETSc.PC) -> None:
+        """Split the operator into its u and alpha blocks and set up their solvers."""
         _, P = pc.getOperators()
         r0, r1 = P.getOwnershipRange()
         self.is_u = PETSc.IS().createStride(self.n_u, first=r0, step=1, comm=self.comm)
@@ -354,6 +355,7 @@ class BlockGaussSeidel:
         self._r_a = self.A_aa.createVecLeft()
 
     def apply(self, pc: PETSc.PC, x: PETSc.Vec, y: PETSc.Vec) -> None:
+        """``y``: the u block solved, then the alpha block with the u update's coupling."""
         x_u, x_a = x.getSubVector(self.is_u), x.getSubVector(self.is_a)
         self.ksp["u"].solve(x_u, self._y_u)
         self.A_au.mult(self._y_u, self._r_a)
@@ -424,6 +426,7 @@ class Anderson(Plain):
         self.reset()
 
     def reset(self) -> None:
+        """Forget the mixed iterates (start of a load step)."""
         self._dF: deque[np.ndarray] = deque(maxlen=self.depth)
         self._dG: deque[np.ndarray] = deque(maxlen=self.depth)
         self._f: np.ndarray | None = None
