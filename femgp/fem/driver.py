@@ -500,9 +500,11 @@ class _Run:
             except SolverError as exc:
                 model.rollback()
                 self.cutbacks += 1
+                # A signal during a failed attempt stops the run as an interruption,
+                # also when that attempt was the last cutback allowed.
+                self.stop(signals)
                 stepper.cutback(dt, step=self.n + 1, cause=exc)
                 log.info("step %d: %s; cutting the step to %.3g", self.n + 1, exc, stepper.dt)
-                self.stop(signals)
                 continue
             if not stepper.accept(dt, iterations=attempt.iterations, error=attempt.error):
                 model.rollback()

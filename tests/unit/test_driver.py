@@ -46,12 +46,17 @@ class Toy:
         self.committed = 1.0
         self.fail_above = fail_above
         self.signal_at: tuple[int, int] | None = kw.get("signal_at")
+        self.signal_on_attempt: tuple[int, int] | None = kw.get("signal_on_attempt")
+        self.attempts = 0
         self.steady_below: float | None = kw.get("steady_below")
         self.finished = False
 
     def step(self, t: float, dt: float, step: int) -> Attempt:
+        self.attempts += 1
         if self.signal_at and step == self.signal_at[0]:
             os.kill(os.getpid(), self.signal_at[1])
+        if self.signal_on_attempt and self.attempts == self.signal_on_attempt[0]:
+            os.kill(os.getpid(), self.signal_on_attempt[1])
         if dt > self.fail_above:
             raise SolverError("too long a step", prefix="toy_", step=step)
         self.y.x.array[:] = self.committed / (1.0 + dt)
@@ -167,6 +172,22 @@ def test_signal_checkpoints_stops_and_restarts(tmp_path, capfd, sig, code):
     assert res.status == "finished" == _status(out)
     assert [r["time"] for r in res.history] == [r["time"] for r in ref.history]
     assert [r["y"] for r in res.history] == [r["y"] for r in ref.history]
+
+
+def test_signal_in_the_last_failing_attempt_is_an_interruption(tmp_path):
+    """The attempt after which no cutback is left fails while a SIGTERM arrives:
+    the run is interrupted (exit 143, a checkpoint), not failed."""
+    ref = Toy(MPI.COMM_WORLD, fail_above=1e-9)
+    with pytest.raises(SolverError):
+        _drive(ref, None, t_end=0.5)
+    last = ref.attempts  # the attempt whose failure leaves no cutback
+    out = _out(tmp_path)
+    model = Toy(MPI.COMM_WORLD, fail_above=1e-9, signal_on_attempt=(last, signal.SIGTERM))
+    with pytest.raises(RunInterrupted) as info:
+        _drive(model, out, t_end=0.5, checkpoint_every=5)
+    assert model.attempts == last
+    assert info.value.code == 143 and _status(out) == "interrupted"
+    assert (out / "checkpoints" / "00000000" / "COMPLETE.json").exists()
 
 
 def test_sigint_without_checkpointing(tmp_path, capfd):
