@@ -330,25 +330,33 @@ def _midpoints(msh: dmesh.Mesh, cells: np.ndarray) -> np.ndarray:
     return dmesh.compute_midpoints(msh, tdim, np.asarray(cells, dtype=np.int32))
 
 
+#: The most bins of :func:`_within` along an axis (``(_MAX_BINS + 3)^3 < 2^63``).
+_MAX_BINS = 100_000
+
+
 def _within(points: np.ndarray, centres: np.ndarray, radius: float) -> np.ndarray:
     """Which ``points`` lie within ``radius`` of any of ``centres``.
 
     A cell list: the centres are binned on a grid of spacing ``radius``, and each
     point is compared with the centres of its own and the neighbouring bins
     only, so the work is about (points + centres) times the centres per bin,
-    not points times centres.
+    not points times centres. The bins are at least ``1 / _MAX_BINS`` of the
+    centres' extent wide, so that a radius far below the mesh size still numbers
+    them within 64 bits.
     """
     inside = np.zeros(len(points), dtype=bool)
     if len(points) == 0 or len(centres) == 0:
         return inside
     gdim = points.shape[1]
-    origin = centres.min(axis=0) - radius
-    shape = np.floor((centres.max(axis=0) - origin) / radius).astype(np.int64) + 2
-    bins = np.floor((centres - origin) / radius).astype(np.int64)
+    span = float((centres.max(axis=0) - centres.min(axis=0)).max())
+    width = max(radius, span / _MAX_BINS)  # a bin no narrower than the radius
+    origin = centres.min(axis=0) - width
+    shape = np.floor((centres.max(axis=0) - origin) / width).astype(np.int64) + 2
+    bins = np.floor((centres - origin) / width).astype(np.int64)
     keys = np.ravel_multi_index(tuple(bins.T), tuple(shape))
     order = np.argsort(keys, kind="stable")
     keys = keys[order]
-    cands = np.floor((points - origin) / radius).astype(np.int64)
+    cands = np.floor((points - origin) / width).astype(np.int64)
     near = np.flatnonzero(np.all((cands >= -1) & (cands <= shape), axis=1))
     r2 = radius * radius * (1 + 1e-12)
     for offset in np.ndindex(*(3,) * gdim):

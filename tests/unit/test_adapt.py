@@ -144,6 +144,12 @@ def test_zone_search_equals_the_brute_force_one(gdim):
         got = _within(points, centres, r)
         np.testing.assert_array_equal(got, expect)
         assert 0 < expect.sum() < n  # the case is not trivial
+    # A radius far below the spacing (a zone of 1e-12 on a unit domain): only the
+    # centres themselves are within it, and the bins still number within 64 bits.
+    centres = rng.random((50, gdim))
+    points = np.vstack([centres[:10], rng.random((200, gdim))])
+    got = _within(points, centres, 1e-12)
+    np.testing.assert_array_equal(got, np.arange(len(points)) < 10)
 
 
 def test_cell_size_is_the_leg_of_the_right_simplex():
