@@ -209,7 +209,8 @@ class ResultsWriter:
         return None
 
     def _prepare_resume(self) -> str | None:
-        """Drop the field segments begun after the checkpoint (rank 0)."""
+        """Drop the field segments begun after the checkpoint, and ``fields.xdmf``'s
+        references to them (rank 0)."""
         seg = self.folder / SEGMENTS_DIR
         try:
             if seg.is_dir():
@@ -228,6 +229,15 @@ class ResultsWriter:
                 f"cannot restart: field segment(s) {', '.join(missing)} of the checkpoint are "
                 f"missing from {str(seg)!r}"
             )
+        # The run after the checkpoint may have closed segments (a refinement, a
+        # failed run's end) that fields.xdmf lists: it lists the checkpoint's again.
+        try:
+            if self._segments:
+                self._write_collection()
+            else:
+                (self.folder / "fields.xdmf").unlink(missing_ok=True)
+        except OSError as exc:
+            return f"cannot write to output folder {str(self.folder)!r}: {exc.strerror or exc}"
         return None
 
     def _rank0(self, action: Any, what: str) -> None:
@@ -531,6 +541,7 @@ _VTK_CELLS: dict[str, tuple[int, int]] = {
     "triangle_6": (22, 6),
     "tetrahedron_10": (24, 10),
 }
+
 
 @dataclass
 class FieldSnapshot:

@@ -1,0 +1,65 @@
+"""Field segments across meshes: ``fields.xdmf`` lists exactly the segments on disk."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import femgp.fem._backend  # noqa: F401
+
+from dolfinx import fem, mesh
+from mpi4py import MPI
+
+from femgp.fem.io import SEGMENTS_DIR, ResultsWriter
+
+
+def _field(n: int) -> fem.Function:
+    msh = mesh.create_unit_square(MPI.COMM_SELF, n, n)
+    f = fem.Function(fem.functionspace(msh, ("Lagrange", 1)), name="damage")
+    f.x.array[:] = n
+    return f
+
+
+def _listed(out: Path) -> list[str]:
+    text = (out / "fields.xdmf").read_text()
+    return sorted({p for p in ("part0000", "part0001", "part0002") if p in text})
+
+
+def test_restart_drops_the_segments_after_the_checkpoint_from_fields_xdmf(tmp_path: Path) -> None:
+    """A run closes segments after its checkpoint (refinements), then dies; the
+    restart lists the checkpoint's segments only, then its own new ones."""
+    out = tmp_path / "run"
+    a, b, c = _field(2), _field(4), _field(8)
+    writer = ResultsWriter(out, MPI.COMM_SELF, mesh=a.function_space.mesh, segmented=True)
+    writer.write_fields([a], 0.0)
+    writer.set_mesh(b.function_space.mesh)  # part0000 closed
+    writer.write_fields([b], 1.0)
+    writer.close_segment()  # a checkpoint closes the open segment (part0001)
+    state = writer.resume_state()
+    writer.set_mesh(c.function_space.mesh)
+    writer.write_fields([c], 2.0)
+    writer.close()  # part0002, then the run dies before its next checkpoint
+    assert _listed(out) == ["part0000", "part0001", "part0002"]
+
+    resumed = ResultsWriter(
+        out, MPI.COMM_SELF, mesh=c.function_space.mesh, resume=state, segmented=True
+    )
+    assert _listed(out) == ["part0000", "part0001"]
+    assert not (out / SEGMENTS_DIR / "part0002.xdmf").exists()
+    resumed.write_fields([c], 2.0)
+    resumed.close()  # the restart's own part0002
+    assert _listed(out) == ["part0000", "part0001", "part0002"]
+    times = re.findall(r'<Time Value="([^"]+)"', (out / "fields.xdmf").read_text())
+    assert [float(t) for t in times] == [0.0, 1.0, 2.0]  # one step each, none twice
+
+
+def test_restart_before_any_closed_segment_leaves_no_fields_xdmf(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    a = _field(2)
+    writer = ResultsWriter(out, MPI.COMM_SELF, mesh=a.function_space.mesh, segmented=True)
+    state = writer.resume_state()  # a checkpoint at step 0, nothing written yet
+    writer.write_fields([a], 0.0)
+    writer.close()
+    assert _listed(out) == ["part0000"]
+    ResultsWriter(out, MPI.COMM_SELF, mesh=a.function_space.mesh, resume=state, segmented=True)
+    assert not (out / "fields.xdmf").exists()
