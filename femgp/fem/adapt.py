@@ -443,16 +443,25 @@ def estimate_cells(msh: dmesh.Mesh, cells: np.ndarray, *, edges: np.ndarray | No
     in 3D), so the count grows by the number of (cell, split edge) pairs,
     times :data:`CLOSURE_FACTOR` for the edges the conforming closure adds.
     ``edges`` (local) are the edges to split; default: every edge of ``cells``.
+    An edge that one rank splits is split on every rank that has it, so the
+    pairs are counted over the owned cells with the ranks' marks combined: the
+    estimate does not depend on the number of ranks.
     """
+    from dolfinx import la
+
     tdim = msh.topology.dim
     edges = _edges_to_split(msh, cells, edges)
     msh.topology.create_entities(1)
-    msh.topology.create_connectivity(1, tdim)
-    n_owned_edges = msh.topology.index_map(1).size_local
-    edges = edges[edges < n_owned_edges]
-    e2c = msh.topology.connectivity(1, tdim)
-    offsets = e2c.offsets
-    local = int(np.sum(offsets[edges + 1] - offsets[edges])) if len(edges) else 0
+    msh.topology.create_connectivity(tdim, 1)
+    marks = la.vector(msh.topology.index_map(1), 1, dtype=np.float64)
+    marks.array[:] = 0.0
+    marks.array[edges] = 1.0
+    marks.scatter_reverse(la.InsertMode.add)  # the owner hears of every rank's marks
+    marks.scatter_forward()
+    c2e = msh.topology.connectivity(tdim, 1)
+    n_owned_cells = msh.topology.index_map(tdim).size_local
+    per_cell = c2e.array[: c2e.offsets[n_owned_cells]]
+    local = int(np.count_nonzero(marks.array[per_cell] > 0))
     added = msh.comm.allreduce(local, op=MPI.SUM)
     if tdim == 3:
         added = 2 * added  # a split edge of a tetrahedron adds up to two children

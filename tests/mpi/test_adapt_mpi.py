@@ -142,3 +142,27 @@ def test_marking_cache_gives_the_serial_refinements():
     serial = sequence(MPI.COMM_SELF, None)
     assert world == serial
     assert [r[0] for r in world] == [True, False, False, True, True]
+
+
+@pytest.mark.parametrize("tdim", [2, 3])
+def test_cell_estimate_is_the_same_on_1_and_n_ranks(tdim):
+    """The cap's estimate counts every rank's split edges once: an edge split for a
+    cell on one rank and owned by another still counts (it did not, before)."""
+    from dolfinx import mesh as dmesh
+
+    from femgp.fem.adapt import cell_sizes, estimate_cells, split_edges
+
+    def estimate(comm):
+        if tdim == 2:
+            msh = dmesh.create_unit_square(comm, 16, 16)
+        else:
+            msh = dmesh.create_unit_cube(comm, 6, 6, 6)
+        n = msh.topology.index_map(tdim).size_local
+        x = msh.geometry.x[dmesh.entities_to_geometry(msh, tdim, np.arange(n, dtype=np.int32))]
+        cells = np.flatnonzero((x[:, :, 0] < 0.47).any(axis=1)).astype(np.int32)
+        target = float(cell_sizes(msh, cells).max()) / 4 if len(cells) else 1.0
+        target = comm.allreduce(target, op=MPI.MIN)
+        return estimate_cells(msh, cells, edges=split_edges(msh, cells, target))
+
+    serial = estimate(MPI.COMM_SELF)
+    assert estimate(MPI.COMM_WORLD) == serial
