@@ -4,7 +4,8 @@
 row per step), ``run.json`` (parameters, versions, ranks, wall time) and plots.
 CSV and JSON files are written under a temporary name and renamed, so a killed
 run never leaves a half-written history. An output folder that already holds
-results is refused unless ``overwrite=True``.
+results is refused unless ``overwrite=True``, which first removes what a run
+writes there (:data:`RUN_OUTPUTS`) and nothing else.
 
 With ``segmented=True`` (checkpointed runs) the fields go to segment files
 ``fields.parts/partNNNN.xdmf`` (+ ``.h5``), one per stretch between two
@@ -54,6 +55,27 @@ __all__ = [
 ]
 
 RESULT_FILES = ("history.csv", "run.json", "fields.xdmf", "checkpoints")
+#: What a run of femgp writes into its folder (glob patterns): an overwriting run
+#: removes them first, so that no file of the run before (a plot, a VTX folder,
+#: the case file) stays beside the new results. Other files are left alone.
+RUN_OUTPUTS = (
+    *RESULT_FILES,
+    "fields.h5",
+    "fields.parts",
+    "*.bp",  # VTX, one folder per field
+    "free_energy.csv",
+    "config.toml",
+    # the models' plots and `femgp plot`'s
+    "force_displacement.png",
+    "energies.png",
+    "crack.png",
+    "energy.png",
+    "variants.png",
+    "free_energy.png",
+    "concentration.png",
+    "history_*.png",
+    "last_*.png",
+)
 #: Folder of the field segments of a checkpointed run (inside the results folder).
 SEGMENTS_DIR = "fields.parts"
 _SEGMENT = re.compile(r"^part(\d{4,})\.(xdmf|h5)$")
@@ -200,10 +222,13 @@ class ResultsWriter:
             probe = f / f".femgp-write-test-{os.getpid()}"
             probe.write_text("")
             probe.unlink()
-            if overwrite:  # stale checkpoints would not match the new run
-                for name in ("checkpoints", SEGMENTS_DIR):
-                    if (f / name).is_dir():
-                        shutil.rmtree(f / name)
+            if overwrite:  # nothing of the run before stays beside the new one
+                for pattern in RUN_OUTPUTS:
+                    for p in f.glob(pattern):
+                        if p.is_dir() and not p.is_symlink():
+                            shutil.rmtree(p)
+                        else:
+                            p.unlink()
         except OSError as exc:
             return f"cannot write to output folder {str(f)!r}: {exc.strerror or exc}"
         return None

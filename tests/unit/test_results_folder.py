@@ -1,4 +1,5 @@
-"""Field segments across meshes: ``fields.xdmf`` lists exactly the segments on disk."""
+"""The results folder: what an overwriting run removes, and ``fields.xdmf`` across
+restarts, which lists exactly the field segments on disk."""
 
 from __future__ import annotations
 
@@ -63,3 +64,22 @@ def test_restart_before_any_closed_segment_leaves_no_fields_xdmf(tmp_path: Path)
     assert _listed(out) == ["part0000"]
     ResultsWriter(out, MPI.COMM_SELF, mesh=a.function_space.mesh, resume=state, segmented=True)
     assert not (out / "fields.xdmf").exists()
+
+
+def test_overwrite_removes_the_previous_runs_outputs_and_nothing_else(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    stale = [
+        "history.csv", "run.json", "fields.xdmf", "fields.h5", "config.toml", "crack.png",
+        "energies.png", "history_energies.png", "last_damage.png", "free_energy.csv",
+    ]  # fmt: skip
+    for name in stale:
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text("old")
+    for folder in ("damage.bp", "checkpoints/00000003", "fields.parts"):
+        (out / folder).mkdir(parents=True)
+        (out / folder / "data").write_text("old")
+    kept = ["notes.txt", "reference.csv", "photo.png"]
+    for name in kept:
+        (out / name).write_text("mine")
+    ResultsWriter(out, MPI.COMM_SELF, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == sorted(kept)
