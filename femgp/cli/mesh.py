@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from femgp.cli.args import ArgumentParser, positive_float, positive_int, script_main
@@ -89,11 +89,43 @@ def _build(args: argparse.Namespace) -> int:
         return 0
     if args.name is None or args.output is None:
         raise InputError("femgp mesh build needs NAME and --output FILE (or --list)")
-    _check_target(args.output, args.overwrite)
-    tm = build(args.name, MPI.COMM_SELF, h=args.h, h_far=args.h_far, max_cells=args.max_cells)
-    path = write_mesh(tm, args.output, overwrite=args.overwrite)
-    print(f"wrote {path} ({tm.mesh.topology.index_map(tm.mesh.topology.dim).size_global} cells)")
-    return 0
+
+    def work() -> str:
+        _check_target(args.output, args.overwrite)
+        tm = build(args.name, MPI.COMM_SELF, h=args.h, h_far=args.h_far, max_cells=args.max_cells)
+        path = write_mesh(tm, args.output, overwrite=args.overwrite)
+        cells = tm.mesh.topology.index_map(tm.mesh.topology.dim).size_global
+        return f"wrote {path} ({cells} cells)"
+
+    return _on_rank0(work)
+
+
+def _on_rank0(work: Callable[[], str]) -> int:
+    """Run the serial ``work`` on rank 0 alone (under ``mpirun``: one file, one line).
+
+    Every rank starts MPI (MPICH's start-up waits for all of them); rank 0's
+    input error is every rank's, so that all exit with 2.
+    """
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    failure: Exception | None = None
+    outcome: tuple[str, str] | None = None
+    if comm.rank == 0:
+        try:
+            print(work())
+        except InputError as exc:
+            failure, outcome = exc, ("input", str(exc))
+        except Exception as exc:  # a defect: rank 0 shows its traceback
+            failure, outcome = exc, ("defect", repr(exc))
+    outcome = comm.bcast(outcome, root=0)
+    if outcome is None:
+        return 0
+    if failure is not None:
+        raise failure
+    if outcome[0] == "input":
+        raise InputError(outcome[1])
+    return 1
 
 
 def _check_target(path: str, overwrite: bool) -> None:
@@ -107,8 +139,9 @@ def _check_target(path: str, overwrite: bool) -> None:
             f"cannot write mesh file {path!r}: unknown suffix {p.suffix or '(none)'!r}; "
             f"supported: {', '.join(WRITE_SUFFIXES)}"
         )
-    if p.exists() and not overwrite:
-        raise InputError(f"{path!r} exists; pass --overwrite to replace it")
+    for target in (p, p.with_suffix(".h5")) if p.suffix.lower() == ".xdmf" else (p,):
+        if target.exists() and not overwrite:  # an XDMF file's data goes to its .h5
+            raise InputError(f"{str(target)!r} exists; pass --overwrite to replace it")
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -116,11 +149,12 @@ def _convert(args: argparse.Namespace) -> int:
 
     from femgp.fem.meshes import read_mesh, write_mesh
 
-    _check_target(args.output, args.overwrite)
-    tm = read_mesh(args.input, MPI.COMM_SELF, gdim=args.gdim)
-    path = write_mesh(tm, args.output, overwrite=args.overwrite)
-    print(f"wrote {path}")
-    return 0
+    def work() -> str:
+        _check_target(args.output, args.overwrite)
+        tm = read_mesh(args.input, MPI.COMM_SELF, gdim=args.gdim)
+        return f"wrote {write_mesh(tm, args.output, overwrite=args.overwrite)}"
+
+    return _on_rank0(work)
 
 
 def add_mesh_command(subparsers: Any) -> argparse.ArgumentParser:

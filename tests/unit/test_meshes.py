@@ -364,3 +364,32 @@ def test_cli_malformed_msh_exit_2(tmp_path):
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot read mesh file" in lines[0], out.stderr
+
+
+def test_cli_convert_to_xdmf_keeps_an_existing_h5(tmp_path):
+    """The XDMF file's data goes to its .h5: an existing one is results too."""
+    h5 = tmp_path / "m.h5"
+    h5.write_bytes(b"someone else's data")
+    out = _cli("convert", str(MESHES / "lpanel.msh"), str(tmp_path / "m.xdmf"))
+    assert out.returncode == 2 and "m.h5' exists; pass --overwrite" in out.stderr, out.stderr
+    assert h5.read_bytes() == b"someone else's data" and not (tmp_path / "m.xdmf").exists()
+
+
+def test_cli_build_and_convert_under_mpirun_write_once(tmp_path):
+    """Serial commands under ``mpirun -n 2``: rank 0 writes, one line; its refusal is
+    every rank's (exit 2), once."""
+    mpirun = Path(sys.executable).parent / "mpirun"
+    if not mpirun.exists():
+        pytest.skip("no mpirun beside the interpreter")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        cmd = [str(mpirun), "-n", "2", sys.executable, "-m", "femgp.cli.mesh", "mesh", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+    target = tmp_path / "lp.xdmf"
+    out = run("convert", str(MESHES / "lpanel.msh"), str(target))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("wrote") == 1 and target.exists()
+    again = run("convert", str(MESHES / "lpanel.msh"), str(target))
+    assert again.returncode == 2, again.stderr
+    assert again.stderr.count("exists; pass --overwrite") == 1, again.stderr
