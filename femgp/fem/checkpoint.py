@@ -41,7 +41,7 @@ import json
 import os
 import shutil
 import signal
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -129,19 +129,40 @@ def _fingerprint_mismatch(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[st
     return bad
 
 
+def _changed(key: str, old: Any, new: Any, *, width: int = 60) -> str:
+    """``key: old -> new``, with a long list (a load path) summarised by its length and
+    first differing entry, and any other long value shortened."""
+    if isinstance(old, list) and isinstance(new, list):
+        pairs = enumerate(zip(old, new, strict=False))  # the common length
+        first = next((i for i, (a, b) in pairs if a != b), None)
+        if first is None:
+            return f"{key}: {len(old)} -> {len(new)} entries"
+        return (
+            f"{key} ({len(old)} -> {len(new)} entries): entry {first} "
+            f"{_short(old[first], width)} -> {_short(new[first], width)}"
+        )
+    return f"{key}: {_short(old, width)} -> {_short(new, width)}"
+
+
+def _short(value: Any, width: int) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 # -- cell-wise values --------------------------------------------------------------------
 def _cell_dofs(V: Any, n_cells: int) -> np.ndarray:
     """Indices into ``x.array`` of the dofs of the first ``n_cells`` cells (cells x values)."""
     dm = V.dofmap
     bs = dm.bs
     cells = np.asarray(dm.list)[:n_cells]
-    return (cells[:, :, None] * bs + np.arange(bs)[None, None, :]).reshape(n_cells, -1)
+    per_cell = cells.shape[1] * bs  # explicit: a rank may own no cell
+    return (cells[:, :, None] * bs + np.arange(bs)[None, None, :]).reshape(n_cells, per_cell)
 
 
 def _geometry_values(mesh: Any, n_cells: int) -> np.ndarray:
     gdim = mesh.geometry.dim
     dofs = np.asarray(mesh.geometry.dofmaps[0])[:n_cells]
-    return mesh.geometry.x[dofs][:, :, :gdim].reshape(n_cells, -1)
+    return mesh.geometry.x[dofs][:, :, :gdim].reshape(n_cells, dofs.shape[1] * gdim)
 
 
 def _file_view(values_per_cell: int, cells: np.ndarray) -> tuple[Any, Any, np.ndarray]:
@@ -271,23 +292,32 @@ class Checkpointer:
                 error = f"cannot create checkpoint {str(path)!r}: {exc.strerror or exc}"
         self._raise_if(comm.bcast(error, root=0), path)
         entries: dict[str, Any] = {}
-        local_error = None
-        try:
-            geo = _geometry_values(self.mesh, self._n_owned)
-            _write_cells(comm, path / "geometry.bin", self._save_cells, geo)
-            entries["geometry"] = {"values_per_cell": int(geo.shape[1])}
-            if self.tagged is not None:
-                write_mesh(path / MESH_FILE, self.tagged)
-            for name, fn in functions.items():
-                vals = fn.x.array[_cell_dofs(fn.function_space, self._n_owned)]
-                if np.iscomplexobj(vals):  # pragma: no cover - real PETSc here
-                    raise InputError("complex functions cannot be checkpointed")
-                _write_cells(comm, path / f"{name}.bin", self._save_cells, vals)
-                entries[name] = {"values_per_cell": int(vals.shape[1])}
-        except (OSError, MPI.Exception) as exc:
-            local_error = f"cannot write checkpoint {str(path)!r}: {exc}"
-        errors = comm.allgather(local_error)
-        self._raise_if(next((e for e in errors if e), None), path)
+
+        def collectively(write: Callable[[], None]) -> None:
+            # Every rank hears of any rank's failure before the next collective
+            # write, so that no rank goes on to one that the others skip.
+            local_error = None
+            try:
+                write()
+            except (OSError, MPI.Exception) as exc:
+                local_error = f"cannot write checkpoint {str(path)!r}: {exc}"
+            errors = comm.allgather(local_error)
+            self._raise_if(next((e for e in errors if e), None), path)
+
+        cells = self._save_cells
+        geo = _geometry_values(self.mesh, self._n_owned)
+        collectively(lambda: _write_cells(comm, path / "geometry.bin", cells, geo))
+        entries["geometry"] = {"values_per_cell": int(geo.shape[1])}
+        if self.tagged is not None:
+            tagged = self.tagged
+            collectively(lambda: write_mesh(path / MESH_FILE, tagged))
+        for name, fn in functions.items():
+            vals = fn.x.array[_cell_dofs(fn.function_space, self._n_owned)]
+            if np.iscomplexobj(vals):  # pragma: no cover - real PETSc here
+                raise InputError("complex functions cannot be checkpointed")
+            f = path / f"{name}.bin"
+            collectively(lambda f=f, v=vals: _write_cells(comm, f, cells, v))
+            entries[name] = {"values_per_cell": int(vals.shape[1])}
         error = None
         if comm.rank == 0:
             try:
@@ -647,7 +677,7 @@ class RunCheckpointing:
         keys = sorted(set(old) | set(self.params))
         diff = [k for k in keys if k not in mutable and old.get(k) != self.params.get(k)]
         if diff:
-            detail = ", ".join(f"{k}: {old.get(k)!r} -> {self.params.get(k)!r}" for k in diff)
+            detail = ", ".join(_changed(k, old.get(k), self.params.get(k)) for k in diff)
             return f"cannot restart: parameters differ from the checkpointed run ({detail})"
         return None
 

@@ -83,3 +83,17 @@ def test_overwrite_removes_the_previous_runs_outputs_and_nothing_else(tmp_path: 
         (out / name).write_text("mine")
     ResultsWriter(out, MPI.COMM_SELF, overwrite=True)
     assert sorted(p.name for p in out.iterdir()) == sorted(kept)
+
+
+def test_restart_refusal_names_a_changed_load_path_in_a_short_line() -> None:
+    """A changed list (a load path of thousands of steps) is told by its first
+    differing entry, not printed whole."""
+    from femgp.fem.checkpoint import _changed
+
+    old = [1e-4 * i for i in range(5000)]
+    new = old[:4500] + [0.5 + 1e-5 * i for i in range(600)]
+    line = _changed("loads", old, new)
+    assert line == "loads (5000 -> 5100 entries): entry 4500 0.45 -> 0.5", line
+    assert _changed("loads", old, old[:10]) == "loads: 5000 -> 10 entries"
+    assert _changed("ell", 0.015, 0.03) == "ell: 0.015 -> 0.03"
+    assert len(_changed("name", "x" * 500, "y")) < 100
