@@ -636,7 +636,10 @@ def transfer_function(f: fem.Function, msh: dmesh.Mesh) -> fem.Function:
 
 
 def transfer_functions(
-    fields: Mapping[str, fem.Function], msh: dmesh.Mesh
+    fields: Mapping[str, fem.Function],
+    msh: dmesh.Mesh,
+    *,
+    ancestors: np.ndarray | None = None,
 ) -> dict[str, fem.Function]:
     """Each field interpolated onto the same element on ``msh`` (new Functions, same names).
 
@@ -645,6 +648,11 @@ def transfer_functions(
     the same mesh share one point location (:func:`interpolation_data`, which
     depends on the points only): the costly part, about 0.3 s a field on the
     3D SENT slab, whose nine P1 fields (one of them a vector) now need one.
+
+    ``ancestors``: for a ``msh`` refined from the fields' mesh, the old (local)
+    cell holding each owned new cell. A discontinuous field is then evaluated in
+    that cell (:func:`_from_ancestors`): point location would take a new node on
+    an old facet from either side of the jump, and could lower a history field.
     Collective.
     """
     spaces: dict[Any, fem.FunctionSpace] = {}
@@ -655,6 +663,9 @@ def transfer_functions(
         if element not in spaces:
             spaces[element] = fem.functionspace(msh, element)
         V = spaces[element]
+        if ancestors is not None and _discontinuous_lagrange(V):
+            out[name] = _from_ancestors(f, V, ancestors)
+            continue
         points = V.element.interpolation_points
         points = np.asarray(points() if callable(points) else points)  # a method before 0.10
         key = (id(f.function_space.mesh), points.shape, points.tobytes())
@@ -666,12 +677,40 @@ def transfer_functions(
     return out
 
 
+def _discontinuous_lagrange(V: fem.FunctionSpace) -> bool:
+    """Whether ``V`` is a discontinuous Lagrange (DG) space, whose dofs are point values."""
+    import basix
+
+    e = V.element.basix_element
+    return bool(e.discontinuous) and e.family == basix.ElementFamily.P
+
+
+def _from_ancestors(f: fem.Function, V: fem.FunctionSpace, ancestors: np.ndarray) -> fem.Function:
+    """``f`` (discontinuous Lagrange) on ``V``'s refined mesh: each new cell's dofs are
+    ``f``'s values at their points in the old cell ``ancestors[cell]`` (exact: the
+    new cell lies in it); no communication but the ghosts' update."""
+    msh = V.mesh
+    tdim = msh.topology.dim
+    n_owned = msh.topology.index_map(tdim).size_local
+    g = fem.Function(V, name=f.name)
+    dofs = np.asarray(V.dofmap.list)[:n_owned]  # (cells, dofs per cell), blocked
+    per_cell = dofs.shape[1]
+    points = V.tabulate_dof_coordinates()[dofs.ravel()]
+    cells = np.repeat(np.asarray(ancestors, dtype=np.int32), per_cell)
+    bs = V.dofmap.bs
+    values = f.eval(points, cells).reshape(-1, bs) if len(cells) else np.zeros((0, bs))
+    g.x.array[(dofs.ravel()[:, None] * bs + np.arange(bs)).ravel()] = values.ravel()
+    g.x.scatter_forward()
+    return g
+
+
 def transfer_state(
     fields: Mapping[str, fem.Function],
     msh: dmesh.Mesh,
     *,
     lower_bounds: Mapping[str, str] | None = None,
     clip: tuple[float, float] = (0.0, 1.0),
+    ancestors: np.ndarray | None = None,
 ) -> dict[str, fem.Function]:
     """Interpolate every field onto ``msh``, never letting a bounded field fall below its bound.
 
@@ -682,6 +721,8 @@ def transfer_state(
             e.g. ``{"alpha": "alpha_lb"}``. The bound is clipped to ``clip``
             after interpolation; the field becomes ``max(field, bound)``, clipped.
         clip: the interval bounded fields and their bounds are clipped to.
+        ancestors: the old cell of each owned new cell, for the discontinuous
+            fields (:func:`transfer_functions`).
 
     Returns:
         name -> the new Function on ``msh``.
@@ -693,7 +734,7 @@ def transfer_state(
                 f"transfer: lower bound {bound!r} of {name!r} needs both in the fields "
                 f"({', '.join(sorted(fields))})"
             )
-    out = transfer_functions(fields, msh)
+    out = transfer_functions(fields, msh, ancestors=ancestors)
     lo, hi = clip
     for bound in set(lower_bounds.values()):
         arr = out[bound].x.array
@@ -860,6 +901,8 @@ def adapt(
         marked = np.union1d(marked, near).astype(np.int32)
     result.marked = comm.allreduce(len(marked), op=MPI.SUM)
     current = tm
+    n_owned = msh0.topology.index_map(msh0.topology.dim).size_local
+    ancestors: np.ndarray | None = np.arange(n_owned, dtype=np.int32)  # in msh0, per owned cell
     for _ in range(refinement.max_passes):
         msh = current.mesh
         todo = marked[cell_sizes(msh, marked) > target * tol]
@@ -880,6 +923,9 @@ def adapt(
             )
             break
         new, parent = refine_tagged(current, todo, edges=edges)
+        if ancestors is not None:  # every parent owned (refinement keeps them so): compose
+            owned = len(parent) == 0 or int(parent.max()) < len(ancestors)
+            ancestors = ancestors[parent] if comm.allreduce(owned, op=MPI.LAND) else None
         tdim = msh.topology.dim
         imap = msh.topology.index_map(tdim)
         was_marked = np.zeros(imap.size_local + imap.num_ghosts, dtype=bool)
@@ -893,5 +939,7 @@ def adapt(
     result.mesh = current
     result.cells_after = num_cells(current.mesh)
     if result.refined:
-        result.fields = transfer_state(fields, current.mesh, lower_bounds=lower_bounds)
+        result.fields = transfer_state(
+            fields, current.mesh, lower_bounds=lower_bounds, ancestors=ancestors
+        )
     return result

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import ufl
 from dolfinx import fem
+from dolfinx import mesh as dmesh
 from mpi4py import MPI
 
 from femgp.fem.adapt import Indicator, Refinement, adapt, transfer_function
@@ -46,10 +47,22 @@ def _case(comm, **kw):
     dg.interpolate(_wavy)
     v = fem.Function(fem.functionspace(msh, ("Lagrange", 2, (2,))))
     v.interpolate(lambda x: np.vstack([_wavy(x), x[0] * x[1] ** 2]))
-    fields = {"alpha": alpha, "alpha_lb": lb, "f": f, "dg": dg, "v": v}
+    fields = {"alpha": alpha, "alpha_lb": lb, "f": f, "dg": dg, "v": v, "H": _jumps(msh)}
     ref = Refinement(adapt=True, h_min=H0 / 4, zone=0.05, **kw)
     res = adapt(tm, fields, [Indicator(alpha, 0.5)], ref, lower_bounds={"alpha": "alpha_lb"})
     return tm, fields, res
+
+
+def _jumps(msh):
+    """DG1, discontinuous at every facet (a history field's kind); a function of x."""
+    H = fem.Function(fem.functionspace(msh, ("DG", 1)), name="H")
+    imap = msh.topology.index_map(2)
+    cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
+    mids = dmesh.compute_midpoints(msh, 2, cells)
+    dofs = np.asarray(H.function_space.dofmap.list)[cells]
+    x = H.function_space.tabulate_dof_coordinates()[dofs]
+    H.x.array[dofs] = np.cos(11 * mids[:, :1] - 4 * mids[:, 1:2]) * (1 + x[:, :, 0] - x[:, :, 1])
+    return H
 
 
 def _integrals(fields, comm):
@@ -60,6 +73,8 @@ def _integrals(fields, comm):
         "f^2": fields["f"] ** 2,
         "dg": fields["dg"],
         "|v|^2": ufl.inner(fields["v"], fields["v"]),
+        "H": fields["H"],
+        "H^2": fields["H"] ** 2,  # exact only where each new cell takes its parent's values
     }
     return {
         k: comm.allreduce(fem.assemble_scalar(fem.form(e * ufl.dx)), op=MPI.SUM)

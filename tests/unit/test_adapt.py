@@ -565,3 +565,37 @@ def test_marking_cache_skips_settled_zones_and_sees_new_marks(monkeypatch):
     assert cell_sizes(tm.mesh)[marks].max() <= target
     assert moved.refined and plain.refined
     assert (moved.marked, moved.cells_after) == (plain.marked, plain.cells_after)
+
+
+def jumpy_dg1(tm, name: str = "H") -> fem.Function:
+    """A DG1 field that jumps across every facet (a history field's kind): linear in x
+    in each cell, with a slope set by the cell's midpoint; a function of x alone."""
+    msh = tm.mesh
+    V = fem.functionspace(msh, ("DG", 1))
+    f = fem.Function(V, name=name)
+    imap = msh.topology.index_map(2)
+    cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
+    mids = compute_midpoints(msh, 2, cells)
+    dofs = np.asarray(V.dofmap.list)[cells]
+    x = V.tabulate_dof_coordinates()[dofs]  # (cells, 3 dofs, 3)
+    slope = 1 + 3 * np.sin(17 * mids[:, 0] + 5 * mids[:, 1])
+    f.x.array[dofs] = 2 + x[:, :, 0] * slope[:, None] + x[:, :, 1]
+    return f
+
+
+def test_discontinuous_field_is_transferred_exactly_through_the_parents():
+    """A refined cell's DG1 values are its parent's polynomial: the integrals of H and
+    H^2 are kept to round-off, and H is nowhere lowered. Point location (the control)
+    takes a node on an old facet from either side and changes them."""
+    tm = _square()
+    H = jumpy_dg1(tm)
+    res = _adapted(tm, {"alpha": _p1(tm, _band), "H": H})
+    assert res.refined
+    new = res.fields["H"]
+    for expr_old, expr_new in ((H, new), (H * H, new * new)):
+        assert _integral(expr_new) == pytest.approx(_integral(expr_old), rel=1e-12)
+    located = transfer_functions({"H": H}, res.mesh.mesh)["H"]  # no parent map
+    assert abs(_integral(located * located) / _integral(H * H) - 1) > 1e-3
+    # nowhere lowered: at points inside each new cell, the new field is the old one
+    p = _points()
+    np.testing.assert_allclose(_eval(new, p), _eval(H, p), atol=1e-12)
