@@ -312,9 +312,8 @@ class ResultsWriter:
 
         name = f"part{self._next_segment:04d}.xdmf"
         self._next_segment += 1
-        if self.rank == 0:
-            (self.folder / SEGMENTS_DIR).mkdir(exist_ok=True)
-        self.comm.Barrier()
+        # made on rank 0, its failure every rank's (OutputError), then all go on
+        self._rank0(lambda: (self.folder / SEGMENTS_DIR).mkdir(exist_ok=True), SEGMENTS_DIR)
         self._xdmf = XDMFFile(self.comm, str(self.folder / SEGMENTS_DIR / name), "w")
         self._xdmf.write_mesh(self._mesh)
         self._open_segment = name

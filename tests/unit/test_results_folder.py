@@ -8,6 +8,7 @@ from pathlib import Path
 
 import femgp.fem._backend  # noqa: F401
 
+import pytest
 from dolfinx import fem, mesh
 from mpi4py import MPI
 
@@ -97,3 +98,15 @@ def test_restart_refusal_names_a_changed_load_path_in_a_short_line() -> None:
     assert _changed("loads", old, old[:10]) == "loads: 5000 -> 10 entries"
     assert _changed("ell", 0.015, 0.03) == "ell: 0.015 -> 0.03"
     assert len(_changed("name", "x" * 500, "y")) < 100
+
+
+def test_a_segment_folder_that_cannot_be_made_is_an_output_error(tmp_path: Path) -> None:
+    """Made on rank 0 and its failure told to every rank (no rank left at a barrier)."""
+    from femgp.fem.io import OutputError
+
+    out = tmp_path / "run"
+    a = _field(2)
+    writer = ResultsWriter(out, MPI.COMM_SELF, mesh=a.function_space.mesh, segmented=True)
+    (out / SEGMENTS_DIR).write_text("a file where the folder goes")
+    with pytest.raises(OutputError, match=r"cannot write .*fields\.parts"):
+        writer.write_fields([a], 0.0)
