@@ -734,6 +734,9 @@ def transfer_state(
                 f"transfer: lower bound {bound!r} of {name!r} needs both in the fields "
                 f"({', '.join(sorted(fields))})"
             )
+        if fields[name].function_space.ufl_element() != fields[bound].function_space.ufl_element():
+            # decided by the elements, the same on every rank (not by local array sizes)
+            raise InputError(f"transfer: {name!r} and its bound {bound!r} live in different spaces")
     out = transfer_functions(fields, msh, ancestors=ancestors)
     lo, hi = clip
     for bound in set(lower_bounds.values()):
@@ -741,8 +744,6 @@ def transfer_state(
         np.clip(arr, lo, hi, out=arr)
     for name, bound in lower_bounds.items():
         arr = out[name].x.array
-        if arr.shape != out[bound].x.array.shape:
-            raise InputError(f"transfer: {name!r} and its bound {bound!r} live in different spaces")
         np.maximum(arr, out[bound].x.array, out=arr)
         np.clip(arr, lo, hi, out=arr)
     return out

@@ -405,6 +405,9 @@ def test_quadrilaterals_and_unknown_bounds_are_refused():
     tm = _square()
     with pytest.raises(InputError, match="lower bound 'lb'"):
         transfer_state({"a": _p1(tm, _band)}, tm.mesh, lower_bounds={"a": "lb"})
+    p2 = fem.Function(fem.functionspace(tm.mesh, ("Lagrange", 2)))
+    with pytest.raises(InputError, match="'a' and its bound 'lb' live in different spaces"):
+        transfer_state({"a": _p1(tm, _band), "lb": p2}, tm.mesh, lower_bounds={"a": "lb"})
 
 
 def test_adaptive_coarse_mesh_is_the_target_times_a_power_of_two():
