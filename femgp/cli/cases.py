@@ -30,6 +30,7 @@ from femgp.cli.config import TWINNING_SETUPS
 from femgp.errors import InputError
 from femgp.fem.meshes import TaggedMesh, read_mesh, require_groups
 from femgp.models.fracture import setups as fracture_setups
+from femgp.validation import check_int, check_positive
 
 __all__ = [
     "FRACTURE_SETUPS",
@@ -125,21 +126,38 @@ def twinning_mesh(
     - ``domain_wall``: the strip ``[-half_length, half_length] x [0, height]``
       (in wall widths ``delta``) with ``cells_per_delta`` cells per delta.
 
-    ``length`` defaults to ``cells`` (one cell per length unit).
+    ``length`` defaults to ``cells`` (one cell per length unit). Sizes are
+    checked (InputError naming the key) before anything is meshed: ``cells`` and
+    ``cells_per_delta`` positive integers, ``length``, ``half_length`` and
+    ``height`` finite and > 0, at least one cell across the strip.
     """
-    from femgp.fem.meshes.core import rectangle
+    from femgp.fem.meshes.core import check_cell_count, rectangle
     from femgp.fem.meshes.twinning import box, square
 
     if case == "domain_wall":
         if delta is None:
             raise InputError("the domain_wall mesh needs the wall width delta")
+        delta = check_positive("the wall width delta", delta)
+        cells_per_delta = check_int("cells_per_delta", cells_per_delta, minimum=1)
+        half_length = check_positive("half_length", half_length)
+        height = check_positive("height", height)
+        nx, ny = 2 * half_length * cells_per_delta, height * cells_per_delta
+        size = f"cells_per_delta = {cells_per_delta} (half_length = {half_length:g})"
+        check_cell_count(2 * nx * ny, size, max_cells=max_cells)
+        n = (round(nx), round(ny))
+        if min(n) < 1:
+            raise InputError(
+                f"the domain_wall strip needs at least one cell across: height * cells_per_delta "
+                f"= {ny:g} and 2 * half_length * cells_per_delta = {nx:g} must be >= 0.5 "
+                f"(raise cells_per_delta, height or half_length)"
+            )
         half, top = half_length * delta, height * delta
-        n = (round(2 * half_length * cells_per_delta), round(height * cells_per_delta))
         corners = ((-half, 0.0), (half, top))
         return rectangle(comm, corners, n, quadrilateral=False, max_cells=max_cells).mesh
     if cells is None:
         raise InputError(f"the {case} mesh needs a number of cells")
-    side = float(cells) if length is None else length
+    cells = check_int("cells", cells, minimum=1)
+    side = float(cells) if length is None else check_positive("length", length)
     if case == "cubic_tetragonal":
         corners3 = ((0.0, 0.0, 0.0), (side, side, side))
         return box(comm, corners3, (cells,) * 3, max_cells=max_cells).mesh
@@ -163,14 +181,15 @@ def twinning_initial(
 
     ``domain_wall``: ``tanh(x / (width * delta))``; the others: small noise
     (:func:`femgp.models.twinning.random_field`) about the parent phase, one
-    field per variant with seeds ``seed + 1000 i``.
+    field per variant with seeds ``seed + 1000 i``, of ``modes`` plane waves
+    (default 48, at most :data:`femgp.models.twinning.analysis.MAX_MODES`).
     """
     from femgp.models.twinning import random_field
 
     if case == "domain_wall":
         if delta is None:
             raise InputError("the domain_wall initial state needs the wall width delta")
-        w = width * delta
+        w = check_positive("width", width) * check_positive("the wall width delta", delta)
         return [lambda x: np.tanh(x[0] / w)]
     if len(wavelength) != 2:
         raise InputError(f"wavelength must be [shortest, longest], got {list(wavelength)!r}")

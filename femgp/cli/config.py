@@ -72,7 +72,7 @@ _TYPE_NAMES = {
     "int": "an integer",
     "bool": "a boolean (true or false)",
     "str": "a string",
-    "floats": "an array of numbers",
+    "floats": "an array of finite numbers",
     "ranges": "an array of [start, stop, step] arrays of numbers",
     "options": "a table of PETSc options",
 }
@@ -83,13 +83,30 @@ class Key:
     """One key of a table: its type (see ``_TYPE_NAMES``), default and allowed values.
 
     ``default=None`` leaves the key out of the validated table when it is not
-    given (the model's own default applies).
+    given (the model's own default applies). ``minimum`` and ``maximum`` bound
+    the value of an int or float key, or every value of a floats key (inclusive).
     """
 
     type: str
     default: Any = None
     doc: str = ""
     choices: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def bounds(self) -> str:
+        """The allowed range as words: ``">= 1"``, ``"in [1, 4096]"`` or ``""``."""
+        lo, hi = self.minimum, self.maximum
+        if lo is not None and hi is not None:
+            return f"in [{lo:g}, {hi:g}]"
+        if lo is not None:
+            return f">= {lo:g}"
+        return f"<= {hi:g}" if hi is not None else ""
+
+    def within(self, value: float) -> bool:
+        """Whether ``value`` lies within ``minimum`` and ``maximum``."""
+        lo, hi = self.minimum, self.maximum
+        return (lo is None or value >= lo) and (hi is None or value <= hi)
 
 
 #: A schema: table name -> key name -> Key; the table ``""`` holds the top-level keys.
@@ -213,8 +230,13 @@ def _common(model: str) -> Schema:
     }
 
 
-#: The ``[mesh] max_cells`` key of every case.
-MAX_CELLS = Key("int", doc="refuse a generated mesh estimated above this many cells")
+#: The ``[mesh] max_cells`` key of every case: a positive integer.
+MAX_CELLS = Key("int", doc="refuse a generated mesh estimated above this many cells", minimum=1)
+
+#: The ``[time] field_times`` key: finite times >= 0 (those at or past ``t_end`` are left out).
+FIELD_TIMES = Key(
+    "floats", doc="times at which fields are written (besides 0 and t_end)", minimum=0
+)
 
 #: The ``[refinement]`` table of the fracture cases: the fields of
 #: :class:`femgp.fem.adapt.Refinement` (which validates the values; this module
@@ -320,7 +342,7 @@ def _cahn_hilliard(case: str) -> Schema:
     }
     s["time"] = {
         "t_end": Key("float", default=50.0),
-        "field_times": Key("floats", default=[1e3, 1e4, 1e5, 1e6]),
+        "field_times": dataclasses.replace(FIELD_TIMES, default=[1e3, 1e4, 1e5, 1e6]),
         "max_steps": Key("int"),
     }
     s["initial"] = {"c0": Key("float", default=0.5), "epsilon": Key("float", default=0.01)}
@@ -337,6 +359,7 @@ TWINNING_SETUPS: dict[str, str] = {
 
 
 def _twinning(case: str) -> Schema:
+    from femgp.models.twinning.analysis import MAX_MODES
     from femgp.models.twinning.params import Params
 
     s = _common("twinning")
@@ -357,13 +380,15 @@ def _twinning(case: str) -> Schema:
             "seed": Key("int", default=7 if cube else 1),
             "amplitude": Key("float", default=0.3 if cube else 0.05),
             "wavelength": Key("floats", default=[3.0, 12.0] if cube else [4.0, 16.0]),
-            "modes": Key("int"),
+            "modes": Key(
+                "int", doc="plane waves of the noise (default 48)", minimum=1, maximum=MAX_MODES
+            ),
         }
         time = {
             "t_end": Key("float", default=60.0 if cube else 100.0),
             "steady_rate": Key("float"),
         }
-    time["field_times"] = Key("floats", default=[])
+    time["field_times"] = dataclasses.replace(FIELD_TIMES, default=[])
     time["max_steps"] = Key("int")
     s["mesh"], s["initial"], s["time"] = mesh, initial, time
     if case == "periodic":
@@ -439,6 +464,8 @@ def _coerce(where: str, name: str, key: Key, value: Any) -> Any:
         if not isinstance(value, list) or not all(_is_number(v) for v in value):
             raise bad()
         value = [float(v) for v in value]
+        if not all(math.isfinite(v) for v in value):
+            raise bad()
     elif t == "ranges":
         ok = isinstance(value, list) and all(
             isinstance(r, list) and len(r) == 3 and all(_is_number(v) for v in r) for r in value
@@ -452,6 +479,12 @@ def _coerce(where: str, name: str, key: Key, value: Any) -> Any:
         )
     if t == "float" and not math.isfinite(value):
         raise InputError(f"{where} {name} must be a finite number, got {value!r}")
+    if t in ("int", "float", "floats") and key.bounds():
+        values = value if t == "floats" else [value]
+        if not all(key.within(v) for v in values):
+            raise InputError(
+                f"{where} {name} must be {_TYPE_NAMES[t]} {key.bounds()}, got {value!r}"
+            )
     return value
 
 

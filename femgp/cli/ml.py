@@ -6,10 +6,24 @@ Pure Python: imports neither torch, dolfinx nor petsc4py.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
-from femgp.cli.args import nonnegative_float, positive_float, positive_int
+from femgp.cli.args import nonnegative_float, number, positive_float, positive_int
 
-__all__ = ["add_wgan_options", "shrink_wgan"]
+__all__ = ["MAX_BATCH", "MAX_DIM", "add_wgan_options", "shrink_wgan"]
+
+#: The largest ``--batch``: samples per critic or generator step. A batch of
+#: ``MAX_BATCH`` through networks of width ``MAX_DIM`` keeps each layer's
+#: activations at 256 MiB (float32); larger values only run out of memory.
+MAX_BATCH = 16_384
+#: The largest ``--dim``: the hidden width of both networks (a 4096 x 4096 layer
+#: holds 64 MiB of weights, plus as much again per gradient and Adam moment).
+MAX_DIM = 4_096
+
+
+def _bounded_int(high: int) -> Callable[[str], int]:
+    """An argparse type: an integer in ``[1, high]``."""
+    return number(int, lambda v: 1 <= v <= high, f"an integer in [1, {high}]")
 
 
 def add_wgan_options(
@@ -21,14 +35,27 @@ def add_wgan_options(
     batch: int = 256,
     lr: float = 1e-4,
 ) -> None:
-    """The WGAN-GP training options: ``--iters --n-critic --lam --batch --dim --lr``."""
+    """The WGAN-GP training options: ``--iters --n-critic --lam --batch --dim --lr``.
+
+    ``--batch`` is at most :data:`MAX_BATCH`, ``--dim`` at most :data:`MAX_DIM`.
+    """
     p.add_argument("--iters", type=positive_int, default=iters, help="generator iterations")
     p.add_argument(
         "--n-critic", type=positive_int, default=n_critic, help="critic steps per iteration"
     )
     p.add_argument("--lam", type=nonnegative_float, default=10.0, help="penalty weight")
-    p.add_argument("--batch", type=positive_int, default=batch, help="batch size")
-    p.add_argument("--dim", type=positive_int, default=dim, help="hidden width of both networks")
+    p.add_argument(
+        "--batch",
+        type=_bounded_int(MAX_BATCH),
+        default=batch,
+        help=f"batch size (1 to {MAX_BATCH})",
+    )
+    p.add_argument(
+        "--dim",
+        type=_bounded_int(MAX_DIM),
+        default=dim,
+        help=f"hidden width of both networks (1 to {MAX_DIM})",
+    )
     p.add_argument("--lr", type=positive_float, default=lr, help="Adam learning rate")
 
 

@@ -26,6 +26,7 @@ an O(dt^2) quantity.
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -696,7 +697,8 @@ def run(
         domain, params, t_end: the mesh, parameters and final time (> 0).
         initial: c(x) as a function of x or a constant (default: PFHub benchmark 1).
         field_times: times at which fields are written (always t = 0 and t_end);
-            the stepper lands on them exactly.
+            the stepper lands on them exactly. Finite and >= 0 (InputError
+            otherwise); 0 and times at or past ``t_end`` are left out.
         max_steps: guard on the number of accepted steps.
         options, prefix: default PETSc options and the options prefix of the solve.
         output, overwrite, show_progress, checkpoint_every, restart, vtx: see
@@ -708,6 +710,11 @@ def run(
     """
     started = time.perf_counter()
     t_end = check_positive("t_end", t_end)
+    # nan or a negative time is a mistake; 0 (always written) and times past t_end are left out
+    field_times = list(field_times)
+    for t in field_times:
+        if isinstance(t, bool) or not isinstance(t, numbers.Real) or not 0 <= t < math.inf:
+            raise InputError(f"field_times must be finite numbers >= 0, got {t!r}")
     field_times = sorted({float(t) for t in field_times if 0 < t < t_end})
     # The model first: bad PETSc options fail here, before anything is written.
     model = CahnHilliard(domain, params, prefix=prefix, options=options, reuse_pc=reuse_pc)

@@ -872,3 +872,261 @@ def test_fracture_benchmark_refuses_ell_for_sent(tmp_path: Path) -> None:
     script = ROOT / "benchmarks" / "fracture_sent.py"
     proc = run_case([sys.executable, str(script), "--ell", "0.02"], tmp_path)
     check_one_line(proc, ("--ell", "--case sens"))
+
+
+# -- femgp run sizes: mesh sizes, noise modes, field times, max_cells; torch demo sizes ----------
+
+CONFIGS = ROOT / "configs"
+CH_TOML = CONFIGS / "cahn_hilliard_spinodal.toml"
+LAM_TOML = CONFIGS / "twinning_laminate.toml"
+WALL_TOML = CONFIGS / "twinning_domain_wall.toml"
+
+#: ``femgp run`` with one bad ``--set``: (model, case file, override, substrings of the line).
+RUN_BAD: dict[str, tuple[str, Path, str, tuple[str, ...]]] = {
+    # the PFHub square (pfhub.square)
+    "ch-mesh-n-zero": ("cahn_hilliard", CH_TOML, "mesh.n=0", ("[mesh] n must", "got 0")),
+    "ch-mesh-n-negative": ("cahn_hilliard", CH_TOML, "mesh.n=-3", ("[mesh] n must", "-3")),
+    "ch-mesh-size-negative": ("cahn_hilliard", CH_TOML, "mesh.size=-5", ("[mesh] size", "-5")),
+    "ch-mesh-size-zero": ("cahn_hilliard", CH_TOML, "mesh.size=0", ("[mesh] size", "> 0")),
+    # field times: finite and >= 0
+    "ch-field-times-nan": (
+        "cahn_hilliard", CH_TOML, "time.field_times=[nan]", ("[time] field_times", "finite", "nan")
+    ),
+    "ch-field-times-negative": (
+        "cahn_hilliard", CH_TOML, "time.field_times=[10, -1]", ("[time] field_times", ">= 0", "-1")
+    ),
+    "ch-field-times-inf": (
+        "cahn_hilliard", CH_TOML, "time.field_times=[inf]", ("[time] field_times", "finite", "inf")
+    ),
+    "laminate-field-times-nan": (
+        "twinning", LAM_TOML, "time.field_times=[1, nan]", ("[time] field_times", "finite", "nan")
+    ),
+    "laminate-wavelength-inf": (
+        "twinning", LAM_TOML, "initial.wavelength=[4, inf]", ("[initial] wavelength", "finite")
+    ),
+    # [mesh] max_cells: a positive integer
+    "ch-max-cells-negative": (
+        "cahn_hilliard", CH_TOML, "mesh.max_cells=-1", ("[mesh] max_cells", ">= 1", "-1")
+    ),
+    "ch-max-cells-zero": ("cahn_hilliard", CH_TOML, "mesh.max_cells=0", ("max_cells", ">= 1")),
+    "wall-max-cells-negative": (
+        "twinning", WALL_TOML, "mesh.max_cells=-1", ("[mesh] max_cells", ">= 1", "-1")
+    ),
+    # the twinning noise: 1 to MAX_MODES plane waves
+    "laminate-modes-zero": (
+        "twinning", LAM_TOML, "initial.modes=0", ("[initial] modes", "[1, 4096]", "got 0")
+    ),
+    "laminate-modes-negative": (
+        "twinning", LAM_TOML, "initial.modes=-1", ("[initial] modes", "[1, 4096]", "-1")
+    ),
+    "laminate-modes-huge": (
+        "twinning", LAM_TOML, "initial.modes=1000000000", ("[initial] modes", "1000000000")
+    ),
+    # the twinning meshes (twinning_mesh)
+    "laminate-length-negative": ("twinning", LAM_TOML, "mesh.length=-1", ("[mesh] length", "-1")),
+    "wall-cells-per-delta-zero": (
+        "twinning", WALL_TOML, "mesh.cells_per_delta=0", ("[mesh] cells_per_delta", ">= 1", "0")
+    ),
+    "wall-half-length-negative": (
+        "twinning", WALL_TOML, "mesh.half_length=-1", ("[mesh] half_length", "> 0", "-1")
+    ),
+    "wall-height-zero": ("twinning", WALL_TOML, "mesh.height=0", ("[mesh] height", "> 0")),
+    "wall-half-length-tiny": (
+        "twinning", WALL_TOML, "mesh.half_length=0.01", ("[mesh]", "at least one cell across")
+    ),
+    "wall-half-length-huge": (
+        "twinning", WALL_TOML, "mesh.half_length=1e308", ("[mesh]", "half_length = 1e+308", "limit")
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(RUN_BAD))
+def test_run_config_refuses_bad_sizes(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``femgp run`` (in process) with one bad size: exit 2, one line naming the key and the
+    value, earlier results untouched even with ``--overwrite``, nothing else created."""
+    from mpi4py import MPI
+
+    from femgp.cli import command
+
+    model, config, override, expect = RUN_BAD[name]
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "earlier"
+    _make_results(out)
+    before = _snapshot(tmp_path)
+    argv = ["run", model, "--config", str(config), "--output", str(out), "--overwrite"]
+    code = command.main([*argv, "--quiet", "--set", override])
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2, err
+    if MPI.COMM_WORLD.rank == 0:
+        assert len(lines) == 1, err
+        for text in expect:
+            assert text.lower() in lines[0].lower(), f"{text!r} not in {lines[0]!r}"
+    assert _snapshot(tmp_path) == before, "the run changed or created files"
+
+
+@pytest.mark.parametrize(
+    ("n", "size", "match"),
+    [
+        (0, 200.0, r"n must be a positive integer .*got 0"),
+        (-2, 200.0, r"n must be a positive integer .*got -2"),
+        (2.5, 200.0, r"n must be a positive integer .*got 2\.5"),
+        (True, 200.0, r"n must be a positive integer .*got True"),
+        (4, -5.0, r"size must be > 0, got -5\.0"),
+        (4, 0.0, r"size must be > 0"),
+        (4, NAN, r"size must be finite"),
+        (4, INF, r"size must be finite"),
+    ],
+    ids=repr,
+)
+def test_pfhub_square_rejects_bad_sizes(n: Any, size: Any, match: str) -> None:
+    """The Cahn-Hilliard square names n or size (not dolfinx's RuntimeError)."""
+    from mpi4py import MPI
+
+    from femgp.errors import InputError
+    from femgp.fem.meshes.pfhub import square
+
+    with pytest.raises(InputError, match=match):
+        square(MPI.COMM_WORLD, n=n, size=size)
+
+
+@pytest.mark.parametrize("limit", [-1, 0, 2.5, True, "10"], ids=repr)
+def test_check_cell_count_rejects_a_bad_limit(limit: Any) -> None:
+    """``max_cells`` is a positive integer; "above the limit of -1" is never said."""
+    from femgp.errors import InputError
+    from femgp.fem.meshes.core import check_cell_count
+
+    with pytest.raises(InputError, match=r"max_cells must be a positive integer.*got"):
+        check_cell_count(16.0, "n = 4 x 4", max_cells=limit)
+    check_cell_count(16.0, "n = 4 x 4", max_cells=16)
+    check_cell_count(16.0, "n = 4 x 4", max_cells=None)
+
+
+@pytest.mark.parametrize("modes", [0, -1, 4097, 10**9, 2.5, True, "48"], ids=repr)
+def test_random_field_rejects_bad_modes(modes: Any) -> None:
+    """The noise takes 1 to MAX_MODES plane waves (no ZeroDivisionError, no MemoryError)."""
+    from femgp.errors import InputError
+    from femgp.models.twinning.analysis import MAX_MODES, random_field
+
+    assert MAX_MODES == 4096
+    with pytest.raises(InputError, match=r"modes must be an integer in \[1, 4096\]"):
+        random_field(1, amplitude=0.05, wavelength=(4.0, 16.0), modes=modes)
+
+
+@pytest.mark.parametrize("modes", [1, 48, 64, 65, 300])
+def test_random_field_sums_its_modes_in_chunks(modes: int) -> None:
+    """Evaluated in chunks of modes (bounded memory), the field is the plain sum: equal bits up
+    to one chunk (the default 48 included), equal to rounding beyond."""
+    import numpy as np
+
+    from femgp.models.twinning.analysis import _MODES_PER_CHUNK, random_field
+
+    field = random_field(5, amplitude=0.1, wavelength=(2.0, 9.0), modes=modes, mean=0.2)
+    rng = np.random.default_rng(5)
+    dirs = rng.normal(size=(modes, 2))
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    k = dirs * (2 * np.pi / rng.uniform(2.0, 9.0, size=modes))[:, None]
+    phases = rng.uniform(0.0, 2 * np.pi, size=modes)
+    x = np.random.default_rng(0).uniform(-20.0, 20.0, size=(3, 500))
+    plain = 0.2 + 0.1 * math.sqrt(2.0 / modes) * np.cos(k @ x[:2] + phases[:, None]).sum(axis=0)
+    if modes <= _MODES_PER_CHUNK:
+        assert np.array_equal(field(x), plain)
+    else:
+        assert np.allclose(field(x), plain, rtol=0.0, atol=1e-13)
+
+
+def test_twinning_mesh_and_initial_reject_bad_sizes() -> None:
+    """The case registry names the key before dolfinx sees a size."""
+    from mpi4py import MPI
+
+    from femgp.cli.cases import twinning_initial, twinning_mesh
+    from femgp.errors import InputError
+
+    comm = MPI.COMM_WORLD
+    wall = {"delta": 1.0}
+    for kw, match in (
+        ({"cells_per_delta": 0}, r"cells_per_delta must be an integer >= 1, got 0"),
+        ({"cells_per_delta": 2.5}, r"cells_per_delta must be an integer"),
+        ({"half_length": -1.0}, r"half_length must be > 0, got -1\.0"),
+        ({"half_length": NAN}, r"half_length must be finite"),
+        ({"height": 0.0}, r"height must be > 0"),
+        ({"half_length": 0.01}, r"at least one cell across"),
+        ({"max_cells": -1}, r"max_cells must be a positive integer"),
+    ):
+        with pytest.raises(InputError, match=match):
+            twinning_mesh("domain_wall", comm, **wall, **kw)
+    with pytest.raises(InputError, match=r"wall width delta must be > 0"):
+        twinning_mesh("domain_wall", comm, delta=0.0)
+    with pytest.raises(InputError, match=r"cells must be an integer >= 1, got 0"):
+        twinning_mesh("laminate", comm, cells=0)
+    with pytest.raises(InputError, match=r"length must be > 0, got -1"):
+        twinning_mesh("cubic_tetragonal", comm, cells=2, length=-1.0)
+    with pytest.raises(InputError, match=r"modes must be an integer in \[1, 4096\], got 0"):
+        twinning_initial("laminate", 2, modes=0)
+    with pytest.raises(InputError, match=r"width must be > 0"):
+        twinning_initial("domain_wall", 1, delta=1.0, width=0.0)
+
+
+@pytest.mark.parametrize("t", [NAN, -1.0, INF, "10"], ids=repr)
+def test_runs_reject_bad_field_times_before_writing(t: Any, tmp_path: Path) -> None:
+    """Cahn-Hilliard and twinning refuse a field time that is nan, negative or infinite (they
+    dropped it silently), before a model is built or a file written."""
+    from mpi4py import MPI
+
+    from femgp.errors import InputError
+    from femgp.fem.meshes.pfhub import square
+    from femgp.fem.meshes.twinning import square as twinning_square
+    from femgp.models import cahn_hilliard as ch
+    from femgp.models import twinning
+
+    match = r"field_times must be finite numbers >= 0, got"
+    tm = square(MPI.COMM_WORLD, n=4)
+    with pytest.raises(InputError, match=match):
+        ch.run(
+            tm.mesh, ch.Params(), t_end=1.0, field_times=[0.5, t], output=tmp_path / "ch",
+            show_progress=False,
+        )  # fmt: skip
+    mesh = twinning_square(MPI.COMM_WORLD, 4.0, 4).mesh
+    params = twinning.Params.square_to_rectangle()
+    with pytest.raises(InputError, match=match):
+        twinning.run(
+            mesh, params, t_end=1.0, initial=[0.0, 0.0], field_times=[t], output=tmp_path / "tw",
+            show_progress=False,
+        )  # fmt: skip
+    assert not (tmp_path / "ch").exists() and not (tmp_path / "tw").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "expect"),
+    [
+        (["--batch", "1000000000"], ("--batch", "[1, 16384]", "'1000000000'")),
+        (["--batch", "0"], ("--batch", "[1, 16384]", "'0'")),
+        (["--batch", "16385"], ("--batch", "'16385'")),
+        (["--dim", "100000"], ("--dim", "[1, 4096]", "'100000'")),
+        (["--dim", "-1"], ("--dim", "[1, 4096]", "'-1'")),
+        (["--dim", "2.5"], ("--dim", "'2.5'")),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else "",
+)
+def test_wgan_options_are_bounded(
+    argv: list[str], expect: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The torch demos' ``--batch`` and ``--dim`` (parsed without torch): one line naming the
+    option and the allowed range, exit 2, before any tensor is allocated."""
+    from femgp.cli.args import ArgumentParser, rank
+    from femgp.cli.ml import MAX_BATCH, MAX_DIM, add_wgan_options
+
+    p = ArgumentParser(prog="wgan_gp_gaussians.py")
+    add_wgan_options(p, iters=3000, dim=512)
+    with pytest.raises(SystemExit) as exc:
+        p.parse_args(argv)
+    assert exc.value.code == 2
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    if rank() == 0:  # the line comes from rank 0 alone
+        assert len(lines) == 1, lines
+        for text in expect:
+            assert text in lines[0], f"{text!r} not in {lines[0]!r}"
+    ok = p.parse_args(["--batch", str(MAX_BATCH), "--dim", str(MAX_DIM)])
+    assert (ok.batch, ok.dim) == (MAX_BATCH, MAX_DIM) == (16384, 4096)

@@ -7,6 +7,7 @@ x in [-40, 60], y in [100, 120]. Physical groups: ``domain`` (cells) and
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,15 @@ def square(
     size: float = 200.0,
     max_cells: int | None = None,
 ) -> TaggedMesh:
-    """The benchmark 1a/1b square ``[0, size]^2`` with ``n × n`` quadrilaterals."""
+    """The benchmark 1a/1b square ``[0, size]^2`` with ``n × n`` quadrilaterals.
+
+    Refused (InputError) unless ``n`` is a positive integer and ``size`` a finite
+    number > 0, and above ``max_cells`` cells, before meshing.
+    """
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise InputError(f"n must be a positive integer (cells per side), got {n!r}")
+    size = check_positive("size", size)
+    n = int(n)
     return rectangle(comm, ((0.0, 0.0), (size, size)), (n, n), max_cells=max_cells)
 
 

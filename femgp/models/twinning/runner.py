@@ -9,6 +9,8 @@ step that raises the total energy is rejected and retried with a smaller step.
 
 from __future__ import annotations
 
+import math
+import numbers
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -179,7 +181,8 @@ def run(
     Args:
         domain, params, t_end: the mesh, the model and step control, the final time (> 0).
         initial: one value per variant: a function of x or a constant.
-        field_times: times at which fields are written (always 0 and the end), landed on.
+        field_times: times at which fields are written (always 0 and the end), landed on;
+            finite and >= 0 (InputError otherwise), those at or past ``t_end`` left out.
         steady_rate: stop early once ``max |d eta/dt| < steady_rate``; max_steps: a guard.
         prefix, options, options_u, options_eta: PETSc prefix and default options.
         plots: with ``output``, write ``energy.png`` and ``variants.png`` at the end.
@@ -192,6 +195,11 @@ def run(
     """
     started = time.perf_counter()
     t_end = _check(params, t_end, initial, steady_rate)
+    # nan or a negative time is a mistake; 0 (always written) and times past t_end are left out
+    field_times = list(field_times)
+    for t in field_times:
+        if isinstance(t, bool) or not isinstance(t, numbers.Real) or not 0 <= t < math.inf:
+            raise InputError(f"field_times must be finite numbers >= 0, got {t!r}")
     field_times = sorted({float(t) for t in field_times if 0 < t < t_end})
     # The model (and its initial equilibrium) first: an error there leaves no output behind.
     solvers = {"options": options, "options_u": options_u, "options_eta": options_eta}
