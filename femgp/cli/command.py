@@ -22,16 +22,17 @@ import dataclasses
 import importlib.metadata
 import inspect
 import platform
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from femgp.cli.args import (
+    PETSC_INIT_OPTIONS,
     ArgumentParser,
     add_run_options,
     init_petsc,
-    rank,
     script_main,
     split_petsc_args,
 )
@@ -156,9 +157,28 @@ def _model_kwargs(run: Callable[..., Any], cfg: Any, args: argparse.Namespace) -
     return kw
 
 
-def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -> Any:
-    import numpy as np
+def _refinement_table(cfg: Any) -> dict[str, Any]:
+    """The ``[refinement]`` table, checked before anything is built.
 
+    A key other than ``adapt`` without ``adapt = true`` is refused, as the demos
+    refuse ``--h-min`` without ``--adapt``; the values are then validated
+    (:class:`~femgp.fem.adapt.Refinement`, one line naming the key), so that no
+    value of the table is ever ignored.
+    """
+    from femgp.fem.adapt import Refinement
+
+    ref_t = dict(cfg.tables.get("refinement") or {})
+    given = [k for k in ref_t if k != "adapt"]
+    if given and not ref_t.get("adapt", False):
+        raise InputError(
+            f"{cfg.where('refinement')} {', '.join(given)} need(s) adapt = true (adaptive "
+            "refinement is off); set adapt = true or leave them out"
+        )
+    cfg.build("refinement", Refinement, **ref_t)
+    return ref_t
+
+
+def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -> Any:
     from femgp.cli.cases import fracture_setup, refinement_reach
     from femgp.cli.fracture import headline, summary
     from femgp.models.fracture import run
@@ -168,6 +188,8 @@ def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
     mesh_t = {k: v for k, v in cfg["mesh"].items() if k != "max_cells"}
     load_t = cfg["loading"]
     case = cfg.case
+    ref_t = _refinement_table(cfg)
+    adapt = bool(ref_t.get("adapt", False))
     kw: dict[str, Any] = {"max_cells": _max_cells(cfg, args)}
     if case != "bar" and "ell" in params:
         kw["ell"] = params.pop("ell")
@@ -179,10 +201,10 @@ def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
             kw["loads"] = tuple(load_t["loads"])
         elif case in ("sent", "sent3d"):
             names = ("u_max", "du", "u_fine", "du_fine")
-            kw["loads"] = fs.sent_loads(**{k: load_t[k] for k in names if k in load_t})
+            path = {k: load_t[k] for k in names if k in load_t}
+            kw["loads"] = cfg.build("loading", fs.sent_loads, **path)
         elif "ranges" in load_t:
-            pieces = [np.arange(a, b + 1e-9, s) for a, b, s in load_t["ranges"]]
-            kw["loads"] = tuple(float(v) for v in np.concatenate(pieces))
+            kw["loads"] = cfg.build("loading", fs.ranges_loads, load_t["ranges"])
     elif case == "lpanel":
         kw.update({k: mesh_t[k] for k in ("h", "h_far") if k in mesh_t})
         if "file" in mesh_t:
@@ -191,18 +213,20 @@ def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
             kw["loads"] = tuple(load_t["loads"])
         else:
             names = ("u_max", "du")
-            kw["loads"] = fs.lpanel_loads(**{k: load_t[k] for k in names if k in load_t})
+            path = {k: load_t[k] for k in names if k in load_t}
+            kw["loads"] = cfg.build("loading", fs.lpanel_loads, **path)
     else:
         kw.update(mesh_t)
         kw.update(load_t)
     if case == "surfing":
         analysis = cfg["analysis"]
         kw["g_theta"] = (analysis["r1"], analysis["r2"]) if analysis["g_theta"] else None
-    ref_t = dict(cfg.tables.get("refinement") or {})
-    adapt = bool(ref_t.get("adapt", False))
     if adapt and case == "bar":
         kw["quadrilateral"] = False  # refinement needs triangles
-    setup = cfg.build("params", fracture_setup, case, comm, **kw, **params)
+    try:
+        setup = fracture_setup(case, comm, **kw, **params)
+    except InputError as exc:  # named by the table of its value: [mesh], [loading], [params]
+        raise InputError(f"{cfg.where(fs.error_table(exc))} {exc}") from None
     refinement = None
     if adapt:
         from femgp.fem.adapt import Refinement
@@ -268,13 +292,31 @@ def _cahn_hilliard(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | No
     if out is not None and cfg["output"]["plots"]:
         title = cfg[""].get("title") or "Cahn-Hilliard"
         cahn_hilliard_plots(result, out, comm=comm, title=title, t_end=t_end)
-    F = result.history[-1]["free_energy"]
+    last = result.history[-1]
+    status = _run_status(out, last["time"], t_end)
+    why = ""
+    if status == "stopped" and "max_steps" in time_t:
+        why = f" by max_steps = {time_t['max_steps']} before t_end = {t_end:g}"
     _say(
         comm,
-        f"t = {t_end:g}: F = {F:.6g} after {result.steps} steps "
-        f"({result.newton} Newton iterations, {result.wall_time:.1f} s)",
+        f"t = {last['time']:g} ({status}{why}): F = {last['free_energy']:.6g} after "
+        f"{result.steps} steps ({result.newton} Newton iterations, {result.wall_time:.1f} s)",
     )
     return result
+
+
+def _run_status(folder: Path | None, t: float, t_end: float) -> str:
+    """The status of a time-stepping run (``run.json``'s, else from the time reached)."""
+    import json
+
+    if folder is not None:
+        try:
+            status = json.loads((folder / "run.json").read_text()).get("status")
+        except (OSError, ValueError, AttributeError):
+            status = None
+        if isinstance(status, str) and status:
+            return status
+    return "finished" if t >= t_end * (1 - 1e-12) else "stopped"
 
 
 def _twinning(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -> Any:
@@ -342,18 +384,52 @@ _RUNNERS: dict[str, Callable[[Any, argparse.Namespace, Any, Path | None], Any]] 
 }
 
 
+#: PETSc options that take a viewer (``-ksp_monitor``, ``-snes_view``, ...): ``false``
+#: is no value for them, and off is their default.
+_VIEWER_OPTION = re.compile(r"(^|_)(monitor|view|converged_reason|converged_rate)(_|$)")
+
+
 def _solver_options(cfg: Any) -> None:
-    """The ``[solver]`` table's PETSc options, where the command line did not set them."""
-    if not cfg["solver"]:
+    """The ``[solver]`` table's PETSc options, where the command line did not set them.
+
+    ``true`` is the valueless flag ``-name`` (on for a boolean option, the
+    default viewer for a monitor); ``false`` is ``-name false``, or nothing for
+    a monitor or viewer (off is their default). The options PETSc reads only
+    when it starts (``log_view``, ``info``, ... :data:`PETSC_INIT_OPTIONS`) are
+    refused: PETSc runs before the case file is read, so they belong on the
+    command line.
+    """
+    table = cfg["solver"]
+    if not table:
         return
+    late = [name for name in table if f"-{name}" in PETSC_INIT_OPTIONS]
+    if late:
+        flags = []
+        for name in late:
+            value = table[name]
+            text = "" if isinstance(value, bool) or value == "" else f" {value}"
+            flags.append(f"-{name}{text}")
+        what, it = ("this option", "it") if len(late) == 1 else ("these options", "them")
+        raise InputError(
+            f"{cfg.where('solver')} {', '.join(late)}: PETSc reads {what} only when it starts, "
+            f"before the case file is read; give {it} on the command line instead: "
+            f"femgp run {cfg.model} --config {cfg.path} {' '.join(flags)}"
+        )
     import femgp.fem._backend  # noqa: F401  (dolfinx_solver before petsc4py)
 
     from petsc4py import PETSc
 
     opts = PETSc.Options()
-    for name, value in cfg["solver"].items():
-        if not opts.hasName(name):
-            opts[name] = ("true" if value else "false") if isinstance(value, bool) else value
+    for name, value in table.items():
+        if opts.hasName(name):  # the command line wins
+            continue
+        if value is True:
+            opts[name] = None  # the valueless flag -name
+        elif value is False:
+            if not _VIEWER_OPTION.search(name):
+                opts[name] = "false"
+        else:
+            opts[name] = value
 
 
 def run_config(args: argparse.Namespace, extra: Sequence[str] = ()) -> Any:
@@ -390,6 +466,8 @@ def run_config(args: argparse.Namespace, extra: Sequence[str] = ()) -> Any:
 
         # the case as run (overrides applied, defaults filled): femgp run --config it again
         tables = {**cfg.tables, "output": {**cfg["output"], "folder": str(out)}}
+        if "file" in cfg.tables.get("mesh", {}):  # relative to the case file: made absolute
+            tables["mesh"] = {**cfg["mesh"], "file": str(_mesh_file(cfg).resolve())}
         ran = dataclasses.replace(cfg, tables=tables)
         atomic_write_text(out / "config.toml", f"# femgp run {cfg.model}\n{ran.to_toml()}")
     _say(comm, f"results in {out}/ (fields.xdmf for ParaView, history.csv, *.png)")
@@ -402,9 +480,18 @@ def _cmd_run(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
+    # A serial command; under mpirun rank 0 does the work. Every rank starts MPI
+    # and PETSc (the reader's HDF5 viewer) first: both start collectively, and
+    # MPICH's start-up on rank 0 would wait forever for a rank that left before.
+    # The other ranks then wait for rank 0 in script_main (settle_ranks).
+    import femgp.fem._backend  # noqa: F401  (dolfinx_solver, mpi4py and petsc4py)
+
+    from mpi4py import MPI
+    from petsc4py import PETSc  # noqa: F401
+
     from femgp.cli.plot import plot_results
 
-    if rank() != 0:  # a serial command; under mpirun rank 0 does the work
+    if MPI.COMM_WORLD.rank != 0:
         return 0
     written = plot_results(args.folder, output_dir=args.output_dir, overwrite=args.overwrite)
     for path in written:

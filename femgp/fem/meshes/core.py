@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,15 @@ def check_cell_count(estimate: float, size: str, *, max_cells: int | None = None
 
     ``size`` names the size that sets the count (e.g. ``"h_band = 1e-07"``);
     the InputError names it, the estimate and the option that raises the limit.
+    ``max_cells`` itself must be a positive integer (None: :data:`DEFAULT_MAX_CELLS`).
     """
+    if max_cells is not None and (
+        isinstance(max_cells, bool) or not isinstance(max_cells, numbers.Integral) or max_cells < 1
+    ):
+        raise InputError(
+            f"max_cells must be a positive integer (--max-cells, [mesh] max_cells), "
+            f"got {max_cells!r}"
+        )
     limit = DEFAULT_MAX_CELLS if max_cells is None else int(max_cells)
     if not estimate <= limit:
         raise InputError(
@@ -148,7 +157,11 @@ def from_gmsh(
 
 
 def read_msh(path: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, *, gdim: int = 2) -> TaggedMesh:
-    """Read a gmsh ``.msh`` file; missing or malformed files raise InputError."""
+    """Read a gmsh ``.msh`` file; missing or malformed files raise InputError.
+
+    A mesh of a higher dimension than ``gdim`` (a 3D mesh where a 2D one is
+    read) raises InputError naming its dimension and the one needed.
+    """
     path = Path(path)
     ok = path.is_file() if comm.rank == 0 else None
     if not comm.bcast(ok, root=0):
@@ -161,8 +174,11 @@ def read_msh(path: str | Path, comm: MPI.Comm = MPI.COMM_WORLD, *, gdim: int = 2
         gmsh.option.setNumber("General.Terminal", 0)
         try:
             gmsh.merge(str(path))
-            if gmsh.model.getDimension() < 1:
+            tdim = gmsh.model.getDimension()
+            if tdim < 1:
                 error = "it holds no mesh"
+            elif tdim > gdim:
+                error = f"it holds a {tdim}D mesh, but a {gdim}D mesh is needed here"
         except Exception as exc:
             error = str(exc) or "gmsh could not parse it"
     error = comm.bcast(error, root=0)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+import numbers
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -24,13 +26,15 @@ from femgp.fem.meshes import fracture as fmeshes
 from femgp.fem.meshes.core import TaggedMesh
 from femgp.models.fracture.model import require_plane_mesh
 from femgp.models.fracture.params import DisplacementBC, Loading, Params
-from femgp.validation import check_positive
+from femgp.validation import check_finite, check_positive
 
 __all__ = [
+    "MAX_LOAD_STEPS",
     "MIEHE_MATERIAL",
     "WINKLER_MATERIAL",
     "Setup",
     "bar",
+    "error_table",
     "g_theta_observer",
     "k_field",
     "lpanel",
@@ -38,6 +42,8 @@ __all__ = [
     "notched_shear",
     "notched_tension",
     "notched_tension_3d",
+    "ranges_loads",
+    "sent_loads",
     "surfing",
 ]
 
@@ -47,6 +53,13 @@ __all__ = [
 #: from 184 AM iterations to 12 + 96 on the coarse mesh + 20; 4 (1/13 of the
 #: unknowns) left 44 fine iterations and a dissipated energy 0.9 % higher.
 CRACK_RUN_COARSENING = 2.0
+
+#: The most load steps a load path may have. A generated path (``steps``, a step
+#: ``du``, ``[start, stop, step]`` ranges) or a list of loads above it is refused
+#: (InputError naming the key) before anything is allocated: a typo in a step
+#: size (``du = 1e-13``) would otherwise ask numpy for hundreds of GiB. A million
+#: load steps, each a nonlinear solve, is far beyond any run of these set-ups.
+MAX_LOAD_STEPS = 1_000_000
 
 #: Miehe, Hofacker, Welschinger (2010): E = 210 kN/mm^2, nu = 0.3, Gc = 2.7e-3 kN/mm.
 MIEHE_MATERIAL: dict[str, float] = {"E": 210.0, "nu": 0.3, "Gc": 2.7e-3}
@@ -120,6 +133,60 @@ def g_theta_observer(
     return observer
 
 
+@contextmanager
+def _table(name: str) -> Iterator[None]:
+    """Tag an InputError raised inside with ``table = name``: the case-file table
+    (``mesh``, ``loading``, ``analysis``) of the value it names.
+
+    ``femgp run`` prefixes the message with that table; an error without the tag
+    is about a model parameter (``[params]``). The innermost tag wins.
+    """
+    try:
+        yield
+    except InputError as exc:
+        if getattr(exc, "table", None) is None:
+            exc.table = name  # type: ignore[attr-defined]
+        raise
+
+
+def error_table(exc: BaseException, default: str = "params") -> str:
+    """The case-file table an InputError of a set-up is about (see :func:`_table`)."""
+    return getattr(exc, "table", None) or default
+
+
+def _check_steps(name: str, value: Any) -> int:
+    """``value`` as a number of load steps in ``[1, MAX_LOAD_STEPS]``, else InputError."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or not 1 <= value <= MAX_LOAD_STEPS
+    ):
+        raise InputError(
+            f"{name} must be an integer in [1, {MAX_LOAD_STEPS}] (the limit on load steps, "
+            f"MAX_LOAD_STEPS), got {value!r}"
+        )
+    return int(value)
+
+
+def _check_count(count: float, name: str, value: float, how: str) -> None:
+    """Refuse a load path of about ``count`` steps above :data:`MAX_LOAD_STEPS`."""
+    if not count <= MAX_LOAD_STEPS:
+        raise InputError(
+            f"{name} = {value:g} gives about {count:.3g} load steps ({how}), above the limit "
+            f"of {MAX_LOAD_STEPS} (MAX_LOAD_STEPS); choose a larger {name}"
+        )
+
+
+def _check_loads(loads: Sequence[float]) -> tuple[float, ...]:
+    """Explicit loads as a tuple; more than :data:`MAX_LOAD_STEPS` are refused."""
+    if isinstance(loads, Sequence) and len(loads) > MAX_LOAD_STEPS:
+        raise InputError(
+            f"loads has {len(loads)} values, above the limit of {MAX_LOAD_STEPS} load steps "
+            "(MAX_LOAD_STEPS)"
+        )
+    return tuple(loads)
+
+
 def _params(base: dict[str, Any], overrides: dict[str, Any]) -> Params:
     names = {f.name for f in dataclasses.fields(Params)}
     unknown = sorted(set(overrides) - names)
@@ -151,12 +218,11 @@ def bar(
     crack localise in the middle (use an odd number of cells to centre it on
     one element). The reaction is the force on the right end (divide by
     ``height`` for the stress). ``quadrilateral=False``: triangles (adaptive
-    refinement needs them).
+    refinement needs them). ``steps`` is at most :data:`MAX_LOAD_STEPS`.
     """
     params = _params({"E": 1.0, "nu": 0.0, "Gc": 1.0, "ell": 0.1, "model": "AT1"}, overrides)
-    tm = fmeshes.bar(
-        comm, length=length, height=height, h=h, max_cells=max_cells, quadrilateral=quadrilateral
-    )
+    with _table("mesh"):
+        length = check_positive("length", length)
     bcs = (
         DisplacementBC("left", 0, 0.0),
         DisplacementBC("right", 0, 1.0, loaded=True),
@@ -164,15 +230,27 @@ def bar(
         DisplacementBC("right", 1, 0.0),
     )
     e_mod = params.elastic.E_eff
-    if loads is None:
-        u_c = params.crack.critical_strain(e_mod) * length
-        loads = [load_max * u_c * (i + 1) / steps for i in range(steps)]
-    loading = Loading(
-        bcs,
-        tuple(loads),
-        reaction=("right", 0),
-        damage_zero=("left", "right") if clamp_damage else (),
-    )
+    with _table("loading"):  # before the mesh: nothing is built for a bad load path
+        steps = _check_steps("steps", steps)
+        load_max = check_positive("load_max", load_max)
+        if loads is None:
+            u_c = params.crack.critical_strain(e_mod) * length
+            loads = [load_max * u_c * (i + 1) / steps for i in range(steps)]
+        loading = Loading(
+            bcs,
+            _check_loads(loads),
+            reaction=("right", 0),
+            damage_zero=("left", "right") if clamp_damage else (),
+        )
+    with _table("mesh"):
+        tm = fmeshes.bar(
+            comm,
+            length=length,
+            height=height,
+            h=h,
+            max_cells=max_cells,
+            quadrilateral=quadrilateral,
+        )
     info = {"length": length, "height": height, "E_eff": e_mod}
     return Setup(tm, params, loading, info=info, title="bar")
 
@@ -196,27 +274,29 @@ def _notched(
     ell = check_positive("ell", ell)
     base = {**MIEHE_MATERIAL, "ell": ell, "model": "AT2", "split": "spectral"}
     params = _params(base, overrides)
-    h_band = ell / 4 if h_band is None else check_positive("h_band", h_band)
-    if mesh is not None:
-        require_plane_mesh(mesh, {"tension": "SENT", "shear": "SENS"}.get(band, band))
-    plate = partial(
-        fmeshes.notched_plate,
-        comm,
-        band=band,
-        band_halfwidth=max(3 * ell, 0.03),
-        max_cells=max_cells,
-    )
-    tm = mesh or plate(h_band=h_band, h_far=h_far, notch_width=notch_width)
-    crack_run_mesh = None
-    notch = 2 * h_band if notch_width is None else notch_width  # the plate's default
-    if mesh is None and params.crack_run and params.solver == "newton" and notch < 0.2:
-        # twice the cell size in the band and the same notch (crack_run.CrackRun);
-        # none for a plate so coarse that its notch is at the generator's limit
-        h_coarse = CRACK_RUN_COARSENING * h_band
-        h_far_coarse = None if h_far is None else max(h_far, h_coarse)
-        crack_run_mesh = plate(h_band=h_coarse, h_far=h_far_coarse, notch_width=notch)
     bcs = (DisplacementBC("bottom", None, (0.0, 0.0)), *top, *extra)
-    loading = Loading(bcs, tuple(loads), reaction=reaction)
+    with _table("loading"):
+        loading = Loading(bcs, _check_loads(loads), reaction=reaction)
+    with _table("mesh"):
+        h_band = ell / 4 if h_band is None else check_positive("h_band", h_band)
+        if mesh is not None:
+            require_plane_mesh(mesh, {"tension": "SENT", "shear": "SENS"}.get(band, band))
+        plate = partial(
+            fmeshes.notched_plate,
+            comm,
+            band=band,
+            band_halfwidth=max(3 * ell, 0.03),
+            max_cells=max_cells,
+        )
+        tm = mesh or plate(h_band=h_band, h_far=h_far, notch_width=notch_width)
+        crack_run_mesh = None
+        notch = 2 * h_band if notch_width is None else notch_width  # the plate's default
+        if mesh is None and params.crack_run and params.solver == "newton" and notch < 0.2:
+            # twice the cell size in the band and the same notch (crack_run.CrackRun);
+            # none for a plate so coarse that its notch is at the generator's limit
+            h_coarse = CRACK_RUN_COARSENING * h_band
+            h_far_coarse = None if h_far is None else max(h_far, h_coarse)
+            crack_run_mesh = plate(h_band=h_coarse, h_far=h_far_coarse, notch_width=notch)
     tension = band == "tension"
     return Setup(
         tm,
@@ -232,10 +312,57 @@ def _notched(
 def sent_loads(
     *, u_max: float = 6.5e-3, du: float = 1e-4, du_fine: float = 1e-5, u_fine: float = 4.5e-3
 ) -> tuple[float, ...]:
-    """SENT top displacements (mm): steps ``du`` up to ``u_fine``, then ``du_fine``."""
+    """SENT top displacements (mm): steps ``du`` up to ``u_fine``, then ``du_fine``.
+
+    Every value must be finite and > 0, ``du <= u_fine <= u_max``, and the path
+    at most :data:`MAX_LOAD_STEPS` steps long (checked before it is built).
+    """
+    u_max = check_positive("u_max", u_max)
+    du = check_positive("du", du)
+    du_fine = check_positive("du_fine", du_fine)
+    u_fine = check_positive("u_fine", u_fine)
+    if du > u_fine:
+        raise InputError(
+            f"du = {du:g} must be <= u_fine = {u_fine:g} (steps du run up to u_fine, then du_fine)"
+        )
+    if u_fine > u_max:
+        raise InputError(f"u_fine = {u_fine:g} must be <= u_max = {u_max:g}")
+    n_coarse, n_fine = u_fine / du, (u_max - u_fine) / du_fine
+    name, value = ("du", du) if n_coarse >= n_fine else ("du_fine", du_fine)
+    how = "u_fine / du + (u_max - u_fine) / du_fine"
+    _check_count(n_coarse + n_fine, name, value, how)
     coarse = np.arange(du, u_fine + 0.5 * du, du)
     fine = np.arange(coarse[-1] + du_fine, u_max + 0.5 * du_fine, du_fine)
     return tuple(float(v) for v in np.concatenate([coarse, fine]))
+
+
+def ranges_loads(ranges: Sequence[Sequence[float]]) -> tuple[float, ...]:
+    """Load steps from ``[start, stop, step]`` ranges, joined in order.
+
+    Each range is ``numpy.arange(start, stop + 1e-9, step)`` (``stop`` included).
+    There must be at least one range; ``start`` and ``step`` finite and > 0,
+    ``stop`` finite and >= ``start``; at most :data:`MAX_LOAD_STEPS` steps in all
+    (checked before any array is built).
+    """
+    if isinstance(ranges, (str, bytes)) or not isinstance(ranges, Sequence) or not ranges:
+        raise InputError(f"ranges must hold at least one [start, stop, step] range, got {ranges!r}")
+    checked: list[tuple[float, float, float]] = []
+    total = 0.0
+    for i, r in enumerate(ranges):
+        where = f"ranges[{i}]"
+        if isinstance(r, (str, bytes)) or not isinstance(r, Sequence) or len(r) != 3:
+            raise InputError(f"{where} must be [start, stop, step], got {r!r}")
+        start = check_positive(f"{where} start", r[0])
+        stop = check_finite(f"{where} stop", r[1])
+        step = check_positive(f"{where} step", r[2])
+        if stop < start:
+            raise InputError(f"{where} stop = {stop:g} must be >= start = {start:g}")
+        count = (stop + 1e-9 - start) / step
+        _check_count(total + count, f"{where} step", step, "sum of (stop - start) / step")
+        total += count
+        checked.append((start, stop, step))
+    pieces = [np.arange(a, b + 1e-9, s) for a, b, s in checked]
+    return tuple(float(v) for v in np.concatenate(pieces))
 
 
 def notched_tension(
@@ -300,28 +427,38 @@ def notched_tension_3d(
     from femgp.fem.meshes.fracture3d import notched_slab
 
     ell = check_positive("ell", ell)
-    thickness = check_positive("thickness", thickness)
-    h_band = ell / 4 if h_band is None else check_positive("h_band", h_band)
+    elastic_model = overrides.get("elastic_model", "3d")
+    if elastic_model != "3d":
+        raise InputError(
+            f"elastic_model must be '3d' for the 3D SENT slab, got {elastic_model!r} "
+            "('plane_strain' and 'plane_stress' are 2D models)"
+        )
     base = {**MIEHE_MATERIAL, "ell": ell, "model": "AT2", "split": "spectral"}
     params = _params(base, {**overrides, "elastic_model": "3d"})
-    tm = notched_slab(
-        comm,
-        h_band=h_band,
-        thickness=thickness,
-        band_halfwidth=max(2 * ell, 4 * h_band),
-        notch_width=notch_width,
-        max_cells=max_cells,
-    )
     bcs = (
         DisplacementBC("bottom", None, (0.0, 0.0, 0.0)),
         DisplacementBC("top", 1, 1.0, loaded=True),
         DisplacementBC("top", 0, 0.0),
     )
-    loads = sent_loads(u_max=8e-3, du=1e-3, u_fine=5e-3, du_fine=2.5e-4) if loads is None else loads
+    if loads is None:
+        loads = sent_loads(u_max=8e-3, du=1e-3, u_fine=5e-3, du_fine=2.5e-4)
+    with _table("loading"):
+        loading = Loading(bcs, _check_loads(loads), reaction=("top", 1))
+    with _table("mesh"):
+        thickness = check_positive("thickness", thickness)
+        h_band = ell / 4 if h_band is None else check_positive("h_band", h_band)
+        tm = notched_slab(
+            comm,
+            h_band=h_band,
+            thickness=thickness,
+            band_halfwidth=max(2 * ell, 4 * h_band),
+            notch_width=notch_width,
+            max_cells=max_cells,
+        )
     return Setup(
         tm,
         params,
-        Loading(bcs, tuple(loads), reaction=("top", 1)),
+        loading,
         info={"h_band": h_band, "ell": ell, "thickness": thickness},
         title="SENT 3D",
         force_label="reaction force on the top face [kN]",
@@ -413,17 +550,42 @@ def surfing(
     damage with the model's optimal profile. With ``g_theta = (r1, r2)`` (radii
     in units of ell) every step records the damage tip and G-theta
     (:func:`g_theta_observer`); ``None`` records neither.
+
+    The crack starts inside the strip (``0 < crack0 < length``) and its tip
+    stays there (``crack0 + advance <= length``); ``steps`` is at most
+    :data:`MAX_LOAD_STEPS`.
     """
     params = _params({"E": 1.0, "nu": 0.3, "Gc": 1.0, "ell": ell, "model": "AT1"}, overrides)
-    h_band = params.ell / 5 if h_band is None else check_positive("h_band", h_band)
-    tm = fmeshes.strip(
-        comm,
-        length=length,
-        height=height,
-        h_band=h_band,
-        band_halfwidth=max(4 * params.ell, 2 * h_band),
-        max_cells=max_cells,
-    )
+    with _table("mesh"):
+        length = check_positive("length", length)
+    with _table("loading"):  # before the mesh: nothing is built for a bad load path
+        crack0 = check_finite("crack0", crack0)
+        if not 0 < crack0 < length:
+            raise InputError(
+                f"crack0 must lie inside the strip, in (0, length = {length:g}), got {crack0!r}"
+            )
+        advance = check_positive("advance", advance)
+        if crack0 + advance > length:
+            raise InputError(
+                f"crack0 + advance = {crack0 + advance:g} takes the crack tip past the end of "
+                f"the strip (length = {length:g}); advance must be <= {length - crack0:g}"
+            )
+        steps = _check_steps("steps", steps)
+        load_factor = check_positive("load_factor", load_factor)
+    observer = None
+    if g_theta is not None:
+        with _table("analysis"):
+            observer = g_theta_observer(params.ell, r1=g_theta[0], r2=g_theta[1])
+    with _table("mesh"):
+        h_band = params.ell / 5 if h_band is None else check_positive("h_band", h_band)
+        tm = fmeshes.strip(
+            comm,
+            length=length,
+            height=height,
+            h_band=h_band,
+            band_halfwidth=max(4 * params.ell, 2 * h_band),
+            max_cells=max_cells,
+        )
     el = params.elastic
     e_prime = el.E_eff if params.elastic_model == "plane_strain" else el.E
     gc_eff = params.crack.gc_eff(h_band)
@@ -444,17 +606,19 @@ def surfing(
         initial_damage=initial,
         info={"K": K, "E_prime": e_prime, "gc_eff": gc_eff, "h_band": h_band, "crack0": crack0},
         title="surfing",
-        observer=None
-        if g_theta is None
-        else g_theta_observer(params.ell, r1=g_theta[0], r2=g_theta[1]),
+        observer=observer,
         extra_columns=() if g_theta is None else ("tip", "G"),
     )
 
 
 def lpanel_loads(*, u_max: float = 1.0, du: float = 0.01) -> tuple[float, ...]:
-    """L-panel load-point displacements (mm): ``du`` steps up to ``u_max``."""
+    """L-panel load-point displacements (mm): ``du`` steps up to ``u_max``.
+
+    Both finite and > 0; at most :data:`MAX_LOAD_STEPS` steps (checked first).
+    """
     u_max = check_positive("u_max", u_max)
     du = check_positive("du", du)
+    _check_count(u_max / du, "du", du, "u_max / du")
     n = max(1, round(u_max / du))
     return tuple(float(u_max * (k + 1) / n) for k in range(n))
 
@@ -487,12 +651,15 @@ def lpanel(
     ell = check_positive("ell", ell)
     base = {**WINKLER_MATERIAL, "ell": ell, "model": "AT2", "split": "voldev"}
     params = _params(base, overrides)
-    h = ell / 2 if h is None else check_positive("h", h)
-    if mesh is not None:
-        require_plane_mesh(mesh, "L-panel")
-    tm = mesh or lpanel_mesh(comm, h=h, h_far=h_far, max_cells=max_cells)
     bcs = (DisplacementBC("bottom", None, (0.0, 0.0)), DisplacementBC("load", 1, 1.0, loaded=True))
-    loading = Loading(bcs, tuple(lpanel_loads() if loads is None else loads), reaction=("load", 1))
+    with _table("loading"):
+        loads = _check_loads(lpanel_loads() if loads is None else loads)
+        loading = Loading(bcs, loads, reaction=("load", 1))
+    with _table("mesh"):
+        h = ell / 2 if h is None else check_positive("h", h)
+        if mesh is not None:
+            require_plane_mesh(mesh, "L-panel")
+        tm = mesh or lpanel_mesh(comm, h=h, h_far=h_far, max_cells=max_cells)
     return Setup(
         tm,
         params,

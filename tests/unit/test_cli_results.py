@@ -1,0 +1,118 @@
+"""What ``femgp run`` leaves and says, and ``femgp plot`` under ``mpirun``.
+
+- ``mpirun -n 2 femgp plot FOLDER --output-dir X`` finishes (every rank starts
+  MPI; rank 0 plots) instead of hanging in MPI's start-up;
+- the Cahn-Hilliard summary line gives the time reached and the status of a run
+  that ``max_steps`` stopped, not ``t_end``;
+- the ``config.toml`` saved in a results folder names a ``[mesh] file`` given
+  relative to the case file by its absolute path, so that it runs again.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from femgp.cli import command as cli
+
+ROOT = Path(__file__).resolve().parents[2]
+CH_CONFIG = ROOT / "configs" / "cahn_hilliard_spinodal.toml"
+
+
+def _last_time(folder: Path) -> float:
+    with (folder / "history.csv").open(newline="") as fh:
+        return float(list(csv.DictReader(fh))[-1]["time"])
+
+
+@pytest.fixture(scope="module")
+def ch_stopped(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A tiny Cahn-Hilliard run stopped by max_steps long before t_end; its stdout."""
+    import contextlib
+    import io
+
+    out = tmp_path_factory.mktemp("ch") / "stopped"
+    argv = [
+        "run", "cahn_hilliard", "--config", str(CH_CONFIG), "--output", str(out), "--quiet",
+        "--set", "mesh.n=4", "--set", "time.t_end=100000", "--set", "time.max_steps=3",
+    ]  # fmt: skip
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert cli.main(argv) == 0
+    return out, buf.getvalue()
+
+
+def test_cahn_hilliard_summary_gives_the_time_reached_and_the_status(ch_stopped):
+    out, stdout = ch_stopped
+    t = _last_time(out)
+    assert 0 < t < 100000
+    line = next(x for x in stdout.splitlines() if x.startswith("t = "))
+    assert line.startswith(f"t = {t:g} (stopped by max_steps = 3 before t_end = 100000): F = "), (
+        line
+    )
+    assert "t = 100000:" not in stdout
+
+
+def _mpirun() -> str | None:
+    cand = Path(sys.executable).parent / "mpirun"
+    return str(cand) if cand.exists() else shutil.which("mpirun")
+
+
+def test_plot_under_mpirun_finishes(ch_stopped, tmp_path):
+    """Rank 1 used to leave before MPI started, and rank 0's MPI start-up waited forever."""
+    mpirun = _mpirun()
+    if mpirun is None:
+        pytest.skip("mpirun not found")
+    folder, _ = ch_stopped
+    pictures = tmp_path / "pictures"
+    cmd = [
+        mpirun, "-n", "2", sys.executable, "-m", "femgp.cli", "plot", str(folder),
+        "--output-dir", str(pictures),
+    ]  # fmt: skip
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        cmd,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # on a hang, the whole job is killed below
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("mpirun -n 2 femgp plot hung")
+    assert proc.returncode == 0, stdout[-2000:] + stderr[-2000:]
+    written = sorted(p.name for p in pictures.iterdir())
+    assert written == ["history_free_energy.png", "last_c.png"]
+    assert stdout.count("history_free_energy.png") == 1  # rank 0 prints
+
+
+def test_saved_config_names_the_mesh_file_absolutely(tmp_path, monkeypatch):
+    """The folder's config.toml runs again from anywhere: ``[mesh] file`` is absolute."""
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    shutil.copy(ROOT / "meshes" / "pfhub_tshape.msh", cases / "t.msh")
+    (cases / "case.toml").write_text(
+        'model = "cahn_hilliard"\n[mesh]\nfile = "t.msh"\n[time]\nt_end = 0.1\n'
+        "field_times = []\n[output]\nplots = false\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    first = tmp_path / "first"
+    argv = ["run", "cahn_hilliard", "--quiet", "--config"]
+    assert cli.main([*argv, str(cases / "case.toml"), "--output", str(first)]) == 0
+    saved = tomllib.loads((first / "config.toml").read_text())
+    assert saved["mesh"]["file"] == str((cases / "t.msh").resolve())
+    again = tmp_path / "again"
+    assert cli.main([*argv, str(first / "config.toml"), "--output", str(again)]) == 0
+    assert (again / "history.csv").read_text() == (first / "history.csv").read_text()
