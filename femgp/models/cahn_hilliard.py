@@ -26,7 +26,6 @@ an O(dt^2) quantity.
 from __future__ import annotations
 
 import math
-import numbers
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -711,11 +710,8 @@ def run(
     started = time.perf_counter()
     t_end = check_positive("t_end", t_end)
     # nan or a negative time is a mistake; 0 (always written) and times past t_end are left out
-    field_times = list(field_times)
-    for t in field_times:
-        if isinstance(t, bool) or not isinstance(t, numbers.Real) or not 0 <= t < math.inf:
-            raise InputError(f"field_times must be finite numbers >= 0, got {t!r}")
-    field_times = sorted({float(t) for t in field_times if 0 < t < t_end})
+    field_times = [check_nonnegative("field_times", t) for t in field_times]
+    field_times = sorted({t for t in field_times if 0 < t < t_end})
     # The model first: bad PETSc options fail here, before anything is written.
     model = CahnHilliard(domain, params, prefix=prefix, options=options, reuse_pc=reuse_pc)
     model.set_initial(pfhub_initial_for(domain) if initial is None else initial)

@@ -9,8 +9,6 @@ step that raises the total energy is rejected and retried with a smaller step.
 
 from __future__ import annotations
 
-import math
-import numbers
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +22,7 @@ from femgp.fem.problems import SolveStats, warn_unused_options
 from femgp.fem.stepping import AdaptiveStepper
 from femgp.models.twinning.model import InitialValue, Twinning
 from femgp.models.twinning.params import Params
-from femgp.validation import check_positive
+from femgp.validation import check_nonnegative, check_positive
 
 __all__ = ["ENERGY_COLUMNS", "RunResult", "history_columns", "run", "write_plots"]
 
@@ -196,11 +194,8 @@ def run(
     started = time.perf_counter()
     t_end = _check(params, t_end, initial, steady_rate)
     # nan or a negative time is a mistake; 0 (always written) and times past t_end are left out
-    field_times = list(field_times)
-    for t in field_times:
-        if isinstance(t, bool) or not isinstance(t, numbers.Real) or not 0 <= t < math.inf:
-            raise InputError(f"field_times must be finite numbers >= 0, got {t!r}")
-    field_times = sorted({float(t) for t in field_times if 0 < t < t_end})
+    field_times = [check_nonnegative("field_times", t) for t in field_times]
+    field_times = sorted({t for t in field_times if 0 < t < t_end})
     # The model (and its initial equilibrium) first: an error there leaves no output behind.
     solvers = {"options": options, "options_u": options_u, "options_eta": options_eta}
     model = Twinning(domain, params, prefix=prefix, **solvers)
