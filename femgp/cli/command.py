@@ -33,6 +33,7 @@ from femgp.cli.args import (
     ArgumentParser,
     add_run_options,
     init_petsc,
+    rank,
     script_main,
     split_petsc_args,
 )
@@ -97,6 +98,8 @@ def info() -> dict[str, str]:
 
 def _cmd_info(args: object) -> int:
     rows = info()
+    if rank() != 0:  # under mpirun: one report, from rank 0
+        return 0
     width = max(map(len, rows))
     for key, value in rows.items():
         print(f"{key:<{width}}  {value}")

@@ -98,6 +98,16 @@ def test_plot_under_mpirun_finishes(ch_stopped, tmp_path):
     assert stdout.count("history_free_energy.png") == 1  # rank 0 prints
 
 
+def test_info_under_mpirun_reports_once(tmp_path):
+    mpirun = _mpirun()
+    if mpirun is None:
+        pytest.skip("mpirun not found")
+    cmd = [mpirun, "-n", "2", sys.executable, "-m", "femgp.cli", "info"]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [ln.split()[0] for ln in proc.stdout.splitlines()].count("python") == 1, proc.stdout
+
+
 def test_saved_config_names_the_mesh_file_absolutely(tmp_path, monkeypatch):
     """The folder's config.toml runs again from anywhere: ``[mesh] file`` is absolute."""
     cases = tmp_path / "cases"
