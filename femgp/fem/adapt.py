@@ -681,8 +681,8 @@ def _discontinuous_lagrange(V: fem.FunctionSpace) -> bool:
     """Whether ``V`` is a discontinuous Lagrange (DG) space, whose dofs are point values."""
     import basix
 
-    e = V.element.basix_element
-    return bool(e.discontinuous) and e.family == basix.ElementFamily.P
+    e = V.ufl_element()  # a basix.ufl element, the same API from DOLFINx 0.10 on
+    return bool(e.discontinuous) and e.element_family == basix.ElementFamily.P
 
 
 def _from_ancestors(f: fem.Function, V: fem.FunctionSpace, ancestors: np.ndarray) -> fem.Function:
