@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gc
+import shutil
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -26,3 +29,14 @@ def in_parallel() -> bool:
 
 
 skip_in_parallel = pytest.mark.skipif(in_parallel(), reason="serial-only test")
+
+
+@pytest.fixture
+def mpirun() -> str:
+    """The MPI launcher beside the interpreter (the venv's), else on ``PATH``;
+    a test that asks for it is skipped where there is none."""
+    cand = Path(sys.executable).parent / "mpirun"
+    found = str(cand) if cand.exists() else shutil.which("mpirun")
+    if found is None:
+        pytest.skip("mpirun not found")
+    return found

@@ -10,7 +10,6 @@ hang ends at the timeout and fails the test.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,15 +19,7 @@ import pytest
 SCRIPT = Path(__file__).with_name("coupled_three_ranks.py")
 
 
-def _mpirun() -> str | None:
-    cand = Path(sys.executable).parent / "mpirun"
-    return str(cand) if cand.exists() else shutil.which("mpirun")
-
-
-def test_coupled_newton_on_three_ranks(tmp_path):
-    mpirun = _mpirun()
-    if mpirun is None:
-        pytest.skip("mpirun not found")
+def test_coupled_newton_on_three_ranks(tmp_path, mpirun):
     cmd = [mpirun, "-n", "3", sys.executable, str(SCRIPT)]
     try:
         proc = subprocess.run(

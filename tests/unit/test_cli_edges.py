@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -39,11 +38,6 @@ def _run(*cmd: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProc
     return subprocess.run(
         list(cmd), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
-
-
-def _mpirun() -> str | None:
-    cand = Path(sys.executable).parent / "mpirun"
-    return str(cand) if cand.exists() else shutil.which("mpirun")
 
 
 # -- mesh-size typos ------------------------------------------------------------------------
@@ -161,10 +155,7 @@ def test_log_view_femgp_run_and_benchmark(tmp_path: Path) -> None:
     assert _snes_calls(bench.stdout) >= 1
 
 
-def test_log_view_demo_mpi_to_file(tmp_path: Path) -> None:
-    mpirun = _mpirun()
-    if mpirun is None:
-        pytest.skip("mpirun not found")
+def test_log_view_demo_mpi_to_file(tmp_path: Path, mpirun: str) -> None:
     log = tmp_path / "log.txt"
     proc = _run(
         mpirun, "-n", "2", sys.executable, str(DEMOS / "cahn_hilliard_spinodal.py"),
@@ -263,15 +254,12 @@ sys.exit(script_main(main) if sys.argv[2] == "wrapped" else main(None))
 
 
 @pytest.mark.parametrize("failing", [0, 1])
-def test_an_error_on_one_rank_ends_the_job(failing: int, tmp_path: Path) -> None:
+def test_an_error_on_one_rank_ends_the_job(failing: int, tmp_path: Path, mpirun: str) -> None:
     """The failing rank waits FEMGP_RANK_WAIT_S, prints its error and aborts with its status.
 
     Without the wait (``main`` called bare: the control) the other rank blocks in its
     collective and the job hangs until killed.
     """
-    mpirun = _mpirun()
-    if mpirun is None:
-        pytest.skip("mpirun not found")
     script = tmp_path / "one_rank_error.py"
     script.write_text(ONE_RANK_ERROR)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "FEMGP_RANK_WAIT_S": "2"}
@@ -290,11 +278,8 @@ def test_an_error_on_one_rank_ends_the_job(failing: int, tmp_path: Path) -> None
             subprocess.run([*cmd, "bare"], cwd=ROOT, env=env, capture_output=True, timeout=8)
 
 
-def test_an_error_on_every_rank_exits_without_abort(tmp_path: Path) -> None:
+def test_an_error_on_every_rank_exits_without_abort(tmp_path: Path, mpirun: str) -> None:
     """The same error on both ranks: one line, status 2, no abort and no wait."""
-    mpirun = _mpirun()
-    if mpirun is None:
-        pytest.skip("mpirun not found")
     script = tmp_path / "every_rank_error.py"
     script.write_text(ONE_RANK_ERROR.replace("comm.rank == int(sys.argv[1])", "True"))
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "FEMGP_RANK_WAIT_S": "60"}
@@ -323,9 +308,7 @@ def test_rank_wait_comes_from_the_environment(
     if wait == 2.5:
         assert err == []
     else:
-        assert err == [
-            f"FEMGP_RANK_WAIT_S={value!r} is not a positive number of seconds; using 60"
-        ]
+        assert err == [f"FEMGP_RANK_WAIT_S={value!r} is not a positive number of seconds; using 60"]
 
 
 #: A fracture run whose rank 1 fails alone inside the driver's load loop (step 3).
@@ -357,16 +340,13 @@ sys.exit(script_main(main))
 """
 
 
-def test_an_error_on_one_rank_inside_a_run_ends_the_job(tmp_path: Path) -> None:
+def test_an_error_on_one_rank_inside_a_run_ends_the_job(tmp_path: Path, mpirun: str) -> None:
     """Inside ``drive`` the failing rank waits before the collective clean-up, then aborts.
 
     The other rank is blocked in its next load step. The history written before
     the error stays. The control (no wait before the clean-up) hangs: the failing
     rank blocks in the collective close of the output while the other is in its step.
     """
-    mpirun = _mpirun()
-    if mpirun is None:
-        pytest.skip("mpirun not found")
     script = tmp_path / "driver_one_rank_error.py"
     script.write_text(DRIVER_ONE_RANK_ERROR)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "FEMGP_RANK_WAIT_S": "3", "MPLBACKEND": "Agg"}

@@ -60,16 +60,8 @@ def test_cahn_hilliard_summary_gives_the_time_reached_and_the_status(ch_stopped)
     assert "t = 100000:" not in stdout
 
 
-def _mpirun() -> str | None:
-    cand = Path(sys.executable).parent / "mpirun"
-    return str(cand) if cand.exists() else shutil.which("mpirun")
-
-
-def test_plot_under_mpirun_finishes(ch_stopped, tmp_path):
+def test_plot_under_mpirun_finishes(ch_stopped, tmp_path, mpirun):
     """Rank 1 used to leave before MPI started, and rank 0's MPI start-up waited forever."""
-    mpirun = _mpirun()
-    if mpirun is None:
-        pytest.skip("mpirun not found")
     folder, _ = ch_stopped
     pictures = tmp_path / "pictures"
     cmd = [
@@ -98,10 +90,7 @@ def test_plot_under_mpirun_finishes(ch_stopped, tmp_path):
     assert stdout.count("history_free_energy.png") == 1  # rank 0 prints
 
 
-def test_info_under_mpirun_reports_once(tmp_path):
-    mpirun = _mpirun()
-    if mpirun is None:
-        pytest.skip("mpirun not found")
+def test_info_under_mpirun_reports_once(tmp_path, mpirun):
     cmd = [mpirun, "-n", "2", sys.executable, "-m", "femgp.cli", "info"]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -360,15 +360,7 @@ def test_xdmf_reader_follows_several_h5_files(ch_runs, tmp_path):
 # -- under MPI ---------------------------------------------------------------------------
 
 
-def _mpirun() -> str | None:
-    cand = Path(sys.executable).parent / "mpirun"
-    return str(cand) if cand.exists() else shutil.which("mpirun")
-
-
-def test_mpirun_two_ranks_same_history(ch_runs, tmp_path):
-    mpirun = _mpirun()
-    if mpirun is None:
-        pytest.skip("mpirun not found")
+def test_mpirun_two_ranks_same_history(ch_runs, tmp_path, mpirun):
     cmd = [
         mpirun, "-n", "2", sys.executable, "-m", "femgp.cli", "run", "cahn_hilliard",
         "--config", str(CH_CONFIG), *CH_SHORT, "--quiet", "--output", str(tmp_path / "mpi"),

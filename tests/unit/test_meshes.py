@@ -375,15 +375,12 @@ def test_cli_convert_to_xdmf_keeps_an_existing_h5(tmp_path):
     assert h5.read_bytes() == b"someone else's data" and not (tmp_path / "m.xdmf").exists()
 
 
-def test_cli_build_and_convert_under_mpirun_write_once(tmp_path):
+def test_cli_build_and_convert_under_mpirun_write_once(tmp_path, mpirun):
     """Serial commands under ``mpirun -n 2``: rank 0 writes, one line; its refusal is
     every rank's (exit 2), once."""
-    mpirun = Path(sys.executable).parent / "mpirun"
-    if not mpirun.exists():
-        pytest.skip("no mpirun beside the interpreter")
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        cmd = [str(mpirun), "-n", "2", sys.executable, "-m", "femgp.cli.mesh", "mesh", *args]
+        cmd = [mpirun, "-n", "2", sys.executable, "-m", "femgp.cli.mesh", "mesh", *args]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT)
 
     target = tmp_path / "lp.xdmf"
