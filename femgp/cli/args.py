@@ -337,17 +337,36 @@ def script_main(
     """Run ``main(argv)``; return the exit code, turning errors into one line on stderr.
 
     User errors exit 2, a :class:`SolverError` 1, Ctrl-C 130; ``--help`` and
-    argparse errors keep their codes. With ``serial`` (the torch demos) a
-    process started by ``mpirun -n N`` other than rank 0 only checks the
-    arguments (``--check-args``) and writes nothing. Any other exception is a
-    defect: its traceback and status 1. Under MPI the ranks then wait for each
-    other, and a rank left alone with its error aborts the job
-    (:func:`femgp.exits.settle_ranks`).
+    argparse errors keep their codes. A reader that closed standard output
+    early ends the script quietly with :data:`BROKEN_PIPE_STATUS`. With
+    ``serial`` (the torch demos) a process started by ``mpirun -n N`` other
+    than rank 0 only checks the arguments (``--check-args``) and writes
+    nothing. Any other exception is a defect: its traceback and status 1.
+    Under MPI the ranks then wait for each other, and a rank left alone with
+    its error aborts the job (:func:`femgp.exits.settle_ranks`).
     """
     if serial and rank() != 0:
         argv = [*(sys.argv[1:] if argv is None else argv), "--check-args"]
     code, message = _run_main(main, argv)
     return settle_ranks(code, message)
+
+
+#: The exit status of a script whose standard output was closed by its reader:
+#: the shell's status of a process ended by ``SIGPIPE`` (128 + 13), as ``cat`` ends.
+BROKEN_PIPE_STATUS = 141
+
+
+def _discard_stdout() -> None:
+    """Point standard output at the null device, so that Python's last flush cannot fail again."""
+    try:
+        target = sys.stdout.fileno()
+    except (OSError, ValueError):  # not a file (captured): nothing to flush to a pipe
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, target)
+    finally:
+        os.close(devnull)
 
 
 def _run_main(
@@ -361,6 +380,9 @@ def _run_main(
         if exc.code is not None and not isinstance(exc.code, int):
             say(message)  # SystemExit("message"): as Python does, the message and status 1
         return code, message
+    except BrokenPipeError:  # the reader of stdout left (``femgp info | head -1``)
+        _discard_stdout()
+        return BROKEN_PIPE_STATUS, ""
     except STOPPING_ERRORS as exc:
         code, message = exit_status(exc)
         say(message)

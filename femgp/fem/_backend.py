@@ -10,6 +10,8 @@ or a container and that module does not exist.
 from __future__ import annotations
 
 import importlib.util
+import signal
+import threading
 
 INSTALL_HINT = (
     "femgp.fem needs DOLFINx >= 0.10 with petsc4py and mpi4py. Install it either "
@@ -37,4 +39,17 @@ def import_dolfinx() -> None:
         )
 
 
+def restore_python_sigpipe() -> None:
+    """Give ``SIGPIPE`` back to Python, which ignores it and raises ``BrokenPipeError``.
+
+    PETSc's initialisation installs its signal handler for ``SIGPIPE`` too, so a
+    reader that closed its end early (``femgp info | head -1``) made PETSc print
+    a crash report and abort the MPI job. Every other signal stays with PETSc.
+    Only the main thread may set a handler; elsewhere this does nothing.
+    """
+    if hasattr(signal, "SIGPIPE") and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+
 import_dolfinx()
+restore_python_sigpipe()

@@ -26,6 +26,19 @@ def test_femgp_info_lists_the_stack():
     assert "mumps" in out.stdout
 
 
+def test_femgp_info_into_a_closed_pipe_ends_quietly():
+    """A reader that leaves early (``femgp info | head -1``): status 141, no crash report."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "femgp.cli", "info"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # before the child writes: it spends a second importing DOLFINx
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 141, err.decode()
+    assert err.decode() == ""
+
+
 def test_femgp_unknown_command_exit_2():
     out = _run("-m", "femgp.cli", "frobnicate")
     assert out.returncode == 2
