@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 
@@ -153,12 +154,15 @@ def test_failed_steps_are_cut_back_then_stop_with_history_intact(tmp_path):
 
 
 def test_p2_displacement_and_history_field(tmp_path):
-    """Degree-2 displacement (written to XDMF as P1) with the AT2 history field: peak within 2 %."""
+    """Degree-2 displacement (written to XDMF as P1) with the AT2 history field: peak within 3e-4.
+
+    Measured 8.4e-5 below the analytic peak: the load grid's 8.5e-5 (47 steps to 1.5 u_c).
+    """
     s = bar(MPI.COMM_SELF, model="AT2", h=0.05, steps=47, degree=2, irreversibility="history")
     res = run(s.mesh, s.params, s.loading, output=tmp_path / "p2", show_progress=False)
     sigma = res.column("reaction") / s.info["height"]
     theory = s.params.crack.critical_stress(s.info["E_eff"])
-    assert abs(sigma.max() / theory - 1) < 0.02
+    assert abs(sigma.max() / theory - 1) < 3e-4, sigma.max() / theory - 1
     assert (tmp_path / "p2" / "fields.h5").is_file()
 
 
@@ -350,3 +354,26 @@ def test_update_history_keeps_the_committed_maximum():
     bounded = FractureModel(b.mesh, b.params, b.loading, prefix="hist_update_b_")
     with pytest.raises(InputError, match=r"irreversibility='history'.*'bounds'"):
         bounded.update_history()
+
+
+def test_initial_damage_with_the_history_field_is_refused():
+    """An initial crack needs the bounds: the history field (0 at load 0) would heal it.
+
+    With ``irreversibility="history"`` the first step took a crack of damage 1 down to
+    0.045 without a word. The control: with the bounds the crack stays at 1.
+    """
+    s = bar(MPI.COMM_SELF, model="AT2", h=0.02, steps=4)
+    crack = s.params.crack
+
+    def initial(x: np.ndarray) -> np.ndarray:
+        return crack.profile(x[0] - 0.5)
+
+    history = dataclasses.replace(s.params, irreversibility="history")
+    with pytest.raises(InputError, match=r"initial damage needs irreversibility='bounds'"):
+        FractureModel(s.mesh, history, s.loading, initial_damage=initial, prefix="hist_init_")
+    m = FractureModel(
+        s.mesh, s.params, s.loading, initial_damage=initial, prefix="bounds_init_",
+        warn_resolution=False,
+    )  # fmt: skip
+    m.solve_step(s.loading.loads[0], step=1)
+    assert m.max_damage() == pytest.approx(1.0, abs=1e-12)

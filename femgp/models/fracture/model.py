@@ -249,7 +249,8 @@ class FractureModel:
         u_options, alpha_options: default PETSc options overriding the defaults
             of ``params.linear_solver`` (the command line still wins).
         initial_damage: damage at load 0 as a function of x (an initial crack);
-            it is also the first irreversibility bound.
+            it is also the first irreversibility bound (so ``irreversibility="bounds"``
+            only: refused with the history field, which would heal it).
         warn_resolution: warn when ``ell`` is under 2 cells of the finest mesh
             (off for the coarse meshes of adaptive refinement).
     """
@@ -290,6 +291,15 @@ class FractureModel:
                 "the 3D spectral split needs a tetrahedral mesh, got "
                 f"{msh.topology.cell_name()} cells (use tetrahedra, or split='voldev')"
             )
+        history = p.irreversibility == "history"
+        if history and initial_damage is not None:
+            # The history field starts at 0 and the damage problem has no bounds: the
+            # first damage solve would heal the initial crack (a damage of 1 fell to 0.04).
+            raise InputError(
+                "an initial damage needs irreversibility='bounds' (it is the first lower "
+                "bound); with 'history' the damage is driven by H = max psi_+ alone, which "
+                "is 0 at load 0, so the initial crack would heal"
+            )
         msh.topology.create_connectivity(tdim - 1, tdim)
         self.h_min, self.h_max = cell_diameter_range(msh)
         if warn_resolution and p.ell < 2 * self.h_min:
@@ -312,7 +322,6 @@ class FractureModel:
             self.alpha.interpolate(initial_damage)
             np.clip(self.alpha.x.array, 0.0, 1.0, out=self.alpha.x.array)
             self.alpha.x.scatter_forward()
-        history = p.irreversibility == "history"
         if not history:
             self.alpha_lb.x.array[:] = self.alpha.x.array
         self._n_alpha = Q.dofmap.index_map.size_local
