@@ -56,17 +56,23 @@ def _bar_peak(model: str, split: str = "spectral") -> tuple[float, float]:
 
 
 def test_at1_bar_peak_stress_3d_spectral():
-    """AT1: elastic until sigma_c = sqrt(3 Gc E / (8 ell)); tolerance 2 %."""
+    """AT1: elastic until sigma_c = sqrt(3 Gc E / (8 ell)); tolerance 0.3 %.
+
+    Measured 1.2e-3 below: the last step below u_c is at 139/139.17 of it.
+    """
     peak, sigma_c = _bar_peak("AT1")
     assert sigma_c == pytest.approx(math.sqrt(3 / 0.8))
-    assert abs(peak / sigma_c - 1) < 0.02, (peak, sigma_c)
+    assert abs(peak / sigma_c - 1) < 3e-3, (peak, sigma_c)
 
 
 def test_at2_bar_peak_stress_3d_spectral():
-    """AT2: peak (3 sqrt(3)/16) sqrt(E Gc / ell); tolerance 2 %."""
+    """AT2: peak (3 sqrt(3)/16) sqrt(E Gc / ell); tolerance 5e-6.
+
+    Measured 7.0e-7 above it: the load grid (-1.1e-6) and k_res / a(1/4) (+1.8e-6).
+    """
     peak, sigma_max = _bar_peak("AT2")
     assert sigma_max == pytest.approx(3 * math.sqrt(3) / 16 * math.sqrt(10))
-    assert abs(peak / sigma_max - 1) < 0.02, (peak, sigma_max)
+    assert abs(peak / sigma_max - 1) < 5e-6, (peak, sigma_max)
 
 
 def _compress(split: str) -> float:

@@ -33,18 +33,26 @@ def _peak_stress(model: str, solver: str) -> tuple[float, float]:
 
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_at1_peak_stress(solver):
-    """AT1: elastic until sigma_c = sqrt(3 Gc E / (8 ell)); tolerance 2 %."""
+    """AT1: elastic until sigma_c = sqrt(3 Gc E / (8 ell)); tolerance 0.3 %.
+
+    The peak is the last step below u_c, at 139/139.17 of it: measured 1.2e-3 below
+    sigma_c (the load grid's 1.198e-3, k_res 1e-6); a 1 % error in c_w moves it 0.5 %.
+    """
     peak, sigma_c = _peak_stress("AT1", solver)
     assert sigma_c == pytest.approx(math.sqrt(3 / 0.8))
-    assert abs(peak / sigma_c - 1) < 0.02, (peak, sigma_c)
+    assert abs(peak / sigma_c - 1) < 3e-3, (peak, sigma_c)
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_at2_peak_stress(solver):
-    """AT2: peak (3 sqrt(3)/16) sqrt(E Gc / ell); tolerance 2 %."""
+    """AT2: peak (3 sqrt(3)/16) sqrt(E Gc / ell); tolerance 5e-6.
+
+    Measured 7.0e-7 above it: the load grid (-1.1e-6, the peak is flat) and
+    k_res / a(1/4) (+1.8e-6).
+    """
     peak, sigma_max = _peak_stress("AT2", solver)
     assert sigma_max == pytest.approx(3 * math.sqrt(3) / 16 * math.sqrt(10))
-    assert abs(peak / sigma_max - 1) < 0.02, (peak, sigma_max)
+    assert abs(peak / sigma_max - 1) < 5e-6, (peak, sigma_max)
 
 
 # The localised crack: 101 cells put the middle of the bar inside one element.
@@ -72,7 +80,7 @@ def test_at1_localised_profile(localised):
 
     The displacement jump of a P1 crack lives in one fully broken element (alpha = 1
     at both its nodes, the origin of Gc_eff), so d is measured from that element.
-    Tolerance: 0.02 in alpha at every node.
+    Tolerance: 5e-3 in alpha at every node (measured 1.6e-3).
     """
     s, res = localised
     m = res.model
@@ -81,15 +89,18 @@ def test_at1_localised_profile(localised):
     alpha = m.alpha.x.array
     d = np.maximum(np.abs(x - 0.5) - H_CELL / 2, 0.0)
     err = np.abs(alpha - s.params.crack.profile(d))
-    assert err.max() < 0.02, err.max()
+    assert err.max() < 5e-3, err.max()
 
 
 def test_dissipated_energy_is_gc_eff_times_length(localised):
-    """Surface energy after fracture = Gc (1 + h / (c_w ell)) × crack length; tolerance 3 %."""
+    """Surface energy after fracture = Gc (1 + h / (c_w ell)) × crack length; tolerance 0.6 %.
+
+    Measured 0.21 % below; Gc alone (no mesh correction) is 3.5 % below the result.
+    """
     s, res = localised
     gc_eff = s.params.crack.gc_eff(H_CELL)
     dissipated = res.column("surface")[-1]
-    assert abs(dissipated / (gc_eff * HEIGHT) - 1) < 0.03, (dissipated, gc_eff * HEIGHT)
+    assert abs(dissipated / (gc_eff * HEIGHT) - 1) < 6e-3, (dissipated, gc_eff * HEIGHT)
     # the bar is broken: almost no elastic energy and almost no force left
     assert res.column("elastic")[-1] < 1e-2 * dissipated
     assert abs(res.column("reaction")[-1]) < 1e-2 * res.peak_reaction
