@@ -13,6 +13,8 @@ Imports torch (never dolfinx). The modules:
   and the certified loss-change bound; :mod:`femgp.ml.attacks`: FGSM and PGD.
 - :mod:`femgp.ml.gradnorm`: the parameter-gradient-norm penalty (exact and
   Hessian-free; SAM) as an optimiser wrapper, and gradient clipping.
+- :mod:`femgp.ml.rng`: the finite-difference forms' second pass replays the
+  first one's random draws (dropout masks).
 - :mod:`femgp.ml.weight_decay`: Adam+L2 versus AdamW, per-parameter.
 - :mod:`femgp.ml.toy_data`, :mod:`femgp.ml.capacity`: data and experiments of the demos.
 - :mod:`femgp.ml.digits`, :mod:`femgp.ml.sample_metrics`, :mod:`femgp.ml.digits_gan`,

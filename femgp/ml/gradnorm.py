@@ -14,7 +14,9 @@
     ``grad J ~ (1 - alpha) grad L(theta) + alpha grad L(theta + r v)``,
     ``alpha = lam / r``. Sharpness-aware minimisation (SAM, Foret et al. 2021)
     is the special case ``alpha = 1`` (``lam = r = rho``). Exact when ``L`` is
-    quadratic in ``theta``.
+    quadratic in ``theta``. The second closure call replays the first one's
+    draws from the global generators (dropout masks, a sampled minibatch; see
+    :mod:`femgp.ml.rng`), so that both gradients are of the same loss.
 
 :class:`GradientNormPenalty` wraps any optimiser and is used as a drop-in
 replacement: ``opt.step(closure)`` with a closure that *returns the loss*
@@ -38,6 +40,7 @@ import torch
 
 from femgp.errors import InputError
 from femgp.ml.ops import safe_sqrt
+from femgp.ml.rng import rng_checkpoint
 from femgp.ml.validation import check_finite_loss, check_lambda, check_positive
 
 __all__ = ["FORMS", "GradientClipping", "GradientNormPenalty", "global_grad_norm"]
@@ -200,6 +203,7 @@ class GradientNormPenalty(_Wrapper):
     def _step_fd(self, closure: Closure) -> torch.Tensor:
         params = self.params()
         self.zero_grad()
+        replay = rng_checkpoint(params)  # the second closure draws the first's dropout masks
         loss = self._loss(closure)
         if self.check_finite:
             check_finite_loss("the loss", loss)
@@ -221,6 +225,7 @@ class GradientNormPenalty(_Wrapper):
                 if g is not None:
                     p.add_(g, alpha=scale)
         self.zero_grad()
+        replay()
         loss2 = self._loss(closure)
         loss2.backward()
         a = self.alpha

@@ -19,7 +19,8 @@ nothing. Two ways to get ``grad_theta J``:
     ``u_i = g_i / ||g_i||``, and that mixed Hessian-vector product is the
     difference quotient ``(grad_theta l_i(x_i + h u_i) - grad_theta l_i(x_i)) / h``.
     Hence ``grad_theta J ~ (1 - lam/h) grad_theta mean l(x) + (lam/h) grad_theta
-    mean l(x + h u)``: one extra forward and backward (at the shifted inputs).
+    mean l(x + h u)``: one extra forward and backward (at the shifted inputs),
+    which draws the same dropout masks as the first (:mod:`femgp.ml.rng`).
     The error is ``O(h)``; it vanishes when ``grad_theta l`` is affine in ``x``
     (e.g. ``l`` a quadratic polynomial in ``(x, theta)`` jointly).
 
@@ -37,6 +38,7 @@ import torch
 from femgp.errors import InputError
 from femgp.ml.eager import eager_model
 from femgp.ml.ops import per_sample_norm
+from femgp.ml.rng import rng_checkpoint
 from femgp.ml.validation import (
     check_batch,
     check_finite_loss,
@@ -177,8 +179,9 @@ def input_gradient_backward(
         lam: the penalty weight (>= 0).
         form: ``"exact"`` (double backprop) or ``"finite_difference"``.
         h: the finite-difference step along ``g_i/||g_i||``, in input units (> 0).
-        params: the parameters to differentiate (default: ``model.parameters()``
-            where they require grad).
+        params: the parameters to differentiate, the only tensors whose ``.grad``
+            changes, in both forms (default: ``model.parameters()`` where they
+            require grad).
         check_finite: raise ``FloatingPointError`` on a NaN/inf loss.
 
     Returns:
@@ -191,7 +194,8 @@ def input_gradient_backward(
         res = input_gradient_objective(model, loss_fn, x, y, lam=lam)
         if check_finite:
             check_finite_loss("the input-gradient objective", res.objective)
-        res.objective.backward()
+        # given ``params``, only they receive gradients, as in the finite-difference form
+        res.objective.backward(inputs=None if params is None else list(params))
         return InputGradientResult(
             objective=res.objective.detach(), loss=res.loss, penalty=res.penalty,
             grad_norms=res.grad_norms,
@@ -203,6 +207,7 @@ def input_gradient_backward(
             raise InputError("params must be given when model is not a torch.nn.Module")
         params = [p for p in model.parameters() if p.requires_grad]
     params = list(params)
+    replay = rng_checkpoint([x, *params])  # pass 2 draws pass 1's dropout masks
     # Pass 1: per-sample losses, and in one backward both grad_theta mean l and grad_x l_i.
     xr = x.detach().requires_grad_(True)
     losses = _per_sample_losses(model, loss_fn, xr, y)
@@ -227,6 +232,7 @@ def input_gradient_backward(
         safe = torch.where(norms > 0, norms, torch.ones_like(norms))  # g = 0 there: u = 0
         u = g / safe.reshape(-1, *([1] * (g.ndim - 1)))
         x2 = x.detach() + h * u
+    replay()
     loss2 = _per_sample_losses(model, loss_fn, x2, y).mean()
     (loss2 * (lam / h)).backward(inputs=params)
     return InputGradientResult(

@@ -88,6 +88,29 @@ def test_exact_form_matches_reference_double_backward() -> None:
         torch.testing.assert_close(b - p.detach(), rg, rtol=1e-3, atol=1e-5)
 
 
+def test_finite_difference_replays_the_dropout_masks() -> None:
+    """The closure's two calls see the same dropout mask, so the form still converges."""
+    x, y = _data()
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Dropout(0.3), nn.Linear(8, 3)).to(F64)
+    start = [p.detach().clone() for p in net.parameters()]
+
+    def step(**kw) -> torch.Tensor:
+        with torch.no_grad():
+            for p, s in zip(net.parameters(), start, strict=True):
+                p.copy_(s)
+        opt = GradientNormPenalty(torch.optim.SGD(net.parameters(), lr=1.0), lam=0.2, **kw)
+        torch.manual_seed(7)  # the same mask in the exact form and the first FD call
+        opt.step(lambda: F.cross_entropy(net(x), y))
+        moved = zip(net.parameters(), start, strict=True)
+        return torch.cat([(s - p.detach()).flatten() for p, s in moved])
+
+    exact = step(form="exact")
+    fd = step(form="finite_difference", radius=1e-4)
+    # measured 6.3e-6 (with two masks: 995)
+    assert float((fd - exact).norm() / exact.norm()) < 2e-5
+
+
 def test_sam_is_the_special_case_alpha_one() -> None:
     x, y = _data()
     rho = 0.05

@@ -85,6 +85,23 @@ def test_penalty_is_per_sample_and_batch_size_independent() -> None:
             torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
 
 
+def test_only_the_given_params_receive_gradients_in_both_forms() -> None:
+    x, y = _batch()
+    model = _net()
+    model.zero_grad(set_to_none=True)
+    input_gradient_backward(model, _ce, x, y, lam=0.3, form="exact")
+    want = _param_grads(model)[2:]  # the head's share of the full exact gradient
+    for form in ("exact", "finite_difference"):
+        model.zero_grad(set_to_none=True)
+        head = list(model[3].parameters())
+        input_gradient_backward(model, _ce, x, y, lam=0.3, form=form, h=1e-4, params=head)
+        assert model[1].weight.grad is None and model[1].bias.grad is None, form
+        for p, w in zip(head, want, strict=True):
+            # finite difference at h = 1e-4: measured relative error 1.2e-4
+            torch.testing.assert_close(p.grad, w, rtol=3e-4 if form != "exact" else 1e-12,
+                                       atol=1e-12)
+
+
 class _Quadratic(nn.Module):
     """Returns (C^T x + b, x): with the loss below, l is quadratic in (x, theta) jointly."""
 
@@ -134,6 +151,34 @@ def test_finite_difference_converges_for_a_nonlinear_net() -> None:
         fd = torch.cat([g.flatten() for g in _param_grads(model)])
         errs.append(float((fd - exact).norm() / exact.norm()))
     assert errs[1] < 2e-3 and errs[1] < errs[0] / 5  # O(h)
+
+
+def test_finite_difference_replays_the_dropout_masks() -> None:
+    """Both passes of the difference quotient see the same dropout mask: O(h), not O(1/h)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 16), nn.Tanh(), nn.Dropout(0.3),
+                          nn.Linear(16, 3)).to(F64)
+    x, y = _batch()
+
+    def grads(form: str, h: float = 1e-3) -> torch.Tensor:
+        model.zero_grad(set_to_none=True)
+        torch.manual_seed(123)  # the same masks in the exact and the first FD pass
+        input_gradient_backward(model, _ce, x, y, lam=0.2, form=form, h=h)
+        return torch.cat([p.grad.flatten() for p in model.parameters()])
+
+    exact = grads("exact")
+    errs = [float((grads("finite_difference", h) - exact).norm() / exact.norm())
+            for h in (1e-2, 1e-3)]
+    # measured 2.4e-4 and 2.4e-5 (two masks: 20 and 195, growing like 1/h)
+    assert errs[1] < 1e-4 and errs[1] < errs[0] / 5
+    # the global generator then moves on as after one forward pass
+    torch.manual_seed(5)
+    model(x)
+    want = torch.rand(3)
+    torch.manual_seed(5)
+    model.zero_grad(set_to_none=True)
+    input_gradient_backward(model, _ce, x, y, lam=0.2, h=1e-3)
+    assert torch.equal(torch.rand(3), want)
 
 
 def test_no_nan_when_the_input_gradient_is_zero() -> None:
