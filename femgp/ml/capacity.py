@@ -49,7 +49,10 @@ class CapacityConfig:
     """Data and training settings of the critic-capacity experiment.
 
     Attributes:
-        size: images are ``size x size`` (>= 4).
+        size: images are ``size x size`` (>= 7, so that the texture's 3 cycles
+            per axis lie below the Nyquist frequency ``size / 2``: smaller images
+            alias it to a coarse pattern, or at 6 to a checkerboard whose
+            contrast depends on the phase).
         texture: per-pixel RMS amplitude of the fine texture (> 0).
         delta: relative contrast increase of the fake texture (> 0).
         n_train: images per set for training.
@@ -71,8 +74,11 @@ class CapacityConfig:
     lr: float = 1e-3
 
     def __post_init__(self) -> None:
-        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 4:
-            raise InputError(f"CapacityConfig.size must be an integer >= 4, got {self.size!r}")
+        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 7:
+            raise InputError(
+                f"CapacityConfig.size must be an integer >= 7 (the texture has 3 cycles per "
+                f"axis, which must lie below the Nyquist frequency size/2), got {self.size!r}"
+            )
         check_positive("CapacityConfig.texture", self.texture)
         check_positive("CapacityConfig.delta", self.delta)
         for name in ("n_train", "n_test", "hidden", "steps", "batch"):

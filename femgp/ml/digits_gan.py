@@ -141,14 +141,15 @@ def train_wgan(
             idx = torch.randint(x.shape[0], (config.batch,), generator=gen)
             real, labels = x[idx], y[idx]
             with torch.no_grad():
-                fake = G(torch.randn(config.batch, config.z_dim, generator=gen), labels)
+                z = torch.randn(config.batch, config.z_dim, generator=gen, dtype=x.dtype)
+                fake = G(z, labels)
             critic_step(D, opt_d, real, fake, lam=lam, condition=labels, generator=gen)
             if mode == "clip":
                 with torch.no_grad():
                     for p in D.parameters():
                         p.clamp_(-config.clip, config.clip)
         labels = torch.randint(N_CLASSES, (config.batch,), generator=gen)
-        z = torch.randn(config.batch, config.z_dim, generator=gen)
+        z = torch.randn(config.batch, config.z_dim, generator=gen, dtype=x.dtype)
         generator_step(G, D, opt_g, z, condition=labels)
     return G.eval(), time.perf_counter() - t0
 

@@ -427,7 +427,8 @@ def dragan_points(
     Args:
         real: the real batch ``(B, ...)``.
         c: the perturbation scale (> 0; 0.5 in the paper's code).
-        noise: the ``U[0, 1)`` noise, shape of ``real``; drawn if ``None``.
+        noise: the ``U[0, 1)`` noise, shape of ``real`` (cast to its dtype and
+            device); drawn if ``None``.
         alpha: per-sample weights ``(B,)``; drawn if ``None``.
         generator: random generator for the draws.
     """
@@ -439,7 +440,9 @@ def dragan_points(
         noise = torch.rand(real.shape, generator=generator, device=gen_device, dtype=real.dtype)
         noise = noise.to(real.device)
     else:
+        check_float_tensor("noise", noise)
         check_same_shape("noise", noise, "real", real)
+        noise = noise.to(device=real.device, dtype=real.dtype)  # as interpolate does for alpha
     x_p = real + c * real.std(correction=0) * noise
     return interpolate(x_p, real, alpha=alpha, generator=generator)
 

@@ -110,6 +110,21 @@ def test_batchnorm_critic_is_refused_naming_the_layer() -> None:
     assert torch.isfinite(wgan_gp(ln, real, fake))
 
 
+def test_conditional_wgan_trains_in_the_data_dtype() -> None:
+    """``load_split(dtype=torch.float64)`` data train a float64 GAN (latent codes included)."""
+    from femgp.ml.digits import DigitsSplit
+    from femgp.ml.digits_gan import GanConfig, generate, train_wgan
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(40, 1, 8, 8, generator=g, dtype=F64)
+    y = torch.arange(40) % 10
+    cfg = GanConfig(iters=2, n_critic=1, batch=8, dim=8, z_dim=4)
+    for mode in ("gp", "clip"):
+        G, _ = train_wgan(DigitsSplit(x, y, x, y), cfg, mode)
+        fake, _ = generate(G, 1)
+        assert fake.dtype == F64 and bool(torch.isfinite(fake).all()), mode
+
+
 # -- the data (scikit-learn's bundled copy) ------------------------------------------------
 def test_load_split_is_stratified_scaled_and_reproducible() -> None:
     pytest.importorskip("sklearn")

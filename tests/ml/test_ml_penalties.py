@@ -151,6 +151,22 @@ def test_wgan_gp_matches_reference(one_sided: bool) -> None:
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-10)
 
 
+def test_drawn_alpha_is_one_uniform_weight_per_sample() -> None:
+    """Without ``alpha`` the draw is one weight per sample, the same as passing that draw."""
+    real, fake, _ = _data(b=8, shape=(2, 7, 7))
+    D = _conv_critic()
+    drawn = torch.rand(8, generator=torch.Generator().manual_seed(5), dtype=F64)
+    x_hat = interpolate(real, fake, generator=torch.Generator().manual_seed(5))
+    a = drawn.view(-1, 1, 1, 1)
+    torch.testing.assert_close(x_hat, a * real + (1 - a) * fake, rtol=1e-14, atol=1e-14)
+    ours = wgan_gp(D, real, fake, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(ours, _ref_wgan_gp(D, real, fake, drawn, 10.0), rtol=1e-12, atol=0)
+    # control: one weight shared by the whole batch gives other points and another penalty
+    shared = drawn[:1].expand(8)
+    assert not torch.allclose(x_hat, interpolate(real, fake, alpha=shared), rtol=0.1, atol=0)
+    assert not torch.allclose(ours, _ref_wgan_gp(D, real, fake, shared, 10.0), rtol=1e-6, atol=0)
+
+
 def test_r1_r2_dragan_match_references() -> None:
     real, fake, g = _data(b=8, shape=(2, 7, 7))
     D = _conv_critic()
@@ -171,6 +187,12 @@ def test_r1_r2_dragan_match_references() -> None:
     ours = dragan_penalty(D, real, lam=10.0, noise=noise, alpha=alpha)
     ref = _ref_wgan_gp(D, x_p, real, alpha, 10.0)
     torch.testing.assert_close(ours, ref, rtol=1e-6, atol=1e-10)
+    # given noise and weights take the data's dtype (a float32 critic on float32 data)
+    D32, real32 = _conv_critic().float(), real.float()
+    pts32 = dragan_points(real32, noise=noise, alpha=alpha)
+    assert pts32.dtype == torch.float32
+    torch.testing.assert_close(pts32, ref_points.float(), rtol=1e-5, atol=1e-6)
+    assert torch.isfinite(dragan_penalty(D32, real32, noise=noise, alpha=alpha))
 
 
 def test_penalties_are_rendered_from_energy_terms() -> None:

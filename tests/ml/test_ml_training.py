@@ -121,5 +121,5 @@ def test_amp_critic_step_follows_the_fp32_step() -> None:
     for a, b, s in zip(amp_critic.parameters(), critic.parameters(), start.parameters(),
                        strict=True):
         step_fp32, step_amp = (b - s).detach(), (a - s).detach()
-        # bfloat16 autocast: the same step to bfloat16 accuracy
-        assert float((step_amp - step_fp32).norm()) <= 0.05 * float(step_fp32.norm()) + 1e-6
+        # bfloat16 autocast: the same step to bfloat16 accuracy (measured: at most 0.55 %)
+        assert float((step_amp - step_fp32).norm()) <= 0.02 * float(step_fp32.norm()) + 1e-6
