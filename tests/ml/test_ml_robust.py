@@ -98,8 +98,9 @@ def test_only_the_given_params_receive_gradients_in_both_forms() -> None:
         assert model[1].weight.grad is None and model[1].bias.grad is None, form
         for p, w in zip(head, want, strict=True):
             # finite difference at h = 1e-4: measured relative error 1.2e-4
-            torch.testing.assert_close(p.grad, w, rtol=3e-4 if form != "exact" else 1e-12,
-                                       atol=1e-12)
+            torch.testing.assert_close(
+                p.grad, w, rtol=3e-4 if form != "exact" else 1e-12, atol=1e-12
+            )
 
 
 class _Quadratic(nn.Module):
@@ -156,8 +157,9 @@ def test_finite_difference_converges_for_a_nonlinear_net() -> None:
 def test_finite_difference_replays_the_dropout_masks() -> None:
     """Both passes of the difference quotient see the same dropout mask: O(h), not O(1/h)."""
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 16), nn.Tanh(), nn.Dropout(0.3),
-                          nn.Linear(16, 3)).to(F64)
+    model = nn.Sequential(
+        nn.Flatten(), nn.Linear(12, 16), nn.Tanh(), nn.Dropout(0.3), nn.Linear(16, 3)
+    ).to(F64)
     x, y = _batch()
 
     def grads(form: str, h: float = 1e-3) -> torch.Tensor:
@@ -167,8 +169,9 @@ def test_finite_difference_replays_the_dropout_masks() -> None:
         return torch.cat([p.grad.flatten() for p in model.parameters()])
 
     exact = grads("exact")
-    errs = [float((grads("finite_difference", h) - exact).norm() / exact.norm())
-            for h in (1e-2, 1e-3)]
+    errs = [
+        float((grads("finite_difference", h) - exact).norm() / exact.norm()) for h in (1e-2, 1e-3)
+    ]
     # measured 2.4e-4 and 2.4e-5 (two masks: 20 and 195, growing like 1/h)
     assert errs[1] < 1e-4 and errs[1] < errs[0] / 5
     # the global generator then moves on as after one forward pass
