@@ -444,27 +444,41 @@ class CahnHilliard:
 
     # -- state ---------------------------------------------------------------
     def set_initial(self, c_init: Callable[[np.ndarray], np.ndarray] | float) -> None:
-        """Set c from a function of x (or a constant) and mu consistently from F'(c)."""
+        """Set c from a function of x (or a constant) and mu consistently from F'(c).
+
+        On a periodic cell a non-periodic c(x) (PFHub 1a) first takes the mean of its
+        copies, and mu is F'(c) of that periodic c, the one the model starts from.
+        """
         cfun = fem.Function(self.Q)
         check_initial_dimension(c_init, self.mesh)
         if callable(c_init):
             cfun.interpolate(c_init)
         else:
             cfun.x.array[:] = float(c_init)
+        c_constraint = None
+        if self.constraint is not None:  # a non-periodic c(x) takes the mean of its copies
+            c_constraint = PeriodicConstraint(self.Q, self.constraint.periodic)
+            c_constraint.apply(cfun)
         self.u.x.array[self._cmap] = cfun.x.array
         self.u.x.scatter_forward()
-        self.u.x.array[self._mumap] = self._chemical_potential(cfun).x.array
+        self.u.x.array[self._mumap] = self._chemical_potential(cfun, c_constraint).x.array
         self.u.x.scatter_forward()
-        if self.constraint is not None:  # a non-periodic c(x) takes the mean of its copies
+        if self.constraint is not None:  # exact copies of mu too (the projection's round-off)
             self.constraint.apply(self.u)
         self.u0.x.array[:] = self.u.x.array
         self._dt_prev = self._dt_prev2 = None
 
-    def _chemical_potential(self, cfun: fem.Function) -> fem.Function:
-        """L2 projection of mu = F'(c) for a given c (consistent initial mu)."""
+    def _chemical_potential(
+        self, cfun: fem.Function, constraint: PeriodicConstraint | None = None
+    ) -> fem.Function:
+        """L2 projection of mu = F'(c) for a given c (consistent initial mu).
+
+        With ``constraint`` (periodic on ``Q``; ``cfun`` must satisfy it) the
+        projection is onto the periodic functions.
+        """
         w, r = ufl.TrialFunction(self.Q), ufl.TestFunction(self.Q)
         dF = ufl.derivative(energy_form(self.params.energy, {"c": cfun}), cfun, r)
-        if self.constraint is not None:  # the periodic projection (no boundary terms)
+        if constraint is not None:  # the periodic projection (no boundary terms)
             mu = fem.Function(self.Q)
             proj = NonlinearProblem(
                 ufl.replace(w * r * ufl.dx, {w: mu}) - dF,
@@ -476,7 +490,7 @@ class CahnHilliard:
                     "pc_type": "jacobi",
                     "ksp_rtol": 1e-14,
                 },
-                constraint=PeriodicConstraint(self.Q, self.constraint.periodic),
+                constraint=constraint,
             )
             proj.snes.getLineSearch().setFromOptions()  # consumes the wrapper's default
             proj.solve()
