@@ -152,16 +152,25 @@ class LandauPolynomial(Term):
         ``a2 = depth * a`` sets the curvature at the austenite ``eta = 0``:
         ``a < 0`` makes the austenite unstable (spontaneous transformation from
         small noise), ``a > 0`` metastable. In the 2-3-4 form
-        ``a3 = -depth (3a + 12)``, ``a4 = depth (2a + 12)`` (needs ``a > -6``);
-        in the 2-4-6 form ``a4 = -depth (4a + 12)``, ``a6 = depth (3a + 12)``
-        (needs ``a > -4``).
+        ``a3 = -depth (3a + 12)``, ``a4 = depth (2a + 12)`` (needs ``a > -4``:
+        below, the single-variant path has a well at ``eta = a / (2a + 12) < 0``
+        deeper than ``-depth``, and ``d2f/d eta_j^2 = depth (3a + 12)`` at
+        ``eta = e_i`` makes each variant a saddle towards the others); in the
+        2-4-6 form ``a4 = -depth (4a + 12)``, ``a6 = depth (3a + 12)`` (needs
+        ``a > -4``, and ``a > -3`` with two or more variants, where
+        ``d2f/d eta_j^2 = depth (4a + 12)`` at ``e_i``: below, mixed states lie
+        deeper than the variant wells).
         """
         check_choice("LandauPolynomial.form", form, LANDAU_FORMS)
         a = check_finite("a", a)
         d = check_positive("depth", depth)
+        n = len(_check_names("LandauPolynomial.variants", variants))
         if form == "2-3-4":
-            if not a > -6.0:
-                raise InputError(f"the normalised 2-3-4 polynomial needs a > -6, got {a!r}")
+            if not a > -4.0:
+                raise InputError(
+                    f"the normalised 2-3-4 polynomial needs a > -4, got {a!r} (below, the "
+                    "variant wells at eta_i = 1 are not its minima)"
+                )
             return cls(
                 a2=d * a,
                 a3=-d * (3 * a + 12),
@@ -169,8 +178,12 @@ class LandauPolynomial(Term):
                 variants=tuple(variants),
                 form=form,
             )
-        if not a > -4.0:
-            raise InputError(f"the normalised 2-4-6 polynomial needs a > -4, got {a!r}")
+        bound = -3.0 if n > 1 else -4.0
+        if not a > bound:
+            raise InputError(
+                f"the normalised 2-4-6 polynomial of {n} variant(s) needs a > {bound:g}, "
+                f"got {a!r} (below, the variant wells at eta_i = 1 are not its minima)"
+            )
         return cls(
             a2=d * a, a4=-d * (4 * a + 12), a6=d * (3 * a + 12), variants=tuple(variants), form=form
         )

@@ -100,10 +100,44 @@ def test_landau_validation(kwargs, match):
 
 
 def test_normalised_rejects_unbounded_shape_parameter():
-    with pytest.raises(InputError, match=r"a > -6, got -7.0"):
+    with pytest.raises(InputError, match=r"a > -4, got -7.0"):
         LandauPolynomial.normalised(-7.0)
     with pytest.raises(InputError, match=r"depth must be > 0, got 0"):
         LandauPolynomial.normalised(1.0, depth=0)
+
+
+def _deepest_on_grid(f: LandauPolynomial) -> float:
+    """min f over eta in [-2, 2]^N (steps of 0.05, N <= 3)."""
+    axes = np.meshgrid(*[np.linspace(-2.0, 2.0, 81)] * len(f.variants), indexing="ij")
+    etas = {n: FieldValue(x.ravel()) for n, x in zip(f.variants, axes, strict=True)}
+    return float(np.min(f.density(NUMPY_POINTS_OPS, etas)))
+
+
+@pytest.mark.parametrize(
+    "form, n, bound",
+    [("2-3-4", 1, -4.0), ("2-3-4", 3, -4.0), ("2-4-6", 1, -4.0), ("2-4-6", 3, -3.0)],
+)
+def test_normalised_variant_wells_are_the_minima_down_to_the_bound(form, n, bound):
+    """Just above the bound the variant wells e_i are the deepest states; just below, the
+    same formulas (the control) give a deeper state: a 2-3-4 well at eta = a/(2a + 12) < 0,
+    or (2-4-6, several variants) a mixed state, e_i a saddle between them (a 2-4-6 single
+    variant below -4 is unbounded, refused by the class itself)."""
+    names = tuple(f"eta{i + 1}" for i in range(n))
+    f = LandauPolynomial.normalised(bound + 0.1, form=form, variants=names)
+    assert _deepest_on_grid(f) == pytest.approx(-1.0, abs=1e-12)
+    a = bound - 0.1
+    with pytest.raises(InputError, match=rf"needs a > {bound:g}, got {a!r}"):
+        LandauPolynomial.normalised(a, form=form, variants=names)
+    if form == "2-4-6" and n == 1:
+        with pytest.raises(InputError, match="bounded below"):
+            LandauPolynomial.two_four_six(a, -(4 * a + 12), 3 * a + 12, variants=names)
+        return
+    if form == "2-3-4":
+        control = LandauPolynomial.two_three_four(a, -(3 * a + 12), 2 * a + 12, variants=names)
+    else:
+        control = LandauPolynomial.two_four_six(a, -(4 * a + 12), 3 * a + 12, variants=names)
+    assert control.single(1.0) == pytest.approx(-1.0, abs=1e-12)
+    assert _deepest_on_grid(control) < -1.0 - 1e-3
 
 
 def test_variant_gradient_energy_is_one_penalty_per_variant():
