@@ -534,9 +534,10 @@ class CahnHilliard:
     def _error_estimate(self, dt: float) -> float | None:
         """The local error of the step, relative to the RMS deviation of c from its mean.
 
-        Order 1 (``estimator="curvature"``): the distance to the linear extrapolation of
-        the two previous states over ``1 + r`` (``r = dt / dt_prev``), the
-        O(dt^2) curvature term of the trajectory. Order 2 (``"milne"``, theta = 1/2, the
+        Order 1 (``estimator="curvature"``): the O(dt^2) curvature term ``c2 dt^2 / 2``
+        of the trajectory (``c2`` the second time derivative; the local error of
+        backward Euler) from the distance to the linear extrapolation of the two
+        previous states (:meth:`_curvature_scale`). Order 2 (``"milne"``, theta = 1/2, the
         trapezoidal rule, local error ``-dt^3 c3 / 12`` with ``c3`` the third time
         derivative): Milne's device with the quadratic extrapolation through the
         three previous states, whose error is ``c3 dt (dt + h1) (dt + h1 + h2) / 6``
@@ -562,22 +563,38 @@ class CahnHilliard:
     def _predictor(self, dt: float, idx: np.ndarray | slice) -> tuple[np.ndarray, float]:
         """Extrapolation of the committed states to ``t + dt`` and the error-estimate scale.
 
-        Linear through two states (scale ``1 / (1 + r)``), or, for the order-2
-        estimate once three states exist, quadratic (Newton's divided differences)
-        with Milne's scale.
+        Linear through two states (scale :meth:`_curvature_scale`), or, for the
+        order-2 estimate once three states exist, quadratic (Newton's divided
+        differences) with Milne's scale.
         """
         now, prev = self.u0.x.array[idx], self._u_prev[idx]
         h1 = self._dt_prev
         assert h1 is not None
         if self.order == 1 or self._dt_prev2 is None:
             r = dt / h1
-            return now + r * (now - prev), 1.0 / (1.0 + r)
+            return now + r * (now - prev), self._curvature_scale(r)
         h2 = self._dt_prev2
         d1 = (now - prev) / h1
         d2 = (d1 - (prev - self._u_prev2[idx]) / h2) / (h1 + h2)
         pred = now + dt * d1 + dt * (dt + h1) * d2
         cube = dt**3
         return pred, cube / (2.0 * dt * (dt + h1) * (dt + h1 + h2))
+
+    def _curvature_scale(self, r: float) -> float:
+        """``c2 dt^2 / 2 = scale |c - pred|`` for the linear extrapolation, ``r = dt / dt_prev``.
+
+        The previous states lie on the scheme's smooth trajectory (the exact one plus a
+        global error ``h E(t)``, ``E' = J E + (theta - 1/2) c2`` at steps ``h``); the new
+        state leaves it by the difference of the local errors ``(theta - 1/2) c2 dt^2``
+        at the new and the old step. With the extrapolation error ``c2 dt (dt + h) / 2``,
+        ``c - pred = c2 dt (r + 1 + (2 theta - 1)(r - 1)) h / 2``: ``1 / 2`` for
+        backward Euler at any ``r``, ``r / (1 + r)`` for theta = 1/2. Eyre's splitting
+        takes backward Euler's scale; its local error has another constant, so there the
+        estimate is the curvature term at constant steps only.
+        """
+        p = self.params
+        theta = p.theta if p.scheme == "theta" else 1.0
+        return r / (r + 1.0 + (2.0 * theta - 1.0) * (r - 1.0))
 
     def commit(self, dt: float) -> None:
         """Accept the last step: the current state becomes the previous one."""

@@ -57,8 +57,9 @@ class Params:
             monolithic solve when they do not converge).
         dt, dt_min, dt_max: initial step and bounds.
         adaptive: adapt the step (else fixed ``dt``).
-        tol: target of the local error estimate (RMS change of eta against a
-            linear extrapolation, an O(dt^2) quantity).
+        tol: target of the local error estimate (the backward-Euler local error
+            ``eta'' dt^2 / 2``, RMS, from the distance of eta to the linear
+            extrapolation of the last two steps).
         energy_guard: reject (and cut back) a step that raises the total energy.
         staggered_tol: max-norm change of eta that ends the staggered iteration.
         staggered_max_it: staggered iterations before the monolithic fallback.
