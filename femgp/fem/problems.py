@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, unquote
 
 import femgp.fem._backend  # noqa: F401  (dolfinx_solver before dolfinx)
 
@@ -73,7 +74,7 @@ OPTION_ERROR_CODES = frozenset({56, 60, 62, 63, 75, 86, 92, 95})
 
 #: The entry, under each prefix, of the options database that lists the
 #: options femgp wrote there as defaults (``name=value``, comma-separated,
-#: names without the prefix).
+#: names without the prefix, values percent-encoded: a value may hold commas).
 #: Keeping the record in the database itself (not in module state) lets a later
 #: problem under the same prefix replace femgp's earlier defaults, and drop
 #: those it does not want, without ever touching an option the user set.
@@ -105,7 +106,7 @@ def set_default_options(prefix: str, options: Mapping[str, Any]) -> list[str]:
     for item in opts.getString(record, "").split(","):
         key, _, value = item.partition("=")
         name = f"{prefix}{key}"
-        if key and opts.hasName(name) and opts.getString(name) == value:
+        if key and opts.hasName(name) and opts.getString(name) == unquote(value):
             ours.add(name)
     wanted = {f"{prefix}{k}": _as_option(v) for k, v in options.items()}
     for name in sorted(ours - wanted.keys()):
@@ -119,7 +120,7 @@ def set_default_options(prefix: str, options: Mapping[str, Any]) -> list[str]:
             opts.getString(name)
             written.append(name)
     if written:
-        opts[record] = ",".join(f"{n[len(prefix) :]}={wanted[n]}" for n in written)
+        opts[record] = ",".join(f"{n[len(prefix) :]}={quote(wanted[n], safe='')}" for n in written)
         opts.getString(record)  # marked as used: PETSc's options_left does not report it
     elif opts.hasName(record):
         opts.delValue(record)
@@ -621,9 +622,14 @@ class NonlinearProblem:
             if self.kept_pc is not None:
                 self.kept_pc.rebuild()
             cause = exc.__cause__
-            if cause is not None and not isinstance(cause, PETSc.Error):
-                # A Python exception in a callback (a Jacobian, a Python preconditioner):
-                # a defect or a signal, not a failed solve; raised as itself.
+            while isinstance(cause, PETSc.Error):
+                # A PETSc error in a callback (an inner solve of a Python preconditioner
+                # set up with a bad option) reaches here as "error code 101" (a Python
+                # error): its own code and reason are those of the cause.
+                exc, cause = cause, cause.__cause__
+            if cause is not None:
+                # A Python exception in a callback (a Jacobian, a Python preconditioner,
+                # at any depth): a defect or a signal, not a failed solve; raised as itself.
                 raise cause from None
             if getattr(exc, "ierr", None) in OPTION_ERROR_CODES:
                 what = "bad PETSc option (found in the solve)"

@@ -343,3 +343,38 @@ def test_symmetric_jacobian_is_flagged_for_its_submatrices():
     plain.solve()  # the control: no flag, none inherited
     assert not plain.A.isSymmetricKnown()[0]
     assert not plain.A.createSubMatrix(half, half).isSymmetricKnown()[0]
+
+
+def test_defaults_holding_commas_are_replaced_and_dropped():
+    """A later problem under the same prefix replaces femgp's defaults, commas in values or not
+    (``-mg_levels_ksp_chebyshev_esteig 0,0.1,0,1.1``), and drops those it does not want; the
+    user's option stays. Before, a default with a comma was taken for the user's and kept."""
+    from petsc4py import PETSc
+
+    from femgp.fem.problems import set_default_options
+
+    opts, prefix = PETSc.Options(), "test_commas_"
+    esteig = f"{prefix}mg_levels_ksp_chebyshev_esteig"
+    opts[f"{prefix}ksp_rtol"] = "1e-3"  # the user's
+    try:
+        first = {
+            "ksp_type": "cg",
+            "ksp_rtol": 1e-8,
+            "mg_levels_ksp_chebyshev_esteig": "0,0.1,0,1.1",
+        }
+        assert set_default_options(prefix, first) == [f"{prefix}ksp_type", esteig]
+        second = {"ksp_type": "gmres", "mg_levels_ksp_chebyshev_esteig": "0,0.2,0,1.2"}
+        assert set_default_options(prefix, second) == [f"{prefix}ksp_type", esteig]
+        assert opts.getString(esteig) == "0,0.2,0,1.2"
+        assert set_default_options(prefix, {"ksp_type": "cg"}) == [f"{prefix}ksp_type"]
+        left = {k: v for k, v in opts.getAll().items() if k.startswith(prefix)}
+        assert left == {
+            f"{prefix}ksp_rtol": "1e-3",
+            f"{prefix}ksp_type": "cg",
+            f"{prefix}femgp_defaults": "ksp_type=cg",
+        }
+        assert set_default_options(prefix, {}) == []
+        assert {k for k in opts.getAll() if k.startswith(prefix)} == {f"{prefix}ksp_rtol"}
+    finally:
+        for name in [k for k in opts.getAll() if k.startswith(prefix)]:
+            opts.delValue(name)

@@ -332,3 +332,23 @@ def test_python_exception_in_a_callback_is_raised_as_itself() -> None:
     assert np.all(u.x.array == 0.0)
     u.x.array[:] = 0.0
     assert prob.solve().reason > 0
+
+
+def test_bad_option_of_an_inner_solve_is_input_error(capfd: pytest.CaptureFixture[str]) -> None:
+    """An inner solve's bad option (read when the Python preconditioner is set up, in the
+    first solve) is an InputError that names it, not a failed solve to cut back. Before,
+    PETSc's "error code 101" (a Python error) hid the cause's code 86 and its reason."""
+    from femgp.fem.preconditioners import BLOCK_PC
+
+    domain = square(MPI.COMM_WORLD, n=8).mesh
+    prefix = "femgp_rb_inner_"
+    options = {**BLOCK_PC, "ch_schur_pc_type": "nonsense"}
+    model = ch.CahnHilliard(domain, ch.Params(scheme="eyre"), prefix=prefix, options=options)
+    model.set_initial(ch.pfhub_initial_for(domain))
+    with pytest.raises(
+        InputError,
+        match=rf"^{prefix}: bad PETSc option \(found in the solve\): .*PC type nonsense "
+        rf"\(PETSc error code 86\); check -{prefix}ch_schur_pc_type nonsense$",
+    ):
+        model.step(1.0)
+    assert "PETSC ERROR" not in "".join(capfd.readouterr()).upper()
