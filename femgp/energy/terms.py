@@ -196,7 +196,8 @@ class DoubleWell(Term):
 
         With ``u = (c - c_mid) / h`` and ``h = (c_beta - c_alpha) / 2``,
         ``f = rho h^4 (u^2 - 1)^2 = rho h^4 (u^4 + 1) - 2 rho h^4 u^2``.
-        ``f'' >= -4 rho h^4`` so no smaller concave part keeps the rest convex.
+        ``f'' >= -4 rho h^2`` (at ``c_mid``), the concave part's ``f''`` everywhere, so
+        no smaller concave part keeps the rest convex.
         """
         return SplitPart(self, "convex"), SplitPart(self, "concave")
 

@@ -82,7 +82,7 @@ def test_block_pc_gives_the_mumps_answer(scheme, dt, dim):
     diff = domain.comm.allreduce(diff, op=MPI.MAX)
     scale = domain.comm.allreduce(np.abs(direct.u.x.array).max(), op=MPI.MAX)
     assert block.problem.total.krylov > block.problem.total.newton  # it did iterate
-    assert diff <= 1e-12 * scale, diff  # measured 2e-16..4e-16
+    assert diff <= 1e-14 * scale, diff  # measured 2.1e-16..5.5e-16 (round-off of other builds)
 
 
 def test_iterations_bounded_over_h_and_dt_selfp_not():
@@ -164,7 +164,7 @@ def test_default_solver_depends_on_size_and_dimension():
 
 @pytest.mark.parametrize("cell", ["tetrahedron", "hexahedron"])
 def test_3d_cube_conserves_mass_and_energy_decreases(cell):
-    """Eyre in 3D: mass to 1e-10 and F non-increasing; the microstructure evolves."""
+    """Eyre in 3D: mass to 2e-11 and F non-increasing; the microstructure evolves."""
     domain = cube(MPI.COMM_WORLD, n=6, size=40.0, cell=cell).mesh
     res = ch.run(
         domain,
@@ -177,7 +177,7 @@ def test_3d_cube_conserves_mass_and_energy_decreases(cell):
     )
     mass, F = res.column("mass"), res.column("free_energy")
     assert res.steps == 20 and res.krylov > res.newton
-    assert np.max(np.abs(mass - mass[0])) / abs(mass[0]) < 1e-10
+    assert np.max(np.abs(mass - mass[0])) / abs(mass[0]) < 2e-11  # measured 3.8e-12, 6.3e-12
     assert np.diff(F).max() <= 1e-12 * abs(F[0])
     assert F[-1] < 0.9 * F[0]
 
