@@ -9,9 +9,9 @@ damage passed the threshold (plus a zone of 2 ell around them) are refined to
 to the new mesh, and the step is solved again from it. This is what the
 stepping driver will do; the test keeps the loop in a few lines.
 
-Checked: the peak stress against the analytic AT1 critical stress (2 %), the
+Checked: the peak stress against the analytic AT1 critical stress (0.2 %), the
 dissipated energy against ``Gc_eff(h) × height`` with the refined ``h``
-(3 %), the damage never decreasing (at every node, across the refinements),
+(1.5 %), the damage never decreasing (at every node, across the refinements),
 and the far field keeping its coarse cells.
 """
 
@@ -141,14 +141,17 @@ def test_adaptive_bar_refines_only_around_the_crack(adaptive):
 def test_adaptive_bar_peaks_at_the_at1_critical_stress(adaptive):
     s, _, stress, *_ = adaptive
     sigma_c = s.params.crack.critical_stress(s.info["E_eff"])
-    assert abs(stress.max() / sigma_c - 1) < 0.02, (stress.max(), sigma_c)
+    # measured -6.0e-4: the last load below u_c is 0.9994 u_c (AT1 is elastic up to
+    # sigma_c); the peak one fine load (0.71 %) early fails
+    assert abs(stress.max() / sigma_c - 1) < 2e-3, (stress.max(), sigma_c)
 
 
 def test_adaptive_bar_dissipates_gc_eff_times_height(adaptive):
     s, _, stress, surface, elastic, *_ = adaptive
     h = ELL / 4  # the element length across the crack after refinement
     gc_eff = s.params.crack.gc_eff(h)
-    assert abs(surface[-1] / (gc_eff * HEIGHT) - 1) < 0.03, (surface[-1], gc_eff * HEIGHT)
+    # measured -0.43 % (one element broken at the middle node)
+    assert abs(surface[-1] / (gc_eff * HEIGHT) - 1) < 0.015, (surface[-1], gc_eff * HEIGHT)
     assert elastic[-1] < 1e-2 * surface[-1]
     assert abs(stress[-1]) < 1e-2 * stress.max()
 
@@ -215,6 +218,38 @@ def test_resolve_after_a_failed_coupled_solve_is_alternate_minimisation():
         collect_garbage(MPI.COMM_SELF)
     assert solved[True] == (True, True)  # AM alone; the step's failure is kept
     assert solved[False] == (False, False)  # control: the coupled solver
+
+
+def test_initial_damage_is_rebuilt_sharp_on_the_refined_mesh():
+    """Before the first step the refined model takes the initial damage from its function
+    (exact at every new node), not the coarse interpolant; control: without the function
+    the coarse interpolant is transferred, off by far more at the new nodes."""
+    from femgp.models.fracture.adaptive import Adaptivity
+
+    s = bar(MPI.COMM_SELF, model="AT1", h=H_COARSE, height=HEIGHT, clamp_damage=True, solver="am")
+    tm = bar_mesh(MPI.COMM_SELF, length=1.0, height=HEIGHT, h=H_COARSE, quadrilateral=False)
+
+    def crack(x):
+        return np.maximum(0.0, 1 - np.abs(x[0] - 0.5) / 0.15) ** 2  # curved between nodes
+
+    def build(m, **kw):
+        return FractureModel(m, s.params, s.loading, **kw)
+
+    refinement = Refinement(adapt=True, h_min=H_FINE, threshold=0.01, zone=ZONE, driving_ratio=0)
+    model = build(tm, initial_damage=crack)
+    model.set_load(0.0)
+    errors = []
+    for initial in (crack, None):
+        new = Adaptivity(refinement, build, initial).refine(model)
+        assert new is not None and num_cells(new.mesh) > num_cells(tm.mesh)
+        exact = fem.Function(new.alpha.function_space)
+        exact.interpolate(crack)
+        errors.append(np.abs(new.alpha.x.array - exact.x.array).max())
+        del new
+        collect_garbage(MPI.COMM_SELF)
+    assert errors[0] < 1e-14, errors
+    # the control: the coarse interpolant, 1/9 at the peak x = 0.5 between the nodes
+    assert errors[1] == pytest.approx(8 / 9, rel=1e-12), errors
 
 
 @pytest.mark.mpi

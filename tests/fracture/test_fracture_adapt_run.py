@@ -8,8 +8,8 @@ driving-force indicator is off, it marks the whole homogeneous bar) to cells
 ell/4 long, transfers the committed state and solves the step again (the
 driver's ``adapt`` hook).
 
-Checked: the peak stress against the analytic AT1 critical stress (2 %); the
-dissipated energy against ``Gc_eff(ell/4) × height`` (3 %; alternate
+Checked: the peak stress against the analytic AT1 critical stress (0.2 %); the
+dissipated energy against ``Gc_eff(ell/4) × height`` (1.5 %; alternate
 minimisation, see below); the damage never decreasing at any node between
 accepted steps, across the mesh changes (the previous step's damage
 transferred onto the new mesh, exact for nested meshes); the ``dofs`` column;
@@ -150,14 +150,17 @@ def test_run_peaks_at_the_at1_critical_stress(adaptive_am):
     s, res, _ = adaptive_am
     sigma_c = s.params.crack.critical_stress(s.info["E_eff"])
     peak = res.peak_reaction / HEIGHT
-    assert abs(peak / sigma_c - 1) < 0.02, (peak, sigma_c)
+    # measured -6.0e-4: the last load below u_c is 0.9994 u_c (AT1 is elastic up to
+    # sigma_c); the peak one fine load (0.71 %) early fails
+    assert abs(peak / sigma_c - 1) < 2e-3, (peak, sigma_c)
 
 
 def test_run_dissipates_gc_eff_times_height(adaptive_am):
     s, res, _ = adaptive_am
     gc_eff = s.params.crack.gc_eff(ELL / 4)
     surface = res.column("surface")[-1]
-    assert abs(surface / (gc_eff * HEIGHT) - 1) < 0.03, (surface, gc_eff * HEIGHT)
+    # measured -0.43 % (one element broken at the middle node)
+    assert abs(surface / (gc_eff * HEIGHT) - 1) < 0.015, (surface, gc_eff * HEIGHT)
     assert res.column("elastic")[-1] < 1e-2 * surface
     assert abs(res.column("reaction")[-1]) < 1e-2 * res.peak_reaction
 
@@ -186,7 +189,7 @@ def test_run_damage_never_decreases_across_refinements(adaptive_am):
 
 
 def test_newton_adaptive_matches_the_uniform_fine_mesh():
-    """The default solver: the adaptive run peaks where the pre-refined run does (1 %).
+    """The default solver: the adaptive run peaks where the pre-refined run does (1e-6).
 
     The uniform mesh has cells ell/4 long everywhere (the refined length; one
     cell across the height, where the refined cells are 8 across). Its
@@ -200,7 +203,9 @@ def test_newton_adaptive_matches_the_uniform_fine_mesh():
     s, ada = _run(MPI.COMM_SELF, "newton")
     _, uni = _run(MPI.COMM_SELF, "newton", h=ELL / 4, adapt=False)
     assert ada.model.params.solver == "newton"
-    assert abs(ada.peak_reaction / uni.peak_reaction - 1) < 0.01
+    # the same load step, elastic on both meshes (measured 1e-10); one fine load
+    # (0.71 %) early fails
+    assert abs(ada.peak_reaction / uni.peak_reaction - 1) < 1e-6
     expect = s.params.crack.gc_eff(ELL / 4) * HEIGHT
     e_a = ada.column("surface")[-1]
     assert abs(e_a / expect - 1) < 0.015, (e_a, expect)
@@ -229,7 +234,9 @@ def test_adaptive_run_same_history_on_1_and_2_ranks():
     np.testing.assert_array_equal(w.column("dofs"), s.column("dofs"))
     for name in ("reaction", "surface", "elastic"):
         a, b = w.column(name), s.column(name)
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * np.abs(b).max(), err_msg=name)
+        # measured with am_tol = 1e-7: 6.3e-9 of the largest value (the reaction); the
+        # iterates stop at a tolerance, so another build may land a little farther
+        np.testing.assert_allclose(a, b, rtol=0, atol=2e-7 * np.abs(b).max(), err_msg=name)
 
 
 def test_toml_refinement_table_is_the_refinement_dataclass(tmp_path):

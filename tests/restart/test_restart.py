@@ -262,7 +262,11 @@ def test_kill_and_restart(reference, tmp_path, model, first, second):
     msg = f"{model} {first}->{second} ranks, seed {seed}, every {every}, kill at row {kill_at}"
     out = tmp_path / model
     _kill_at_row(_cmd(first, model, out, "--checkpoint-every", str(every)), out, kill_at, msg)
-    _run(_cmd(second, model, out, "--checkpoint-every", str(every), "--restart"))
+    proc = _run(_cmd(second, model, out, "--checkpoint-every", str(every), "--restart"))
+    # continued from a checkpoint after step 0 (a run started over has the same history)
+    line = next((ln for ln in proc.stderr.splitlines() if "restarting from" in ln), "")
+    assert line, f"{msg}: no 'restarting from' line:\n{proc.stderr[-2000:]}"
+    assert int(line.rsplit("(step ", 1)[1].rstrip(")")) >= every, f"{msg}: {line}"
     _compare(reference[model], out, msg)
     assert json.loads((out / "run.json").read_text())["status"] == "finished", msg
 

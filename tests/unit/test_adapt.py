@@ -227,12 +227,14 @@ def test_cell_tags_follow_the_parents():
 # -- the cell cap --------------------------------------------------------------------
 def test_estimate_bounds_the_refined_count():
     tm = _square()
-    for thr in (0.9, 0.5, 0.05):
+    # 32, 64 and 96 cells marked (0.9 marked the 32 of 0.5 again); measured est / actual:
+    # 1.09, 1.20, 1.26
+    for thr in (0.5, 0.05, 0.001):
         cells = mark_cells(tm.mesh, [Indicator(_p1(tm, _band), thr)])
         new, _ = refine_tagged(tm, cells)
         actual = num_cells(new.mesh)
         est = estimate_cells(tm.mesh, cells)
-        assert actual <= est <= 1.6 * actual, (thr, actual, est)
+        assert actual <= est <= 1.35 * actual, (thr, actual, est)
 
 
 def test_cap_stops_refinement_with_a_warning(caplog):

@@ -24,9 +24,9 @@ import pytest
 from dolfinx import fem, mesh
 from mpi4py import MPI
 
-from femgp.errors import SolverError
-from femgp.fem.checkpoint import RunInterrupted
-from femgp.fem.driver import Attempt, RunOptions, StepInfo, drive
+from femgp.errors import InputError, SolverError
+from femgp.fem.checkpoint import Checkpointer, RunInterrupted
+from femgp.fem.driver import MAX_ADAPT_ROUNDS, Attempt, RunOptions, StepInfo, drive
 from femgp.fem.meshes.pfhub import square
 from femgp.fem.stepping import AdaptiveStepper
 from femgp.models import cahn_hilliard as ch
@@ -132,14 +132,20 @@ def test_lands_on_output_times_and_finishes(tmp_path):
 
 def test_cutbacks_then_success_and_failure(tmp_path):
     """Steps longer than 0.05 fail: cut back (halved) and go on; none allowed: SolverError."""
-    res = _drive(Toy(MPI.COMM_WORLD, fail_above=0.05), None, t_end=0.5)
+    model = Toy(MPI.COMM_WORLD, fail_above=0.05)
+    res = _drive(model, None, t_end=0.5)
     assert res.status == "finished" and res.cutbacks >= 1
     assert max(r["dt"] for r in res.history[1:]) <= 0.05
+    # every failed attempt is one cutback (no error estimate: none rejected)
+    assert res.rejected == 0 and res.cutbacks == model.attempts - res.steps
+    assert res.history[-1]["cutbacks"] == res.cutbacks
     out = _out(tmp_path)
-    with pytest.raises(SolverError, match="toy_: step failed"):
-        _drive(Toy(MPI.COMM_WORLD, fail_above=1e-9), out, t_end=0.5)
+    model = Toy(MPI.COMM_WORLD, fail_above=1e-9)
+    with pytest.raises(SolverError, match=r"toy_: step failed .* after 8 cutbacks"):
+        _drive(model, out, t_end=0.5)
     info = json.loads((out / "run.json").read_text())
-    assert info["status"] == "failed" and info["cutbacks"] >= 8
+    # the first try and 8 cutbacks, all failed
+    assert info["status"] == "failed" and info["cutbacks"] == model.attempts == 9
 
 
 def test_status_words(tmp_path):
@@ -162,14 +168,22 @@ def test_signal_checkpoints_stops_and_restarts(tmp_path, capfd, sig, code):
     assert info.value.code == code and info.value.step == 4
     assert _status(out) == "interrupted"
     assert (out / "checkpoints" / "00000004" / "COMPLETE.json").exists()
+    # every 3 steps from step 0, and the signal's step
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
+        "00000000",
+        "00000003",
+        "00000004",
+    ]
     err = capfd.readouterr().err
     if MPI.COMM_WORLD.rank == 0:
         lines = [ln for ln in err.splitlines() if "interrupted" in ln]
         assert len(lines) == 1 and lines[0].startswith(f"interrupted by {sig.name}:"), err
         assert "--restart" in lines[0]
     assert {s: signal.getsignal(s) for s in before} == before  # restored
-    res = _drive(Toy(MPI.COMM_WORLD), out, checkpoint_every=3, restart=True)
+    model = Toy(MPI.COMM_WORLD)
+    res = _drive(model, out, checkpoint_every=3, restart=True)
     assert res.status == "finished" == _status(out)
+    assert model.attempts == ref.steps - 4  # continued from step 4, not started over
     assert [r["time"] for r in res.history] == [r["time"] for r in ref.history]
     assert [r["y"] for r in res.history] == [r["y"] for r in ref.history]
 
@@ -198,6 +212,79 @@ def test_sigint_without_checkpointing(tmp_path, capfd):
     assert not (out / "checkpoints").exists()
     if MPI.COMM_WORLD.rank == 0:
         assert "without a checkpoint" in capfd.readouterr().err
+
+
+def test_checkpoints_kept_checked_and_the_mesh_compared(tmp_path):
+    """The newest three complete checkpoints stay; a newest one altered at the same size
+    fails its checksum and the restart takes the one before; a mesh with the same
+    fingerprint (coordinate sum) but a moved node is refused."""
+    out = _out(tmp_path)
+    ref = _drive(Toy(MPI.COMM_WORLD, fail_above=0.15), out, checkpoint_every=1, max_steps=6)
+    cutbacks = [r["cutbacks"] for r in ref.history]
+    assert 0 < cutbacks[5]  # the count restored from checkpoint 5 is not 0
+    root = out / "checkpoints"
+    assert sorted(p.name for p in root.iterdir()) == [f"{n:08d}" for n in (4, 5, 6)]
+    data = root / "00000006" / "y.bin"
+    raw = bytearray(data.read_bytes())
+    raw[-1] ^= 1  # the last value's last mantissa bit: the size is kept
+    data.write_bytes(bytes(raw))
+    ck = Checkpointer(out, Toy(MPI.COMM_SELF).mesh, model="toy")
+    assert "checksum" in ck.validate(root / "00000006")
+    model = Toy(MPI.COMM_WORLD, fail_above=0.15)
+    res = _drive(model, out, checkpoint_every=1, restart=True, max_steps=6)
+    assert model.attempts == 1 + cutbacks[6] - cutbacks[5]  # step 6 again, from checkpoint 5
+    assert [r["y"] for r in res.history] == [r["y"] for r in ref.history]
+    assert [r["cutbacks"] for r in res.history] == cutbacks
+    moved = Toy(MPI.COMM_SELF).mesh
+    x = moved.geometry.x
+    (a,), (b,) = (np.flatnonzero(np.isclose(x[:, :2], [0.5, y]).all(axis=1)) for y in (0.5, 0))
+    x[a, 0] += 0.01  # the coordinate sum is kept
+    x[b, 0] -= 0.01
+    ck = Checkpointer(out, moved, model="toy")
+    with pytest.raises(InputError, match="mesh cells differ"):
+        ck.read_state(root / "00000006")
+
+
+def test_a_finished_run_continues_to_a_later_end(tmp_path):
+    """The final state is checkpointed: a restart with a larger t_end goes on from it."""
+    out = _out(tmp_path)
+    first = _drive(Toy(MPI.COMM_WORLD), out, t_end=1.0, checkpoint_every=100)
+    model = Toy(MPI.COMM_WORLD)
+    res = _drive(model, out, t_end=2.0, checkpoint_every=100, restart=True)
+    assert res.status == "finished" and res.t == 2.0
+    assert model.attempts == res.steps - first.steps  # only the steps after t = 1
+    assert res.history[: len(first.history)] == first.history
+
+
+class Refining(Toy):
+    """Asks for a new mesh ``wanted`` times at every time (the mesh itself stays)."""
+
+    tagged_mesh = None
+
+    def __init__(self, comm: Any, wanted: int, **kw: Any) -> None:
+        super().__init__(comm, **kw)
+        self.wanted = wanted
+        self.asked: dict[float, int] = {}
+
+    def adapt(self, t: float) -> bool:
+        self.asked[t] = self.asked.get(t, 0) + 1
+        return self.asked[t] <= self.wanted
+
+
+@pytest.mark.parametrize("wanted", [3, 7, 100])
+def test_adapt_solves_again_until_the_mesh_stays_at_most_max_rounds(wanted):
+    """Each refinement re-solves the step; at most MAX_ADAPT_ROUNDS per step (and at t = 0)."""
+    ref = _drive(Toy(MPI.COMM_WORLD), None)
+    model = Refining(MPI.COMM_WORLD, wanted)
+    res = _drive(model, None)
+    assert MAX_ADAPT_ROUNDS == 8  # the fine SENT's breaking step takes six (docs/adaptivity.md)
+    rounds = min(wanted, 8)
+    asked = rounds + 1 if wanted < 8 else 8  # the last round's answer is not asked for
+    times = [r["time"] for r in res.history]
+    assert times == [r["time"] for r in ref.history]
+    assert [r["y"] for r in res.history] == [r["y"] for r in ref.history]
+    assert model.asked == dict.fromkeys(times, asked)
+    assert model.attempts == res.steps * (1 + rounds)
 
 
 def _alive(cls: type) -> int:
