@@ -385,10 +385,11 @@ class _Run:
             self.written = [float(x) for x in resumed["written"]]
             self.cutbacks = int(resumed["cutbacks"])
             self.t0 -= float(resumed["wall"])
+        #: ``run.json``'s ``restarted_from_step`` (a resumed run), kept to the end
+        self.again = {"restarted_from_step": self.n} if resumed is not None else {}
         if self.writer:
-            again = {"restarted_from_step": self.n} if resumed is not None else {}
             self.writer.write_run_info(
-                self.params, model=model.name, **self.run_info, status="running", **again
+                self.params, model=model.name, **self.run_info, status="running", **self.again
             )
 
     # -- pieces of a step ----------------------------------------------------------------
@@ -540,6 +541,7 @@ class _Run:
                 wall_time_total_s=time.perf_counter() - self.t0,
                 rejected=self.stepper.rejected,
                 cutbacks=self.cutbacks,
+                **self.again,
                 **self.model.summary(),
                 failing=not ok,
             )

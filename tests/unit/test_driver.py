@@ -184,6 +184,8 @@ def test_signal_checkpoints_stops_and_restarts(tmp_path, capfd, sig, code):
     res = _drive(model, out, checkpoint_every=3, restart=True)
     assert res.status == "finished" == _status(out)
     assert model.attempts == ref.steps - 4  # continued from step 4, not started over
+    # the finished run's run.json still says where it continued from
+    assert json.loads((out / "run.json").read_text())["restarted_from_step"] == 4
     assert [r["time"] for r in res.history] == [r["time"] for r in ref.history]
     assert [r["y"] for r in res.history] == [r["y"] for r in ref.history]
 
