@@ -215,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "load": (load0, os.getloadavg()[0]),
         "versions": versions(),
         "command": (f"mpirun -n {comm.size} " if comm.size > 1 else "")
-        + "python benchmarks/assembly.py",
+        + " ".join(["python", "benchmarks/assembly.py", *(sys.argv[1:] if argv is None else argv)]),
     }
     if comm.rank == 0:
         folder = Path(args.results)

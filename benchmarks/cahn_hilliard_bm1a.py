@@ -9,7 +9,7 @@ benchmark 1b (``cahn_hilliard_bm1b.py``).
 
 Run: ``mpirun -n 2 python benchmarks/cahn_hilliard_bm1a.py`` (``--quick``: 48 x 48
 to t = 1e3, a smoke run). Results go to
-``benchmarks/results/cahn_hilliard_bm1a.{json,md}`` (``--name`` changes the stem).
+``benchmarks/results/cahn_hilliard_bm1a[_quick].{json,md}`` (``--name`` changes the stem).
 """
 
 from __future__ import annotations
@@ -33,7 +33,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--t-end", type=cli.positive_float, default=1e6)
     ap.add_argument("--tol", type=cli.positive_float, default=None, help="time-error tolerance")
     ap.add_argument("--quick", action="store_true", help="n=48, t-end=1e3")
-    ap.add_argument("--name", default="cahn_hilliard_bm1a", help="results file stem")
+    ap.add_argument(
+        "--name", default=None,
+        help="results file stem (default cahn_hilliard_bm1a, + _quick with --quick)",
+    )  # fmt: skip
     args = cli.parse_with_petsc(ap, argv)
     # The finite-element layer, once the arguments are known to be good (and PETSc
     # has its command-line options: -log_view works).
@@ -45,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.tol is None:
         args.tol = ch.Params().tol
+    if args.name is None:  # a smoke run does not replace the full run's results
+        args.name = "cahn_hilliard_bm1a" + ("_quick" if args.quick else "")
     if args.quick:
         args.n, args.t_end = 48, 1e3
     comm = MPI.COMM_WORLD

@@ -28,7 +28,8 @@ extrapolated from its measured cost per step (a fixed step makes it linear in
 t); this extrapolation is stated as such in the results.
 
 Run: ``mpirun -n 2 python benchmarks/cahn_hilliard_bm1b.py`` (``--quick`` for a
-small smoke run). Results go to ``benchmarks/results/cahn_hilliard_bm1b.{json,md}``.
+small smoke run). Results go to ``benchmarks/results/cahn_hilliard_bm1b[_quick].{json,md}``
+(``--name`` changes the stem).
 """
 
 from __future__ import annotations
@@ -250,7 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="linear solver of the run to --t-end (default: femgp's choice at this size)",
     )  # fmt: skip
     ap.add_argument("--quick", action="store_true", help="n=48, t-end=1e3, compare-t=20")
-    ap.add_argument("--name", default="cahn_hilliard_bm1b", help="results file stem")
+    ap.add_argument(
+        "--name", default=None,
+        help="results file stem (default cahn_hilliard_bm1b, + _quick with --quick)",
+    )  # fmt: skip
     args = cli.parse_with_petsc(ap, argv)
     # The finite-element layer, once PETSc has its command-line options.
     import femgp.fem._backend  # noqa: F401
@@ -263,6 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from femgp.models import cahn_hilliard as ch
 
     args.tol = args.tol or ch.Params().tol
+    if args.name is None:  # a smoke run does not replace the full run's results
+        args.name = "cahn_hilliard_bm1b" + ("_quick" if args.quick else "")
     if args.quick:
         args.n, args.t_end, args.compare_t = 48, 1e3, 20.0
     if args.reference_tol and args.reference_file:

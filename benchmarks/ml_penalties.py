@@ -41,7 +41,7 @@ targets (skip with ``--skip-digits``):
   clean accuracy within 3 points.
 
     python benchmarks/ml_penalties.py          # writes results/ml_penalties.{json,md}
-    python benchmarks/ml_penalties.py --quick  # a smoke run
+    python benchmarks/ml_penalties.py --quick  # a smoke run: results/ml_penalties_quick.*
 """
 
 from __future__ import annotations
@@ -320,6 +320,11 @@ def run_digits(args: argparse.Namespace) -> tuple[dict, object]:
     return {"quick": quick, "gan": gan, "robust": robust}, fig
 
 
+def _samples_name(quick: bool) -> str:
+    """The file of the digit samples (a smoke run's has its own name)."""
+    return "ml_digits_samples_quick.png" if quick else "ml_digits_samples.png"
+
+
 def format_digits(d: dict) -> str:
     gan, rob = d["gan"], d["robust"]
     c = gan["config"]
@@ -331,7 +336,7 @@ def format_digits(d: dict) -> str:
         f"{c['batch']}, width {c['dim']}; gradient penalty (lam {c['lam']:g}, Adam "
         f"{c['lr']:g}, betas (0.5, 0.9)) against weight clipping ({c['clip']:g}, RMSprop "
         f"{c['clip_lr']:g}), same seed. Measured with a classifier of test accuracy "
-        f"{gan['classifier_accuracy']:.3f}. Samples: `ml_digits_samples.png`.\n",
+        f"{gan['classifier_accuracy']:.3f}. Samples: `{_samples_name(d.get('quick', False))}`.\n",
         "| critic | accuracy given the condition | classes covered | mean per-class coverage "
         "| Fréchet distance | train seconds |",
         "|---|---:|---:|---:|---:|---:|",
@@ -435,12 +440,14 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
         digits, fig = run_digits(args)
         digits["threads"], digits["load_average"] = torch.get_num_threads(), load
-        save_figure(fig, args.output / "ml_digits_samples.png")
+        save_figure(fig, args.output / _samples_name(args.quick))
         print(format_digits(digits))
         failed += [name for part in ("gan", "robust")
                    for name, ok in digits[part]["checks"].items() if not ok]
     # a part that was skipped keeps its figures from the last run (read now, at the end)
-    previous_path = args.output / "ml_penalties.json"
+    # a smoke run (--quick) has its own files: it never replaces the full run's figures
+    stem = "ml_penalties_quick" if args.quick else "ml_penalties"
+    previous_path = args.output / f"{stem}.json"
     previous = json.loads(previous_path.read_text()) if previous_path.exists() else {}
     if args.skip_timings:
         report = {k: v for k, v in previous.items() if k != "digits"}
@@ -451,9 +458,9 @@ def main(argv: list[str] | None = None) -> int:
     report["digits"] = digits if not args.skip_digits else previous.get("digits")
     if not report.get("runs"):
         report.setdefault("runs", [])
-    write_json(args.output / "ml_penalties.json", report)
-    write_text(args.output / "ml_penalties.md", markdown(report))
-    print(f"\nwrote {args.output / 'ml_penalties.json'} and {args.output / 'ml_penalties.md'}")
+    write_json(args.output / f"{stem}.json", report)
+    write_text(args.output / f"{stem}.md", markdown(report))
+    print(f"\nwrote {args.output / f'{stem}.json'} and {args.output / f'{stem}.md'}")
     print("all targets met" if not failed else f"targets missed: {failed}")
     return 0
 
