@@ -177,13 +177,22 @@ def _field_range(source: Any, field: str) -> tuple[float, float] | None:
     return None
 
 
+def _times(values: Any) -> list[float]:
+    """ParaView's ``TimestepValues`` as a list: a file with one time step gives a bare float."""
+    if values is None:
+        return []
+    if isinstance(values, (int, float)):
+        return [float(values)]
+    return [float(t) for t in values]
+
+
 def open_results(xdmf: str, field: str) -> tuple[Any, Any, list[float]]:
     """Open ``xdmf``; return (reader, single-dataset source carrying ``field``, times)."""
     from paraview import simple
 
     reader = simple.Xdmf3ReaderS(registrationName="results", FileName=[xdmf])
     reader.UpdatePipelineInformation()
-    times = [float(t) for t in reader.TimestepValues] if reader.TimestepValues else []
+    times = _times(reader.TimestepValues)
     available = sorted(set(reader.PointData.keys()) | set(reader.CellData.keys()))
     if field not in available:
         raise UserError(

@@ -1,10 +1,11 @@
 """ParaView reads a real fracture result: pvbatch + femgp's render_damage.py script.
 
-Runs the coarse fracture bar demo (about 3 s) into a temporary folder, plain and
-with checkpoints (then ``fields.xdmf`` points into several ``.h5`` segments),
-then ParaView's ``pvbatch`` (its own Python) on it: ``--print-info`` must report
-one time step per row of ``history.csv`` and a damage field in [0, 1] that
-reached 1 (a crack formed), and rendering must write a non-trivial PNG.
+Runs the coarse fracture bar demo (about 3 s) into a temporary folder, plain,
+with checkpoints (then ``fields.xdmf`` points into several ``.h5`` segments) and
+adaptive (segments on different meshes), then ParaView's ``pvbatch`` (its own
+Python) on it: ``--print-info`` must report one time step per row of
+``history.csv`` and a damage field in [0, 1] that reached 1 (a crack formed),
+and rendering must write a non-trivial PNG.
 
 Skipped where ``pvbatch`` is missing, unless ``FEMGP_REQUIRE_PARAVIEW=1`` (set by
 ``.ci/run`` after it installs Debian's ``paraview``), so CI cannot skip it
@@ -90,6 +91,15 @@ def segmented_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def adaptive_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bar refined during the run: segments on different meshes in one fields.xdmf."""
+    _pvbatch()
+    out = _run_bar(tmp_path_factory.mktemp("pv") / "bar_adapt", "--adapt")
+    assert len(list((out / "fields.parts").glob("*.h5"))) >= 2
+    return out
+
+
 #: What pvbatch writes when it cannot open its X window. Under ``xvfb-run`` on a
 #: loaded machine this happened once in a CI run (SIGABRT in
 #: ``vtkXOpenGLRenderWindow::CreateAWindow``, before femgp's script rendered
@@ -111,7 +121,7 @@ def _json_line(stdout: str) -> dict:
     return json.loads(lines[-1])
 
 
-@pytest.mark.parametrize("which", ["bar_results", "segmented_results"])
+@pytest.mark.parametrize("which", ["bar_results", "segmented_results", "adaptive_results"])
 def test_print_info_counts_steps_and_damage_range(
     which: str, request: pytest.FixtureRequest
 ) -> None:
@@ -131,6 +141,28 @@ def test_print_info_counts_steps_and_damage_range(
     assert info["range_at_time"][1] == pytest.approx(float(rows[-1]["max_damage"]), abs=1e-6)
     assert info["ranges"][0][1] < 0.1  # undamaged at the start
     assert info["number_of_points"] > 100
+
+
+def test_print_info_reads_a_file_with_one_time_step(bar_results: Path, tmp_path: Path) -> None:
+    # ParaView gives the time steps of a file with one step as a bare float, not a list.
+    import xml.etree.ElementTree as ET
+
+    ET.register_namespace("xi", "https://www.w3.org/2001/XInclude")
+    tree = ET.parse(bar_results / "fields.xdmf")
+    for grid in tree.getroot().find("Domain").findall("Grid"):
+        if grid.get("CollectionType") == "Temporal":
+            for step in grid.findall("Grid")[:-1]:  # keep the last step alone
+                grid.remove(step)
+    tree.write(tmp_path / "fields.xdmf")
+    shutil.copy(bar_results / "fields.h5", tmp_path / "fields.h5")
+    proc = _pv([str(tmp_path), "--print-info"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    info = _json_line(proc.stdout)
+    with open(bar_results / "history.csv", newline="") as fh:
+        last = list(csv.DictReader(fh))[-1]
+    assert info["number_of_time_steps"] == 1
+    assert info["times"] == pytest.approx([float(last["load"])], rel=1e-12)
+    assert info["range_at_time"][1] == pytest.approx(float(last["max_damage"]), abs=1e-6)
 
 
 def _png_size_and_rows(path: Path) -> tuple[int, int, int]:
