@@ -58,6 +58,19 @@ def test_inverted_cell_rejected_on_every_rank(tmp_path_factory):
     check_mesh(tm, tdim=2, gdim=2)
 
 
+def test_malformed_tags_refused_on_every_rank(tmp_path_factory):
+    """A file rank 0 cannot read is every rank's InputError (rank 1 waited in a bcast)."""
+    path = None
+    if MPI.COMM_WORLD.rank == 0:
+        path = tmp_path_factory.mktemp("tags") / "vector_tags.vtu"
+        pts = np.array([[0, 0], [1, 0], [1, 1], [0, 1], [0.5, 0.5]], float)
+        cells = [("triangle", np.array([[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]]))]
+        meshio.write(str(path), meshio.Mesh(pts, cells, cell_data={"tags": [np.ones((4, 2))]}))
+    path = MPI.COMM_WORLD.bcast(path, root=0)
+    with pytest.raises(InputError, match="values of its cell data 'tags'"):
+        read_mesh(path, MPI.COMM_WORLD)
+
+
 def _folded_grid(comm: MPI.Comm, n: int = 4):
     """An n x n triangle grid with a node pushed across x = 0.5, split at x = 0.5 on 2 ranks."""
     import basix.ufl

@@ -27,6 +27,8 @@ from femgp.fem.meshes import (
     require_groups,
     write_mesh,
 )
+from femgp.fem.meshes.fracture import notched_plate
+from femgp.fem.meshes.fracture3d import notched_slab
 from femgp.fem.meshes.panels import lpanel, plate_with_holes
 from femgp.fem.meshes.twinning import box
 
@@ -102,7 +104,8 @@ def test_plate_with_holes_area_and_hole_boundary():
     np.testing.assert_allclose(r, 10.0, rtol=1e-9)
 
 
-@pytest.mark.parametrize("name, h", [("lpanel", 10.0), ("sent", 0.02)])
+# h_far is 5 h on both (the panel caps it at 25 mm: at h = 10 it would be 2.5 h, the bound)
+@pytest.mark.parametrize("name, h", [("lpanel", 5.0), ("sent", 0.02)])
 def test_refinement_band_is_finer(name, h):
     tm = build(name, SELF, h=h)
     msh = tm.mesh
@@ -134,6 +137,41 @@ def test_report_of_known_meshes():
     assert 0 < tets["quality"]["min"] < 1 and tets["h_max"] == pytest.approx(math.sqrt(0.75))
 
 
+def test_rectangle_sides_hold_only_their_facets():
+    """An offset, finely divided rectangle: no corner facet of the bottom or top in a side.
+
+    (A relative tolerance of 1e-5 |x0| = 0.01 took the 0.005 wide corner facets
+    into ``left`` and ``right`` as well.)
+    """
+    tm = rectangle(SELF, ((1000.0, 0.0), (1001.0, 1.0)), (200, 2))
+    assert _names(mesh_report(tm), "facets") == {"left": 2, "right": 2, "bottom": 200, "top": 200}
+    assert np.unique(tm.facet_tags.indices).size == tm.facet_tags.indices.size == 404
+
+
+def test_every_generator_takes_a_numpy_max_cells():
+    """``max_cells`` as NumPy's integer is a limit like ``int`` (check_cell_count's rule)."""
+    limit = np.int64(1_000_000)
+    for make in (notched_plate, notched_slab):
+        tm = make(SELF, h_band=0.05, max_cells=limit)
+        assert tm.mesh.topology.index_map(tm.mesh.topology.dim).size_global > 0
+
+
+@pytest.mark.parametrize("make", [notched_plate, notched_slab])
+def test_default_notch_opening_has_the_bound_of_an_explicit_one(make):
+    """The default opening 2 h_band is refused from 0.2 mm, as ``notch_width`` is.
+
+    (h_band = 0.6 put the notch's mouth at y = 1.1 and -0.1: a self-intersecting
+    outline, meshed without a word into 4.8 mm² for the 1 mm² plate.)
+    """
+    with pytest.raises(InputError, match=r"h_band = 0.6 would open the notch by 2 h_band = 1.2"):
+        make(SELF, h_band=0.6)
+    with pytest.raises(InputError, match=r"notch_width must be in \(0, 0.2\) mm"):
+        make(SELF, h_band=0.05, notch_width=0.2)
+    tm = make(SELF, h_band=0.6, notch_width=0.1)  # a coarse mesh with a valid notch is fine
+    thickness = 0.1 if make is notched_slab else 1.0
+    assert mesh_report(tm)["volume"] == pytest.approx((1 - 0.5 * 0.1 * 0.5) * thickness, rel=1e-9)
+
+
 def test_read_msh_keeps_tags():
     ref = mesh_report(lpanel(SELF, h=10.0))
     got = mesh_report(read_mesh(MESHES / "lpanel.msh", SELF))
@@ -155,6 +193,22 @@ def test_read_meshio_files_keep_tags(suffix):
         assert tm.facets("left").size == 4
 
 
+def _facet_midpoints(tm, by_name: bool) -> dict:
+    """Tag (or group name) -> the sorted midpoints of the facets tagged with it."""
+    from dolfinx.mesh import compute_midpoints
+
+    msh, ft = tm.mesh, tm.facet_tags
+    fdim = msh.topology.dim - 1
+    msh.topology.create_connectivity(fdim, fdim + 1)
+    mid = compute_midpoints(msh, fdim, ft.indices.astype(np.int32))
+    names = {t: n for n, (d, t) in tm.groups.items() if d == fdim}
+    out = {}
+    for t in np.unique(ft.values):
+        points = mid[ft.values == t]
+        out[names[int(t)] if by_name else int(t)] = points[np.lexsort(points.T[::-1])]
+    return out
+
+
 @pytest.mark.parametrize("suffix", [".msh", ".xdmf", ".vtu", ".inp", ".mesh"])
 @pytest.mark.parametrize("quadrilateral", [False, True])
 def test_write_read_round_trip(tmp_path, suffix, quadrilateral):
@@ -167,9 +221,28 @@ def test_write_read_round_trip(tmp_path, suffix, quadrilateral):
     assert _counts(got, "facets") == _counts(ref, "facets")
     if suffix in (".msh", ".xdmf", ".inp"):
         assert _names(got, "facets") == _names(ref, "facets")
+    # each group on the same facets (.inp renumbers the tags: compare by name)
+    by_name = suffix == ".inp"
+    back = _facet_midpoints(read_mesh(path, SELF), by_name)
+    want = _facet_midpoints(tm, by_name)
+    assert back.keys() == want.keys()
+    for key, points in want.items():
+        np.testing.assert_allclose(back[key], points, atol=1e-12, err_msg=str(key))
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
     with pytest.raises(InputError, match="exists"):
         write_mesh(tm, path)
+
+
+def test_write_xdmf_keeps_an_existing_h5(tmp_path):
+    """An XDMF file's data goes to its .h5: write_mesh keeps one there unless overwrite."""
+    tm = rectangle(SELF, ((0, 0), (1, 1)), (2, 2))
+    h5 = tmp_path / "m.h5"
+    h5.write_bytes(b"someone else's data")
+    with pytest.raises(InputError, match=r"m\.h5' exists; pass overwrite"):
+        write_mesh(tm, tmp_path / "m.xdmf")
+    assert h5.read_bytes() == b"someone else's data" and not (tmp_path / "m.xdmf").exists()
+    write_mesh(tm, tmp_path / "m.xdmf", overwrite=True)
+    assert mesh_report(read_mesh(tmp_path / "m.xdmf", SELF))["cells"] == 4
 
 
 def _write_vtu(path: Path, points, cells, cell_type: str = "triangle") -> Path:
@@ -224,6 +297,17 @@ def test_degenerate_cells_rejected(tmp_path):
         read_mesh(path, SELF)
     path = _write_vtu(tmp_path / "repeat.vtu", pts, [[0, 1, 2], [1, 1, 2]])
     with pytest.raises(InputError, match="repeated vertex"):
+        read_mesh(path, SELF)
+
+
+def test_tags_of_the_wrong_length_rejected(tmp_path):
+    """Two tag values per cell (a vector cell datum) is an InputError, not an IndexError."""
+    path = tmp_path / "vector_tags.vtu"
+    pts = np.array(FAN, float)
+    cells = [("triangle", np.array(FAN_CELLS)), ("line", np.array([[0, 1], [1, 2]]))]
+    tags = {"tags": [np.ones((4, 2)), np.ones((2, 2))]}
+    meshio.write(str(path), meshio.Mesh(pts, cells, cell_data=tags))
+    with pytest.raises(InputError, match=r"8 values of its cell data 'tags' for 4 triangle"):
         read_mesh(path, SELF)
 
 

@@ -215,12 +215,14 @@ def rectangle(
     msh = dmesh.create_rectangle(comm, [np.array([x0, y0]), np.array([x1, y1])], list(n), cell)
     tdim = msh.topology.dim
     msh.topology.create_connectivity(tdim - 1, tdim)
-    tol = 1e-10 * max(x1 - x0, y1 - y0)
+    # one tolerance, far below a cell: isclose's default rtol (1e-5 |x0|) would take
+    # the corner facets of a fine or offset rectangle into the side groups too
+    tol = 1e-10 * max(x1 - x0, y1 - y0, abs(x0), abs(x1), abs(y0), abs(y1))
     sides = {
-        "left": lambda x: np.isclose(x[0], x0, atol=tol),
-        "right": lambda x: np.isclose(x[0], x1, atol=tol),
-        "bottom": lambda x: np.isclose(x[1], y0, atol=tol),
-        "top": lambda x: np.isclose(x[1], y1, atol=tol),
+        "left": lambda x: np.isclose(x[0], x0, rtol=0.0, atol=tol),
+        "right": lambda x: np.isclose(x[0], x1, rtol=0.0, atol=tol),
+        "bottom": lambda x: np.isclose(x[1], y0, rtol=0.0, atol=tol),
+        "top": lambda x: np.isclose(x[1], y1, rtol=0.0, atol=tol),
     }
     facets, values = [], []
     for tag, marker in enumerate(sides.values(), start=1):

@@ -168,7 +168,9 @@ def notched_plate(
     ``h_band`` should be at most ``ell / 4`` for literature resolution (see
     :func:`build_notched_plate` for the other arguments; ``h_far`` defaults to
     ``max(0.02, 5 h_band)``). A plate estimated above ``max_cells`` cells is
-    refused before gmsh runs (:func:`~femgp.fem.meshes.core.check_cell_count`).
+    refused before gmsh runs (:func:`~femgp.fem.meshes.core.check_cell_count`),
+    and so is a notch opening (``notch_width`` or its default ``2 h_band``) of
+    0.2 mm or more.
     """
     h_band = check_positive("h_band", h_band)
     h_far = max(0.02, 5 * h_band) if h_far is None else check_positive("h_far", h_far)
@@ -176,6 +178,12 @@ def notched_plate(
     check_positive("band_halfwidth", band_halfwidth)
     if notch_width is not None and not 0 < notch_width < 0.2:
         raise InputError(f"notch_width must be in (0, 0.2) mm, got {notch_width!r}")
+    if notch_width is None and not 2 * h_band < 0.2:  # the default opening, same bound
+        raise InputError(
+            f"h_band = {h_band:g} would open the notch by 2 h_band = {2 * h_band:g} mm, not "
+            "below 0.2 mm (the notch would leave the plate at h_band >= 0.5); use h_band < 0.1 "
+            "or pass notch_width"
+        )
     # the refined box (band plus its transition) at h_band, the plate at h_far
     width = 0.5 + 2 * band_halfwidth + 2 * max(4 * h_band, 0.1)
     height = 2 * band_halfwidth if band == "tension" else 0.5 + band_halfwidth

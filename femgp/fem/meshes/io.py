@@ -125,7 +125,10 @@ def read_mesh(
 def _read_gmsh(path: Path, comm: MPI.Comm, gdim: int | None, check: bool) -> TaggedMesh:
     need = None
     if comm.rank == 0:
-        need = _gmsh_probe(path, check)
+        try:
+            need = _gmsh_probe(path, check)
+        except Exception as exc:  # every rank must learn it (no hang in bcast)
+            need = f"cannot read mesh file {str(path)!r}: {type(exc).__name__}: {exc}"
     need = comm.bcast(need, root=0)
     if isinstance(need, str):
         raise InputError(need)
@@ -403,6 +406,11 @@ def _read_meshio_rank0(path: Path, gdim: int | None, check: bool) -> dict[str, A
     cells, cell_values, facets, facet_values = [], [], [], []
     for i, (t, data) in enumerate(blocks):
         values = np.asarray(m.cell_data[key][i]).astype(np.int32).ravel() if key else None
+        if values is not None and values.size != len(data) and t in (cell_type, *facet_types):
+            raise InputError(
+                f"mesh file {str(path)!r} has {values.size} values of its cell data {key!r} "
+                f"for {len(data)} {t} cells (one integer tag per cell)"
+            )
         if t == cell_type:
             cells.append(data)
             cell_values.append(values)
@@ -503,6 +511,8 @@ def _read_meshio(path: Path, comm: MPI.Comm, gdim: int | None, check: bool) -> T
             data = _read_meshio_rank0(path, gdim, check)
         except InputError as exc:
             error = str(exc)
+        except Exception as exc:  # any other: every rank must learn it (no hang in bcast)
+            error = f"cannot read mesh file {str(path)!r}: {type(exc).__name__}: {exc}"
     error = comm.bcast(error, root=0)
     if error:
         raise InputError(error)
@@ -632,14 +642,16 @@ def write_mesh(tm: TaggedMesh, path: str | Path, *, overwrite: bool = False) -> 
     ``.xdmf`` (with ``.h5``; any number of ranks) through DOLFINx with
     meshtags ``cell_tags``/``facet_tags`` and the group names as XDMF
     information; the other :data:`WRITE_SUFFIXES` through meshio (one rank).
-    An existing file is kept unless ``overwrite``.
+    An existing file (for ``.xdmf``, its ``.h5`` too) is kept unless ``overwrite``.
     """
     path = Path(path)
     comm = tm.mesh.comm
     _check_suffix(path, WRITE_SUFFIXES, "write")
-    exists = path.exists() if comm.rank == 0 else None
-    if comm.bcast(exists, root=0) and not overwrite:
-        raise InputError(f"{str(path)!r} exists; pass overwrite (--overwrite) to replace it")
+    targets = [path, path.with_suffix(".h5")] if _suffix(path) == ".xdmf" else [path]
+    exists = next((str(t) for t in targets if t.exists()), None) if comm.rank == 0 else None
+    exists = comm.bcast(exists, root=0)
+    if exists is not None and not overwrite:
+        raise InputError(f"{exists!r} exists; pass overwrite (--overwrite) to replace it")
     parent_ok = path.parent.is_dir() if comm.rank == 0 else None
     if not comm.bcast(parent_ok, root=0):
         raise InputError(f"the folder of {str(path)!r} does not exist")

@@ -8,8 +8,8 @@
   ``(250, 250)`` and runs to the left, slightly upward. Groups: ``bottom`` (the
   clamped edge), ``load`` (a segment of the arm's lower face centred on
   x = 470), ``boundary`` (every other edge) and ``domain`` (cells). The mesh
-  has size ``h`` in a band ``x <= 250``, ``250 - band_below <= y <= 250 +
-  band_above`` and ``h_far`` elsewhere.
+  has size ``h`` in a band ``x <= 250 + band_below``, ``250 - band_below <= y
+  <= 250 + band_above`` (and around the load segment) and ``h_far`` elsewhere.
 - :func:`plate_with_holes`: the plate ``[0, width] × [0, height]`` with
   circular holes ``(xc, yc, r)``; groups ``bottom``, ``top``, ``left``,
   ``right``, ``holes`` and ``domain``, size ``h`` near the holes and in the
@@ -103,7 +103,10 @@ def lpanel(
     load_width: float = 10.0,
     max_cells: int | None = None,
 ) -> TaggedMesh:
-    """The L-shaped panel in mm (groups in :data:`LPANEL_GROUPS`); ``h_far`` defaults to 5 h."""
+    """The L-shaped panel in mm (groups in :data:`LPANEL_GROUPS`); ``h_far`` defaults to 5 h.
+
+    The default ``h_far`` is capped at 25 mm (``min(5 h, 25)``).
+    """
     h = check_positive("h", h)
     h_far = min(5 * h, 25.0) if h_far is None else check_positive("h_far", h_far)
     load_width = check_positive("load_width", load_width)
