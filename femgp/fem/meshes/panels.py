@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -112,8 +113,12 @@ def lpanel(
     load_width = check_positive("load_width", load_width)
     if load_width >= 60.0:
         raise InputError(f"load_width must be below 60 mm, got {load_width!r}")
+    far = max(h, h_far)
     fine = 281.0 * 100.0 + 4 * load_width * 40.0  # the band and the load boxes
-    estimate = triangles(fine, h) + triangles(187_500.0, max(h, h_far))
+    # the band's transition ring, 4 h_far wide: a size ramping linearly from h to
+    # h_far holds as many cells as its area at the size sqrt(h h_far)
+    ring = (281.0 + 4 * far) * (100.0 + 8 * far) - 281.0 * 100.0
+    estimate = triangles(fine, h) + triangles(ring, math.sqrt(h * far)) + triangles(187_500.0, far)
     check_cell_count(estimate, f"h = {h:g}", max_cells=max_cells)
     return from_gmsh(
         lambda gmsh: build_lpanel(gmsh, h=h, h_far=max(h, h_far), load_width=load_width),
