@@ -4,7 +4,7 @@ The bar of tests/fracture/test_fracture_bar.py (``E = 1``, ``nu = 0``,
 ``Gc = 1``, ``ell = 0.1``, damage held at 0 at both ends) starts on a coarse
 triangle mesh (cells 0.2 long, 2 ell) and is refined during the load path by
 :func:`femgp.fem.adapt.adapt`: after each trial solve, the cells where the
-damage passed the threshold (plus a zone of 2 ell around them) are refined to
+damage passed the threshold (plus a zone of ell around them) are refined to
 ``h <= ell/4``, the committed state (u, alpha and its bound) is transferred
 to the new mesh, and the step is solved again from it. This is what the
 stepping driver will do; the test keeps the loop in a few lines.
@@ -77,7 +77,7 @@ def _adaptive_run(comm, *, refine: bool = True):
     )
     u_c = s.params.crack.critical_strain(s.info["E_eff"]) * 1.0
     tm = bar_mesh(comm, length=1.0, height=HEIGHT, h=H_COARSE, quadrilateral=False)
-    # h is the cell diameter: ell/4 long cells of the thin bar are slightly wider than ell/4
+    # h is the size (2 |K|)^(1/2) of adapt.cell_sizes: ell/4 x height/8 right triangles
     refinement = Refinement(adapt=refine, h_min=H_FINE, threshold=0.01, zone=ZONE)
     refinement.check_mesh(tm.mesh)
     model = FractureModel(tm, s.params, s.loading)
@@ -313,3 +313,74 @@ def test_driving_force_indicator_marks_from_the_critical_energy(split):
         model.u.interpolate(lambda x, e=e: np.vstack([e * x[0], 0 * x[1]]))
         marked = mark_cells(model.mesh, [Indicator(model.driving_force_ratio(), ratio)])
         assert comm.allreduce(len(marked)) == want, (factor, compress)
+
+
+def _box(comm, dim: int):
+    """The unit square (2 x 2 squares) or cube (one cube) with its facets at x = 0 as "left"."""
+    from dolfinx import mesh as dmesh
+
+    from femgp.fem.meshes.core import TaggedMesh
+
+    if dim == 2:
+        msh = dmesh.create_unit_square(comm, 2, 2)
+    else:
+        msh = dmesh.create_unit_cube(comm, 1, 1, 1)
+    fdim = dim - 1
+    msh.topology.create_entities(fdim)
+    facets = dmesh.locate_entities_boundary(msh, fdim, lambda x: np.isclose(x[0], 0.0))
+    tags = dmesh.meshtags(msh, fdim, np.sort(facets).astype(np.int32), np.ones_like(facets))
+    return TaggedMesh(msh, None, tags, {"left": (fdim, 1)})
+
+
+@pytest.mark.parametrize(
+    "model, split, elastic_model",
+    [
+        ("AT1", "none", "plane_strain"),
+        ("AT1", "spectral", "3d"),
+        ("AT2", "voldev", "plane_strain"),
+        ("AT2", "spectral", "3d"),
+    ],
+)
+def test_critical_driving_force_is_where_the_model_energy_starts_to_damage(
+    model, split, elastic_model
+):
+    """``driving_force_ratio() = 1`` is where the model's own energy is stationary in the
+    damage: at ``alpha = 0`` for AT1 (the damage starts), ``alpha = 1/4`` for AT2 (the
+    homogeneous peak), for a general homogeneous strain (not uniaxial, ``nu = 0.3``).
+
+    ``dE/dalpha`` at constant ``alpha`` (the gradient term vanishes) is assembled from
+    ``FractureModel.energy_ufl``; measured at most 4.5e-16 of ``Gc / (c_w ell)`` over
+    these cases and the other splits and models. Control: 0.1 % above / below the
+    critical ratio the derivative is negative / positive (1e-3 of ``Gc / (c_w ell)``
+    for AT1, 5e-4 for AT2).
+    """
+    import ufl
+
+    from femgp.fem.forms import scalar
+    from femgp.models.fracture.params import DisplacementBC, Loading, Params
+
+    comm = MPI.COMM_SELF
+    dim = 3 if elastic_model == "3d" else 2
+    tm = _box(comm, dim)
+    p = Params(
+        model=model, split=split, elastic_model=elastic_model, E=2.0, nu=0.3, Gc=1.5, ell=0.1
+    )
+    loading = Loading(bcs=(DisplacementBC("left", 0, 0.0),), loads=(1.0,))
+    m = FractureModel(tm, p, loading, warn_resolution=False)
+    G = np.random.default_rng(1).normal(size=(dim, dim))
+    G = G + G.T + 2 * np.eye(dim)  # a general strain, mostly tensile
+    m.alpha.x.array[:] = 0.0 if model == "AT1" else 0.25
+    ratio = fem.form(m.driving_force_ratio() * ufl.dx)  # the unit box: its mean
+    q = ufl.TestFunction(m.Q)
+    dE = fem.form(ufl.replace(ufl.derivative(m.energy_ufl, m.alpha, q), {q: 1.0}))
+    k = p.Gc / (p.crack.c_w * p.ell)
+    m.u.interpolate(lambda x: G @ x[:dim])
+    scale = 1 / math.sqrt(scalar(ratio, comm))
+    slopes = {}
+    for r in (1.0, 1.001, 0.999):
+        s = scale * math.sqrt(r)
+        m.u.interpolate(lambda x, s=s: s * (G @ x[:dim]))
+        assert scalar(ratio, comm) == pytest.approx(r, rel=1e-13)
+        slopes[r] = scalar(dE, comm) / k
+    assert abs(slopes[1.0]) < 2e-15, slopes
+    assert slopes[1.001] < -2.5e-4 and slopes[0.999] > 2.5e-4, slopes

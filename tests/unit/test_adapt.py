@@ -251,6 +251,22 @@ def test_cap_stops_refinement_with_a_warning(caplog):
     assert res.h_marked > H0 / 4  # the target was not reached, and that is reported
 
 
+def test_max_passes_short_of_the_target_is_logged(caplog):
+    """A call that runs out of passes with marked cells above the target says so; one
+    that reaches the target in exactly ``max_passes`` passes (the control) does not."""
+    tm = _square()
+    alpha = _p1(tm, _band)
+    with caplog.at_level("INFO", logger="femgp.adapt"):
+        short = _adapted(tm, {"alpha": alpha}, max_passes=1)  # the target needs 2
+    assert short.passes == 1 and short.h_marked == pytest.approx(H0 / 2)
+    assert "max_passes = 1" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO", logger="femgp.adapt"):
+        enough = _adapted(tm, {"alpha": alpha}, max_passes=2)
+    assert enough.passes == 2 and enough.h_marked <= H0 / 4 * (1 + 1e-9)
+    assert "max_passes" not in caplog.text
+
+
 # -- transfers --------------------------------------------------------------------------
 def test_p1_round_trip_is_exact_at_the_coarse_nodes():
     tm = _square()
