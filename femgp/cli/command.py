@@ -31,6 +31,7 @@ from typing import Any
 from femgp.cli.args import (
     PETSC_INIT_OPTIONS,
     ArgumentParser,
+    _is_number,
     add_run_options,
     init_petsc,
     rank,
@@ -181,6 +182,21 @@ def _refinement_table(cfg: Any) -> dict[str, Any]:
     return ref_t
 
 
+def _refinement_target(cfg: Any, case: str, ell: float | None, ref_t: dict[str, Any]) -> float:
+    """The cell size the refinement of fracture ``case`` reaches (``h_min``, else ``ell / 4``).
+
+    An adaptive SENT, SENS or SENT3D plate gets a V-notch ``2 h_target`` wide,
+    as the demos' ``--adapt`` (docs/adaptivity.md): the coarse mesh's own
+    ``2 h_band`` would model a wider notch than the plate it refines to.
+    """
+    from femgp.cli.cases import FRACTURE_SETUPS
+    from femgp.fem.adapt import Refinement
+
+    if ell is None:
+        ell = inspect.signature(FRACTURE_SETUPS[case]).parameters["ell"].default
+    return float(cfg.build("refinement", Refinement, **ref_t).target(ell))
+
+
 def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -> Any:
     from femgp.cli.cases import fracture_setup, refinement_reach
     from femgp.cli.fracture import headline, summary
@@ -193,6 +209,11 @@ def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
     case = cfg.case
     ref_t = _refinement_table(cfg)
     adapt = bool(ref_t.get("adapt", False))
+    if adapt and case == "surfing":  # as the demo refuses --adapt
+        raise InputError(
+            f"{cfg.where('refinement')} adapt = true is not available for the surfing case "
+            "(its loading is scaled by Gc_eff of the pre-refined band); leave it out"
+        )
     kw: dict[str, Any] = {"max_cells": _max_cells(cfg, args)}
     if case != "bar" and "ell" in params:
         kw["ell"] = params.pop("ell")
@@ -208,6 +229,8 @@ def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
             kw["loads"] = cfg.build("loading", fs.sent_loads, **path)
         elif "ranges" in load_t:
             kw["loads"] = cfg.build("loading", fs.ranges_loads, load_t["ranges"])
+        if adapt and "mesh" not in kw:  # the V-notch of the refined plate, as the demos'
+            kw["notch_width"] = 2 * _refinement_target(cfg, case, kw.get("ell"), ref_t)
     elif case == "lpanel":
         kw.update({k: mesh_t[k] for k in ("h", "h_far") if k in mesh_t})
         if "file" in mesh_t:
@@ -332,13 +355,20 @@ def _twinning(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
     material = dict(cfg["material"])
     if case == "domain_wall" and material.get("e") == 0.0:
         material["e"] = None  # no elasticity, as the demo's --strain 0
+    params_t = dict(cfg["params"])
     if case == "periodic":
         m = cfg["cell"]["mean_strain"]
         if len(m) != 4:
             raise InputError(f"[cell] mean_strain must have 4 values (xx, xy, yx, yy), got {m!r}")
+        boundary = params_t.pop("boundary", "periodic")
+        if boundary != "periodic":
+            raise InputError(
+                f"{cfg.where('params')} boundary must be 'periodic' in the periodic case "
+                f"(or left out), got {boundary!r}"
+            )
         material["boundary"] = "periodic"
         material["mean_strain"] = ((m[0], m[1]), (m[2], m[3]))
-    params = cfg.build("params", setup, **material, **cfg["params"])
+    params = cfg.build("params", setup, **material, **params_t)
     mesh = _read_mesh(cfg, comm, gdim=mesh_t.get("gdim")).mesh if "file" in mesh_t else None
     delta = None
     if case == "domain_wall":
@@ -435,6 +465,24 @@ def _solver_options(cfg: Any) -> None:
             opts[name] = value
 
 
+def _command_line_options(extra: Sequence[str]) -> dict[str, Any]:
+    """The command line's PETSc options as a ``[solver]`` table (a lone ``-name``: true).
+
+    The options PETSc reads only when it starts (:data:`PETSC_INIT_OPTIONS`,
+    ``-log_view``, ...) are left out: a ``[solver]`` table may not hold them,
+    and they do not change the solution.
+    """
+    out: dict[str, Any] = {}
+    name = None
+    for arg in split_petsc_args(extra):
+        if arg.startswith("-") and len(arg) > 1 and not _is_number(arg):
+            name = arg[1:]
+            out[name] = True
+        elif name is not None:
+            out[name], name = arg, None
+    return {k: v for k, v in out.items() if f"-{k}" not in PETSC_INIT_OPTIONS}
+
+
 def run_config(args: argparse.Namespace, extra: Sequence[str] = ()) -> Any:
     """Run the case file ``args.config`` of model ``args.model``; return the model's result.
 
@@ -467,10 +515,15 @@ def run_config(args: argparse.Namespace, extra: Sequence[str] = ()) -> Any:
     if comm.rank == 0 and out.is_dir():
         from femgp.fem.io import atomic_write_text
 
-        # the case as run (overrides applied, defaults filled): femgp run --config it again
+        # the case as run (overrides applied, defaults filled, the command line's
+        # --max-cells and PETSc options kept): femgp run --config it again
         tables = {**cfg.tables, "output": {**cfg["output"], "folder": str(out)}}
-        if "file" in cfg.tables.get("mesh", {}):  # relative to the case file: made absolute
-            tables["mesh"] = {**cfg["mesh"], "file": str(_mesh_file(cfg).resolve())}
+        tables["solver"] = {**cfg["solver"], **_command_line_options(extra)}
+        tables["mesh"] = dict(cfg["mesh"])
+        if args.max_cells:
+            tables["mesh"]["max_cells"] = args.max_cells
+        if "file" in tables["mesh"]:  # relative to the case file: made absolute
+            tables["mesh"]["file"] = str(_mesh_file(cfg).resolve())
         ran = dataclasses.replace(cfg, tables=tables)
         atomic_write_text(out / "config.toml", f"# femgp run {cfg.model}\n{ran.to_toml()}")
     _say(comm, f"results in {out}/ (fields.xdmf for ParaView, history.csv, *.png)")

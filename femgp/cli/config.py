@@ -156,8 +156,14 @@ class Config:
             raise InputError(f"{self.where(table)} {exc}") from None
 
 
+def _toml_string(text: str) -> str:
+    """``text`` as a TOML basic string: JSON's escapes, but no ``\\uD83D``-style surrogate
+    pairs (TOML refuses them: a title with an emoji made a config.toml that did not load)."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
 def _toml_key(name: str) -> str:
-    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name)
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else _toml_string(name)
 
 
 def _toml_value(v: Any) -> str:
@@ -166,7 +172,7 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, int | float):
         return repr(v)
     if isinstance(v, str):
-        return json.dumps(v)
+        return _toml_string(v)
     if isinstance(v, list | tuple):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     raise InputError(f"cannot write {v!r} as a TOML value")
@@ -363,6 +369,7 @@ def _twinning(case: str) -> Schema:
     from femgp.models.twinning.params import Params
 
     s = _common("twinning")
+    del s[""]["title"]  # the twinning plots have their own titles: a title would be ignored
     s["params"] = keys_from_dataclass(Params)
     s["material"] = keys_from_signature(getattr(Params, TWINNING_SETUPS[case]), exclude=("kappa",))
     mesh: dict[str, Key] = {"file": Key("str"), "gdim": Key("int"), "max_cells": MAX_CELLS}

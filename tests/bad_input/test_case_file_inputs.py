@@ -284,6 +284,51 @@ def test_refinement_keys_need_adapt(extra, tmp_path, capsys, no_solve):
     )
 
 
+def test_surfing_refuses_adapt(tmp_path, capsys, no_solve):
+    """As the demo refuses ``--adapt``: the K field is scaled by the pre-refined band's Gc_eff."""
+    _refused(
+        "fracture_surfing.toml",
+        ["--set", "refinement.adapt=true"],
+        r"fracture_surfing\.toml: \[refinement\] adapt = true is not available for the surfing",
+        tmp_path,
+        capsys,
+    )
+
+
+@pytest.mark.parametrize("boundary", ["clamped", "periodic"])
+def test_twinning_periodic_boundary_in_params(boundary, tmp_path, capsys, monkeypatch):
+    """``[params] boundary`` of the periodic case: another value is one line, ``periodic``
+    runs (both were a TypeError traceback: the boundary was given twice)."""
+    import femgp.models.twinning as twinning
+
+    def stub(*args: object, **kwargs: object) -> None:
+        raise Reached
+
+    monkeypatch.setattr(twinning, "run", stub)
+    argv = ["run", "twinning", "--config", str(CONFIGS / "twinning_periodic.toml"), "--quiet"]
+    argv += ["--output", str(tmp_path / "out"), "--set", f"params.boundary={boundary}"]
+    argv += ["--set", "mesh.cells=4"]
+    if boundary == "periodic":
+        with pytest.raises(Reached):
+            cli.main(argv)
+        return
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        f"error: {CONFIGS / 'twinning_periodic.toml'}: [params] boundary must be 'periodic' "
+        "in the periodic case (or left out), got 'clamped'"
+    ), err
+
+
+def test_twinning_refuses_a_title(tmp_path, capsys):
+    """The twinning plots have their own titles: ``title`` would be ignored, so it is refused."""
+    argv = ["run", "twinning", "--config", str(CONFIGS / "twinning_laminate.toml"), "--quiet"]
+    argv += ["--output", str(tmp_path / "out"), "--set", "title=mine"]
+    assert cli.main(argv) == 2
+    assert "unknown key 'title'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 # -- set-up values: the 3D slab's elastic model, the surfing crack --------------------------
 
 

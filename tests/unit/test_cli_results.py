@@ -115,3 +115,43 @@ def test_saved_config_names_the_mesh_file_absolutely(tmp_path, monkeypatch):
     again = tmp_path / "again"
     assert cli.main([*argv, str(first / "config.toml"), "--output", str(again)]) == 0
     assert (again / "history.csv").read_text() == (first / "history.csv").read_text()
+
+
+def test_saved_config_keeps_the_command_lines_limit_and_petsc_options(tmp_path):
+    """``--max-cells`` and PETSc options given on the command line go into config.toml.
+
+    Without them the saved case did not run again (a mesh above the file's
+    ``max_cells``) or ran with other solver options (``-femgp_ch_snes_rtol``).
+    Options PETSc reads only when it starts (``-log_view``) stay out: the
+    ``[solver]`` table refuses them.
+    """
+    import femgp.fem._backend  # noqa: F401
+
+    from petsc4py import PETSc
+
+    late = ["-femgp_x", "2", "-log_view", ":log.txt", "-info", "-femgp_y", "-1"]
+    assert cli._command_line_options(late) == {"femgp_x": "2", "femgp_y": "-1"}
+    case = tmp_path / "case.toml"
+    case.write_text(
+        'model = "cahn_hilliard"\n[mesh]\nn = 4\nmax_cells = 10\n[time]\nt_end = 0.1\n'
+        "field_times = []\n[output]\nplots = false\n"
+    )
+    first = tmp_path / "first"
+    argv = ["run", "cahn_hilliard", "--quiet", "--config"]
+    petsc = ["-femgp_ch_snes_rtol", "1e-3", "-femgp_ch_snes_max_it", "50"]
+    names = ("femgp_ch_snes_rtol", "femgp_ch_snes_max_it")
+    try:
+        argv_first = [*argv, str(case), "--output", str(first), "--max-cells", "100", *petsc]
+        assert cli.main(argv_first) == 0
+        saved = tomllib.loads((first / "config.toml").read_text())
+        assert saved["mesh"]["max_cells"] == 100
+        assert saved["solver"] == dict(zip(names, ("1e-3", "50"), strict=True))
+        for name in names:  # the saved case sets them again
+            PETSc.Options().delValue(name)
+        again = tmp_path / "again"
+        assert cli.main([*argv, str(first / "config.toml"), "--output", str(again)]) == 0
+        assert PETSc.Options().getString(names[0]) == "1e-3"
+        assert (again / "history.csv").read_text() == (first / "history.csv").read_text()
+    finally:
+        for name in names:
+            PETSc.Options().delValue(name)

@@ -431,3 +431,57 @@ def test_refinement_defaults_are_the_same_for_the_demo_and_the_case_file(tmp_pat
     with pytest.raises(Handed):
         demo(["--adapt", "--adapt-lookahead", "0.05", "--output", str(tmp_path / "e"), "--quiet"])
     assert got[3].zone == pytest.approx(reach["zone"]) and got[3].lookahead == 0.05
+
+
+@pytest.mark.parametrize(
+    ("demo", "config", "extra"),
+    [
+        ("fracture_sent", "fracture_sent.toml", ["--set", "refinement.h_min=0.012"]),
+        ("fracture_sens", "fracture_sens.toml", ["--set", "refinement.h_min=0.02"]),
+    ],
+)
+def test_adaptive_notched_plate_has_the_demos_notch(demo, config, extra, tmp_path, monkeypatch):
+    """``[refinement] adapt = true`` meshes the V-notch ``2 h_min`` wide, as ``--adapt``.
+
+    The coarse plate's own ``2 h_band`` modelled a notch as wide as the coarse
+    cells (four times the demo's on SENT). The mesher is stubbed: only the
+    sizes it is handed are kept.
+    """
+    from femgp.models.fracture import setups
+
+    class Handed(BaseException):  # not an Exception: passes the scripts' handlers
+        pass
+
+    got = []
+
+    def stub(comm, **kw):
+        got.append({k: kw[k] for k in ("h_band", "h_far", "notch_width")})
+        raise Handed
+
+    monkeypatch.setattr(setups.fmeshes, "notched_plate", stub)
+    with pytest.raises(Handed):
+        _demo_main(demo)(["--adapt", "--output", str(tmp_path / "d"), "--quiet"])
+    coarse = got[0]["h_band"]
+    sets = ["refinement.adapt=true", f"mesh.h_band={coarse}", f"mesh.h_far={coarse}"]
+    argv = ["run", "fracture", "--config", str(CONFIGS / config), "--quiet"]
+    argv += ["--output", str(tmp_path / "c"), *[a for s in sets for a in ("--set", s)], *extra]
+    with pytest.raises(Handed):
+        cli.main(argv)
+    assert got[1] == pytest.approx(got[0])
+
+
+def test_saved_case_text_reads_back_any_string():
+    """``Config.to_toml`` (a results folder's config.toml) reads back every string and key.
+
+    JSON's ``\\ud83d\\ude42`` surrogate pair for a character beyond the BMP is
+    no TOML: a title with an emoji wrote a config.toml that did not load.
+    """
+    import tomllib
+
+    from femgp.cli.config import validate
+
+    for title in ["bar 🙂 σ", 'a"b\\c\nd\te\x7ff\x01']:
+        data = {"case": "bar", "title": title, "solver": {"key é 🙂": "x"}}
+        cfg = validate(data, "fracture", source="x.toml")
+        back = tomllib.loads(cfg.to_toml())
+        assert back["title"] == title and back["solver"] == {"key é 🙂": "x"}
