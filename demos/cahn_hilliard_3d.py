@@ -97,9 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             result.history, "time", ["free_energy"], out / "free_energy.png", logx=True,
             title="3D spinodal decomposition: free energy",
         )  # fmt: skip
-        F = result.history[-1]["free_energy"]
+        t, F = result.history[-1]["time"], result.history[-1]["free_energy"]  # t reached
         print(
-            f"t = {args.t_end:g}: F = {F:.6g} after {result.steps} steps "
+            f"t = {t:g}: F = {F:.6g} after {result.steps} steps "
             f"({result.newton} Newton, {result.krylov} Krylov iterations, "
             f"{result.wall_time:.1f} s)"
         )

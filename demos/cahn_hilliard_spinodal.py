@@ -107,12 +107,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # ## Plots
     # The free energy against time (log axis), and the final concentration.
+    # The time reached, not ``--t-end``: a ``--restart`` with a smaller
+    # ``--t-end`` keeps the later state it restarts from.
     out = Path(args.output)
-    cahn_hilliard_plots(result, out, comm=comm, title="PFHub 1", t_end=args.t_end)
+    t, F = result.history[-1]["time"], result.history[-1]["free_energy"]
+    cahn_hilliard_plots(result, out, comm=comm, title="PFHub 1", t_end=t)
     if comm.rank == 0:
-        F = result.history[-1]["free_energy"]
         print(
-            f"t = {args.t_end:g}: F = {F:.6g} after {result.steps} steps "
+            f"t = {t:g}: F = {F:.6g} after {result.steps} steps "
             f"({result.newton} Newton iterations, {result.wall_time:.1f} s)"
         )
         print(f"results in {out}/ (fields.xdmf for ParaView, free_energy.csv, history.csv, *.png)")

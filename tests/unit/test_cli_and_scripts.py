@@ -95,3 +95,17 @@ def test_demo_refuses_to_overwrite_results(tmp_path):
     again = _run(str(DEMO), "--output", str(out_dir), "--t-end", "0.5", "--n", "16")
     assert again.returncode == 2 and "already holds results" in again.stderr
     assert (out_dir / "history.csv").read_bytes() == history
+
+
+def test_demo_reports_the_time_reached_on_restart(tmp_path):
+    """A --restart with a smaller --t-end keeps the later state: the demo prints its time."""
+    out_dir = tmp_path / "out"
+    args = (str(DEMO), "--output", str(out_dir), "--n", "16", "--quiet")
+    first = _run(*args, "--t-end", "1", "--checkpoint-every", "2")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("t = 1: "), first.stdout
+    again = _run(*args, "--t-end", "0.5", "--restart")
+    assert again.returncode == 0, again.stderr
+    reached = float((out_dir / "history.csv").read_text().splitlines()[-1].split(",")[1])
+    assert reached == 1.0
+    assert again.stdout.startswith(f"t = {reached:g}: F = "), again.stdout
