@@ -37,6 +37,7 @@ from mpi4py import MPI
 from femgp.errors import InputError
 from femgp.fem.meshes.core import TaggedMesh, read_msh
 from femgp.fem.meshes.quality import check_mesh
+from femgp.files import replace_as_created
 
 __all__ = [
     "MESHIO_SUFFIXES",
@@ -673,10 +674,7 @@ def write_mesh(tm: TaggedMesh, path: str | Path, *, overwrite: bool = False) -> 
             mm.write(str(tmp), file_format="gmsh22", binary=False)
         else:
             mm.write(str(tmp))
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
+        replace_as_created(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
