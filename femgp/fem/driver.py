@@ -264,7 +264,12 @@ class RunSummary:
 
 @dataclass
 class DriveResult:
-    """What :func:`drive` returns."""
+    """What :func:`drive` returns.
+
+    ``wall_time``: seconds from the start of the run (its first start, for a
+    restarted run) to the end of its last step and its outputs, as
+    ``run.json``'s ``wall_time_total_s``; the plots of ``on_finish`` are not in it.
+    """
 
     history: list[dict[str, Any]]
     folder: Path | None
@@ -635,12 +640,13 @@ def drive(
         signals.restore()
         bar.close()
         run.close(ok)
+        wall = time.perf_counter() - run.t0  # as run.json's: without on_finish's plots
         if on_finish is not None and run.writer and run.status != "interrupted":
             on_finish(run.history, run.status)
     return DriveResult(
         history=run.history,
         folder=run.folder,
-        wall_time=time.perf_counter() - run.t0,
+        wall_time=wall,
         steps=run.n,
         t=run.t,
         status=run.status,

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import signal
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -320,3 +321,17 @@ def test_runs_leave_no_reference_cycle_through_the_model(tmp_path):
         assert _alive(Toy) == 0
     finally:
         gc.enable()
+
+
+def test_wall_time_is_run_json_s_without_the_plots(tmp_path):
+    """The result's wall time is the run's, as run.json's: on_finish (the plots) is not in it."""
+    out = _out(tmp_path)
+    slept = 0.5
+
+    def on_finish(history: list[dict[str, Any]], status: str) -> None:
+        time.sleep(slept)  # the plots of a demo
+
+    res = _drive(Toy(MPI.COMM_WORLD), out, t_end=0.5, on_finish=on_finish)
+    info = json.loads((out / "run.json").read_text())
+    assert res.wall_time < slept, res.wall_time
+    assert res.wall_time == pytest.approx(info["wall_time_total_s"], abs=0.05)
