@@ -60,15 +60,20 @@ def parse_fracture_args(case: str, argv: Sequence[str] | None) -> argparse.Names
     """
     description, default_output, mesh_help = DEMOS[case]
     p = ArgumentParser(prog=f"fracture_{case}.py", description=description)
-    add_fracture_options(p, default_output=default_output)
+    # the surfing loading is scaled by Gc_eff of its pre-refined band: the demo
+    # refuses --adapt with a line saying why, and its --help does not offer it
+    add_fracture_options(p, default_output=default_output, refinement=case != "surfing")
     if mesh_help:
         p.add_argument("--mesh", help=mesh_help)
     return parse_with_petsc(p, argv)
 
 
-def add_fracture_options(p: argparse.ArgumentParser, *, default_output: str) -> None:
+def add_fracture_options(
+    p: argparse.ArgumentParser, *, default_output: str, refinement: bool = True
+) -> None:
     """Add the run options and ``--fine --model --split --ell --Gc --acceleration
-    --linear-solver``.
+    --linear-solver``, and :func:`add_refinement_options` (left out of ``--help``
+    without ``refinement``: a script that cannot refine refuses them itself).
 
     Model names are validated by ``Params`` (one-line errors naming the allowed
     values), not by argparse, so that every bad value gets the same message.
@@ -106,59 +111,67 @@ def add_fracture_options(p: argparse.ArgumentParser, *, default_output: str) -> 
         help="do not solve unstable crack runs on a coarser copy of the mesh first "
         "(SENT and SENS; see docs/fracture.md)",
     )
-    add_refinement_options(p)
+    add_refinement_options(p, shown=refinement)
 
 
-def add_refinement_options(p: argparse.ArgumentParser) -> None:
+def add_refinement_options(p: argparse.ArgumentParser, *, shown: bool = True) -> None:
     """Add ``--adapt``, ``--h-min`` and the ``--adapt-*`` options of the refinement.
 
-    See docs/adaptivity.md.
+    See docs/adaptivity.md. Not ``shown``: parsed, but not listed by ``--help``.
 
     The cap on cells is ``--max-cells``. Values are validated by
     :class:`femgp.fem.adapt.Refinement` (one-line errors).
     """
     g = p.add_argument_group("adaptive refinement (docs/adaptivity.md)")
+
+    def shown_help(text: str) -> str:
+        return text if shown else argparse.SUPPRESS
+
     g.add_argument(
         "--adapt",
         action="store_true",
-        help="start from a coarse mesh and refine where a crack is or is coming",
+        help=shown_help("start from a coarse mesh and refine where a crack is or is coming"),
     )
     g.add_argument(
         "--h-min",
         type=float,
         default=None,
         metavar="H",
-        help="cell size to reach (default: the pre-refined mesh's, e.g. SENT's ell/4 with --fine, "
-        "else ell/2.5)",
+        help=shown_help(
+            "cell size to reach (default: the pre-refined mesh's, e.g. SENT's ell/4 with --fine, "
+            "else ell/2.5)"
+        ),
     )
     g.add_argument(
         "--adapt-threshold",
         type=float,
         default=None,
         metavar="T",
-        help="refine where the damage reaches T (default 0.01 for AT1, 0.25 for AT2)",
+        help=shown_help("refine where the damage reaches T (default 0.01 for AT1, 0.25 for AT2)"),
     )
     g.add_argument(
         "--adapt-driving-ratio",
         type=float,
         default=None,
         metavar="R",
-        help="refine where the driving force psi_+ reaches R times its critical value "
-        "(default 0.9; 0: off)",
+        help=shown_help(
+            "refine where the driving force psi_+ reaches R times its critical value "
+            "(default 0.9; 0: off)"
+        ),
     )
     g.add_argument(
         "--adapt-zone",
         type=float,
         default=None,
         metavar="W",
-        help="also refine within W of those cells (a length; default ell/2)",
+        help=shown_help("also refine within W of those cells (a length; default ell/2)"),
     )
     g.add_argument(
         "--adapt-lookahead",
         type=float,
         default=None,
         metavar="W",
-        help="when refining, also refine W farther (a length; default 2 ell)",
+        help=shown_help("when refining, also refine W farther (a length; default 2 ell)"),
     )
 
 

@@ -109,3 +109,13 @@ def test_demo_reports_the_time_reached_on_restart(tmp_path):
     reached = float((out_dir / "history.csv").read_text().splitlines()[-1].split(",")[1])
     assert reached == 1.0
     assert again.stdout.startswith(f"t = {reached:g}: F = "), again.stdout
+
+
+def test_surfing_help_does_not_offer_the_adapt_it_refuses():
+    """The surfing demo refuses --adapt (one line, exit 2), so its --help leaves it out;
+    the SENT demo's lists it (the control)."""
+    surfing = _run(str(ROOT / "demos" / "fracture_surfing.py"), "--help")
+    sent = _run(str(ROOT / "demos" / "fracture_sent.py"), "--help")
+    assert surfing.returncode == 0 == sent.returncode
+    assert "--adapt" not in surfing.stdout and "--h-min" not in surfing.stdout
+    assert "--adapt" in sent.stdout and "--h-min" in sent.stdout
