@@ -267,8 +267,8 @@ class DriveResult:
     """What :func:`drive` returns.
 
     ``wall_time``: seconds from the start of the run (its first start, for a
-    restarted run) to the end of its last step and its outputs, as
-    ``run.json``'s ``wall_time_total_s``; the plots of ``on_finish`` are not in it.
+    restarted run) to the end of its last step, ``run.json``'s
+    ``wall_time_total_s``; the plots of ``on_finish`` are not in it.
     """
 
     history: list[dict[str, Any]]
@@ -535,6 +535,8 @@ class _Run:
             self.status = end or "stopped"
 
     def close(self, ok: bool) -> None:
+        #: the run's wall time, as ``run.json`` records it (and the result returns)
+        self.wall = time.perf_counter() - self.t0
         if self.writer:
             self.writer.finish(
                 self.params,
@@ -543,7 +545,7 @@ class _Run:
                 status=self.status,
                 steps=self.n,
                 time=self.t,
-                wall_time_total_s=time.perf_counter() - self.t0,
+                wall_time_total_s=self.wall,
                 rejected=self.stepper.rejected,
                 cutbacks=self.cutbacks,
                 **self.again,
@@ -640,13 +642,12 @@ def drive(
         signals.restore()
         bar.close()
         run.close(ok)
-        wall = time.perf_counter() - run.t0  # as run.json's: without on_finish's plots
         if on_finish is not None and run.writer and run.status != "interrupted":
             on_finish(run.history, run.status)
     return DriveResult(
         history=run.history,
         folder=run.folder,
-        wall_time=wall,
+        wall_time=run.wall,  # run.json's: without on_finish's plots
         steps=run.n,
         t=run.t,
         status=run.status,

@@ -326,7 +326,7 @@ def test_runs_leave_no_reference_cycle_through_the_model(tmp_path):
 def test_wall_time_is_run_json_s_without_the_plots(tmp_path):
     """The result's wall time is the run's, as run.json's: on_finish (the plots) is not in it."""
     out = _out(tmp_path)
-    slept = 0.5
+    slept = 2.0
 
     def on_finish(history: list[dict[str, Any]], status: str) -> None:
         time.sleep(slept)  # the plots of a demo
@@ -334,4 +334,4 @@ def test_wall_time_is_run_json_s_without_the_plots(tmp_path):
     res = _drive(Toy(MPI.COMM_WORLD), out, t_end=0.5, on_finish=on_finish)
     info = json.loads((out / "run.json").read_text())
     assert res.wall_time < slept, res.wall_time
-    assert res.wall_time == pytest.approx(info["wall_time_total_s"], abs=0.05)
+    assert res.wall_time == info["wall_time_total_s"]
