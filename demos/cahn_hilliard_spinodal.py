@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # ``--t-end`` keeps the later state it restarts from.
     out = Path(args.output)
     t, F = result.history[-1]["time"], result.history[-1]["free_energy"]
-    cahn_hilliard_plots(result, out, comm=comm, title="PFHub 1", t_end=t)
+    cahn_hilliard_plots(result, out, comm=comm, title="PFHub 1")
     if comm.rank == 0:
         print(
             f"t = {t:g}: F = {F:.6g} after {result.steps} steps "

@@ -317,7 +317,7 @@ def _cahn_hilliard(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | No
     )
     if out is not None and cfg["output"]["plots"]:
         title = cfg[""].get("title") or "Cahn-Hilliard"
-        cahn_hilliard_plots(result, out, comm=comm, title=title, t_end=t_end)
+        cahn_hilliard_plots(result, out, comm=comm, title=title)
     last = result.history[-1]
     status = _run_status(out, last["time"], t_end)
     why = ""

@@ -54,12 +54,12 @@ PICTURED = {"fracture": "damage", "cahn_hilliard": "c", "twinning": "eta"}
 CMAPS = {"fracture": "inferno", "cahn_hilliard": "viridis", "twinning": "viridis"}
 
 
-def cahn_hilliard_plots(
-    result: Any, folder: str | os.PathLike, *, comm: Any, title: str, t_end: float
-) -> None:
+def cahn_hilliard_plots(result: Any, folder: str | os.PathLike, *, comm: Any, title: str) -> None:
     """``free_energy.png`` (against time, log axis) and ``concentration.png`` of a CH run.
 
-    Collective: every rank calls it (the field picture gathers the field).
+    The field is titled with the time the run reached (its last history row),
+    which a restart or ``max_steps`` can leave short of ``t_end``. Collective:
+    every rank calls it (the field picture gathers the field).
     """
     from femgp.fem.plots import plot_field, plot_history
 
@@ -74,7 +74,8 @@ def cahn_hilliard_plots(
             title=f"{title}: free energy",
         )
     if result.fields[0].function_space.mesh.topology.dim < 3:  # 3D fields are for ParaView
-        plot_field(result.fields[0], out / "concentration.png", title=f"c at t = {t_end:g}")
+        t = result.history[-1]["time"]
+        plot_field(result.fields[0], out / "concentration.png", title=f"c at t = {t:g}")
 
 
 def read_history(folder: Path) -> list[dict[str, float]]:
