@@ -15,7 +15,23 @@ from dataclasses import dataclass, field
 from femgp.errors import InputError, SolverError
 from femgp.validation import check_positive
 
-__all__ = ["AdaptiveStepper"]
+__all__ = ["AdaptiveStepper", "curvature_scale"]
+
+
+def curvature_scale(r: float, theta: float = 1.0) -> float:
+    """The factor that turns ``|x - pred|`` into the local error ``x'' dt^2 / 2``.
+
+    ``pred`` is the linear extrapolation of the two previous states to the new
+    step, ``r = dt / dt_prev``, and the states come from the theta scheme
+    (``theta = 1``: backward Euler). The previous states lie on the scheme's
+    smooth trajectory (the exact one plus a global error ``h E(t)``,
+    ``E' = J E + (theta - 1/2) x''`` at steps ``h``); the new state leaves it by
+    the difference of the local errors ``(theta - 1/2) x'' dt^2`` at the new and
+    the old step. With the extrapolation error ``x'' dt (dt + h) / 2``,
+    ``x - pred = x'' dt (r + 1 + (2 theta - 1)(r - 1)) h / 2``: the factor is
+    ``1 / 2`` for backward Euler at any ``r`` and ``r / (1 + r)`` for theta = 1/2.
+    """
+    return r / (r + 1.0 + (2.0 * theta - 1.0) * (r - 1.0))
 
 
 @dataclass

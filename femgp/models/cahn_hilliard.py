@@ -51,7 +51,7 @@ from femgp.fem.logs import get_logger
 from femgp.fem.periodic import PeriodicConstraint, parse_periodic
 from femgp.fem.preconditioners import BLOCK_PC, SchurScales
 from femgp.fem.problems import DIRECT_LU, NonlinearProblem, SolveStats, warn_unused_options
-from femgp.fem.stepping import AdaptiveStepper
+from femgp.fem.stepping import AdaptiveStepper, curvature_scale
 from femgp.validation import (
     check_bool,
     check_choice,
@@ -581,20 +581,13 @@ class CahnHilliard:
         return pred, cube / (2.0 * dt * (dt + h1) * (dt + h1 + h2))
 
     def _curvature_scale(self, r: float) -> float:
-        """``c2 dt^2 / 2 = scale |c - pred|`` for the linear extrapolation, ``r = dt / dt_prev``.
+        """:func:`femgp.fem.stepping.curvature_scale` of this scheme, ``r = dt / dt_prev``.
 
-        The previous states lie on the scheme's smooth trajectory (the exact one plus a
-        global error ``h E(t)``, ``E' = J E + (theta - 1/2) c2`` at steps ``h``); the new
-        state leaves it by the difference of the local errors ``(theta - 1/2) c2 dt^2``
-        at the new and the old step. With the extrapolation error ``c2 dt (dt + h) / 2``,
-        ``c - pred = c2 dt (r + 1 + (2 theta - 1)(r - 1)) h / 2``: ``1 / 2`` for
-        backward Euler at any ``r``, ``r / (1 + r)`` for theta = 1/2. Eyre's splitting
-        takes backward Euler's scale; its local error has another constant, so there the
-        estimate is the curvature term at constant steps only.
+        Eyre's splitting takes backward Euler's scale; its local error has another
+        constant, so there the estimate is the curvature term at constant steps only.
         """
         p = self.params
-        theta = p.theta if p.scheme == "theta" else 1.0
-        return r / (r + 1.0 + (2.0 * theta - 1.0) * (r - 1.0))
+        return curvature_scale(r, p.theta if p.scheme == "theta" else 1.0)
 
     def commit(self, dt: float) -> None:
         """Accept the last step: the current state becomes the previous one."""

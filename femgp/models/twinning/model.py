@@ -40,6 +40,7 @@ from femgp.fem.forms import UFL_OPS, energy_form, field_values, scalar
 from femgp.fem.nullspace import rigid_body_modes
 from femgp.fem.periodic import AXES, PeriodicConstraint
 from femgp.fem.problems import DIRECT_LU, NonlinearProblem, SolveStats
+from femgp.fem.stepping import curvature_scale
 from femgp.models.twinning.params import Params
 
 __all__ = ["ITERATIVE_3D", "Twinning"]
@@ -457,10 +458,10 @@ class Twinning:
     def _error_estimate(self, dt: float) -> float | None:
         """The backward-Euler local error ``eta'' dt^2 / 2`` (RMS over the variants).
 
-        Half the RMS distance of eta from the linear extrapolation of the last two
-        steps, at any step ratio: the new state's own local error adds to the
-        extrapolation error ``eta'' dt (dt + h) / 2`` (see
-        ``femgp.models.cahn_hilliard.CahnHilliard._curvature_scale`` with theta = 1).
+        The RMS distance of eta from the linear extrapolation of the last two steps
+        times :func:`femgp.fem.stepping.curvature_scale` of backward Euler (1/2 at
+        any step ratio: the new state's own local error adds to the extrapolation
+        error ``eta'' dt (dt + h) / 2``).
         """
         if self._eta_prev is None or self._dt_prev is None:
             return None
@@ -473,7 +474,7 @@ class Twinning:
             n += new.size
         sq = self.comm.allreduce(sq, op=MPI.SUM)
         n = self.comm.allreduce(n, op=MPI.SUM)
-        return 0.5 * math.sqrt(sq / n)
+        return curvature_scale(r, theta=1.0) * math.sqrt(sq / n)
 
     def rate(self, dt: float) -> float:
         """``max |eta - eta_old| / dt`` over all variants (allreduced): the relaxation speed."""
