@@ -44,7 +44,6 @@ Run (about half an hour on 2 busy cores; ``--quick``: a coarse mesh, minutes):
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import resource
@@ -216,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The plain approach assembles its Jacobians as DOLFINx does (cell by cell into PETSc).
     from petsc4py import PETSc
 
+    from femgp.fem.adapt import collect_garbage
     from femgp.fem.problems import ASSEMBLY_OPTION
 
     for field in ("u", "alpha"):  # plain has no coupled problem
@@ -232,7 +232,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = []
     dofs: dict[str, int] = {}
     for name, (params, prefix) in configs.items():
-        gc.collect()  # the run before is gone: its memory is not in this run's peak
+        # the run before is gone (PETSc's parallel garbage too, collectively): its
+        # memory is not in this run's peak
+        collect_garbage(comm)
         comm.Barrier()
         own_peak = comm.allreduce(_reset_peak_memory(), op=MPI.LAND)
         load0 = os.getloadavg()[0]

@@ -35,7 +35,8 @@ targets (skip with ``--skip-digits``):
   on generated digits >= 0.8, all 10 classes covered, and better than the
   weight-clipped critic of the same run on every measure (accuracy, classes
   covered (>=), mean per-class coverage, Fréchet distance); the samples are
-  drawn to ``results/ml_digits_samples.png``, one row per class;
+  drawn to ``results/ml_digits_samples.png`` (``ml_digits_samples_quick.png``
+  with ``--quick``), one row per class;
 * robust training (:mod:`femgp.ml.digits_robust`): accuracy under PGD at the
   larger radius >= 15 points above plain training, in l2 and in l-infinity;
   clean accuracy within 3 points.

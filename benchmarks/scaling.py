@@ -609,8 +609,8 @@ def _weak_targets(info: dict[str, Any], key: str, limit: float) -> list[dict[str
                 (r[key], r["rows"][0]["krylov_per_linear_solve"]) for r in group if r["rows"]
             )
             missing = sorted(r[key] for r in group if not r["rows"])
-            if not pts or len(group) < 2 or not VARIANTS[problem][variant][1]:
-                continue
+            if len(group) < 2 or not VARIANTS[problem][variant][1]:
+                continue  # (a variant whose every run failed still gets its FAIL)
             vals = [v for _, v in pts]
             ratio = max(vals) / min(vals) if len(vals) >= 2 and min(vals) > 0 else float("nan")
             out.append(

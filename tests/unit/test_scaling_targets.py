@@ -104,3 +104,7 @@ def test_a_dt_without_result_fails_the_sweep(scaling):
     (failed,) = scaling._weak_targets(info, "ch_dt", scaling.DT_ITER_MAX)
     assert failed["value"] == pytest.approx(19 / 12)
     assert failed["missing"] == "100" and not failed["pass"]
+    # every dt failed: the variant still has its line, and it fails
+    info["problems"]["cahn_hilliard"] = [run(0.01, None), run(1.0, None)]
+    (none,) = scaling._weak_targets(info, "ch_dt", scaling.DT_ITER_MAX)
+    assert none["missing"] == "0.01/1" and not none["pass"] and none["values"] == ""
