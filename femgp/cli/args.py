@@ -209,13 +209,14 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def split_petsc_args(extra: Sequence[str]) -> list[str]:
-    """Check that leftover arguments are PETSc options (``-name [value]``) and return them.
+def petsc_option_pairs(extra: Sequence[str]) -> list[tuple[str, str | None]]:
+    """The leftover arguments as PETSc options: ``(name, value)``, ``value`` None for a flag.
 
     A PETSc option has one leading dash and at most one value (a negative number
     is a value); an unknown ``--option`` or a stray word is an :class:`InputError`.
+    Names are given without their dash.
     """
-    extra = list(extra)
+    pairs: list[tuple[str, str | None]] = []
     previous_is_name = False
     for arg in extra:
         if arg.startswith("--"):
@@ -224,13 +225,25 @@ def split_petsc_args(extra: Sequence[str]) -> list[str]:
                 "either, which takes one dash (-name value)"
             )
         if arg.startswith("-") and len(arg) > 1 and not _is_number(arg):
+            pairs.append((arg[1:], None))
             previous_is_name = True
             continue
         if not previous_is_name:
             raise InputError(
                 f"unexpected argument {arg!r}; extra arguments must be PETSc options (-name value)"
             )
+        pairs[-1] = (pairs[-1][0], arg)
         previous_is_name = False
+    return pairs
+
+
+def split_petsc_args(extra: Sequence[str]) -> list[str]:
+    """Check that leftover arguments are PETSc options (``-name [value]``) and return them.
+
+    The rules are :func:`petsc_option_pairs`'.
+    """
+    extra = list(extra)
+    petsc_option_pairs(extra)
     return extra
 
 

@@ -31,9 +31,9 @@ from typing import Any
 from femgp.cli.args import (
     PETSC_INIT_OPTIONS,
     ArgumentParser,
-    _is_number,
     add_run_options,
     init_petsc,
+    petsc_option_pairs,
     rank,
     script_main,
     split_petsc_args,
@@ -472,15 +472,11 @@ def _command_line_options(extra: Sequence[str]) -> dict[str, Any]:
     ``-log_view``, ...) are left out: a ``[solver]`` table may not hold them,
     and they do not change the solution.
     """
-    out: dict[str, Any] = {}
-    name = None
-    for arg in split_petsc_args(extra):
-        if arg.startswith("-") and len(arg) > 1 and not _is_number(arg):
-            name = arg[1:]
-            out[name] = True
-        elif name is not None:
-            out[name], name = arg, None
-    return {k: v for k, v in out.items() if f"-{k}" not in PETSC_INIT_OPTIONS}
+    return {
+        name: True if value is None else value
+        for name, value in petsc_option_pairs(extra)
+        if f"-{name}" not in PETSC_INIT_OPTIONS
+    }
 
 
 def run_config(args: argparse.Namespace, extra: Sequence[str] = ()) -> Any:
