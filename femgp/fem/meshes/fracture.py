@@ -153,6 +153,19 @@ def build_notched_plate(
     model.mesh.generate(2)
 
 
+def check_notch_width(notch_width: float | None, h_band: float, *, what: str) -> None:
+    """Refuse a V-notch opening at the edge (``notch_width``, default ``2 h_band``) of
+    0.2 mm or more: wider, the notch's outline leaves the 1 mm ``what`` (a
+    self-crossing plate; gmsh hung on the slab)."""
+    if notch_width is not None and not 0 < notch_width < 0.2:
+        raise InputError(f"notch_width must be in (0, 0.2) mm, got {notch_width!r}")
+    if notch_width is None and not 2 * h_band < 0.2:  # the default opening, same bound
+        raise InputError(
+            f"h_band = {h_band:g} would open the notch of the {what} by 2 h_band = "
+            f"{2 * h_band:g} mm, not below 0.2 mm; use h_band < 0.1 or pass notch_width"
+        )
+
+
 def notched_plate(
     comm: MPI.Comm = MPI.COMM_WORLD,
     *,
@@ -176,14 +189,7 @@ def notched_plate(
     h_far = max(0.02, 5 * h_band) if h_far is None else check_positive("h_far", h_far)
     check_choice("band", band, BANDS)
     check_positive("band_halfwidth", band_halfwidth)
-    if notch_width is not None and not 0 < notch_width < 0.2:
-        raise InputError(f"notch_width must be in (0, 0.2) mm, got {notch_width!r}")
-    if notch_width is None and not 2 * h_band < 0.2:  # the default opening, same bound
-        raise InputError(
-            f"h_band = {h_band:g} would open the notch by 2 h_band = {2 * h_band:g} mm, not "
-            "below 0.2 mm (the notch would leave the plate at h_band >= 0.5); use h_band < 0.1 "
-            "or pass notch_width"
-        )
+    check_notch_width(notch_width, h_band, what="plate")
     # the refined box (band plus its transition) at h_band, the plate at h_far
     width = 0.5 + 2 * band_halfwidth + 2 * max(4 * h_band, 0.1)
     height = 2 * band_halfwidth if band == "tension" else 0.5 + band_halfwidth

@@ -24,8 +24,8 @@ from typing import Any
 
 from mpi4py import MPI
 
-from femgp.errors import InputError
 from femgp.fem.meshes.core import TaggedMesh, check_cell_count, from_gmsh
+from femgp.fem.meshes.fracture import check_notch_width
 from femgp.fem.meshes.twinning import box
 from femgp.validation import check_positive
 
@@ -204,14 +204,7 @@ def notched_slab(
     if h_far is None:
         h_far = max(h_band, min(0.1, max(thickness / 2, 5 * h_band)))
     h_far = check_positive("h_far", h_far)
-    if notch_width is not None and not 0 < notch_width < 0.2:
-        raise InputError(f"notch_width must be in (0, 0.2) mm, got {notch_width!r}")
-    if notch_width is None and not 2 * h_band < 0.2:  # the default opening, same bound
-        raise InputError(
-            f"h_band = {h_band:g} would open the notch by 2 h_band = {2 * h_band:g} mm, not "
-            "below 0.2 mm (the notch would leave the plate at h_band >= 0.5); use h_band < 0.1 "
-            "or pass notch_width"
-        )
+    check_notch_width(notch_width, h_band, what="slab")
     n = estimate_cells(
         h_band=h_band, h_far=h_far, thickness=thickness, band_halfwidth=band_halfwidth
     )
