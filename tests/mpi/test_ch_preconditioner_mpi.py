@@ -36,7 +36,7 @@ def test_block_pc_same_run_on_one_and_two_ranks(dim):
     assert par.krylov > par.newton  # the block preconditioner iterated
     for col in ("free_energy", "mass"):
         # measured: 3.6e-15 (2D) and 6.4e-15 (3D) in F, 2.4e-15 and 1.1e-14 in the mass;
-        # 1e-12 leaves room for another build's round-off in the Krylov iterates
-        np.testing.assert_allclose(par.column(col), ser.column(col), rtol=1e-12, err_msg=col)
+        # 1e-10 leaves room for another build's round-off in the Krylov iterates
+        np.testing.assert_allclose(par.column(col), ser.column(col), rtol=1e-10, err_msg=col)
     # Iterations per Newton step do not depend on the partition by more than a few.
     assert abs(par.krylov / par.newton - ser.krylov / ser.newton) <= 3

@@ -82,7 +82,7 @@ def test_block_pc_gives_the_mumps_answer(scheme, dt, dim):
     diff = domain.comm.allreduce(diff, op=MPI.MAX)
     scale = domain.comm.allreduce(np.abs(direct.u.x.array).max(), op=MPI.MAX)
     assert block.problem.total.krylov > block.problem.total.newton  # it did iterate
-    assert diff <= 1e-14 * scale, diff  # measured 2.1e-16..5.5e-16 (round-off of other builds)
+    assert diff <= 1e-12 * scale, diff  # measured 2.1e-16..5.5e-16 (room for other builds)
 
 
 def test_iterations_bounded_over_h_and_dt_selfp_not():
