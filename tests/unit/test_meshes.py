@@ -173,7 +173,8 @@ def test_default_notch_opening_has_the_bound_of_an_explicit_one(make):
     (h_band = 0.6 put the notch's mouth at y = 1.1 and -0.1: a self-intersecting
     outline, meshed without a word into 4.8 mm² for the 1 mm² plate.)
     """
-    with pytest.raises(InputError, match=r"h_band = 0.6 would open the notch of the (plate|slab) by 2 h_band = 1.2"):
+    opening = r"h_band = 0.6 would open the notch of the (plate|slab) by 2 h_band = 1.2"
+    with pytest.raises(InputError, match=opening):
         make(SELF, h_band=0.6)
     with pytest.raises(InputError, match=r"notch_width must be in \(0, 0.2\) mm"):
         make(SELF, h_band=0.05, notch_width=0.2)
