@@ -9,7 +9,8 @@ benchmark 1b (``cahn_hilliard_bm1b.py``).
 
 Run: ``mpirun -n 2 python benchmarks/cahn_hilliard_bm1a.py`` (``--quick``: 48 x 48
 to t = 1e3, a smoke run). Results go to
-``benchmarks/results/cahn_hilliard_bm1a[_quick].{json,md}`` (``--name`` changes the stem).
+``benchmarks/results/cahn_hilliard_bm1a[_quick].{json,md}`` (``--name`` changes the stem,
+``--output`` the folder).
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--name", default=None,
         help="results file stem (default cahn_hilliard_bm1a, + _quick with --quick)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--output", type=Path, default=RESULTS,
+        help="folder of the results (default benchmarks/results)",
     )  # fmt: skip
     args = cli.parse_with_petsc(ap, argv)
     # The finite-element layer, once the arguments are known to be good (and PETSc
@@ -89,9 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "versions": versions(),
     }
     if comm.rank == 0:
-        RESULTS.mkdir(exist_ok=True)
-        atomic_write_text(RESULTS / f"{args.name}.json", json.dumps(results, indent=2) + "\n")
-        atomic_write_text(RESULTS / f"{args.name}.md", report(results))
+        args.output.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(args.output / f"{args.name}.json", json.dumps(results, indent=2) + "\n")
+        atomic_write_text(args.output / f"{args.name}.md", report(results))
         print(report(results))
     return 0
 

@@ -29,7 +29,7 @@ t); this extrapolation is stated as such in the results.
 
 Run: ``mpirun -n 2 python benchmarks/cahn_hilliard_bm1b.py`` (``--quick`` for a
 small smoke run). Results go to ``benchmarks/results/cahn_hilliard_bm1b[_quick].{json,md}``
-(``--name`` changes the stem).
+(``--name`` changes the stem, ``--output`` the folder).
 """
 
 from __future__ import annotations
@@ -255,6 +255,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--name", default=None,
         help="results file stem (default cahn_hilliard_bm1b, + _quick with --quick)",
     )  # fmt: skip
+    ap.add_argument(
+        "--output", type=Path, default=RESULTS,
+        help="folder of the results (default benchmarks/results)",
+    )  # fmt: skip
     args = cli.parse_with_petsc(ap, argv)
     # The finite-element layer, once PETSc has its command-line options.
     import femgp.fem._backend  # noqa: F401
@@ -388,9 +392,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "versions": versions(),
     }  # fmt: skip
     if comm.rank == 0:
-        RESULTS.mkdir(exist_ok=True)
-        atomic_write_text(RESULTS / f"{args.name}.json", json.dumps(results, indent=2) + "\n")
-        atomic_write_text(RESULTS / f"{args.name}.md", report(results))
+        args.output.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(args.output / f"{args.name}.json", json.dumps(results, indent=2) + "\n")
+        atomic_write_text(args.output / f"{args.name}.md", report(results))
         print(report(results))
     return 0
 
