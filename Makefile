@@ -15,7 +15,7 @@ EXTRAS ?= all
 TEST_WORKERS ?= 2
 DEMO_OUT ?= results/demo
 
-.PHONY: demo test venv lint test-serial test-mpi test-paraview test-slow benchmarks clean
+.PHONY: demo test venv lint test-serial test-mpi test-paraview test-slow clean
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	@test -n "$(PYTHON312)" || { echo "error: python3.12 not found (pyenv install 3.12 or set PYTHON312=...)" >&2; exit 2; }
