@@ -77,6 +77,10 @@ def _rank_wait_s() -> float:
     return RANK_WAIT_S
 
 
+#: Seconds between a rank's last line and its abort of the MPI job (the launcher
+#: forwards the line meanwhile).
+ABORT_GRACE_S = 0.5
+
 #: The point-to-point tag of :func:`settle_ranks`'s messages (within MPI's guaranteed 32767).
 SETTLE_TAG = 31_415
 
@@ -127,6 +131,10 @@ def settle_ranks(code: int, message: str = "", *, comm: Any = None, said: bool =
                 file=sys.stderr,
                 flush=True,
             )
+            # The launcher forwards a rank's output through a pipe, and the abort
+            # kills the job: give it time to pass the line on (MPICH's Hydra lost
+            # it once in a busy test run).
+            time.sleep(ABORT_GRACE_S)
             mpi.COMM_WORLD.Abort(code)  # the whole job, whatever ``comm`` is
         time.sleep(0.01)
     if comm.rank == 0:
