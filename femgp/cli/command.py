@@ -161,8 +161,8 @@ def _model_kwargs(run: Callable[..., Any], cfg: Any, args: argparse.Namespace) -
     return kw
 
 
-def _refinement_table(cfg: Any) -> dict[str, Any]:
-    """The ``[refinement]`` table, checked before anything is built.
+def _refinement_table(cfg: Any) -> tuple[dict[str, Any], Any]:
+    """The ``[refinement]`` table, checked before anything is built, and its ``Refinement``.
 
     A key other than ``adapt`` without ``adapt = true`` is refused, as the demos
     refuse ``--h-min`` without ``--adapt``; the values are then validated
@@ -178,23 +178,22 @@ def _refinement_table(cfg: Any) -> dict[str, Any]:
             f"{cfg.where('refinement')} {', '.join(given)} need(s) adapt = true (adaptive "
             "refinement is off); set adapt = true or leave them out"
         )
-    cfg.build("refinement", Refinement, **ref_t)
-    return ref_t
+    return ref_t, cfg.build("refinement", Refinement, **ref_t)
 
 
-def _refinement_target(cfg: Any, case: str, ell: float | None, ref_t: dict[str, Any]) -> float:
+def _refinement_target(case: str, ell: float | None, checked: Any) -> float:
     """The cell size the refinement of fracture ``case`` reaches (``h_min``, else ``ell / 4``).
 
     An adaptive SENT, SENS or SENT3D plate gets a V-notch ``2 h_target`` wide,
     as the demos' ``--adapt`` (docs/adaptivity.md): the coarse mesh's own
     ``2 h_band`` would model a wider notch than the plate it refines to.
+    ``checked``: the table's ``Refinement`` (:func:`_refinement_table`).
     """
     from femgp.cli.cases import FRACTURE_SETUPS
-    from femgp.fem.adapt import Refinement
 
     if ell is None:
         ell = inspect.signature(FRACTURE_SETUPS[case]).parameters["ell"].default
-    return float(cfg.build("refinement", Refinement, **ref_t).target(ell))
+    return float(checked.target(ell))
 
 
 def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -> Any:
@@ -207,7 +206,7 @@ def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
     mesh_t = {k: v for k, v in cfg["mesh"].items() if k != "max_cells"}
     load_t = cfg["loading"]
     case = cfg.case
-    ref_t = _refinement_table(cfg)
+    ref_t, checked = _refinement_table(cfg)
     adapt = bool(ref_t.get("adapt", False))
     if adapt and case == "surfing":  # as the demo refuses --adapt
         raise InputError(
@@ -230,7 +229,7 @@ def _fracture(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
         elif "ranges" in load_t:
             kw["loads"] = cfg.build("loading", fs.ranges_loads, load_t["ranges"])
         if adapt and "mesh" not in kw:  # the V-notch of the refined plate, as the demos'
-            kw["notch_width"] = 2 * _refinement_target(cfg, case, kw.get("ell"), ref_t)
+            kw["notch_width"] = 2 * _refinement_target(case, kw.get("ell"), checked)
     elif case == "lpanel":
         kw.update({k: mesh_t[k] for k in ("h", "h_far") if k in mesh_t})
         if "file" in mesh_t:
