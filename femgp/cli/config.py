@@ -85,6 +85,8 @@ class Key:
     ``default=None`` leaves the key out of the validated table when it is not
     given (the model's own default applies). ``minimum`` and ``maximum`` bound
     the value of an int or float key, or every value of a floats key (inclusive).
+    ``excludes`` names the keys of the same table that this one replaces: a
+    table that gives it and any of them is refused.
     """
 
     type: str
@@ -93,6 +95,7 @@ class Key:
     choices: tuple[str, ...] | None = None
     minimum: float | None = None
     maximum: float | None = None
+    excludes: tuple[str, ...] = ()
 
     def bounds(self) -> str:
         """The allowed range as words: ``">= 1"``, ``"in [1, 4096]"`` or ``""``."""
@@ -267,7 +270,10 @@ def _fracture(case: str) -> Schema:
     s = _common("fracture")
     s["params"] = keys_from_dataclass(Params)
     s["refinement"] = dict(REFINEMENT)
-    loads = Key("floats", doc="explicit load steps (replace the generated path)")
+
+    def loads(*path: str) -> Key:  # explicit steps, which the generated path's keys cannot join
+        return Key("floats", doc="explicit load steps (replace the generated path)", excludes=path)
+
     # the generated SENT path (setups.sent_loads), 2D and 3D
     sent_path = {name: Key("float") for name in ("u_max", "du", "u_fine", "du_fine")}
     if case in ("sent", "sens"):
@@ -279,16 +285,16 @@ def _fracture(case: str) -> Schema:
             "max_cells": MAX_CELLS,
         }
         if case == "sent":
-            s["loading"] = {**sent_path, "loads": loads}
+            s["loading"] = {**sent_path, "loads": loads(*sent_path)}
         else:
-            s["loading"] = {"ranges": Key("ranges"), "loads": loads}
+            s["loading"] = {"ranges": Key("ranges"), "loads": loads("ranges")}
     elif case == "sent3d":
         s["mesh"] = {
             "h_band": Key("float", doc="mesh size ahead of the notch (default ell / 4)"),
             "thickness": Key("float", doc="slab thickness (mm)"),
             "max_cells": MAX_CELLS,
         }
-        s["loading"] = {**sent_path, "loads": loads}
+        s["loading"] = {**sent_path, "loads": loads(*sent_path)}
     elif case == "lpanel":
         s["mesh"] = {
             "file": Key("str", doc="a .msh file with facet groups 'bottom' and 'load'"),
@@ -300,7 +306,7 @@ def _fracture(case: str) -> Schema:
         s["loading"] = {
             "u_max": Key("float", doc="final load-point displacement (mm)"),
             "du": Key("float", doc="load step (mm)"),
-            "loads": loads,
+            "loads": loads("u_max", "du"),
         }
     elif case == "bar":
         s["mesh"] = {k: Key("float") for k in ("length", "height", "h")} | {"max_cells": MAX_CELLS}
@@ -308,7 +314,7 @@ def _fracture(case: str) -> Schema:
             "load_max": Key("float"),
             "steps": Key("int"),
             "clamp_damage": Key("bool"),
-            "loads": loads,
+            "loads": loads("load_max", "steps"),
         }
     else:  # surfing
         sizes = ("length", "height", "h_band")
@@ -508,6 +514,17 @@ def _check_options(where: str, table: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _check_exclusive(where: str, keys: Mapping[str, Key], given: Mapping[str, Any]) -> None:
+    """Refuse a table that gives a key beside one it replaces (``Key.excludes``)."""
+    for name in given:
+        clash = [k for k in keys[name].excludes if k in given]
+        if clash:
+            raise InputError(
+                f"{where} {name} replaces {', '.join(keys[name].excludes)}; give either {name} "
+                f"or those, not both (got {name} and {', '.join(clash)})"
+            )
+
+
 def validate(data: Mapping[str, Any], model: str, *, source: str = "config") -> Config:
     """Validate the parsed TOML ``data`` of ``model``; ``source`` names it in messages."""
     _check_model(model)
@@ -544,6 +561,7 @@ def validate(data: Mapping[str, Any], model: str, *, source: str = "config") -> 
                     kind = _TYPE_NAMES[keys[k].type]
                     raise InputError(f"{where} {k} must be {kind}, got a table")
                 tables[name][k] = _coerce(where, k, keys[k], v)
+            _check_exclusive(where, keys, tables[name])
         else:
             what = "table" if isinstance(value, dict) else "key"
             shown = f"[{name}]" if isinstance(value, dict) else name

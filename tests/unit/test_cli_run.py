@@ -113,6 +113,18 @@ BAD = {
         'model = "twinning"\n',
         r"case\.toml: model = 'twinning' but the command runs 'fracture'",
     ),
+    # explicit load steps replace the generated path: both at once was loads silently winning
+    "loads and path": (
+        "fracture",
+        'case = "sent"\n[loading]\nloads = [1e-3, 2e-3]\ndu = 1e-4\n',
+        r"case\.toml: \[loading\] loads replaces u_max, du, u_fine, du_fine; give either loads "
+        r"or those, not both \(got loads and du\)",
+    ),
+    "loads and steps": (
+        "fracture",
+        'case = "bar"\n[loading]\nsteps = 10\nloads = [0.1, 0.2]\n',
+        r"case\.toml: \[loading\] loads replaces load_max, steps; .*\(got loads and steps\)",
+    ),
 }
 
 
@@ -142,6 +154,17 @@ def test_bad_config_one_line_exit_2(case, tmp_path, capsys, monkeypatch):
             r"\[time\] t_end must be a number, got 'abc'",
         ),
         (["run", "cahn_hilliard", "--config", str(CH_CONFIG), "--bogus"], r"--bogus"),
+        (
+            [
+                "run",
+                "fracture",
+                "--config",
+                str(CONFIGS / "fracture_lpanel.toml"),
+                "--set",
+                "loading.loads=[0.1]",
+            ],
+            r"\[loading\] loads replaces u_max, du; .*\(got loads and u_max, du\)",
+        ),
         (["run", "cahn_hilliard"], r"--config"),
         (["plot", "no_such_folder"], r"results folder 'no_such_folder' does not exist"),
     ],
