@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--output", type=Path, default=RESULTS,
         help="folder of the results (default benchmarks/results)",
     )  # fmt: skip
-    args = cli.parse_with_petsc(ap, argv)
+    args = cli.parse_with_petsc(ap, argv, model="cahn_hilliard")
     # The finite-element layer, once the arguments are known to be good (and PETSc
     # has its command-line options: -log_view works).
     from mpi4py import MPI

@@ -259,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--output", type=Path, default=RESULTS,
         help="folder of the results (default benchmarks/results)",
     )  # fmt: skip
-    args = cli.parse_with_petsc(ap, argv)
+    args = cli.parse_with_petsc(ap, argv, model="cahn_hilliard")
     # The finite-element layer, once PETSc has its command-line options.
     import femgp.fem._backend  # noqa: F401
 

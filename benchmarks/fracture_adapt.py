@@ -282,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--threshold", type=float, default=None,
         help="damage that marks a cell (default: the model's, 0.01 for AT1 and 0.25 for AT2)",
     )  # fmt: skip
-    args = parse_with_petsc(p, argv)
+    args = parse_with_petsc(p, argv, model="fracture")
     three_d = "sent3d" in args.cases
     if three_d and (len(args.cases) > 1 or args.fine):
         p.error("--cases sent3d runs on its own, at the demo's coarse default (no --fine)")

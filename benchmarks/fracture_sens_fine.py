@@ -157,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="where the demo writes its own output (replaced)",
     )  # fmt: skip
     p.add_argument("--from-run", default=None, help="summarise this finished run instead")
-    args = parse_with_petsc(p, argv)
+    args = parse_with_petsc(p, argv, model="fracture")
 
     from mpi4py import MPI
 

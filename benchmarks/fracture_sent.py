@@ -170,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     p.add_argument("--output", default=str(HERE / "results"), help="folder of the results")
     p.add_argument("--name", default=None, help="results file stem (default: fracture_<case>)")
-    args = parse_with_petsc(p, argv)
+    args = parse_with_petsc(p, argv, model="fracture")
     if args.ell is not None and args.case != "sens":
         raise InputError("--ell is for --case sens (SENT keeps the benchmark's resolution)")
 

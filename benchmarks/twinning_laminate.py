@@ -32,7 +32,7 @@ def parse_args(argv: Sequence[str] | None) -> Any:
     parser.add_argument("--cells", type=cli.positive_int, default=48, help="cells per side")
     parser.add_argument("--t-end", type=cli.positive_float, default=100.0, help="final time")
     parser.add_argument("--fixed-dt", type=cli.positive_float, default=0.25, help="the fixed step")
-    return cli.parse_with_petsc(parser, argv)
+    return cli.parse_with_petsc(parser, argv, model="twinning")
 
 
 def one_run(cells: int, t_end: float, *, adaptive: bool, fixed_dt: float) -> dict[str, Any]:

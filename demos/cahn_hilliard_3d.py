@@ -50,7 +50,7 @@ def parse(argv: Sequence[str] | None) -> Any:
     p.add_argument("--size", type=cli.positive_float, default=50.0, help="edge of the cube (50)")
     p.add_argument("--cell", choices=("hexahedron", "tetrahedron"), default="hexahedron")
     p.add_argument("--solver", choices=("auto", "block", "mumps"), default="auto")
-    return cli.parse_with_petsc(p, argv)
+    return cli.parse_with_petsc(p, argv, model="cahn_hilliard")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -56,7 +56,7 @@ def parse(argv: Sequence[str] | None) -> Any:
         action="store_true",
         help="benchmark 1a: periodic in x and y (the square, or a box-shaped --mesh)",
     )
-    return cli.parse_with_petsc(p, argv)
+    return cli.parse_with_petsc(p, argv, model="cahn_hilliard")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_fracture_options(p, default_output="results/fracture_lpanel")
     p.add_argument("--mesh", help="a .msh file with facet groups 'bottom' and 'load'")
     p.add_argument("--quick", action="store_true", help="the first load steps only (tests)")
-    args = cli.parse_with_petsc(p, argv)
+    args = cli.parse_with_petsc(p, argv, model="fracture")
 
     # Import the finite-element layer once the arguments are known to be good.
     from femgp.cli.cases import (

@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--thickness", type=cli.positive_float, default=0.1, help="slab thickness in mm (0.1)"
     )
     p.add_argument("--quick", action="store_true", help="three coarse load steps (tests)")
-    args = cli.parse_with_petsc(p, argv)
+    args = cli.parse_with_petsc(p, argv, model="fracture")
 
     # Import the finite-element layer once the arguments are known to be good.
     from femgp.cli.cases import (

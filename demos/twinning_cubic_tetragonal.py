@@ -71,7 +71,7 @@ def parse_args(argv: Sequence[str] | None) -> Any:
         "--amplitude", type=cli.positive_float, default=0.3, help="initial noise RMS"
     )
     parser.add_argument("--seed", type=int, default=7, help="seed of the initial noise")
-    return cli.parse_with_petsc(parser, argv)
+    return cli.parse_with_petsc(parser, argv, model="twinning")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

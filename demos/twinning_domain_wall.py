@@ -54,7 +54,7 @@ def parse_args(argv: Sequence[str] | None) -> Any:
     parser.add_argument("--strain", type=float, default=0.05, help="e (0: no elasticity)")
     parser.add_argument("--angle", type=float, default=45.0, help="strain rotation (degrees)")
     parser.add_argument("--degree-u", type=int, default=2, help="displacement degree (1 or 2)")
-    return cli.parse_with_petsc(parser, argv)
+    return cli.parse_with_petsc(parser, argv, model="twinning")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -73,7 +73,7 @@ def parse_args(argv: Sequence[str] | None) -> Any:
     parser.add_argument("--scheme", default="monolithic", help="monolithic or staggered")
     parser.add_argument("--fixed-dt", type=cli.positive_float, default=None, help="fixed time step")
     parser.add_argument("--seed", type=int, default=1, help="seed of the initial noise")
-    return cli.parse_with_petsc(parser, argv)
+    return cli.parse_with_petsc(parser, argv, model="twinning")
 
 
 # ## The run

@@ -78,7 +78,7 @@ def parse_args(argv: Sequence[str] | None) -> Any:
         "--mean-strain", type=float, default=0.0, help="m of the mean strain diag(m, -m)"
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the initial noise")
-    return cli.parse_with_petsc(parser, argv)
+    return cli.parse_with_petsc(parser, argv, model="twinning")
 
 
 # ## The run

@@ -42,9 +42,11 @@ from femgp.exits import STOPPING_ERRORS, exit_status, settle_ranks
 __all__ = [
     "DEFAULT_MAX_CELLS",
     "PETSC_INIT_OPTIONS",
+    "PETSC_PREFIXES",
     "ArgumentParser",
     "TorchDemoParser",
     "add_run_options",
+    "check_option_prefix",
     "init_petsc",
     "nonnegative_float",
     "number",
@@ -237,6 +239,30 @@ def petsc_option_pairs(extra: Sequence[str]) -> list[tuple[str, str | None]]:
     return pairs
 
 
+#: The PETSc options prefix of each model's solvers (the default ``prefix`` of
+#: its ``run``); every femgp option of a case (``femgp_...``) lies under it.
+PETSC_PREFIXES: dict[str, str] = {
+    "cahn_hilliard": "femgp_ch_",
+    "fracture": "femgp_fracture_",
+    "twinning": "femgp_twinning_",
+}
+
+
+def check_option_prefix(where: str, name: str, model: str, *, dash: str = "") -> None:
+    """Refuse a femgp PETSc option (``femgp_...``) that is not under ``model``'s prefix.
+
+    No solver of the run would read it: a typo in the prefix, or another
+    model's option, would otherwise be ignored without a word. ``dash`` is
+    put before the name in the message (``"-"`` for the command line).
+    """
+    prefix = PETSC_PREFIXES[model]
+    if name.startswith("femgp_") and not name.startswith(prefix):
+        raise InputError(
+            f"{where} PETSc option {dash}{name} is not under the {model} solvers' prefix "
+            f"{dash}{prefix}: no solver of this run would read it"
+        )
+
+
 def split_petsc_args(extra: Sequence[str]) -> list[str]:
     """Check that leftover arguments are PETSc options (``-name [value]``) and return them.
 
@@ -278,14 +304,20 @@ def init_petsc(options: Sequence[str]) -> None:
 
 
 def parse_with_petsc(
-    p: argparse.ArgumentParser, argv: Sequence[str] | None = None
+    p: argparse.ArgumentParser, argv: Sequence[str] | None = None, *, model: str | None = None
 ) -> argparse.Namespace:
     """Parse ``argv``; the leftover arguments must be PETSc options and go to :func:`init_petsc`.
 
-    Call it before anything imports dolfinx or petsc4py.
+    With ``model`` (a key of :data:`PETSC_PREFIXES`) a femgp option outside
+    that model's prefix is refused (:func:`check_option_prefix`). Call it
+    before anything imports dolfinx or petsc4py.
     """
     args, extra = p.parse_known_args(argv)
-    init_petsc(split_petsc_args(extra))
+    options = split_petsc_args(extra)
+    if model is not None:
+        for name, _ in petsc_option_pairs(options):
+            check_option_prefix("command line:", name, model, dash="-")
+    init_petsc(options)
     return args
 
 

@@ -32,6 +32,7 @@ from femgp.cli.args import (
     PETSC_INIT_OPTIONS,
     ArgumentParser,
     add_run_options,
+    check_option_prefix,
     init_petsc,
     petsc_option_pairs,
     rank,
@@ -486,8 +487,11 @@ def run_config(args: argparse.Namespace, extra: Sequence[str] = ()) -> Any:
     """
     from femgp.cli.config import _check_model, load_config
 
-    init_petsc(split_petsc_args(extra))
+    options = split_petsc_args(extra)
     _check_model(args.model)
+    for name, _ in petsc_option_pairs(options):
+        check_option_prefix("command line:", name, args.model, dash="-")
+    init_petsc(options)
     cfg = load_config(args.config, args.model, overrides=args.set or ())
     _solver_options(cfg)
 

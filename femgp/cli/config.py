@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from femgp.cli.args import check_option_prefix
 from femgp.errors import InputError
 
 __all__ = [
@@ -501,11 +502,12 @@ def _coerce(where: str, name: str, key: Key, value: Any) -> Any:
     return value
 
 
-def _check_options(where: str, table: Mapping[str, Any]) -> dict[str, Any]:
+def _check_options(where: str, table: Mapping[str, Any], model: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in table.items():
         if name.startswith("-") or not name:
             raise InputError(f"{where} PETSc option names go without the dash, got {name!r}")
+        check_option_prefix(where, name, model)
         if isinstance(value, dict | list):
             raise InputError(
                 f"{where} PETSc option {name} must be a string, number or boolean, got {value!r}"
@@ -551,7 +553,7 @@ def validate(data: Mapping[str, Any], model: str, *, source: str = "config") -> 
                 raise InputError(f"{top} [{name}] must be a table, got {name} = {value!r}")
             where = f"{source}: [{name}]"
             if name == "solver":
-                tables[name] = _check_options(where, value)
+                tables[name] = _check_options(where, value, model)
                 continue
             keys = sch[name]
             for k, v in value.items():

@@ -65,7 +65,7 @@ def parse_fracture_args(case: str, argv: Sequence[str] | None) -> argparse.Names
     add_fracture_options(p, default_output=default_output, refinement=case != "surfing")
     if mesh_help:
         p.add_argument("--mesh", help=mesh_help)
-    return parse_with_petsc(p, argv)
+    return parse_with_petsc(p, argv, model="fracture")
 
 
 def add_fracture_options(

@@ -2,7 +2,9 @@
 
 Both maximise a per-sample loss ``loss_fn(model(x), y) -> (B,)`` within a ball
 around each input, with per-sample steps (the l2 step is normalised per
-sample over all non-batch dimensions).
+sample over all non-batch dimensions). The attacks leave the model's mode alone:
+evaluate robustness with the model in ``eval()`` mode, or dropout and batch
+normalisation make every gradient step see a different network.
 """
 
 from __future__ import annotations

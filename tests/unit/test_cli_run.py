@@ -120,6 +120,13 @@ BAD = {
         r"case\.toml: \[loading\] loads replaces u_max, du, u_fine, du_fine; give either loads "
         r"or those, not both \(got loads and du\)",
     ),
+    # a femgp option under another prefix than the model's: no solver reads it
+    "foreign prefix": (
+        "fracture",
+        'case = "sent"\n[solver]\nfemgp_ch_ksp_type = "cg"\n',
+        r"case\.toml: \[solver\] PETSc option femgp_ch_ksp_type is not under the fracture "
+        r"solvers' prefix femgp_fracture_: no solver of this run would read it",
+    ),
     "loads and steps": (
         "fracture",
         'case = "bar"\n[loading]\nsteps = 10\nloads = [0.1, 0.2]\n',
@@ -165,6 +172,11 @@ def test_bad_config_one_line_exit_2(case, tmp_path, capsys, monkeypatch):
             ],
             r"\[loading\] loads replaces u_max, du; .*\(got loads and u_max, du\)",
         ),
+        (
+            ["run", "cahn_hilliard", "--config", str(CH_CONFIG), "-femgp_twinning_ksp_type", "cg"],
+            r"command line: PETSc option -femgp_twinning_ksp_type is not under the cahn_hilliard "
+            r"solvers' prefix -femgp_ch_",
+        ),
         (["run", "cahn_hilliard"], r"--config"),
         (["plot", "no_such_folder"], r"results folder 'no_such_folder' does not exist"),
     ],
@@ -176,6 +188,30 @@ def test_bad_command_line(argv, pattern, tmp_path, capsys, monkeypatch):
     assert code == 2
     assert len(err.strip().splitlines()) == 1, err
     assert re.search(pattern, err), err
+
+
+def test_option_prefixes_are_the_models_run_defaults():
+    """PETSC_PREFIXES (checked on case files and command lines) is each model's own prefix."""
+    import inspect
+
+    from femgp.cli.args import PETSC_PREFIXES
+    from femgp.models.cahn_hilliard import run as ch_run
+    from femgp.models.fracture import run as fracture_run
+    from femgp.models.twinning import run as twinning_run
+
+    runs = {"cahn_hilliard": ch_run, "fracture": fracture_run, "twinning": twinning_run}
+    defaults = {m: inspect.signature(f).parameters["prefix"].default for m, f in runs.items()}
+    assert defaults == PETSC_PREFIXES
+
+
+def test_demo_refuses_an_option_under_another_models_prefix(capsys):
+    from femgp.cli.args import script_main
+
+    main = _demo_main("cahn_hilliard_spinodal")
+    code = script_main(main, ["-femgp_fracture_u_ksp_type", "cg"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "PETSc option -femgp_fracture_u_ksp_type is not under the cahn_hilliard" in err
 
 
 def test_plot_folder_without_history(tmp_path, capsys):
