@@ -391,10 +391,14 @@ class _Run:
             self.cutbacks = int(resumed["cutbacks"])
             self.t0 -= float(resumed["wall"])
         #: ``run.json``'s ``restarted_from_step`` (a resumed run), kept to the end
-        self.again = {"restarted_from_step": self.n} if resumed is not None else {}
+        self.restart_info = {"restarted_from_step": self.n} if resumed is not None else {}
         if self.writer:
             self.writer.write_run_info(
-                self.params, model=model.name, **self.run_info, status="running", **self.again
+                self.params,
+                model=model.name,
+                **self.run_info,
+                status="running",
+                **self.restart_info,
             )
 
     # -- pieces of a step ----------------------------------------------------------------
@@ -548,7 +552,7 @@ class _Run:
                 wall_time_total_s=self.wall,
                 rejected=self.stepper.rejected,
                 cutbacks=self.cutbacks,
-                **self.again,
+                **self.restart_info,
                 **self.model.summary(),
                 failing=not ok,
             )
