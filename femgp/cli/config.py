@@ -593,7 +593,15 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return names, value
 
 
-def _apply_overrides(data: dict[str, Any], overrides: list[str]) -> None:
+def _apply_overrides(data: dict[str, Any], overrides: list[str], model: str) -> None:
+    """Apply ``--set`` overrides to the parsed file ``data``.
+
+    An override wins over the file's keys it cannot stand beside
+    (:attr:`Key.excludes`): ``--set loading.loads=[...]`` drops the file's
+    ``u_max`` and ``du``, ``--set loading.du=...`` its ``loads``. Two overrides
+    that exclude each other are left for :func:`validate` to refuse.
+    """
+    given: set[tuple[str, ...]] = set()
     for text in overrides:
         names, value = parse_override(text)
         target = data
@@ -602,6 +610,22 @@ def _apply_overrides(data: dict[str, Any], overrides: list[str]) -> None:
             if not isinstance(target, dict):
                 raise InputError(f"--set {text}: {name!r} is not a table")
         target[names[-1]] = value
+        given.add(tuple(names))
+    case = data.get("case", CASES[model][0])
+    if not isinstance(case, str) or case not in CASES[model]:
+        return  # validate names the case
+    sch = schema(model, case)
+    for names in given:
+        if len(names) != 2 or not isinstance(data.get(names[0]), dict):
+            continue
+        table, name = names
+        keys = sch.get(table, {})
+        if name not in keys:
+            continue
+        for other in list(data[table]):
+            clash = other in keys[name].excludes or (other in keys and name in keys[other].excludes)
+            if clash and (table, other) not in given:
+                del data[table][other]
 
 
 def load_config(
@@ -628,5 +652,5 @@ def load_config(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: malformed TOML: {exc}") from None
-    _apply_overrides(data, list(overrides))
+    _apply_overrides(data, list(overrides), model)
     return validate(data, model, source=str(path))

@@ -169,8 +169,10 @@ def test_bad_config_one_line_exit_2(case, tmp_path, capsys, monkeypatch):
                 str(CONFIGS / "fracture_lpanel.toml"),
                 "--set",
                 "loading.loads=[0.1]",
+                "--set",
+                "loading.du=0.1",
             ],
-            r"\[loading\] loads replaces u_max, du; .*\(got loads and u_max, du\)",
+            r"\[loading\] loads replaces u_max, du; .*\(got loads and du\)",
         ),
         (
             ["run", "cahn_hilliard", "--config", str(CH_CONFIG), "-femgp_twinning_ksp_type", "cg"],
@@ -188,6 +190,17 @@ def test_bad_command_line(argv, pattern, tmp_path, capsys, monkeypatch):
     assert code == 2
     assert len(err.strip().splitlines()) == 1, err
     assert re.search(pattern, err), err
+
+
+def test_an_override_replaces_the_keys_it_excludes(tmp_path):
+    """``--set loading.loads`` drops the file's generated path, ``--set loading.du`` its loads."""
+    cfg = load_config(
+        CONFIGS / "fracture_lpanel.toml", "fracture", overrides=["loading.loads=[0.1]"]
+    )
+    assert cfg["loading"] == {"loads": [0.1]}
+    case = _write(tmp_path, 'case = "sent"\n[loading]\nloads = [1e-3]\n')
+    cfg = load_config(case, "fracture", overrides=["loading.du=1e-4"])
+    assert cfg["loading"] == {"du": 1e-4}
 
 
 def test_option_prefixes_are_the_models_run_defaults():
