@@ -231,27 +231,27 @@ def test_solver_table_booleans_are_flags(tmp_path):
     case = tmp_path / "case.toml"
     case.write_text(
         'model = "fracture"\ncase = "bar"\n[solver]\n'
-        "femgp_t1_ksp_monitor = true\nfemgp_t1_ksp_converged_reason = false\n"
-        "femgp_t1_ksp_initial_guess_nonzero = false\nfemgp_t1_ksp_rtol = 1e-9\n"
+        "femgp_fracture_t1_ksp_monitor = true\nfemgp_fracture_t1_ksp_converged_reason = false\n"
+        "femgp_fracture_t1_ksp_initial_guess_nonzero = false\nfemgp_fracture_t1_ksp_rtol = 1e-9\n"
     )
     cfg = load_config(case, "fracture")
     opts = PETSc.Options()
     names = [
-        "femgp_t1_ksp_monitor",
-        "femgp_t1_ksp_converged_reason",
-        "femgp_t1_ksp_initial_guess_nonzero",
-        "femgp_t1_ksp_rtol",
+        "femgp_fracture_t1_ksp_monitor",
+        "femgp_fracture_t1_ksp_converged_reason",
+        "femgp_fracture_t1_ksp_initial_guess_nonzero",
+        "femgp_fracture_t1_ksp_rtol",
     ]
     try:
         cli._solver_options(cfg)
-        assert opts.hasName("femgp_t1_ksp_monitor")
-        assert opts.getString("femgp_t1_ksp_monitor") == ""  # -femgp_t1_ksp_monitor
-        assert not opts.hasName("femgp_t1_ksp_converged_reason")
-        assert opts.getString("femgp_t1_ksp_initial_guess_nonzero") == "false"
-        assert opts.getReal("femgp_t1_ksp_rtol") == 1e-9
+        assert opts.hasName("femgp_fracture_t1_ksp_monitor")
+        assert opts.getString("femgp_fracture_t1_ksp_monitor") == ""  # the flag
+        assert not opts.hasName("femgp_fracture_t1_ksp_converged_reason")
+        assert opts.getString("femgp_fracture_t1_ksp_initial_guess_nonzero") == "false"
+        assert opts.getReal("femgp_fracture_t1_ksp_rtol") == 1e-9
         ksp = PETSc.KSP().create(PETSc.COMM_SELF)
         try:
-            ksp.setOptionsPrefix("femgp_t1_")
+            ksp.setOptionsPrefix("femgp_fracture_t1_")
             ksp.setFromOptions()  # "Unsupported viewer true" before
             assert ksp.getTolerances()[0] == 1e-9
         finally:

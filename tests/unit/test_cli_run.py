@@ -353,17 +353,17 @@ def test_solver_table_and_command_line_options(tmp_path, monkeypatch):
     cfg = load_config(
         CH_CONFIG,
         "cahn_hilliard",
-        overrides=["solver.femgp_test_a=3", "solver.femgp_test_b='cg'"],
+        overrides=["solver.femgp_ch_test_a=3", "solver.femgp_ch_test_b='cg'"],
     )
     opts = PETSc.Options()
     try:
-        cli.init_petsc(cli.split_petsc_args(["-femgp_test_a", "7", "-femgp_test_c"]))
+        cli.init_petsc(cli.split_petsc_args(["-femgp_ch_test_a", "7", "-femgp_ch_test_c"]))
         cli._solver_options(cfg)
-        assert opts.getInt("femgp_test_a") == 7
-        assert opts.getString("femgp_test_b") == "cg"
-        assert opts.hasName("femgp_test_c")
+        assert opts.getInt("femgp_ch_test_a") == 7
+        assert opts.getString("femgp_ch_test_b") == "cg"
+        assert opts.hasName("femgp_ch_test_c")
     finally:
-        for name in ("femgp_test_a", "femgp_test_b", "femgp_test_c"):
+        for name in ("femgp_ch_test_a", "femgp_ch_test_b", "femgp_ch_test_c"):
             opts.delValue(name)
 
 
