@@ -98,6 +98,7 @@ from typing import Any
 from femgp.cli.args import (
     ArgumentParser,
     init_petsc,
+    long_options,
     positive_float,
     positive_int,
     script_main,
@@ -1106,7 +1107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", default=None, help=argparse.SUPPRESS)
     p.add_argument("--ch-base-n", type=positive_int, default=None, help=argparse.SUPPRESS)
     args, extra = p.parse_known_args(argv)
-    petsc = split_petsc_args(extra)
+    petsc = split_petsc_args(extra, known=long_options(p))
     if args.worker:
         init_petsc(petsc)
         return worker(args)

@@ -48,6 +48,7 @@ __all__ = [
     "add_run_options",
     "check_option_prefix",
     "init_petsc",
+    "long_options",
     "nonnegative_float",
     "number",
     "parse_with_petsc",
@@ -263,13 +264,31 @@ def check_option_prefix(where: str, name: str, model: str, *, dash: str = "") ->
         )
 
 
-def split_petsc_args(extra: Sequence[str]) -> list[str]:
+def long_options(parser: argparse.ArgumentParser) -> tuple[str, ...]:
+    """The ``--options`` of ``parser`` (for :func:`split_petsc_args`' ``known``)."""
+    return tuple(
+        name for action in parser._actions for name in action.option_strings if name[:2] == "--"
+    )
+
+
+def split_petsc_args(extra: Sequence[str], *, known: Sequence[str] = ()) -> list[str]:
     """Check that leftover arguments are PETSc options (``-name [value]``) and return them.
 
-    The rules are :func:`petsc_option_pairs`'.
+    The rules are :func:`petsc_option_pairs`'. ``known`` are the script's own
+    ``--options``: a PETSc option spelled as one of them with one dash
+    (``-ell 0.05`` for ``--ell``, ``-checkpoint_every`` for
+    ``--checkpoint-every``) is refused, since no solver would read it and the
+    script would run with the option's default.
     """
     extra = list(extra)
-    petsc_option_pairs(extra)
+    own = set(known)
+    for name, _ in petsc_option_pairs(extra):
+        for spelled in (f"--{name}", f"--{name.replace('_', '-')}"):
+            if spelled in own:
+                raise InputError(
+                    f"-{name} is taken for a PETSc option; did you mean {spelled}? This "
+                    "script's own options take two dashes, PETSc options one"
+                )
     return extra
 
 
@@ -313,7 +332,7 @@ def parse_with_petsc(
     before anything imports dolfinx or petsc4py.
     """
     args, extra = p.parse_known_args(argv)
-    options = split_petsc_args(extra)
+    options = split_petsc_args(extra, known=long_options(p))
     if model is not None:
         for name, _ in petsc_option_pairs(options):
             check_option_prefix("command line:", name, model, dash="-")

@@ -34,6 +34,7 @@ from femgp.cli.args import (
     add_run_options,
     check_option_prefix,
     init_petsc,
+    long_options,
     petsc_option_pairs,
     rank,
     script_main,
@@ -487,7 +488,7 @@ def run_config(args: argparse.Namespace, extra: Sequence[str] = ()) -> Any:
     """
     from femgp.cli.config import _check_model, load_config
 
-    options = split_petsc_args(extra)
+    options = split_petsc_args(extra, known=getattr(args, "own_options", ()))
     _check_model(args.model)
     for name, _ in petsc_option_pairs(options):
         check_option_prefix("command line:", name, args.model, dash="-")
@@ -576,7 +577,7 @@ def build_parser() -> ArgumentParser:
         metavar="TABLE.KEY=VALUE",
         help="override a value of the case file (TOML syntax), e.g. --set time.t_end=10",
     )
-    r.set_defaults(func=_cmd_run, takes_extra=True)
+    r.set_defaults(func=_cmd_run, takes_extra=True, own_options=long_options(r))
 
     q = sub.add_parser("plot", help="history plots and a picture of the last fields")
     q.add_argument("folder", help="a results folder (history.csv, run.json, fields.xdmf)")

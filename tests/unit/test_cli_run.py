@@ -179,6 +179,11 @@ def test_bad_config_one_line_exit_2(case, tmp_path, capsys, monkeypatch):
             r"command line: PETSc option -femgp_twinning_ksp_type is not under the cahn_hilliard "
             r"solvers' prefix -femgp_ch_",
         ),
+        # an own option with one dash would pass for a PETSc option that nothing reads
+        (
+            ["run", "cahn_hilliard", "--config", str(CH_CONFIG), "-checkpoint_every", "5"],
+            r"-checkpoint_every is taken for a PETSc option; did you mean --checkpoint-every\?",
+        ),
         (["run", "cahn_hilliard"], r"--config"),
         (["plot", "no_such_folder"], r"results folder 'no_such_folder' does not exist"),
     ],
@@ -225,6 +230,21 @@ def test_demo_refuses_an_option_under_another_models_prefix(capsys):
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "PETSc option -femgp_fracture_u_ksp_type is not under the cahn_hilliard" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "meant"), [(["-ell", "0.05"], "--ell"), (["-output", "elsewhere"], "--output")]
+)
+def test_demo_refuses_its_own_option_with_one_dash(argv, meant, tmp_path, capsys, monkeypatch):
+    """``-ell 0.05`` ran with the default ell, ``-output x`` into the default folder."""
+    from femgp.cli.args import script_main
+
+    monkeypatch.chdir(tmp_path)
+    code = script_main(_demo_main("fracture_sent"), argv)
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"{argv[0]} is taken for a PETSc option; did you mean {meant}?" in err
+    assert not any(tmp_path.iterdir())
 
 
 def test_plot_folder_without_history(tmp_path, capsys):
