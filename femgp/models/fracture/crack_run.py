@@ -92,6 +92,13 @@ class CrackRun:
             )
         return self.model
 
+    def forget(self) -> None:
+        """Drop the coarse model (rebuilt at the next run, as after a restart); collective."""
+        self.model = None
+        self._fields = None
+        self._back = None
+        self._data.clear()
+
     def _interpolate(self, target: fem.Function, source: fem.Function) -> None:
         """``source`` (the other mesh) interpolated into ``target``; collective.
 

@@ -420,6 +420,7 @@ class FractureModel:
             symmetric=True,
         )
         self.coupled_problem: NonlinearProblem | None = None
+        self._block_pc: BlockGaussSeidel | None = None  # the coupled solve's, when iterative
         if p.solver == "newton" and not history:
             c_defaults = {
                 "snes_atol": min(u_defaults["snes_atol"], a_defaults["snes_atol"]),
@@ -523,7 +524,7 @@ class FractureModel:
             symmetric=True,
         )
         # The block Gauss-Seidel preconditioner, unless the user chose another PC.
-        self._block_pc: BlockGaussSeidel | None = None
+        self._block_pc = None
         if "fieldsplit_u_pc_type" in options and not PETSc.Options().hasName(
             f"{self.prefix}coupled_pc_type"
         ):
@@ -1012,6 +1013,23 @@ class FractureModel:
         self._predictions = None
         self.work = {**NO_WORK, **{k: int(v) for k, v in state["work"].items()}}
         self.set_load(float(state["load"]))
+
+    def forget_kept_solvers(self) -> None:
+        """Drop the solver state that a checkpoint does not hold; collective.
+
+        The kept GAMG hierarchy of the displacement solve, the coupled block
+        preconditioner's kept displacement block and the crack run's coarse model
+        (whose solvers keep theirs) are rebuilt at their next solve, as a run
+        restarted from a checkpoint builds them: called after each checkpoint, it
+        makes the run go on exactly as a restart from that checkpoint does.
+        """
+        for problem in (self.u_problem, self.alpha_problem, self.coupled_problem):
+            if problem is not None:
+                problem.forget_pc()
+        if self._block_pc is not None:
+            self._block_pc.forget()
+        if self.crack_run is not None:
+            self.crack_run.forget()
 
     def rollback(self) -> None:
         """Return to the last committed state; the retry is predicted linearly."""

@@ -154,6 +154,8 @@ class _Stepping:
 
     def checkpoint(self) -> tuple[dict[str, Any], dict[str, Any]]:
         functions, state = self.model.checkpoint()
+        # A continuation starts with fresh preconditioners: so does this run.
+        self.model.forget_kept_solvers()
         return functions, {**state, "accepted": dict(self.accepted)}
 
     def restore(self, cp: Any, state: Mapping[str, Any]) -> None:

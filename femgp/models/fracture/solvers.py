@@ -354,6 +354,13 @@ class BlockGaussSeidel:
         self._y_u, self._y_a = self._A_uu.createVecLeft(), self.A_aa.createVecLeft()
         self._r_a = self.A_aa.createVecLeft()
 
+    def forget(self) -> None:
+        """Drop the kept u block and its GAMG hierarchy: the next set-up builds them anew."""
+        if self._A_uu is not None:
+            self.ksp["u"].reset()
+            self._A_uu.destroy()
+            self._A_uu = None
+
     def apply(self, pc: PETSc.PC, x: PETSc.Vec, y: PETSc.Vec) -> None:
         """``y``: the u block solved, then the alpha block with the u update's coupling."""
         x_u, x_a = x.getSubVector(self.is_u), x.getSubVector(self.is_a)
