@@ -559,8 +559,9 @@ class RunCheckpointing:
         mesh: the mesh of the run.
         model: model name as written in ``run.json``.
         params: the run's parameters as written in ``run.json``'s ``parameters``.
-        every: checkpoint every this many accepted steps (``None``: only on a stop
-            signal when ``restart``, else no checkpointing at all).
+        every: checkpoint every this many accepted steps. ``None``: with
+            ``restart`` the interval of the run that wrote the checkpoint resumed
+            from (only on a stop signal if it had none), else no checkpointing.
         restart: resume from the latest complete checkpoint in ``folder``.
         overwrite: the run's overwrite flag (incompatible with ``restart``).
         mutable: parameter keys that may change on restart.
@@ -646,6 +647,9 @@ class RunCheckpointing:
             )
         self.body = self.ckpt.read_state(path)
         self.path = path
+        if self.every is None:  # go on checkpointing as the run that wrote it did
+            every = self.body["state"].get("every")
+            self.every = int(every) if every is not None else None
         log.info("restarting from %s (step %d)", path, self.body["step"])
 
     def _stored_mesh_info(self, path: Path) -> dict[str, Any] | None:
@@ -703,5 +707,9 @@ class RunCheckpointing:
         assert self.ckpt is not None
         if writer is not None:
             writer.close_segment()
-        full = {**state, "writer": writer.resume_state() if writer is not None else None}
+        full = {
+            **state,
+            "every": self.every,
+            "writer": writer.resume_state() if writer is not None else None,
+        }
         self.ckpt.save(step, functions, full)

@@ -217,6 +217,20 @@ def test_sigint_without_checkpointing(tmp_path, capfd):
         assert "without a checkpoint" in capfd.readouterr().err
 
 
+def test_restart_keeps_the_checkpoint_interval(tmp_path):
+    """A restart without ``checkpoint_every`` checkpoints as the run it continues did
+    (it wrote only its final state before: a crash after it lost all its steps)."""
+    out = _out(tmp_path)
+    _drive(Toy(MPI.COMM_WORLD), out, t_end=5.0, checkpoint_every=3, max_steps=4)
+    root = out / "checkpoints"
+    assert sorted(p.name for p in root.iterdir()) == [f"{n:08d}" for n in (0, 3, 4)]
+    _drive(Toy(MPI.COMM_WORLD), out, t_end=5.0, restart=True, max_steps=8)
+    assert sorted(p.name for p in root.iterdir()) == [f"{n:08d}" for n in (4, 6, 8)]
+    # a given interval wins
+    _drive(Toy(MPI.COMM_WORLD), out, t_end=5.0, restart=True, checkpoint_every=5, max_steps=11)
+    assert sorted(p.name for p in root.iterdir()) == [f"{n:08d}" for n in (8, 10, 11)]
+
+
 def test_checkpoints_kept_checked_and_the_mesh_compared(tmp_path):
     """The newest three complete checkpoints stay; a newest one altered at the same size
     fails its checksum and the restart takes the one before; a mesh with the same
