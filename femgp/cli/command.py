@@ -40,7 +40,7 @@ from femgp.cli.args import (
     script_main,
     split_petsc_args,
 )
-from femgp.errors import InputError
+from femgp.errors import InputError, SolverError
 
 __all__ = ["build_parser", "info", "main", "run_config"]
 
@@ -511,23 +511,46 @@ def run_config(args: argparse.Namespace, extra: Sequence[str] = ()) -> Any:
         raise InputError("--restart and --overwrite exclude each other")
     if not (overwrite or restart):
         refuse_existing_results(out, comm)
-    result = _RUNNERS[cfg.model](cfg, args, comm, out)
-    if comm.rank == 0 and out.is_dir():
-        from femgp.fem.io import atomic_write_text
+    from femgp.fem.checkpoint import RunInterrupted
 
-        # the case as run (overrides applied, defaults filled, the command line's
-        # --max-cells and PETSc options kept): femgp run --config it again
-        tables = {**cfg.tables, "output": {**cfg["output"], "folder": str(out)}}
-        tables["solver"] = {**cfg["solver"], **_command_line_options(extra)}
-        tables["mesh"] = dict(cfg["mesh"])
-        if args.max_cells:
-            tables["mesh"]["max_cells"] = args.max_cells
-        if "file" in tables["mesh"]:  # relative to the case file: made absolute
-            tables["mesh"]["file"] = str(_mesh_file(cfg).resolve())
-        ran = dataclasses.replace(cfg, tables=tables)
-        atomic_write_text(out / "config.toml", f"# femgp run {cfg.model}\n{ran.to_toml()}")
+    try:
+        result = _RUNNERS[cfg.model](cfg, args, comm, out)
+    except (RunInterrupted, SolverError):  # a run that began: its restart needs the case
+        if comm.rank == 0 and out.is_dir():
+            _save_case(cfg, args, extra, out)
+        raise
+    if comm.rank == 0 and out.is_dir():
+        _save_case(cfg, args, extra, out)
     _say(comm, f"results in {out}/ (fields.xdmf for ParaView, history.csv, *.png)")
     return result
+
+
+def _save_case(cfg: Any, args: argparse.Namespace, extra: Sequence[str], out: Path) -> None:
+    """Write ``out/config.toml``: the case as run, for ``femgp run --config`` to run it again.
+
+    Overrides applied, defaults filled, the mesh file's absolute path, and the
+    command line's ``--max-cells``, ``--checkpoint-every``, ``--vtx``,
+    ``--quiet`` and PETSc options kept. ``restart`` is left false: the file
+    describes the case, and a restart of it is asked for on the command line.
+    """
+    from femgp.fem.io import atomic_write_text
+
+    out_t = cfg["output"]
+    output = {**out_t, "folder": str(out), "restart": False}
+    output["vtx"] = bool(args.vtx or out_t.get("vtx", False))
+    output["quiet"] = bool(args.quiet or out_t.get("quiet", False))
+    every = args.checkpoint_every or out_t.get("checkpoint_every")
+    if every is not None:
+        output["checkpoint_every"] = every
+    tables = {**cfg.tables, "output": output}
+    tables["solver"] = {**cfg["solver"], **_command_line_options(extra)}
+    tables["mesh"] = dict(cfg["mesh"])
+    if args.max_cells:
+        tables["mesh"]["max_cells"] = args.max_cells
+    if "file" in tables["mesh"]:  # relative to the case file: made absolute
+        tables["mesh"]["file"] = str(_mesh_file(cfg).resolve())
+    ran = dataclasses.replace(cfg, tables=tables)
+    atomic_write_text(out / "config.toml", f"# femgp run {cfg.model}\n{ran.to_toml()}")
 
 
 def _cmd_run(args: argparse.Namespace, extra: Sequence[str] = ()) -> int:

@@ -155,3 +155,36 @@ def test_saved_config_keeps_the_command_lines_limit_and_petsc_options(tmp_path):
     finally:
         for name in names:
             PETSc.Options().delValue(name)
+
+
+def test_saved_config_holds_the_output_options_and_survives_an_interruption(
+    tmp_path, monkeypatch
+):
+    """config.toml records ``--checkpoint-every`` and ``--quiet`` (it recorded neither)
+    and never ``restart``; a run stopped by a signal writes it too (only a run that
+    returned did), since its restart is when the case is needed."""
+    from femgp.fem.checkpoint import RunInterrupted
+
+    case = tmp_path / "case.toml"
+    case.write_text(
+        'model = "cahn_hilliard"\n[mesh]\nn = 4\n[time]\nt_end = 0.1\n'
+        "field_times = []\n[output]\nplots = false\n"
+    )
+    first = tmp_path / "first"
+    argv = ["run", "cahn_hilliard", "--quiet", "--config", str(case), "--checkpoint-every", "2"]
+    assert cli.main([*argv, "--output", str(first)]) == 0
+    saved = tomllib.loads((first / "config.toml").read_text())["output"]
+    assert saved["checkpoint_every"] == 2 and saved["quiet"] is True
+    assert saved["restart"] is False
+    assert cli.main([*argv, "--output", str(first), "--restart"]) == 0
+    assert tomllib.loads((first / "config.toml").read_text())["output"]["restart"] is False
+
+    def stopped(cfg, args, comm, out):
+        out.mkdir()
+        (out / "history.csv").write_text("step\n0\n")
+        raise RunInterrupted(out, 0)
+
+    monkeypatch.setitem(cli._RUNNERS, "cahn_hilliard", stopped)
+    second = tmp_path / "second"
+    assert cli.main([*argv, "--output", str(second)]) == 143
+    assert tomllib.loads((second / "config.toml").read_text())["output"]["checkpoint_every"] == 2
