@@ -74,7 +74,9 @@ attempt, so a signal to any one rank stops all ranks after the same step: the
 driver writes a checkpoint when checkpointing is on, sets ``"status":
 "interrupted"``, prints one line on how to continue and raises
 :class:`~femgp.fem.checkpoint.RunInterrupted` (exit code 143 for SIGTERM, 130 for
-SIGINT). The previous handlers are restored afterwards.
+SIGINT). The handlers stay until ``run.json`` and the final files are written
+(and ``on_finish`` has run): a signal after the last step's check only logs a
+line, as the run's work is complete. The previous handlers are restored then.
 
 Status words (``run.json``): ``running``, ``finished`` (reached the end),
 ``stopped`` (``max_steps`` reached), a model's own end (``steady``),
@@ -643,11 +645,20 @@ def drive(
         _settle_before_cleanup(run.comm, exc)
         raise
     finally:
-        signals.restore()
-        bar.close()
-        run.close(ok)
-        if on_finish is not None and run.writer and run.status != "interrupted":
-            on_finish(run.history, run.status)
+        # The handlers stay until the results are closed: a signal in this last
+        # stretch waits for run.json and the final files instead of cutting them off.
+        try:
+            bar.close()
+            run.close(ok)
+            if on_finish is not None and run.writer and run.status != "interrupted":
+                on_finish(run.history, run.status)
+        finally:
+            signals.restore()
+    if signals.signum:  # after the last step's check: the run had finished its work
+        log.warning(
+            "%s arrived after the last step; the run was complete and is closed normally",
+            signal.Signals(signals.signum).name,
+        )
     return DriveResult(
         history=run.history,
         folder=run.folder,

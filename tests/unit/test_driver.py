@@ -156,6 +156,35 @@ def test_status_words(tmp_path):
     assert res.status == "steady" and res.history[-1]["y"] < 0.5 < res.history[-2]["y"]
 
 
+def test_signal_after_the_last_step_waits_for_the_results(tmp_path):
+    """A SIGTERM while the results are closed (here from on_finish, the plots) is the
+    run's to hold: the handlers stayed in place only during the steps, so such a
+    signal went to the handler from before the run (by default it kills the process,
+    leaving run.json at "running" and no final checkpoint)."""
+    out = _out(tmp_path)
+    seen: list[int] = []
+
+    def mine(signum: int, frame: Any) -> None:
+        seen.append(signum)
+
+    before = signal.signal(signal.SIGTERM, mine)
+    try:
+        res = _drive(
+            Toy(MPI.COMM_WORLD),
+            out,
+            t_end=0.5,
+            checkpoint_every=100,
+            on_finish=lambda history, status: os.kill(os.getpid(), signal.SIGTERM),
+        )
+        assert signal.getsignal(signal.SIGTERM) is mine  # put back after the run
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert not seen
+    assert res.status == "finished" == _status(out)
+    final = f"{res.steps:08d}"
+    assert (out / "checkpoints" / final / "COMPLETE.json").exists()
+
+
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_checkpoints_stops_and_restarts(tmp_path, capfd, sig, code):
     """A signal in step 4: that step finishes, a checkpoint, 'interrupted', the exit code,
