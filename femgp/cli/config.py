@@ -87,7 +87,9 @@ class Key:
     given (the model's own default applies). ``minimum`` and ``maximum`` bound
     the value of an int or float key, or every value of a floats key (inclusive).
     ``excludes`` names the keys of the same table that this one replaces: a
-    table that gives it and any of them is refused.
+    table that gives it and any of them is refused. A ``path`` key is a file
+    relative to the case file; given by ``--set``, relative to the current
+    directory (made absolute there).
     """
 
     type: str
@@ -97,6 +99,7 @@ class Key:
     minimum: float | None = None
     maximum: float | None = None
     excludes: tuple[str, ...] = ()
+    path: bool = False
 
     def bounds(self) -> str:
         """The allowed range as words: ``">= 1"``, ``"in [1, 4096]"`` or ``""``."""
@@ -279,7 +282,9 @@ def _fracture(case: str) -> Schema:
     sent_path = {name: Key("float") for name in ("u_max", "du", "u_fine", "du_fine")}
     if case in ("sent", "sens"):
         s["mesh"] = {
-            "file": Key("str", doc="a .msh file with the facet groups the loading needs"),
+            "file": Key(
+                "str", doc="a .msh file with the facet groups the loading needs", path=True
+            ),
             "gdim": Key("int", doc="geometric dimension (default: inferred)"),
             "h_band": Key("float", doc="mesh size along the crack path (default ell / 4)"),
             "h_far": Key("float", doc="mesh size away from the crack path"),
@@ -298,7 +303,7 @@ def _fracture(case: str) -> Schema:
         s["loading"] = {**sent_path, "loads": loads(*sent_path)}
     elif case == "lpanel":
         s["mesh"] = {
-            "file": Key("str", doc="a .msh file with facet groups 'bottom' and 'load'"),
+            "file": Key("str", doc="a .msh file with facet groups 'bottom' and 'load'", path=True),
             "gdim": Key("int", doc="geometric dimension (default: inferred)"),
             "h": Key("float", doc="mesh size in the band left of the corner (default ell / 2)"),
             "h_far": Key("float", doc="mesh size elsewhere (default 5 h, at most 25 mm)"),
@@ -340,7 +345,7 @@ def _cahn_hilliard(case: str) -> Schema:
     s = _common("cahn_hilliard")
     s["params"] = keys_from_dataclass(Params)
     s["mesh"] = {
-        "file": Key("str", doc="a .msh file (physical groups 'domain' and 'boundary')"),
+        "file": Key("str", doc="a .msh file (physical groups 'domain' and 'boundary')", path=True),
         "domain": Key("str", default="square", choices=("square", "tshape", "cube")),
         "n": Key("int", default=100, doc="cells per side of the square (or edge of the cube)"),
         "size": Key("float", default=200.0, doc="side of the square (or the cube)"),
@@ -379,7 +384,11 @@ def _twinning(case: str) -> Schema:
     del s[""]["title"]  # the twinning plots have their own titles: a title would be ignored
     s["params"] = keys_from_dataclass(Params)
     s["material"] = keys_from_signature(getattr(Params, TWINNING_SETUPS[case]), exclude=("kappa",))
-    mesh: dict[str, Key] = {"file": Key("str"), "gdim": Key("int"), "max_cells": MAX_CELLS}
+    mesh: dict[str, Key] = {
+        "file": Key("str", doc="a .msh file", path=True),
+        "gdim": Key("int"),
+        "max_cells": MAX_CELLS,
+    }
     if case == "domain_wall":
         mesh["cells_per_delta"] = Key("int", default=4)
         mesh["half_length"] = Key("float", default=12.0, doc="in wall widths delta")
@@ -622,6 +631,9 @@ def _apply_overrides(data: dict[str, Any], overrides: list[str], model: str) -> 
         keys = sch.get(table, {})
         if name not in keys:
             continue
+        value = data[table][name]
+        if keys[name].path and isinstance(value, str) and value:  # typed here: from the cwd
+            data[table][name] = str(Path(value).absolute())
         for other in list(data[table]):
             clash = other in keys[name].excludes or (other in keys and name in keys[other].excludes)
             if clash and (table, other) not in given:

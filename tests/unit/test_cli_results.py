@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import shutil
 import signal
@@ -157,9 +158,7 @@ def test_saved_config_keeps_the_command_lines_limit_and_petsc_options(tmp_path):
             PETSc.Options().delValue(name)
 
 
-def test_saved_config_holds_the_output_options_and_survives_an_interruption(
-    tmp_path, monkeypatch
-):
+def test_saved_config_holds_the_output_options_and_survives_an_interruption(tmp_path, monkeypatch):
     """config.toml records ``--checkpoint-every`` and ``--quiet`` (it recorded neither)
     and never ``restart``; a run stopped by a signal writes it too (only a run that
     returned did), since its restart is when the case is needed."""
@@ -188,3 +187,36 @@ def test_saved_config_holds_the_output_options_and_survives_an_interruption(
     second = tmp_path / "second"
     assert cli.main([*argv, "--output", str(second)]) == 143
     assert tomllib.loads((second / "config.toml").read_text())["output"]["checkpoint_every"] == 2
+
+
+def test_a_mesh_file_given_with_set_is_relative_to_the_current_directory(tmp_path, monkeypatch):
+    """In the case file ``[mesh] file`` is relative to the case file; typed on the
+    command line (``--set mesh.file=...``) it is relative to where it is typed (it was
+    looked for beside the case file), and the saved config.toml names it absolutely."""
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    shutil.copy(ROOT / "meshes" / "pfhub_tshape.msh", tmp_path / "t.msh")
+    (cases / "case.toml").write_text(
+        'model = "cahn_hilliard"\n[time]\nt_end = 0.1\nfield_times = []\n[output]\nplots = false\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "cahn_hilliard", "--quiet", "--config", "cases/case.toml"]
+    assert cli.main([*argv, "--set", 'mesh.file="t.msh"', "--output", "out"]) == 0
+    saved = tomllib.loads((tmp_path / "out" / "config.toml").read_text())
+    assert saved["mesh"]["file"] == str((tmp_path / "t.msh").resolve())
+
+
+def test_the_shipped_case_files_mesh_examples_name_existing_files():
+    """The commented ``# file = ...`` of configs/cahn_hilliard_spinodal.toml, uncommented,
+    names the repository's T-shape (it named configs/meshes/..., which does not exist)."""
+    import re
+
+    from femgp.cli.config import load_config
+
+    text = (ROOT / "configs" / "cahn_hilliard_spinodal.toml").read_text()
+    (line,) = [ln for ln in text.splitlines() if re.match(r"#\s*file\s*=", ln)]
+    value = tomllib.loads(line.lstrip("# ").split("#")[0])["file"]
+    cfg = load_config(ROOT / "configs" / "cahn_hilliard_spinodal.toml", "cahn_hilliard")
+    assert cli._mesh_file(
+        dataclasses.replace(cfg, tables={**cfg.tables, "mesh": {"file": value}})
+    ).is_file()
