@@ -135,13 +135,19 @@ class Config:
     model: str
     case: str
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    overrides: tuple[str, ...] = ()
 
     def __getitem__(self, table: str) -> dict[str, Any]:
         return self.tables[table]
 
     def where(self, table: str = "") -> str:
-        """``"case.toml: [table]"``, the prefix of a message about ``table``."""
-        return f"{self.path}: [{table}]" if table else f"{self.path}:"
+        """``"case.toml: [table]"``, the prefix of a message about ``table``.
+
+        With ``--set`` overrides they are named too (``"case.toml with --set
+        loading.u_max=2e-3: [loading]"``): the value at fault may be one of them.
+        """
+        source = _label(str(self.path), self.overrides)
+        return f"{source}: [{table}]" if table else f"{source}:"
 
     def to_toml(self) -> str:
         """The validated case (defaults filled) as TOML text that :func:`load_config` reads."""
@@ -536,10 +542,22 @@ def _check_exclusive(where: str, keys: Mapping[str, Key], given: Mapping[str, An
             )
 
 
-def validate(data: Mapping[str, Any], model: str, *, source: str = "config") -> Config:
-    """Validate the parsed TOML ``data`` of ``model``; ``source`` names it in messages."""
+def _label(source: str, overrides: tuple[str, ...]) -> str:
+    return f"{source} with --set {' '.join(overrides)}" if overrides else source
+
+
+def validate(
+    data: Mapping[str, Any],
+    model: str,
+    *,
+    source: str = "config",
+    overrides: tuple[str, ...] = (),
+) -> Config:
+    """Validate the parsed TOML ``data`` of ``model``; ``source`` names it in messages,
+    with the ``--set`` ``overrides`` applied to it."""
     _check_model(model)
-    top = f"{source}:"
+    label = _label(source, overrides)
+    top = f"{label}:"
     given_model = data.get("model", model)
     if given_model != model:
         raise InputError(f"{top} model = {given_model!r} but the command runs {model!r}")
@@ -560,7 +578,7 @@ def validate(data: Mapping[str, Any], model: str, *, source: str = "config") -> 
         elif name in sch:
             if not isinstance(value, dict):
                 raise InputError(f"{top} [{name}] must be a table, got {name} = {value!r}")
-            where = f"{source}: [{name}]"
+            where = f"{label}: [{name}]"
             if name == "solver":
                 tables[name] = _check_options(where, value, model)
                 continue
@@ -584,7 +602,9 @@ def validate(data: Mapping[str, Any], model: str, *, source: str = "config") -> 
             if k not in target and key.default is not None:
                 target[k] = list(key.default) if isinstance(key.default, list) else key.default
     tables[""]["case"] = case
-    return Config(path=Path(source), model=model, case=case, tables=tables)
+    return Config(
+        path=Path(source), model=model, case=case, tables=tables, overrides=tuple(overrides)
+    )
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -665,4 +685,4 @@ def load_config(
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: malformed TOML: {exc}") from None
     _apply_overrides(data, list(overrides), model)
-    return validate(data, model, source=str(path))
+    return validate(data, model, source=str(path), overrides=tuple(overrides))

@@ -184,6 +184,19 @@ def test_bad_config_one_line_exit_2(case, tmp_path, capsys, monkeypatch):
             ["run", "cahn_hilliard", "--config", str(CH_CONFIG), "-checkpoint_every", "5"],
             r"-checkpoint_every is taken for a PETSc option; did you mean --checkpoint-every\?",
         ),
+        # the value at fault is the override's: the message names it beside the file
+        (
+            [
+                "run",
+                "fracture",
+                "--config",
+                str(CONFIGS / "fracture_sent.toml"),
+                "--set",
+                "loading.u_max=2e-3",
+            ],
+            r"fracture_sent\.toml with --set loading\.u_max=2e-3: \[loading\] u_fine = 0\.0045 "
+            r"must be <= u_max = 0\.002",
+        ),
         (["run", "cahn_hilliard"], r"--config"),
         (["plot", "no_such_folder"], r"results folder 'no_such_folder' does not exist"),
     ],
