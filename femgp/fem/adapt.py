@@ -233,7 +233,8 @@ class Refinement:
             what = "h_min" if self.h_min is not None else "ell/4"
             raise InputError(
                 f"refinement {what} = {target:g} is above the coarse mesh size (largest cell "
-                f"{h_max:g}): nothing would be refined; use 0 < h_min <= {h_max:g}"
+                f"{h_max:g}): nothing would be refined; start from a coarser mesh (cells "
+                f"2 to 16 times {target:g}) or use 0 < h_min <= {h_max:g}"
             )
         return target
 

@@ -402,8 +402,10 @@ def test_h_min_above_the_coarse_mesh_size_is_refused():
     with pytest.raises(InputError, match="above the coarse mesh size") as err:
         Refinement(adapt=True, h_min=0.5).check_mesh(tm.mesh)
     assert "\n" not in str(err.value)
-    with pytest.raises(InputError, match="ell/4"):
+    with pytest.raises(InputError, match="ell/4") as err:
         Refinement(adapt=True).check_mesh(tm.mesh, ell=2.0)
+    # an adaptive run asked for on a mesh already that fine wants a coarser start
+    assert "start from a coarser mesh (cells 2 to 16 times 0.5)" in str(err.value)
     assert Refinement(adapt=True, h_min=0.1).check_mesh(tm.mesh) == 0.1
     assert Refinement(adapt=True).check_mesh(tm.mesh, ell=0.2) == pytest.approx(0.05)
     with pytest.raises(InputError, match="needs h_min or a length scale"):
