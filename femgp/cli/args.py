@@ -433,6 +433,22 @@ def _discard_stdout() -> None:
         os.close(devnull)
 
 
+def _no_unused_option_report() -> None:
+    """After a user error: no "options you set that were not used" from PETSc at exit.
+
+    The run stopped before its solvers read their options, so PETSc's report
+    would call every option given a spelling mistake. An ``-options_left`` the
+    user gave is kept.
+    """
+    if "petsc4py.PETSc" not in sys.modules:
+        return
+    from petsc4py import PETSc
+
+    opts = PETSc.Options()
+    if not opts.hasName("options_left"):
+        opts["options_left"] = "false"
+
+
 def _run_main(
     main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None
 ) -> tuple[int, str]:
@@ -450,6 +466,8 @@ def _run_main(
     except STOPPING_ERRORS as exc:
         code, message = exit_status(exc)
         say(message)
+        if code == 2:
+            _no_unused_option_report()
         return code, message
     except Exception as exc:  # a defect: the traceback, as Python prints it, on every rank
         traceback.print_exc()

@@ -366,3 +366,22 @@ def test_an_error_on_one_rank_inside_a_run_ends_the_job(tmp_path: Path, mpirun: 
             [*cmd, "bare", str(tmp_path / "bare")], cwd=ROOT, env=env, capture_output=True,
             timeout=20,
         )  # fmt: skip
+
+
+@pytest.mark.parametrize("options_left", [False, True])
+def test_a_user_error_leaves_no_unused_option_report(options_left, tmp_path):
+    """An input error stops the run before any solver reads its options: PETSc's exit
+    report then called a good option a "spelling mistake". An -options_left the user
+    asked for still reports."""
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "history.csv").write_text("step\n")
+    extra = ["-options_left"] if options_left else []
+    proc = _run(
+        sys.executable, "-m", "femgp.cli", "run", "fracture", "--config",
+        str(ROOT / "configs" / "fracture_sent.toml"), "--output", "out",
+        "-femgp_fracture_u_ksp_monitor", *extra, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "already holds results" in proc.stderr
+    report = "options you set that were not used" in proc.stdout + proc.stderr
+    assert report == options_left, proc.stdout + proc.stderr
