@@ -590,3 +590,19 @@ def test_saved_case_text_reads_back_any_string():
         cfg = validate(data, "fracture", source="x.toml")
         back = tomllib.loads(cfg.to_toml())
         assert back["title"] == title and back["solver"] == {"key é 🙂": "x"}
+
+
+def test_headline_gives_no_generator_size_for_a_users_mesh():
+    """With a mesh given, the start-up line named the generator's band size
+    (``h = 0.00375``) that the mesh never had; now it names no size."""
+    from mpi4py import MPI
+
+    from femgp.cli.fracture import headline
+    from femgp.fem.meshes import fracture as fmeshes
+    from femgp.models.fracture.setups import notched_tension
+
+    tm = fmeshes.notched_plate(MPI.COMM_WORLD, h_band=0.05, h_far=0.1)
+    generated = notched_tension(MPI.COMM_WORLD, ell=0.2, h_band=0.05, h_far=0.1, loads=[1e-3])
+    assert ", h = 0.05," in headline(generated, 1)
+    given = notched_tension(MPI.COMM_WORLD, ell=0.2, mesh=tm, loads=[1e-3])
+    assert given.info["h_band"] is None and ", h = " not in headline(given, 1)

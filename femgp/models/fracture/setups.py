@@ -302,7 +302,7 @@ def _notched(
         tm,
         params,
         loading,
-        info={"h_band": h_band, "ell": ell},
+        info={"h_band": h_band if mesh is None else None, "ell": ell},  # None: the user's mesh
         title="SENT" if tension else "SENS",
         force_label=f"{'' if tension else 'horizontal '}reaction force on the top edge [kN]",
         crack_run_mesh=crack_run_mesh,
@@ -664,7 +664,7 @@ def lpanel(
         tm,
         params,
         loading,
-        info={"h_band": h, "ell": ell, "thickness": 100.0},
+        info={"h_band": h if mesh is None else None, "ell": ell, "thickness": 100.0},
         title="L-panel",
         force_label="vertical force on the load segment [kN/mm]",
     )
