@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.adapt:  # the K field is scaled by Gc_eff(h_band) of the pre-refined band
         raise InputError(
             "--adapt is not available for the surfing demo (its loading is scaled by Gc_eff "
-            "of the pre-refined band); use the SENT, SENS, bar or L-panel demos"
+            "of the pre-refined band); use the SENT, SENS, 3D slab, bar or L-panel demos"
         )
 
     comm, options, params = fracture_start(args)  # refuses existing results first

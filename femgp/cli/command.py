@@ -525,6 +525,18 @@ def run_config(args: argparse.Namespace, extra: Sequence[str] = ()) -> Any:
     return result
 
 
+def _saved_interval(out: Path) -> int | None:
+    """The ``checkpoint_every`` of the ``config.toml`` already in ``out`` (None: none)."""
+    import tomllib
+
+    try:
+        saved = tomllib.loads((out / "config.toml").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    every = saved.get("output", {}).get("checkpoint_every")
+    return every if isinstance(every, int) and not isinstance(every, bool) else None
+
+
 def _save_case(cfg: Any, args: argparse.Namespace, extra: Sequence[str], out: Path) -> None:
     """Write ``out/config.toml``: the case as run, for ``femgp run --config`` to run it again.
 
@@ -540,6 +552,8 @@ def _save_case(cfg: Any, args: argparse.Namespace, extra: Sequence[str], out: Pa
     output["vtx"] = bool(args.vtx or out_t.get("vtx", False))
     output["quiet"] = bool(args.quiet or out_t.get("quiet", False))
     every = args.checkpoint_every or out_t.get("checkpoint_every")
+    if every is None and (args.restart or out_t.get("restart")):
+        every = _saved_interval(out)  # the restart goes on at the checkpoint's interval
     if every is not None:
         output["checkpoint_every"] = every
     tables = {**cfg.tables, "output": output}
