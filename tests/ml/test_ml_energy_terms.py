@@ -11,6 +11,8 @@ marker), apart from PETSc and MPI; ``tests/ml/test_ml_spectral3d.py`` has the
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -25,6 +27,36 @@ from femgp.energy.landau import LandauPolynomial, TransformationStrain
 from femgp.ml.ops import TORCH_POINTS_OPS, TorchOps
 
 pytestmark = pytest.mark.torch
+
+
+def _unit_examples():
+    """``tests/unit/test_energy_terms.py``, whose examples and samples import no PETSc."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "unit" / "test_energy_terms.py"
+    spec = importlib.util.spec_from_file_location("_energy_term_examples", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+EXAMPLES = _unit_examples()
+
+
+@pytest.mark.parametrize("idx", range(len(EXAMPLES.examples())))
+def test_every_term_example_agrees_with_numpy(idx):
+    """Each example of the backend-agreement test (every Term) through torch, to 1e-12."""
+    term, kinds = EXAMPLES.examples()[idx]
+    fields = EXAMPLES._sample(kinds, 5)
+    ref = term.density(NUMPY_POINTS_OPS, fields)
+    tf = {
+        k: FieldValue(torch.tensor(v.value, dtype=torch.float64), torch.tensor(v.grad))
+        for k, v in fields.items()
+    }
+    got = term.density(TORCH_POINTS_OPS, tf).numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+    assert "dolfinx" not in sys.modules and "petsc4py" not in sys.modules
 
 LMBDA, MU = lame_from_young(210.0, 0.3)
 
