@@ -43,6 +43,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from femgp.cli import args as cli
+from femgp.cli.ml import MAX_DIM, width
 from femgp.ml.capacity import CapacityConfig, sweep
 from femgp.ml.scripts import save_figure, write_json, write_text
 
@@ -59,10 +60,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--delta", type=cli.positive_float, default=0.25, help="fake/real contrast excess"
     )
-    p.add_argument("--hidden", type=cli.positive_int, default=128, help="critic width")
+    p.add_argument("--hidden", type=width, default=128, help=f"critic width (1 to {MAX_DIM})")
     args = p.parse_args(argv)
     if args.dry_run:
-        args.lams, args.steps, args.hidden = [0.1, 100.0], min(args.steps, 60), 32
+        args.lams, args.steps = [0.1, 100.0], min(args.steps, 60)
+        args.hidden = min(args.hidden, 32)
     return args
 
 

@@ -48,7 +48,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pgd-steps", type=cli.positive_int, default=20)
     args = p.parse_args(argv)
     if args.dry_run:
-        args.epochs, args.pgd_steps = 1, 3
+        args.epochs, args.pgd_steps = 1, min(args.pgd_steps, 3)
     return args
 
 

@@ -39,7 +39,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from femgp.cli import args as cli
-from femgp.cli.ml import add_wgan_options
+from femgp.cli.ml import MAX_SAMPLES, add_wgan_options, samples
 from femgp.ml.digits import load_split, train_classifier
 from femgp.ml.digits_gan import GanConfig, compare, grid_figure
 from femgp.ml.scripts import save_figure, write_json
@@ -52,11 +52,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     add_wgan_options(p, iters=600, dim=128, n_critic=2, batch=128, lr=1e-3)
     p.add_argument("--clip", type=cli.positive_float, default=0.01, help="clipping bound")
-    p.add_argument("--per-class", type=cli.positive_int, default=200, help="samples per class")
+    p.add_argument(
+        "--per-class", type=samples, default=200, help=f"samples per class (1 to {MAX_SAMPLES})"
+    )
     p.add_argument("--classifier-epochs", type=cli.positive_int, default=30)
     args = p.parse_args(argv)
     if args.dry_run:
-        args.iters, args.per_class, args.classifier_epochs = min(args.iters, 5), 20, 2
+        args.iters, args.per_class = min(args.iters, 5), min(args.per_class, 20)
+        args.classifier_epochs = min(args.classifier_epochs, 2)
     return args
 
 

@@ -36,6 +36,7 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from femgp.cli import args as cli
+from femgp.cli.ml import samples
 from femgp.ml.gradnorm import GradientClipping, GradientNormPenalty, global_grad_norm
 from femgp.ml.scripts import write_json, write_text
 from femgp.ml.training import mlp
@@ -49,12 +50,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="finite-difference radius r (alpha = lam / r)")
     p.add_argument("--max-norm", type=cli.positive_float, default=1.0, help="clipping threshold")
     p.add_argument("--epochs", type=cli.positive_int, default=60)
-    p.add_argument("--n-train", type=cli.positive_int, default=512)
-    p.add_argument("--n-test", type=cli.positive_int, default=4000)
+    p.add_argument("--n-train", type=samples, default=512)
+    p.add_argument("--n-test", type=samples, default=4000)
     p.add_argument("--lr", type=cli.positive_float, default=0.05)
     args = p.parse_args(argv)
     if args.dry_run:
-        args.epochs, args.n_test = min(args.epochs, 2), 500
+        args.epochs, args.n_test = min(args.epochs, 2), min(args.n_test, 500)
     return args
 
 

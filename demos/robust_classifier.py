@@ -44,6 +44,7 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from femgp.cli import args as cli
+from femgp.cli.ml import samples, width
 from femgp.ml.attacks import fgsm, pgd
 from femgp.ml.robust import (
     input_gradient_backward,
@@ -61,17 +62,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--lam", type=cli.nonnegative_float, default=1.0, help="penalty weight")
     p.add_argument("--h", type=cli.positive_float, default=0.01, help="finite-difference step")
-    p.add_argument("--robust-dims", type=cli.positive_int, default=1, help="robust features")
-    p.add_argument("--fragile-dims", type=cli.positive_int, default=10, help="fragile features")
-    p.add_argument("--n-train", type=cli.positive_int, default=1000, help="training samples")
-    p.add_argument("--n-test", type=cli.positive_int, default=2000, help="test samples")
+    p.add_argument("--robust-dims", type=width, default=1, help="robust features")
+    p.add_argument("--fragile-dims", type=width, default=10, help="fragile features")
+    p.add_argument("--n-train", type=samples, default=1000, help="training samples")
+    p.add_argument("--n-test", type=samples, default=2000, help="test samples")
     p.add_argument("--steps", type=cli.positive_int, default=600, help="full-batch Adam steps")
     p.add_argument("--eps-l2", type=cli.positive_float, default=0.5)
     p.add_argument("--eps-linf", type=cli.positive_float, default=0.1)
     p.add_argument("--pgd-steps", type=cli.positive_int, default=20)
     args = p.parse_args(argv)
     if args.dry_run:
-        args.steps, args.n_test, args.pgd_steps = min(args.steps, 60), 400, 5
+        args.steps, args.n_test = min(args.steps, 60), min(args.n_test, 400)
+        args.pgd_steps = min(args.pgd_steps, 5)
     return args
 
 

@@ -25,7 +25,14 @@ __all__ = ["RANK_WAIT_S", "SETTLE_TAG", "STOPPING_ERRORS", "exit_status", "settl
 
 #: The exceptions that stop a script with a one-line message (not a defect):
 #: :func:`exit_status` maps each to its status.
-STOPPING_ERRORS = (InputError, OSError, ValueError, SolverError, KeyboardInterrupt)
+STOPPING_ERRORS = (
+    InputError,
+    OSError,
+    ValueError,
+    SolverError,
+    FloatingPointError,
+    KeyboardInterrupt,
+)
 
 
 def exit_status(exc: BaseException) -> tuple[int, str]:
@@ -34,7 +41,8 @@ def exit_status(exc: BaseException) -> tuple[int, str]:
     A ``SystemExit`` keeps its status (argparse: 0 for ``--help``, 2 for a bad
     argument; a ``SystemExit("message")`` 1); a user error (:class:`InputError`,
     ``ValueError``, ``OSError`` such as a full disk) 2; a :class:`SolverError`
-    1; Ctrl-C 130; anything else is a defect: 1.
+    or a ``FloatingPointError`` (a training run whose loss stopped being finite)
+    1, with one line; Ctrl-C 130; anything else is a defect: 1.
     """
     if isinstance(exc, SystemExit):
         if exc.code is None or isinstance(exc.code, int):
@@ -45,6 +53,8 @@ def exit_status(exc: BaseException) -> tuple[int, str]:
         return 2, f"error: {exc}"
     if isinstance(exc, SolverError):
         return 1, f"solver error: {exc}"
+    if isinstance(exc, FloatingPointError):  # a training run that diverged (femgp.ml)
+        return 1, f"run failed: {exc}"
     if isinstance(exc, KeyboardInterrupt):
         return 130, "interrupted"
     return 1, f"{type(exc).__name__}: {exc}"

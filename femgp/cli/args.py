@@ -31,6 +31,7 @@ import argparse
 import math
 import os
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -43,10 +44,12 @@ __all__ = [
     "DEFAULT_MAX_CELLS",
     "PETSC_INIT_OPTIONS",
     "PETSC_PREFIXES",
+    "TORCH_OUTPUTS",
     "ArgumentParser",
     "TorchDemoParser",
     "add_run_options",
     "check_option_prefix",
+    "check_output_folder",
     "init_petsc",
     "long_options",
     "nonnegative_float",
@@ -343,6 +346,48 @@ def parse_with_petsc(
 # -- the torch demos ------------------------------------------------------------------------
 
 
+#: What the torch demos write into their ``--output`` (glob patterns): ``--overwrite``
+#: removes them first, so that no file of an earlier run stays beside the new
+#: ``summary.json``. Other files are left alone.
+TORCH_OUTPUTS = (
+    "summary.json",
+    "results.txt",
+    "samples.png",
+    "samples_*.png",
+    "critic_*.png",
+    "decay.png",
+    "gaps.png",
+)
+
+#: The largest ``--seed`` (torch and numpy take seeds below 2**63).
+MAX_SEED = 2**63 - 1
+
+
+def check_output_folder(output: Path) -> None:
+    """Refuse an ``--output`` that cannot become a folder, before any work is done.
+
+    It must be a folder if it exists, and otherwise have a folder as its
+    nearest existing parent (the missing ones are created at the end of the
+    run). Whether that folder takes new entries is tried with an empty folder
+    made and removed at once (permissions alone do not tell, for ``root`` or
+    on a read-only file system).
+    """
+    if output.exists() and not output.is_dir():
+        raise InputError(f"--output {str(output)!r} is a file, not a folder")
+    parent = output.absolute()
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"--output {str(output)!r} cannot be created: {str(parent)!r} is a file")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".femgp-probe-", dir=parent))
+    except OSError as exc:
+        raise InputError(
+            f"--output {str(output)!r} cannot be created: {str(parent)!r} takes no new "
+            f"entries ({exc.strerror or exc})"
+        ) from None
+
+
 class TorchDemoParser(ArgumentParser):
     """The parser of the torch demos: ``--dry-run --output --overwrite --quiet --seed --threads``.
 
@@ -356,7 +401,12 @@ class TorchDemoParser(ArgumentParser):
         add_run_options(
             self, default_output=default_output, checkpoints=False, vtx=False, max_cells=False
         )
-        self.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+        self.add_argument(
+            "--seed",
+            type=number(int, lambda v: 0 <= v <= MAX_SEED, "an integer in [0, 2**63 - 1]"),
+            default=0,
+            help="random seed (default: 0)",
+        )
         threads = "torch CPU threads (default: torch's choice; 1 with --dry-run)"
         self.add_argument("--threads", type=int, default=0, help=threads)
         self.add_argument("--check-args", action="store_true", help=argparse.SUPPRESS)
@@ -368,12 +418,20 @@ class TorchDemoParser(ArgumentParser):
             self.error(f"argument --threads: must be >= 0, got {ns.threads}")
         if ns.check_args:
             sys.exit(0)
+        if not ns.output:
+            raise InputError("--output must name a folder, got ''")
         ns.output = Path(ns.output)
-        if ns.output.is_dir() and any(ns.output.iterdir()) and not ns.overwrite:
-            raise InputError(
-                f"output folder {str(ns.output)!r} already holds results; pass --overwrite "
-                "or choose another --output"
-            )
+        check_output_folder(ns.output)
+        if ns.output.is_dir() and any(ns.output.iterdir()):
+            if not ns.overwrite:
+                raise InputError(
+                    f"output folder {str(ns.output)!r} already holds results; pass --overwrite "
+                    "or choose another --output"
+                )
+            for pattern in TORCH_OUTPUTS:  # no file of the run before stays beside the new
+                for old in ns.output.glob(pattern):
+                    if old.is_file():
+                        old.unlink()
         if ns.quiet:
             sys.stdout = open(os.devnull, "w")  # open as long as the process lives
         threads = ns.threads or (1 if ns.dry_run else 0)

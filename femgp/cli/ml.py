@@ -10,7 +10,16 @@ from collections.abc import Callable
 
 from femgp.cli.args import nonnegative_float, number, positive_float, positive_int
 
-__all__ = ["MAX_BATCH", "MAX_DIM", "add_wgan_options", "shrink_wgan"]
+__all__ = [
+    "MAX_BATCH",
+    "MAX_DIM",
+    "MAX_N_CRITIC",
+    "MAX_SAMPLES",
+    "add_wgan_options",
+    "samples",
+    "shrink_wgan",
+    "width",
+]
 
 #: The largest ``--batch``: samples per critic or generator step. A batch of
 #: ``MAX_BATCH`` through networks of width ``MAX_DIM`` keeps each layer's
@@ -21,9 +30,23 @@ MAX_BATCH = 16_384
 MAX_DIM = 4_096
 
 
+#: The largest sample count of a torch demo's data options (``--n-train``,
+#: ``--n-test``, ``--per-class``): a million samples of the digits' 64 pixels
+#: are 256 MiB in float32; larger values only run out of memory.
+MAX_SAMPLES = 1_000_000
+#: The largest ``--n-critic``: critic steps per generator step (5 in the WGAN papers).
+MAX_N_CRITIC = 1_000
+
+
 def _bounded_int(high: int) -> Callable[[str], int]:
     """An argparse type: an integer in ``[1, high]``."""
     return number(int, lambda v: 1 <= v <= high, f"an integer in [1, {high}]")
+
+
+#: argparse type of a network width or a feature count: an integer in [1, MAX_DIM].
+width = _bounded_int(MAX_DIM)
+#: argparse type of a sample count: an integer in [1, MAX_SAMPLES].
+samples = _bounded_int(MAX_SAMPLES)
 
 
 def add_wgan_options(
@@ -41,7 +64,10 @@ def add_wgan_options(
     """
     p.add_argument("--iters", type=positive_int, default=iters, help="generator iterations")
     p.add_argument(
-        "--n-critic", type=positive_int, default=n_critic, help="critic steps per iteration"
+        "--n-critic",
+        type=_bounded_int(MAX_N_CRITIC),
+        default=n_critic,
+        help=f"critic steps per iteration (1 to {MAX_N_CRITIC})",
     )
     p.add_argument("--lam", type=nonnegative_float, default=10.0, help="penalty weight")
     p.add_argument(
@@ -60,7 +86,13 @@ def add_wgan_options(
 
 
 def shrink_wgan(args: argparse.Namespace) -> argparse.Namespace:
-    """With ``--dry-run``: 15 iterations of narrow networks on batches of 64."""
+    """With ``--dry-run``: at most 15 iterations of 5 critic steps, networks at most
+    64 wide, batches of at most 64 (a smaller value given is kept)."""
     if args.dry_run:
-        args.iters, args.dim, args.batch = min(args.iters, 15), min(args.dim, 64), 64
+        args.iters, args.dim, args.batch = (
+            min(args.iters, 15),
+            min(args.dim, 64),
+            min(args.batch, 64),
+        )
+        args.n_critic = min(args.n_critic, 5)
     return args

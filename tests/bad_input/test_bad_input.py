@@ -1107,6 +1107,7 @@ def test_runs_reject_bad_field_times_before_writing(t: Any, tmp_path: Path) -> N
         (["--dim", "100000"], ("--dim", "[1, 4096]", "'100000'")),
         (["--dim", "-1"], ("--dim", "[1, 4096]", "'-1'")),
         (["--dim", "2.5"], ("--dim", "'2.5'")),
+        (["--n-critic", "1000000000"], ("--n-critic", "[1, 1000]", "'1000000000'")),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, list) else "",
 )
@@ -1130,3 +1131,97 @@ def test_wgan_options_are_bounded(
             assert text in lines[0], f"{text!r} not in {lines[0]!r}"
     ok = p.parse_args(["--batch", str(MAX_BATCH), "--dim", str(MAX_DIM)])
     assert (ok.batch, ok.dim) == (MAX_BATCH, MAX_DIM) == (16384, 4096)
+
+
+def _torch_parser() -> Any:
+    from femgp.cli.args import TorchDemoParser
+
+    return TorchDemoParser(description="a torch demo", default_output="results/x")
+
+
+@pytest.mark.parametrize(
+    ("where", "expect"),
+    [
+        ("file", "is a file, not a folder"),
+        ("under_file", "cannot be created: '{tmp}/afile' is a file"),
+        ("empty", "--output must name a folder, got ''"),
+        ("proc", "cannot be created: '/proc' takes no new entries"),
+    ],
+)
+def test_torch_demo_output_is_checked_before_the_run(where: str, expect: str, tmp_path: Path):
+    """An --output that cannot become a folder is refused when the arguments are parsed:
+    it was found out only after the whole training, in an error naming no option."""
+    from femgp.errors import InputError
+
+    (tmp_path / "afile").write_text("x")
+    output = {
+        "file": str(tmp_path / "afile"),
+        "under_file": str(tmp_path / "afile" / "sub"),
+        "empty": "",
+        "proc": "/proc/femgp_walk_x/y",
+    }[where]
+    with pytest.raises(InputError) as err:
+        _torch_parser().parse_args(["--output", output])
+    assert expect.format(tmp=tmp_path) in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_torch_demo_seed_is_bounded(capsys: pytest.CaptureFixture[str]) -> None:
+    """A seed past 2**63 - 1 failed inside torch ("Overflow when unpacking long long")."""
+    from femgp.cli.args import rank
+
+    with pytest.raises(SystemExit) as exc:
+        _torch_parser().parse_args(["--seed", str(2**64)])
+    assert exc.value.code == 2
+    if rank() == 0:
+        assert "--seed" in capsys.readouterr().err
+    assert _torch_parser().parse_args(["--seed", str(2**63 - 1)]).seed == 2**63 - 1
+
+
+def test_torch_demo_overwrite_removes_the_earlier_outputs(tmp_path: Path) -> None:
+    """--overwrite removes what a torch demo writes (a second run on one data set left
+    the first run's other plots beside its summary), and nothing else."""
+    from femgp.cli.args import TORCH_OUTPUTS
+
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("summary.json", "samples_25gaussians.png", "critic_8gaussians.png", "mine.txt"):
+        (out / name).write_text("x")
+    _torch_parser().parse_args(["--output", str(out), "--overwrite"])
+    assert sorted(p.name for p in out.iterdir()) == ["mine.txt"]
+    assert "summary.json" in TORCH_OUTPUTS
+
+
+def test_a_diverged_training_run_ends_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """femgp.ml raises FloatingPointError when a loss stops being finite: one line and exit 1
+    (it printed a traceback, as for a defect)."""
+    from femgp.cli.args import rank, script_main
+
+    def main(argv: Any) -> int:
+        raise FloatingPointError("training loss is not finite at step 3")
+
+    assert script_main(main, []) == 1
+    err = capsys.readouterr().err
+    if rank() == 0:
+        assert err.strip() == "run failed: training loss is not finite at step 3", err
+
+
+def test_torch_demo_sizes_are_bounded() -> None:
+    """Widths and sample counts of the torch demos (--hidden, --fragile-dims, --n-train,
+    --per-class, ...) have the same kind of bound as --batch and --dim: a typo asked
+    torch for hundreds of terabytes."""
+    import argparse
+
+    from femgp.cli.ml import MAX_DIM, MAX_SAMPLES, samples, width
+
+    assert width(str(MAX_DIM)) == MAX_DIM and samples(str(MAX_SAMPLES)) == MAX_SAMPLES
+    for parse, text in ((width, str(MAX_DIM + 1)), (samples, str(MAX_SAMPLES + 1))):
+        with pytest.raises(argparse.ArgumentTypeError, match=f"got '{text}'"):
+            parse(text)
+    for demo, option in (
+        ("critic_capacity.py", '"--hidden", type=width'),
+        ("robust_classifier.py", '"--fragile-dims", type=width'),
+        ("robust_classifier.py", '"--n-train", type=samples'),
+        ("gradient_norm_penalty.py", '"--n-test", type=samples'),
+    ):
+        assert option in (ROOT / "demos" / demo).read_text(), (demo, option)
