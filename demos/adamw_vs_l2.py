@@ -44,7 +44,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p = cli.TorchDemoParser(description="Adam+L2 versus AdamW: effective per-parameter decay",
                         default_output="results/adamw_vs_l2")
     p.add_argument("--lr", type=cli.positive_float, default=1e-3)
-    p.add_argument("--wd", type=cli.nonnegative_float, default=1e-2, help="weight decay")
+    p.add_argument("--wd", type=cli.positive_float, default=1e-2, help="weight decay (> 0)")
     p.add_argument("--steps", type=cli.positive_int, default=2000)
     args = p.parse_args(argv)
     if args.dry_run:

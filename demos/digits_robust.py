@@ -66,14 +66,16 @@ def main(argv: list[str] | None = None) -> int:
 
     # ## Results
     keys = [k for k in next(iter(rows.values())) if k.startswith("pgd_")]
+    width = max(32, *(len(name) for name in rows))  # the row names fit their column
     lines = [f"accuracy on {split.x_test.shape[0]} test digits (PGD {args.pgd_steps} steps)",
-             f"{'model':<32} {'clean':>6} " + " ".join(f"{k[4:]:>10}" for k in keys)]
+             f"{'model':<{width}} {'clean':>6} " + " ".join(f"{k[4:]:>10}" for k in keys)]
     for name, r in rows.items():
-        lines.append(f"{name:<32} {r['clean']:>6.3f} " + " ".join(f"{r[k]:>10.3f}" for k in keys))
+        scores = " ".join(f"{r[k]:>10.3f}" for k in keys)
+        lines.append(f"{name:<{width}} {r['clean']:>6.3f} {scores}")
     lines.append("first-order bound eps|grad l| (mean) / loss increase under PGD (mean)")
     for name, r in rows.items():
         parts = [f"{k[4:]}: {r['bound_' + k[4:]]:.3f}/{r['dloss_' + k[4:]]:.3f}" for k in keys]
-        lines.append(f"{name:<32} " + "  ".join(parts))
+        lines.append(f"{name:<{width}} " + "  ".join(parts))
     text = "\n".join(lines)
     print(text)
     write_text(args.output / "results.txt", text + "\n")

@@ -177,7 +177,7 @@ def critic_step(
     check_same_shape("real", real, "fake", fake)
     lam = check_lambda("lam", lam)
     if condition is not None:
-        check_batch("condition", condition, real.shape[0], of="real")
+        check_batch("condition", condition, real.shape[0], of="real", shape=real.shape)
     optimizer.zero_grad(set_to_none=True)
     with _autocast(real.device, scaler, amp_dtype):
         loss, gap = wasserstein_loss(critic, real, fake, condition=condition)
@@ -227,7 +227,7 @@ def generator_step(
     """
     check_float_tensor("z", z)
     if condition is not None:
-        check_batch("condition", condition, z.shape[0], of="z")
+        check_batch("condition", condition, z.shape[0], of="z", shape=z.shape)
     optimizer.zero_grad(set_to_none=True)
     fake = generator_net(z) if condition is None else generator_net(z, condition)
     loss = -critic_scores(critic, fake, condition).mean()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 
@@ -89,7 +90,10 @@ def test_bad_input() -> None:
     opt = torch.optim.SGD(critic.parameters(), lr=0.1)
     with pytest.raises(ValueError, match="lam must be >= 0, got -2"):
         critic_step(critic, opt, real, fake, lam=-2)
-    with pytest.raises(ValueError, match="condition has batch size 3 but real has batch size 64"):
+    # both shapes named (the message gave the batch sizes alone)
+    shapes = rf"\(shapes \(3, 1\) and {re.escape(str(tuple(real.shape)))}\)"
+    with pytest.raises(ValueError, match="condition has batch size 3 but real has batch size 64 "
+                       + shapes):
         critic_step(lambda x, c: x.sum(1), opt, real, fake, condition=torch.zeros(3, 1))
     with pytest.raises(ValueError, match="mlp sizes"):
         mlp([3])
