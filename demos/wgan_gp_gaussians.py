@@ -184,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
             "history": history,
             "plots": paths,
         }
-    write_json(args.output / "summary.json", summary)
+        # after each data set: a run that fails on the next keeps a summary of its plots
+        write_json(args.output / "summary.json", summary)
     print(f"results in {args.output}/")
     return 0
 
