@@ -289,7 +289,8 @@ def test_surfing_refuses_adapt(tmp_path, capsys, no_solve):
     _refused(
         "fracture_surfing.toml",
         ["--set", "refinement.adapt=true"],
-        r"fracture_surfing\.toml: \[refinement\] adapt = true is not available for the surfing",
+        r"fracture_surfing\.toml with --set .*: \[refinement\] adapt = true is not available "
+        r"for the surfing",
         tmp_path,
         capsys,
     )
@@ -315,7 +316,8 @@ def test_twinning_periodic_boundary_in_params(boundary, tmp_path, capsys, monkey
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert err.strip() == (
-        f"error: {CONFIGS / 'twinning_periodic.toml'}: [params] boundary must be 'periodic' "
+        f"error: {CONFIGS / 'twinning_periodic.toml'} with --set params.boundary={boundary} "
+        "mesh.cells=4: [params] boundary must be 'periodic' "
         "in the periodic case (or left out), got 'clamped'"
     ), err
 
@@ -376,22 +378,24 @@ TABLES = {
     "mesh-h": (
         "fracture_bar.toml",
         ["--set", "mesh.h=-0.01"],
-        r"fracture_bar\.toml: \[mesh\] h must be > 0, got -0\.01",
+        r"fracture_bar\.toml with --set .*: \[mesh\] h must be > 0, got -0\.01",
     ),
     "loading-steps": (
         "fracture_bar.toml",
         ["--set", "loading.steps=-3"],
-        r"fracture_bar\.toml: \[loading\] steps must be an integer in \[1, 1000000\].*got -3",
+        r"fracture_bar\.toml with --set .*: \[loading\] steps must be an integer in "
+        r"\[1, 1000000\].*got -3",
     ),
     "loading-load-max": (
         "fracture_bar.toml",
         ["--set", "loading.load_max=-1"],
-        r"fracture_bar\.toml: \[loading\] load_max must be > 0, got -1",
+        r"fracture_bar\.toml with --set .*: \[loading\] load_max must be > 0, got -1",
     ),
     "loading-loads": (
         "fracture_bar.toml",
         ["--set", "loading.loads=[0.2, 0.1]"],
-        r"fracture_bar\.toml: \[loading\] .*loads must be positive and strictly increasing",
+        r"fracture_bar\.toml with --set .*: \[loading\] .*loads must be positive and "
+        r"strictly increasing",
     ),
     "max-cells": (
         "fracture_bar.toml",
@@ -401,37 +405,37 @@ TABLES = {
     "sent-h-band": (
         "fracture_sent.toml",
         ["--set", "mesh.h_band=-1"],
-        r"fracture_sent\.toml: \[mesh\] h_band must be > 0",
+        r"fracture_sent\.toml with --set .*: \[mesh\] h_band must be > 0",
     ),
     "sent-h-far": (
         "fracture_sent.toml",
         ["--set", "mesh.h_far=1e-6"],
-        r"fracture_sent\.toml: \[mesh\] mesh size h_far = 1e-06 would give about",
+        r"fracture_sent\.toml with --set .*: \[mesh\] mesh size h_far = 1e-06 would give about",
     ),
     "sent3d-thickness": (
         "fracture_sent3d.toml",
         ["--set", "mesh.thickness=0"],
-        r"fracture_sent3d\.toml: \[mesh\] thickness must be > 0",
+        r"fracture_sent3d\.toml with --set .*: \[mesh\] thickness must be > 0",
     ),
     "lpanel-h": (
         "fracture_lpanel.toml",
         ["--set", "mesh.h=-2"],
-        r"fracture_lpanel\.toml: \[mesh\] h must be > 0",
+        r"fracture_lpanel\.toml with --set .*: \[mesh\] h must be > 0",
     ),
     "surfing-h-band": (
         "fracture_surfing.toml",
         ["--set", "mesh.h_band=0"],
-        r"fracture_surfing\.toml: \[mesh\] h_band must be > 0",
+        r"fracture_surfing\.toml with --set .*: \[mesh\] h_band must be > 0",
     ),
     "surfing-r2": (
         "fracture_surfing.toml",
         ["--set", "analysis.r2=1"],
-        r"fracture_surfing\.toml: \[analysis\] r2 must be larger than r1",
+        r"fracture_surfing\.toml with --set .*: \[analysis\] r2 must be larger than r1",
     ),
     "params-gc": (
         "fracture_bar.toml",
         ["--set", "params.Gc=-1"],
-        r"fracture_bar\.toml: \[params\] .*Gc.*-1",
+        r"fracture_bar\.toml with --set .*: \[params\] .*Gc.*-1",
     ),
 }
 
