@@ -439,6 +439,7 @@ class TorchDemoParser(ArgumentParser):
             import torch
 
             torch.set_num_threads(threads)
+            ns.threads = threads  # as used: the summary recorded 0 under --dry-run
         return ns
 
 

@@ -30,3 +30,19 @@ def test_outputs_have_the_mode_of_an_ordinary_file(tmp_path):
     for path in (data, fig):
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plot.png", "summary.json"]
+
+
+def test_dry_run_records_the_threads_it_used(tmp_path):
+    """--dry-run runs on one torch thread: the parsed options (a demo's summary) say 1, not 0."""
+    import torch
+
+    from femgp.cli.args import TorchDemoParser
+
+    before = torch.get_num_threads()
+    try:
+        p = TorchDemoParser(description="a torch demo", default_output=str(tmp_path / "x"))
+        ns = p.parse_args(["--dry-run", "--output", str(tmp_path / "out")])
+        assert ns.threads == 1 == torch.get_num_threads()
+        assert p.parse_args(["--output", str(tmp_path / "out")]).threads == 0  # torch's choice
+    finally:
+        torch.set_num_threads(before)
