@@ -49,25 +49,11 @@ CASES = {
     "fracture_adapt": (
         ROOT / "femgp" / "cli" / "__main__.py",
         [
-            "run",
-            "fracture",
-            "--config",
-            str(ROOT / "configs" / "fracture_bar.toml"),
-            "--quiet",
-            "--set",
-            "mesh.h=0.2",
-            "--set",
-            "loading.steps=30",
-            "--set",
-            'params.solver="am"',
-            "--set",
-            'params.linear_solver="direct"',
-            "--set",
-            "refinement.adapt=true",
-            "--set",
-            "refinement.h_min=0.02513",
-            "--set",
-            "refinement.driving_ratio=0",
+            "run", "fracture", "--config", str(ROOT / "configs" / "fracture_bar.toml"),
+            "--quiet", "--set", "mesh.h=0.2", "--set", "loading.steps=30",
+            "--set", 'params.solver="am"', "--set", 'params.linear_solver="direct"',
+            "--set", "refinement.adapt=true", "--set", "refinement.h_min=0.02513",
+            "--set", "refinement.driving_ratio=0",
         ],
     ),
     "twinning": (DEMOS / "twinning_laminate.py", ["--cells", "16", "--t-end", "30"]),
@@ -75,13 +61,7 @@ CASES = {
 SKIP_COLUMNS = {"wall_time"}
 #: The iteration counts of the fracture history.
 COUNTS = (
-    "am_iterations",
-    "newton",
-    "krylov",
-    "newton_u",
-    "krylov_u",
-    "newton_alpha",
-    "krylov_alpha",
+    "am_iterations", "newton", "krylov", "newton_u", "krylov_u", "newton_alpha", "krylov_alpha"
 )
 
 
