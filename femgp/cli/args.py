@@ -374,6 +374,8 @@ def check_output_folder(output: Path) -> None:
     """
     if output.exists() and not output.is_dir():
         raise InputError(f"--output {str(output)!r} is a file, not a folder")
+    if output.is_symlink() and not output.exists():
+        raise InputError(f"--output {str(output)!r} is a link to nothing ({os.readlink(output)})")
     parent = output.absolute()
     while not parent.exists():
         parent = parent.parent

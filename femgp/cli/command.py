@@ -526,15 +526,27 @@ def run_config(args: argparse.Namespace, extra: Sequence[str] = ()) -> Any:
 
 
 def _saved_interval(out: Path) -> int | None:
-    """The ``checkpoint_every`` of the ``config.toml`` already in ``out`` (None: none)."""
-    import tomllib
+    """The checkpoint interval stored in the newest checkpoint of ``out`` (None: none).
+
+    A restart without ``--checkpoint-every`` goes on at it (the driver reads it
+    there too); ``config.toml`` may be missing, after a run killed outright.
+    """
+    import json
+
+    from femgp.fem.checkpoint import CHECKPOINT_DIR, STATE
 
     try:
-        saved = tomllib.loads((out / "config.toml").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        steps = sorted((p for p in (out / CHECKPOINT_DIR).iterdir() if p.name.isdigit()),
+                       key=lambda p: int(p.name), reverse=True)  # fmt: skip
+    except OSError:
         return None
-    every = saved.get("output", {}).get("checkpoint_every")
-    return every if isinstance(every, int) and not isinstance(every, bool) else None
+    for path in steps:
+        try:
+            every = json.loads((path / STATE).read_text(encoding="utf-8"))["state"].get("every")
+        except (OSError, ValueError, KeyError, AttributeError):
+            continue
+        return every if isinstance(every, int) and not isinstance(every, bool) else None
+    return None
 
 
 def _save_case(cfg: Any, args: argparse.Namespace, extra: Sequence[str], out: Path) -> None:

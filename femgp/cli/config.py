@@ -651,6 +651,8 @@ def _apply_overrides(data: dict[str, Any], overrides: list[str], model: str) -> 
         keys = sch.get(table, {})
         if name not in keys:
             continue
+        if name not in data[table]:  # a later override replaced the whole table
+            continue
         value = data[table][name]
         if keys[name].path and isinstance(value, str) and value:  # typed here: from the cwd
             data[table][name] = str(Path(value).absolute())

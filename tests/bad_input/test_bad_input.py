@@ -1146,6 +1146,7 @@ def _torch_parser() -> Any:
         ("under_file", "cannot be created: '{tmp}/afile' is a file"),
         ("empty", "--output must name a folder, got ''"),
         ("proc", "cannot be created: '/proc' takes no new entries"),
+        ("dangling", "is a link to nothing"),
     ],
 )
 def test_torch_demo_output_is_checked_before_the_run(where: str, expect: str, tmp_path: Path):
@@ -1154,7 +1155,9 @@ def test_torch_demo_output_is_checked_before_the_run(where: str, expect: str, tm
     from femgp.errors import InputError
 
     (tmp_path / "afile").write_text("x")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
     output = {
+        "dangling": str(tmp_path / "dangling"),
         "file": str(tmp_path / "afile"),
         "under_file": str(tmp_path / "afile" / "sub"),
         "empty": "",

@@ -176,6 +176,7 @@ def test_saved_config_holds_the_output_options_and_survives_an_interruption(tmp_
     assert saved["checkpoint_every"] == 2 and saved["quiet"] is True
     assert saved["restart"] is False
     plain = [a for a in argv if a not in ("--checkpoint-every", "2")]
+    (first / "config.toml").unlink()  # as after a run killed outright: the checkpoint tells
     assert cli.main([*plain, "--output", str(first), "--restart"]) == 0
     saved = tomllib.loads((first / "config.toml").read_text())["output"]
     assert saved["restart"] is False

@@ -210,6 +210,17 @@ def test_bad_command_line(argv, pattern, tmp_path, capsys, monkeypatch):
     assert re.search(pattern, err), err
 
 
+def test_a_later_override_may_replace_the_whole_table():
+    """``--set loading.du=... --set 'loading={u_max=...}'``: the first override's key is
+    gone (a KeyError traceback before); the table is the second's."""
+    cfg = load_config(
+        CONFIGS / "fracture_sent.toml",
+        "fracture",
+        overrides=["loading.du=1e-4", "loading={u_max=7e-3}"],
+    )
+    assert cfg["loading"] == {"u_max": 7e-3}
+
+
 def test_an_override_replaces_the_keys_it_excludes(tmp_path):
     """``--set loading.loads`` drops the file's generated path, ``--set loading.du`` its loads."""
     cfg = load_config(
