@@ -274,18 +274,24 @@ def long_options(parser: argparse.ArgumentParser) -> tuple[str, ...]:
     )
 
 
-def split_petsc_args(extra: Sequence[str], *, known: Sequence[str] = ()) -> list[str]:
+def split_petsc_args(
+    extra: Sequence[str], *, known: Sequence[str] = (), model: str | None = None
+) -> list[str]:
     """Check that leftover arguments are PETSc options (``-name [value]``) and return them.
 
     The rules are :func:`petsc_option_pairs`'. ``known`` are the script's own
     ``--options``: a PETSc option spelled as one of them with one dash
     (``-ell 0.05`` for ``--ell``, ``-checkpoint_every`` for
     ``--checkpoint-every``) is refused, since no solver would read it and the
-    script would run with the option's default.
+    script would run with the option's default. With ``model`` (a key of
+    :data:`PETSC_PREFIXES`) a femgp option outside that model's prefix is
+    refused too (:func:`check_option_prefix`).
     """
     extra = list(extra)
     own = set(known)
     for name, _ in petsc_option_pairs(extra):
+        if model is not None:
+            check_option_prefix("command line:", name, model, dash="-")
         for spelled in (f"--{name}", f"--{name.replace('_', '-')}"):
             if spelled in own:
                 raise InputError(
@@ -330,16 +336,11 @@ def parse_with_petsc(
 ) -> argparse.Namespace:
     """Parse ``argv``; the leftover arguments must be PETSc options and go to :func:`init_petsc`.
 
-    With ``model`` (a key of :data:`PETSC_PREFIXES`) a femgp option outside
-    that model's prefix is refused (:func:`check_option_prefix`). Call it
-    before anything imports dolfinx or petsc4py.
+    ``model``: see :func:`split_petsc_args`. Call it before anything imports
+    dolfinx or petsc4py.
     """
     args, extra = p.parse_known_args(argv)
-    options = split_petsc_args(extra, known=long_options(p))
-    if model is not None:
-        for name, _ in petsc_option_pairs(options):
-            check_option_prefix("command line:", name, model, dash="-")
-    init_petsc(options)
+    init_petsc(split_petsc_args(extra, known=long_options(p), model=model))
     return args
 
 

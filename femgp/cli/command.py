@@ -32,7 +32,6 @@ from femgp.cli.args import (
     PETSC_INIT_OPTIONS,
     ArgumentParser,
     add_run_options,
-    check_option_prefix,
     init_petsc,
     long_options,
     petsc_option_pairs,
@@ -488,11 +487,9 @@ def run_config(args: argparse.Namespace, extra: Sequence[str] = ()) -> Any:
     """
     from femgp.cli.config import _check_model, load_config
 
-    options = split_petsc_args(extra, known=getattr(args, "own_options", ()))
     _check_model(args.model)
-    for name, _ in petsc_option_pairs(options):
-        check_option_prefix("command line:", name, args.model, dash="-")
-    init_petsc(options)
+    known = getattr(args, "own_options", ())
+    init_petsc(split_petsc_args(extra, known=known, model=args.model))
     cfg = load_config(args.config, args.model, overrides=args.set or ())
     _solver_options(cfg)
 
@@ -525,30 +522,6 @@ def run_config(args: argparse.Namespace, extra: Sequence[str] = ()) -> Any:
     return result
 
 
-def _saved_interval(out: Path) -> int | None:
-    """The checkpoint interval stored in the newest checkpoint of ``out`` (None: none).
-
-    A restart without ``--checkpoint-every`` goes on at it (the driver reads it
-    there too); ``config.toml`` may be missing, after a run killed outright.
-    """
-    import json
-
-    from femgp.fem.checkpoint import CHECKPOINT_DIR, STATE
-
-    try:
-        steps = sorted((p for p in (out / CHECKPOINT_DIR).iterdir() if p.name.isdigit()),
-                       key=lambda p: int(p.name), reverse=True)  # fmt: skip
-    except OSError:
-        return None
-    for path in steps:
-        try:
-            every = json.loads((path / STATE).read_text(encoding="utf-8"))["state"].get("every")
-        except (OSError, ValueError, KeyError, AttributeError):
-            continue
-        return every if isinstance(every, int) and not isinstance(every, bool) else None
-    return None
-
-
 def _save_case(cfg: Any, args: argparse.Namespace, extra: Sequence[str], out: Path) -> None:
     """Write ``out/config.toml``: the case as run, for ``femgp run --config`` to run it again.
 
@@ -565,7 +538,9 @@ def _save_case(cfg: Any, args: argparse.Namespace, extra: Sequence[str], out: Pa
     output["quiet"] = bool(args.quiet or out_t.get("quiet", False))
     every = args.checkpoint_every or out_t.get("checkpoint_every")
     if every is None and (args.restart or out_t.get("restart")):
-        every = _saved_interval(out)  # the restart goes on at the checkpoint's interval
+        from femgp.fem.checkpoint import stored_interval
+
+        every = stored_interval(out)  # the restart went on at the checkpoint's interval
     if every is not None:
         output["checkpoint_every"] = every
     tables = {**cfg.tables, "output": output}

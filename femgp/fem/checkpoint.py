@@ -66,6 +66,7 @@ __all__ = [
     "array_function",
     "mesh_fingerprint",
     "read_mesh",
+    "stored_interval",
     "write_mesh",
 ]
 
@@ -544,6 +545,25 @@ def array_function(space: Any, values: np.ndarray) -> Any:
 # -- what a run uses ---------------------------------------------------------------------
 def _normalise(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=_json))
+
+
+def stored_interval(folder: str | os.PathLike) -> int | None:
+    """The checkpoint interval stored in the newest readable checkpoint of ``folder``.
+
+    What a restart without one goes on at (:class:`RunCheckpointing`); ``None``
+    where no checkpoint stores one. Reads files only: no mesh, no MPI.
+    """
+    try:
+        paths = [p for p in (Path(folder) / CHECKPOINT_DIR).iterdir() if p.name.isdigit()]
+    except OSError:
+        return None
+    for path in sorted(paths, key=lambda p: int(p.name), reverse=True):
+        try:
+            every = json.loads((path / STATE).read_text(encoding="utf-8"))["state"].get("every")
+        except (OSError, ValueError, KeyError, AttributeError):
+            continue
+        return every if isinstance(every, int) and not isinstance(every, bool) else None
+    return None
 
 
 class RunCheckpointing:

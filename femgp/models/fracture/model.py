@@ -524,7 +524,6 @@ class FractureModel:
             symmetric=True,
         )
         # The block Gauss-Seidel preconditioner, unless the user chose another PC.
-        self._block_pc = None
         if "fieldsplit_u_pc_type" in options and not PETSc.Options().hasName(
             f"{self.prefix}coupled_pc_type"
         ):
