@@ -792,7 +792,12 @@ class FractureModel:
                 g_last = g.copy()
                 if u_exact is None:
                     u_exact = self.u.x.array.copy()
-                new = np.clip(self.accelerator(x, g.copy()), lb, 1.0)
+                # Projected onto [lb, 1], widened to hold the minimiser g: with the
+                # history field the damage solve has no bounds and, without a
+                # discrete maximum principle, may put a node a little above 1; a
+                # clip below g would hold the iterates that far from it for good.
+                low, high = np.minimum(lb, g), np.maximum(g, 1.0)
+                new = np.clip(self.accelerator(x, g.copy()), low, high)
                 self.alpha.x.array[:n] = new
                 self.alpha.x.scatter_forward()
         if stats.am_iterations < p.am_max_it:
