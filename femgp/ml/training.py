@@ -98,12 +98,20 @@ def wasserstein_loss(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The critic loss ``E[D(fake)] - E[D(real)]`` and the estimate ``E[D(real)] - E[D(fake)]``.
 
-    Real and fake go through the critic in one concatenated batch.
+    Real and fake go through the critic in one concatenated batch. Where the
+    critic refuses it (an ``InputError``, such as a condition of the wrong
+    dtype), the real batch alone is shown to the critic again, so that the
+    message names the caller's shapes rather than the doubled batch's.
     """
     b = real.shape[0]
     x = torch.cat([real, fake.detach()], dim=0)
     cond = None if condition is None else torch.cat([condition, condition], dim=0)
-    scores = critic_scores(critic, x, cond)
+    try:
+        scores = critic_scores(critic, x, cond)
+    except InputError:
+        with torch.no_grad():
+            critic_scores(critic, real, condition)
+        raise
     gap = scores[:b].mean() - scores[b:].mean()
     return -gap, gap.detach()
 

@@ -15,6 +15,7 @@ from femgp.ml.digits_gan import ConditionalCritic, ConditionalGenerator
 from femgp.ml.penalties import r1_penalty, wgan_gp
 from femgp.ml.robust import input_gradient_backward
 from femgp.ml.sample_metrics import coverage, frechet_distance
+from femgp.ml.training import critic_step
 
 pytestmark = pytest.mark.torch
 
@@ -79,6 +80,12 @@ def test_digits_and_labels_of_the_wrong_shape_or_dtype_name_both() -> None:
     with pytest.raises(InputError, match=r"condition has batch size 2 but the data has batch size "
                                          r"6 \(shapes \(2,\) and \(6, 1, 8, 8\)\)"):
         wgan_gp(D, x, x, condition=torch.tensor([1, 2]))
+    # a float condition in a critic step: the critic's message names the caller's
+    # batch of 6, not the concatenated real + fake batch of 12 it first saw
+    opt = torch.optim.SGD(D.parameters(), lr=0.1)
+    with pytest.raises(InputError, match=r"c must be integer class indices .* got dtype "
+                                         r"torch.float32 \(shape \(6,\); x has shape \(6, 1, 8"):
+        critic_step(D, opt, x, x.clone(), condition=torch.zeros(6))
 
 
 def test_batchnorm_critic_is_refused_naming_the_layer() -> None:
