@@ -190,7 +190,9 @@ def twinning_initial(
         if delta is None:
             raise InputError("the domain_wall initial state needs the wall width delta")
         w = check_positive("width", width) * check_positive("the wall width delta", delta)
-        return [lambda x: np.tanh(x[0] / w)]
+        from femgp.fem.io import described
+
+        return [described(lambda x: np.tanh(x[0] / w), "tanh_wall", thickness=w)]
     if len(wavelength) != 2:
         raise InputError(f"wavelength must be [shortest, longest], got {list(wavelength)!r}")
     noise: dict[str, Any] = {"amplitude": amplitude, "wavelength": tuple(wavelength)}

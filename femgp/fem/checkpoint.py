@@ -132,12 +132,18 @@ def _fingerprint_mismatch(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[st
 
 def _changed(key: str, old: Any, new: Any, *, width: int = 60) -> str:
     """``key: old -> new``, with a long list (a load path) summarised by its length and
-    first differing entry, and any other long value shortened."""
+    first differing entry, a table by its differing keys (``initial.c0: 0.5 -> 0.4``),
+    and any other long value shortened."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = [k for k in sorted(set(old) | set(new), key=str) if old.get(k) != new.get(k)]
+        return ", ".join(_changed(f"{key}.{k}", old.get(k), new.get(k), width=width) for k in keys)
     if isinstance(old, list) and isinstance(new, list):
         pairs = enumerate(zip(old, new, strict=False))  # the common length
         first = next((i for i, (a, b) in pairs if a != b), None)
         if first is None:
             return f"{key}: {len(old)} -> {len(new)} entries"
+        if len(old) == len(new) and isinstance(old[first], dict):
+            return _changed(f"{key}[{first}]", old[first], new[first], width=width)
         return (
             f"{key} ({len(old)} -> {len(new)} entries): entry {first} "
             f"{_short(old[first], width)} -> {_short(new[first], width)}"

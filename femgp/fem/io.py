@@ -38,7 +38,7 @@ import re
 import shutil
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,8 @@ __all__ = [
     "OutputError",
     "ResultsWriter",
     "atomic_write_text",
+    "described",
+    "initial_description",
     "refuse_existing_results",
     "versions",
 ]
@@ -104,6 +106,31 @@ def atomic_write_text(path: Path, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def described(fn: Callable[..., Any], name: str, **parameters: Any) -> Callable[..., Any]:
+    """``fn`` carrying ``name`` and the ``parameters`` that made it, for ``run.json``.
+
+    An initial condition so marked is recorded by :func:`initial_description`,
+    and a restart given one made with other parameters is refused.
+    """
+    fn.name = name  # type: ignore[attr-defined]
+    fn.parameters = json.loads(json.dumps(parameters))  # type: ignore[attr-defined]
+    return fn
+
+
+def initial_description(value: Any) -> Any:
+    """What ``run.json`` records of an initial value, compared on restart.
+
+    A constant is recorded as itself; a function made by :func:`described` as
+    its name and parameters; any other function by its qualified name only (a
+    restart cannot tell two such functions apart).
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    parameters = getattr(value, "parameters", None)
+    name = getattr(value, "name", None) or getattr(value, "__qualname__", type(value).__name__)
+    return {"name": str(name), **(parameters if isinstance(parameters, dict) else {})}
 
 
 def _parse_cell(text: str) -> Any:

@@ -47,6 +47,7 @@ from femgp.errors import InputError
 from femgp.fem.checkpoint import RunCheckpointing, array_function
 from femgp.fem.driver import Attempt, RunOptions, RunSummary, StepInfo, drive
 from femgp.fem.forms import UFL_OPS, energy_form, field_values, scalar
+from femgp.fem.io import described, initial_description
 from femgp.fem.logs import get_logger
 from femgp.fem.periodic import PeriodicConstraint, parse_periodic
 from femgp.fem.preconditioners import BLOCK_PC, SchurScales
@@ -255,8 +256,7 @@ def pfhub_initial(c0: float = 0.5, epsilon: float = 0.01) -> Callable[[np.ndarra
         )
 
     c_init.dimension = 2  # type: ignore[attr-defined]
-    c_init.name = "pfhub_initial"  # type: ignore[attr-defined]
-    return c_init
+    return described(c_init, "pfhub_initial", c0=c0, epsilon=epsilon)
 
 
 def pfhub_initial_3d(c0: float = 0.5, epsilon: float = 0.01) -> Callable[[np.ndarray], np.ndarray]:
@@ -276,8 +276,7 @@ def pfhub_initial_3d(c0: float = 0.5, epsilon: float = 0.01) -> Callable[[np.nda
         )
 
     c_init.dimension = 3  # type: ignore[attr-defined]
-    c_init.name = "pfhub_initial_3d"  # type: ignore[attr-defined]
-    return c_init
+    return described(c_init, "pfhub_initial_3d", c0=c0, epsilon=epsilon)
 
 
 def pfhub_initial_for(domain: dmesh.Mesh) -> Callable[[np.ndarray], np.ndarray]:
@@ -738,7 +737,8 @@ def run(
     field_times = sorted({t for t in field_times if 0 < t < t_end})
     # The model first: bad PETSc options fail here, before anything is written.
     model = CahnHilliard(domain, params, prefix=prefix, options=options, reuse_pc=reuse_pc)
-    model.set_initial(pfhub_initial_for(domain) if initial is None else initial)
+    initial = pfhub_initial_for(domain) if initial is None else initial
+    model.set_initial(initial)
     p = params
     stepper = AdaptiveStepper(
         p.dt, p.dt_min, p.dt_max, p.adaptive, p.tol, order=model.order, output_times=field_times
@@ -748,7 +748,7 @@ def run(
         stepper,
         RunOptions(output, overwrite, show_progress, checkpoint_every, restart, vtx),
         t_end=t_end,
-        params=_params_dict(params, t_end),
+        params=_params_dict(params, t_end, initial),
         columns=HISTORY_COLUMNS,
         extra_tables={"free_energy.csv": ("time", "free_energy")},
         field_times=field_times,
@@ -760,5 +760,5 @@ def run(
     return RunResult(*base, **totals, field_times=res.field_times, fields=model.output_functions())
 
 
-def _params_dict(params: Params, t_end: float) -> dict[str, Any]:
-    return {**asdict(params), "t_end": t_end}
+def _params_dict(params: Params, t_end: float, initial: Any) -> dict[str, Any]:
+    return {**asdict(params), "t_end": t_end, "initial": initial_description(initial)}

@@ -28,6 +28,7 @@ from mpi4py import MPI
 
 from femgp.errors import InputError
 from femgp.fem.forms import scalar
+from femgp.fem.io import described
 from femgp.validation import check_positive
 
 __all__ = ["MAX_MODES", "Orientation", "orientation", "random_field", "tanh_wall", "wall_energy"]
@@ -91,7 +92,16 @@ def random_field(
             total = total + np.cos(arg).sum(axis=0)
         return mean + scale * total
 
-    return field
+    return described(
+        field,
+        "random_field",
+        seed=int(seed),
+        amplitude=float(amplitude),
+        wavelength=[float(lo), float(hi)],
+        modes=modes,
+        mean=float(mean),
+        dim=dim,
+    )
 
 
 @dataclass(frozen=True)

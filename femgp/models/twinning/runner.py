@@ -17,6 +17,7 @@ from typing import Any
 
 from femgp.errors import InputError, SolverError
 from femgp.fem.driver import Attempt, RunOptions, RunSummary, StepInfo, drive
+from femgp.fem.io import initial_description
 from femgp.fem.logs import get_logger
 from femgp.fem.problems import SolveStats, warn_unused_options
 from femgp.fem.stepping import AdaptiveStepper
@@ -206,7 +207,7 @@ def run(
         _stepper(params, model.target_iterations, field_times),
         RunOptions(output, overwrite, show_progress, checkpoint_every, restart, vtx),
         t_end=t_end,
-        params=params.as_dict(),
+        params={**params.as_dict(), "initial": [initial_description(v) for v in initial]},
         columns=history_columns(params),
         run_info={"t_end": t_end, "ranks": domain.comm.size},
         field_times=field_times,
