@@ -510,16 +510,28 @@ def run_config(args: argparse.Namespace, extra: Sequence[str] = ()) -> Any:
         refuse_existing_results(out, comm)
     from femgp.fem.checkpoint import RunInterrupted
 
+    before = _stamp(out / "run.json")
     try:
         result = _RUNNERS[cfg.model](cfg, args, comm, out)
-    except (RunInterrupted, SolverError):  # a run that began: its restart needs the case
-        if comm.rank == 0 and out.is_dir():
+    except (RunInterrupted, SolverError):
+        # A run that began writing (its run.json is new): its restart needs the case.
+        # One that failed before (in its initial equilibrium) left the folder alone.
+        if comm.rank == 0 and _stamp(out / "run.json") not in (before, None):
             _save_case(cfg, args, extra, out)
         raise
     if comm.rank == 0 and out.is_dir():
         _save_case(cfg, args, extra, out)
     _say(comm, f"results in {out}/ (fields.xdmf for ParaView, history.csv, *.png)")
     return result
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """``path``'s inode and modification time (``None`` if missing): a rewrite changes it."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
 
 
 def _save_case(cfg: Any, args: argparse.Namespace, extra: Sequence[str], out: Path) -> None:

@@ -381,6 +381,7 @@ class _Run:
             self.history = self.writer.rows("history.csv")
         self.tables = list(tables)
         self.t, self.n, self.cutbacks, self.saved = 0.0, 0, 0, -1
+        self.first_step = 0  # the step the run started from (a checkpoint's, on restart)
         self.written: list[float] = []
         self.status = "running"
         resumed = self.cp.state
@@ -388,6 +389,7 @@ class _Run:
             model.restore(self.cp, resumed["model"])
             stepper.restore(resumed["stepper"])
             self.t, self.n = float(resumed["t"]), int(resumed["step"])
+            self.first_step = self.n
             self.saved = self.n  # the checkpoint resumed from
             self.written = [float(x) for x in resumed["written"]]
             self.cutbacks = int(resumed["cutbacks"])
@@ -525,6 +527,8 @@ class _Run:
             end = model.commit(t_new, dt)
             self.t, self.n = t_new, self.n + 1
             self.record(dt, attempt)
+            if self.writer and self.n == self.first_step + 1:
+                self.writer.drop_replaced()  # the run is under way: what it replaced goes
             bar.update(dt)
             every = self.cp.every
             if self.cp.enabled and every is not None and self.n % every == 0:
@@ -635,13 +639,16 @@ def drive(
     signals = StopSignals(run.comm)
     signals.install()
     bar = progress(t_end, model.name, run.comm, enabled=options.show_progress)
-    ok = False
+    ok = refused = False
     try:
         run.loop(signals, bar, max_steps)
         ok = True
     except BaseException as exc:
         if run.status == "running":
             run.status = "failed"
+        # Bad input found in the first step of a new run (an option PETSc reads only
+        # in a solve, a full disk): the folder goes back to what it held before.
+        refused = isinstance(exc, InputError) and run.n == 0 and run.cp.state is None
         _settle_before_cleanup(run.comm, exc)
         raise
     finally:
@@ -650,8 +657,12 @@ def drive(
         try:
             bar.close()
             run.close(ok)
-            if on_finish is not None and run.writer and run.status != "interrupted":
-                on_finish(run.history, run.status)
+            if run.writer and refused:
+                run.writer.undo()
+            elif run.writer:
+                run.writer.drop_replaced()  # also for a run failed or stopped before step 1
+                if on_finish is not None and run.status != "interrupted":
+                    on_finish(run.history, run.status)
         finally:
             signals.restore()
     if signals.signum:  # after the last step's check: the run had finished its work

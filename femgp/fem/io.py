@@ -4,8 +4,11 @@
 row per step), ``run.json`` (parameters, versions, ranks, wall time) and plots.
 CSV and JSON files are written under a temporary name and renamed, so a killed
 run never leaves a half-written history. An output folder that already holds
-results is refused unless ``overwrite=True``, which first removes what a run
-writes there (:data:`RUN_OUTPUTS`) and nothing else.
+results is refused unless ``overwrite=True``, which first moves what a run
+writes there (:data:`RUN_OUTPUTS`, and nothing else) aside into
+:data:`REPLACED_DIR`. The driver drops them once the run accepts its first step;
+a run refused before that (a bad solver option found in the first solve, a full
+disk) takes back what it wrote and puts them back (:meth:`ResultsWriter.undo`).
 
 With ``segmented=True`` (checkpointed runs) the fields go to segment files
 ``fields.parts/partNNNN.xdmf`` (+ ``.h5``), one per stretch between two
@@ -45,6 +48,7 @@ from typing import Any
 from mpi4py import MPI
 
 from femgp.errors import InputError
+from femgp.fem.logs import get_logger
 
 __all__ = [
     "OutputError",
@@ -78,6 +82,10 @@ RUN_OUTPUTS = (
     "history_*.png",
     "last_*.png",
 )
+#: Folder (inside the results folder) of the outputs an overwriting run replaced,
+#: kept until the run accepts its first step.
+REPLACED_DIR = ".femgp-replaced"
+log = get_logger("femgp.io")
 #: Folder of the field segments of a checkpointed run (inside the results folder).
 SEGMENTS_DIR = "fields.parts"
 _SEGMENT = re.compile(r"^part(\d{4,})\.(xdmf|h5)$")
@@ -131,6 +139,14 @@ def initial_description(value: Any) -> Any:
     parameters = getattr(value, "parameters", None)
     name = getattr(value, "name", None) or getattr(value, "__qualname__", type(value).__name__)
     return {"name": str(name), **(parameters if isinstance(parameters, dict) else {})}
+
+
+def _remove(path: Path) -> None:
+    """Remove a file, a link or a folder tree, if there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 def _parse_cell(text: str) -> Any:
@@ -222,6 +238,9 @@ class ResultsWriter:
         self._segments: list[str] = list(self._resume["segments"]) if self._resume else []
         self._next_segment = int(self._resume["next_segment"]) if self._resume else 0
         self._open_segment: str | None = None
+        #: rank 0: the run's outputs that were in the folder before it (kept by undo)
+        self._before: set[str] = set()
+        self._created = False  # rank 0: the folder was made by this run
         error = None
         if self.rank == 0:
             error = self._prepare(overwrite) if resume is None else self._prepare_resume()
@@ -245,20 +264,51 @@ class ResultsWriter:
                 "choose another folder or pass overwrite (--overwrite)"
             )
         try:
+            self._created = not f.exists()
             f.mkdir(parents=True, exist_ok=True)
             probe = f / f".femgp-write-test-{os.getpid()}"
             probe.write_text("")
             probe.unlink()
-            if overwrite:  # nothing of the run before stays beside the new one
-                for pattern in RUN_OUTPUTS:
-                    for p in f.glob(pattern):
-                        if p.is_dir() and not p.is_symlink():
-                            shutil.rmtree(p)
-                        else:
-                            p.unlink()
+            _remove(f / REPLACED_DIR)  # left by a run killed before its first step
+            outputs = [p for pattern in RUN_OUTPUTS for p in f.glob(pattern)]
+            if overwrite and outputs:  # nothing of the run before stays beside the new one
+                (f / REPLACED_DIR).mkdir()
+                for p in outputs:
+                    p.rename(f / REPLACED_DIR / p.name)
+            else:
+                self._before = {p.name for p in outputs}
         except OSError as exc:
             return f"cannot write to output folder {str(f)!r}: {exc.strerror or exc}"
         return None
+
+    def drop_replaced(self) -> None:
+        """Remove the outputs an overwriting run moved aside (its first step is accepted)."""
+        if self.rank == 0:
+            _remove(self.folder / REPLACED_DIR)
+
+    def undo(self) -> None:
+        """Take back what this run wrote, and put back what it replaced; collective.
+
+        For a new run refused before its first step, after :meth:`finish`: the
+        folder is left as it was before the run (a folder the run made is
+        removed if nothing else was put in it). A resumed run is left alone.
+        """
+        if self.rank == 0 and self._resume is None:
+            f, replaced = self.folder, self.folder / REPLACED_DIR
+            try:
+                for pattern in RUN_OUTPUTS:
+                    for p in f.glob(pattern):
+                        if p.name not in self._before:
+                            _remove(p)
+                if replaced.is_dir():
+                    for p in replaced.iterdir():
+                        p.rename(f / p.name)
+                    replaced.rmdir()
+                if self._created and not any(f.iterdir()):
+                    f.rmdir()
+            except OSError as exc:
+                log.warning("could not restore %s after the refused run: %s", f, exc)
+        self.comm.barrier()
 
     def _prepare_resume(self) -> str | None:
         """Drop the field segments begun after the checkpoint, and ``fields.xdmf``'s

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from femgp.cli import command as cli
+from femgp.errors import SolverError
 
 ROOT = Path(__file__).resolve().parents[2]
 CH_CONFIG = ROOT / "configs" / "cahn_hilliard_spinodal.toml"
@@ -185,12 +186,23 @@ def test_saved_config_holds_the_output_options_and_survives_an_interruption(tmp_
     def stopped(cfg, args, comm, out):
         out.mkdir()
         (out / "history.csv").write_text("step\n0\n")
+        (out / "run.json").write_text('{"status": "interrupted"}')
         raise RunInterrupted(out, 0)
 
     monkeypatch.setitem(cli._RUNNERS, "cahn_hilliard", stopped)
     second = tmp_path / "second"
     assert cli.main([*argv, "--output", str(second)]) == 143
     assert tomllib.loads((second / "config.toml").read_text())["output"]["checkpoint_every"] == 2
+
+    def failed_before_writing(cfg, args, comm, out):  # as in twinning's initial equilibrium
+        raise SolverError("nonlinear solve did not converge", prefix="x_", step=0)
+
+    # an overwriting run that failed before it wrote anything leaves the folder's case
+    # file alone (it was replaced, and described another run than the results beside it)
+    monkeypatch.setitem(cli._RUNNERS, "cahn_hilliard", failed_before_writing)
+    saved = (first / "config.toml").read_text()
+    assert cli.main([*argv, "--output", str(first), "--overwrite", "--set", "mesh.n=6"]) == 1
+    assert (first / "config.toml").read_text() == saved
 
 
 def test_a_mesh_file_given_with_set_is_relative_to_the_current_directory(tmp_path, monkeypatch):

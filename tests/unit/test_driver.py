@@ -51,6 +51,7 @@ class Toy:
         self.attempts = 0
         self.steady_below: float | None = kw.get("steady_below")
         self.finished = False
+        self.refuse_at: int | None = kw.get("refuse_at")
 
     def step(self, t: float, dt: float, step: int) -> Attempt:
         self.attempts += 1
@@ -60,6 +61,8 @@ class Toy:
             os.kill(os.getpid(), self.signal_on_attempt[1])
         if dt > self.fail_above:
             raise SolverError("too long a step", prefix="toy_", step=step)
+        if step == self.refuse_at:  # bad input found only in a solve (a PETSc option)
+            raise InputError("toy_: bad PETSc option (found in the solve)")
         self.y.x.array[:] = self.committed / (1.0 + dt)
         return Attempt(iterations=1)
 
@@ -378,3 +381,41 @@ def test_wall_time_is_run_json_s_without_the_plots(tmp_path):
     info = json.loads((out / "run.json").read_text())
     assert res.wall_time < slept, res.wall_time
     assert res.wall_time == info["wall_time_total_s"]
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_bad_input_found_in_the_first_step_leaves_the_folder_as_it_was(tmp_path):
+    """A new run refused in its first step takes back what it wrote (folder included);
+    under overwrite the results it replaced come back, byte for byte.
+
+    Without this the folder held a run.json "failed" beside the step-0 files (so the
+    corrected command was refused), and --overwrite had deleted the results before.
+    """
+    out = _out(tmp_path)
+    comm = MPI.COMM_WORLD
+
+    def drive_toy(toy: Toy, overwrite: bool, every: int | None = 2) -> Any:
+        opts = RunOptions(out, overwrite, False, every)
+        return drive(toy, AdaptiveStepper(dt=0.1), opts, t_end=1.0, params={}, columns=COLUMNS)
+
+    with pytest.raises(InputError, match="found in the solve"):
+        drive_toy(Toy(comm, refuse_at=1), overwrite=False)
+    assert not out.exists()  # the run made the folder: it is gone
+    drive_toy(Toy(comm), overwrite=False)  # the corrected command is not refused
+    before = _files(out)
+    assert any(name.startswith("checkpoints/") for name in before)
+    (out / "notes.txt").write_text("mine")  # not a run output: never touched
+    with pytest.raises(InputError, match="found in the solve"):
+        drive_toy(Toy(comm, refuse_at=1), overwrite=True, every=None)
+    comm.barrier()
+    assert _files(out) == {**before, "notes.txt": b"mine"}
+    # the control: refused after its first step, the run keeps its own (failed) results
+    with pytest.raises(InputError, match="found in the solve"):
+        drive_toy(Toy(comm, refuse_at=3), overwrite=True, every=None)
+    comm.barrier()
+    assert _status(out) == "failed" and not (out / "checkpoints").exists()
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
+    assert (out / "notes.txt").read_text() == "mine"

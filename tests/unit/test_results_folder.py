@@ -12,7 +12,7 @@ import pytest
 from dolfinx import fem, mesh
 from mpi4py import MPI
 
-from femgp.fem.io import SEGMENTS_DIR, ResultsWriter
+from femgp.fem.io import REPLACED_DIR, SEGMENTS_DIR, ResultsWriter
 
 
 def _field(n: int) -> fem.Function:
@@ -82,7 +82,11 @@ def test_overwrite_removes_the_previous_runs_outputs_and_nothing_else(tmp_path: 
     kept = ["notes.txt", "reference.csv", "photo.png"]
     for name in kept:
         (out / name).write_text("mine")
-    ResultsWriter(out, MPI.COMM_SELF, overwrite=True)
+    writer = ResultsWriter(out, MPI.COMM_SELF, overwrite=True)
+    # moved aside until the run accepts its first step (then dropped)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*kept, REPLACED_DIR])
+    assert len(list((out / REPLACED_DIR).iterdir())) == len(stale) + 3
+    writer.drop_replaced()
     assert sorted(p.name for p in out.iterdir()) == sorted(kept)
 
 
