@@ -102,3 +102,24 @@ def test_twinning_restart_with_another_seed_is_refused(tmp_path):
         mesh, params, t_end=0.4, initial=initial(1), restart=True, prefix="test_rt3_", **common
     )
     assert res.steps == 4
+
+
+def test_a_run_that_did_not_record_its_initial_condition_restarts(tmp_path):
+    """A results folder of an older femgp (no ``initial`` in run.json) still restarts:
+    the initial condition is not compared (a warning says so), and the restarted run
+    records it."""
+    domain = square(MPI.COMM_WORLD, n=8, size=50.0).mesh
+    params = ch.Params(dt=0.5, adaptive=False)
+    out = tmp_path / "run"
+    common = {"output": out, "checkpoint_every": 1, "show_progress": False}
+    ch.run(domain, params, t_end=1.0, prefix="test_ri4_", **common)
+    MPI.COMM_WORLD.barrier()
+    if MPI.COMM_WORLD.rank == 0:
+        info = json.loads((out / "run.json").read_text())
+        del info["parameters"]["initial"]
+        (out / "run.json").write_text(json.dumps(info))
+    MPI.COMM_WORLD.barrier()
+    res = ch.run(domain, params, t_end=2.0, restart=True, prefix="test_ri5_", **common)
+    assert res.steps == 4
+    recorded = json.loads((out / "run.json").read_text())["parameters"]["initial"]
+    assert recorded["name"] == "pfhub_initial"
