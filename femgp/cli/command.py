@@ -401,9 +401,16 @@ def _twinning(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
     )
     last = result.history[-1]
     fractions = ", ".join(f"{last[f'vf_{n}']:.3f}" for n in params.variants)
+    t_end = time_t["t_end"]
+    max_steps = extra.get("max_steps", inspect.signature(run).parameters["max_steps"].default)
+    why = {
+        "stopped": f" by max_steps = {max_steps} before t_end = {t_end:g}",
+        "steady": f": max |d eta/dt| < steady_rate = {extra.get('steady_rate')}",
+    }.get(result.status, "")
     _say(
         comm,
-        f"{case}: {result.steps} steps, {result.newton} Newton iterations, "
+        f"{case}: t = {last['time']:g} ({result.status}{why}), "
+        f"{result.steps} steps, {result.newton} Newton iterations, "
         f"{result.wall_time:.1f} s on {comm.size} rank(s); energy {last['total']:.4f}, "
         f"volume fractions {fractions}",
     )

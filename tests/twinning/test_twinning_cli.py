@@ -59,3 +59,18 @@ def test_existing_results_are_not_overwritten(tmp_path):
     assert "already holds results" in line and "--overwrite" in line
     assert (out / "history.csv").read_text() == "keep me\n"
     assert sorted(p.name for p in out.iterdir()) == ["history.csv"]
+
+
+def test_femgp_run_says_how_the_run_ended(tmp_path, capsys):
+    """The summary line names the time reached and the status: a run stopped by
+    max_steps at t = 0.63 of 100 said only "3 steps" and looked finished."""
+    from femgp.cli import command as cli
+
+    case = ROOT / "configs" / "twinning_laminate.toml"
+    argv = ["run", "twinning", "--config", str(case), "--quiet", "--set", "mesh.cells=8"]
+    argv += ["--set", "output.plots=false", "--set", "time.t_end=100", "--set", "time.max_steps=3"]
+    assert cli.main([*argv, "--output", str(tmp_path / "a")]) == 0
+    assert "(stopped by max_steps = 3 before t_end = 100)" in capsys.readouterr().out
+    argv[-1] = "time.max_steps=100000"
+    assert cli.main([*argv, "--set", "time.t_end=0.5", "--output", str(tmp_path / "b")]) == 0
+    assert "laminate: t = 0.5 (finished), " in capsys.readouterr().out
