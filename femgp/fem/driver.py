@@ -382,6 +382,8 @@ class _Run:
         self.tables = list(tables)
         self.t, self.n, self.cutbacks, self.saved = 0.0, 0, 0, -1
         self.first_step = 0  # the step the run started from (a checkpoint's, on restart)
+        #: the model's reason to end before ``t_end`` (``model.commit``'s), once given
+        self.end: str | None = None
         self.written: list[float] = []
         self.status = "running"
         resumed = self.cp.state
@@ -393,6 +395,7 @@ class _Run:
             self.saved = self.n  # the checkpoint resumed from
             self.written = [float(x) for x in resumed["written"]]
             self.cutbacks = int(resumed["cutbacks"])
+            self.end = resumed.get("end")  # a run that ended early ("steady") stays ended
             self.t0 -= float(resumed["wall"])
         #: ``run.json``'s ``restarted_from_step`` (a resumed run), kept to the end
         self.restart_info = {"restarted_from_step": self.n} if resumed is not None else {}
@@ -462,6 +465,7 @@ class _Run:
             "stepper": self.stepper.state(),
             "written": self.written,
             "cutbacks": self.cutbacks,
+            "end": self.end,
             "wall": time.perf_counter() - self.t0,
         }
         self.cp.save(self.n, functions, body, self.writer)
@@ -503,7 +507,7 @@ class _Run:
                 self.checkpoint()
         else:
             bar.update(self.t)
-        end: str | None = None
+        end = self.end
         while self.t < t_end * (1 - _END) and end is None:
             if max_steps is not None and self.n >= max_steps:
                 break
@@ -524,7 +528,7 @@ class _Run:
                 model.rollback()
                 self.stop(signals)
                 continue
-            end = model.commit(t_new, dt)
+            end = self.end = model.commit(t_new, dt)
             self.t, self.n = t_new, self.n + 1
             self.record(dt, attempt)
             if self.writer and self.n == self.first_step + 1:

@@ -159,6 +159,22 @@ def test_status_words(tmp_path):
     assert res.status == "steady" and res.history[-1]["y"] < 0.5 < res.history[-2]["y"]
 
 
+def test_a_restart_of_a_run_that_ended_early_stays_ended(tmp_path):
+    """A steady run restarted from its final checkpoint takes no step (it took one
+    more, and changed its results), and keeps its status; a stopped one goes on."""
+    out = _out(tmp_path)
+    first = _drive(Toy(MPI.COMM_WORLD, steady_below=0.5), out, checkpoint_every=3)
+    assert first.status == "steady"
+    history = (out / "history.csv").read_text()
+    again = _drive(Toy(MPI.COMM_WORLD, steady_below=0.5), out, restart=True)
+    assert again.status == "steady" and again.steps == first.steps
+    assert (out / "history.csv").read_text() == history
+    # the control: a run stopped by max_steps continues
+    other = _out(tmp_path / "x")
+    _drive(Toy(MPI.COMM_WORLD), other, checkpoint_every=3, max_steps=2)
+    assert _drive(Toy(MPI.COMM_WORLD), other, restart=True).status == "finished"
+
+
 def test_signal_after_the_last_step_waits_for_the_results(tmp_path):
     """A SIGTERM while the results are closed (here from on_finish, the plots) is the
     run's to hold: the handlers stayed in place only during the steps, so such a
