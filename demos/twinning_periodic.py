@@ -10,10 +10,11 @@
 # strains $\varepsilon^0_{1,2} = \pm\,\mathrm{diag}(e, -e)$. The cell is held
 # at the mean strain
 #
-# $$\bar\varepsilon = \mathrm{diag}(m, -m), \qquad |m| < e,$$
+# $$\bar\varepsilon = \mathrm{diag}(m, -m),$$
 #
-# which neither variant fits on its own (the default $m = 0$ is the parent
-# square). The displacement is split into the prescribed affine part and a
+# which, for $|m| < e$, neither variant fits on its own and a mixture of the two
+# does (the default $m = 0$ is the parent square; a larger $|m|$ is accepted, and
+# strains the cell beyond what its variants take up). The displacement is split into the prescribed affine part and a
 # periodic fluctuation,
 #
 # $$u(x) = \bar\varepsilon\,x + w(x), \qquad w \text{ periodic},$$

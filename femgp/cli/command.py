@@ -24,7 +24,7 @@ import inspect
 import platform
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -284,7 +284,7 @@ def _cahn_hilliard(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | No
     from femgp.cli.plot import cahn_hilliard_plots
     from femgp.models import cahn_hilliard as ch
 
-    mesh_t, time_t, init_t = cfg["mesh"], cfg["time"], cfg["initial"]
+    mesh_t, time_t, init_t = cfg["mesh"], _time_table(cfg), cfg["initial"]
     params = cfg.build("params", ch.Params, **cfg["params"])
     tm = cfg.build(
         "mesh",
@@ -331,6 +331,24 @@ def _cahn_hilliard(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | No
     return result
 
 
+def _time_table(cfg: Any) -> Mapping[str, Any]:
+    """The ``[time]`` table, its ``t_end``, ``steady_rate`` and ``max_steps`` checked
+    first, so that a bad one is told with the case file and the table."""
+    from femgp.validation import check_int, check_positive
+
+    table = cfg["time"]
+
+    def check() -> None:
+        check_positive("t_end", table["t_end"])
+        if "steady_rate" in table:
+            check_positive("steady_rate", table["steady_rate"])
+        if "max_steps" in table:
+            check_int("max_steps", table["max_steps"], minimum=1)
+
+    cfg.build("time", check)
+    return table
+
+
 def _run_status(folder: Path | None, t: float, t_end: float) -> str:
     """The status of a time-stepping run (``run.json``'s, else from the time reached)."""
     import json
@@ -350,7 +368,7 @@ def _twinning(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
     from femgp.models.twinning import Params, run
 
     case = cfg.case
-    mesh_t, time_t, init_t = cfg["mesh"], cfg["time"], cfg["initial"]
+    mesh_t, time_t, init_t = cfg["mesh"], _time_table(cfg), cfg["initial"]
     setup = getattr(Params, TWINNING_SETUPS[case])
     material = dict(cfg["material"])
     if case == "domain_wall" and material.get("e") == 0.0:
@@ -359,7 +377,9 @@ def _twinning(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | None) -
     if case == "periodic":
         m = cfg["cell"]["mean_strain"]
         if len(m) != 4:
-            raise InputError(f"[cell] mean_strain must have 4 values (xx, xy, yx, yy), got {m!r}")
+            raise InputError(
+                f"{cfg.where('cell')} mean_strain must have 4 values (xx, xy, yx, yy), got {m!r}"
+            )
         boundary = params_t.pop("boundary", "periodic")
         if boundary != "periodic":
             raise InputError(

@@ -161,6 +161,22 @@ def test_bad_config_one_line_exit_2(case, tmp_path, capsys, monkeypatch):
             r"\[time\] t_end must be a number, got 'abc'",
         ),
         (["run", "cahn_hilliard", "--config", str(CH_CONFIG), "--bogus"], r"--bogus"),
+        # the time table's values are checked with the file and the table named
+        (
+            ["run", "cahn_hilliard", "--config", str(CH_CONFIG), "--set", "time.t_end=0"],
+            r"spinodal\.toml with --set time\.t_end=0: \[time\] t_end must be > 0, got 0\.0",
+        ),
+        (
+            [
+                "run",
+                "twinning",
+                "--config",
+                str(CONFIGS / "twinning_periodic.toml"),
+                "--set",
+                "time.max_steps=0",
+            ],
+            r"periodic\.toml with --set time\.max_steps=0: \[time\] max_steps must be an integer",
+        ),
         (
             [
                 "run",
