@@ -14,8 +14,8 @@
 #
 # which, for $|m| < e$, neither variant fits on its own and a mixture of the two
 # does (the default $m = 0$ is the parent square; a larger $|m|$ is accepted, and
-# strains the cell beyond what its variants take up). The displacement is split into the prescribed affine part and a
-# periodic fluctuation,
+# strains the cell beyond what its variants take up). The displacement is split
+# into the prescribed affine part and a periodic fluctuation,
 #
 # $$u(x) = \bar\varepsilon\,x + w(x), \qquad w \text{ periodic},$$
 #

@@ -70,33 +70,58 @@ def fracture_setup(case: str, comm: Any, **options: Any) -> fracture_setups.Setu
     return FRACTURE_SETUPS[case](comm, **options)
 
 
+#: The sizes each Cahn-Hilliard domain takes, and their defaults.
+CH_MESH_SIZES: dict[str, dict[str, Any]] = {
+    "square": {"n": 100, "size": 200.0},
+    "tshape": {"h": 2.0},
+    "cube": {"n": 100, "size": 200.0, "cell": "hexahedron"},
+}
+
+
 def cahn_hilliard_mesh(
     comm: Any,
     *,
     mesh: TaggedMesh | None = None,
     source: str = "mesh",
     domain: str = "square",
-    n: int = 100,
-    size: float = 200.0,
-    h: float = 2.0,
-    cell: str = "hexahedron",
     max_cells: int | None = None,
+    **sizes: Any,
 ) -> TaggedMesh:
     """The PFHub benchmark 1 mesh: the square (1b) of ``n x n`` cells, the T-shape (1c) of
     size ``h``, the cube ``[0, size]^3`` of ``n^3`` ``cell``s (3D), or a user's ``mesh``
-    read from ``source`` (it needs the groups ``domain`` and ``boundary``)."""
+    read from ``source`` (it needs the groups ``domain`` and ``boundary``).
+
+    ``sizes`` are those of :data:`CH_MESH_SIZES` (the domain's missing ones take
+    their defaults). Sizes of another domain are not used (a case file may hold
+    those of several), but ``cell``, a choice only the cube has, is refused
+    elsewhere rather than ignored.
+    """
     from femgp.fem.meshes.pfhub import TSHAPE_GROUPS, cube, square, tshape
 
+    if domain not in CH_MESH_SIZES:
+        raise InputError(f"domain must be 'square', 'tshape' or 'cube', got {domain!r}")
+    unknown = sorted(set(sizes) - {k for d in CH_MESH_SIZES.values() for k in d})
+    if unknown:
+        raise InputError(f"unknown mesh size(s) {', '.join(unknown)}")
+    if "cell" in sizes and (mesh is not None or domain != "cube"):
+        what = (
+            "a mesh file's cells are its own"
+            if mesh is not None
+            else (
+                f"the {domain} is meshed with "
+                + ("quadrilaterals" if domain == "square" else "triangles")
+            )
+        )
+        raise InputError(f"cell = {sizes['cell']!r} is for the cube only ({what}); leave it out")
     if mesh is not None:
         require_groups(mesh, TSHAPE_GROUPS, source=source)
         return mesh
+    got = {**CH_MESH_SIZES[domain], **sizes}
     if domain == "tshape":
-        return tshape(comm, h=h, max_cells=max_cells)
+        return tshape(comm, h=got["h"], max_cells=max_cells)
     if domain == "cube":
-        return cube(comm, n=n, size=size, cell=cell, max_cells=max_cells)
-    if domain != "square":
-        raise InputError(f"domain must be 'square', 'tshape' or 'cube', got {domain!r}")
-    return square(comm, n=n, size=size, max_cells=max_cells)
+        return cube(comm, n=got["n"], size=got["size"], cell=got["cell"], max_cells=max_cells)
+    return square(comm, n=got["n"], size=got["size"], max_cells=max_cells)
 
 
 def wall_width(a: float, kappa: float) -> float:

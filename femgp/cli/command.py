@@ -293,10 +293,7 @@ def _cahn_hilliard(cfg: Any, args: argparse.Namespace, comm: Any, out: Path | No
         mesh=_read_mesh(cfg, comm, gdim=2) if "file" in mesh_t else None,
         source=f"mesh file {mesh_t.get('file')!r}",
         domain=mesh_t["domain"],
-        n=mesh_t["n"],
-        size=mesh_t["size"],
-        h=mesh_t["h"],
-        cell=mesh_t["cell"],
+        **{k: mesh_t[k] for k in ("n", "size", "h", "cell") if k in mesh_t},
         max_cells=_max_cells(cfg, args),
     )
     pfhub = ch.pfhub_initial_3d if tm.mesh.topology.dim == 3 else ch.pfhub_initial

@@ -353,15 +353,16 @@ def _cahn_hilliard(case: str) -> Schema:
     s["mesh"] = {
         "file": Key("str", doc="a .msh file (physical groups 'domain' and 'boundary')", path=True),
         "domain": Key("str", default="square", choices=("square", "tshape", "cube")),
-        "n": Key("int", default=100, doc="cells per side of the square (or edge of the cube)"),
-        "size": Key("float", default=200.0, doc="side of the square (or the cube)"),
+        # Defaults in femgp.cli.cases.CH_MESH_SIZES, for the domain that uses each
+        # (config.toml then records only what was given); cell is for the cube only.
+        "n": Key("int", doc="cells per side of the square or edge of the cube (default 100)"),
+        "size": Key("float", doc="side of the square or the cube (default 200)"),
         "cell": Key(
             "str",
-            default="hexahedron",
             choices=("hexahedron", "tetrahedron"),
-            doc="cells of the cube",
+            doc="cells of the cube (default hexahedron)",
         ),
-        "h": Key("float", default=2.0, doc="mesh size of the T-shape"),
+        "h": Key("float", doc="mesh size of the T-shape (default 2)"),
         "max_cells": MAX_CELLS,
     }
     s["time"] = {

@@ -161,6 +161,12 @@ def test_bad_config_one_line_exit_2(case, tmp_path, capsys, monkeypatch):
             r"\[time\] t_end must be a number, got 'abc'",
         ),
         (["run", "cahn_hilliard", "--config", str(CH_CONFIG), "--bogus"], r"--bogus"),
+        # a choice the square does not have was ignored (and recorded in config.toml)
+        (
+            ["run", "cahn_hilliard", "--config", str(CH_CONFIG), "--set", "mesh.cell=tetrahedron"],
+            r"\[mesh\] cell = 'tetrahedron' is for the cube only \(the square is meshed with "
+            r"quadrilaterals\)",
+        ),
         # the time table's values are checked with the file and the table named
         (
             ["run", "cahn_hilliard", "--config", str(CH_CONFIG), "--set", "time.t_end=0"],
@@ -373,6 +379,7 @@ def test_cahn_hilliard_config_matches_demo(ch_runs):
     # the case as run is written back, overrides applied, and validates again
     ran = load_config(ch_runs / "cli" / "config.toml", "cahn_hilliard")
     assert ran["time"]["t_end"] == 4.0 and ran["mesh"]["n"] == 20
+    assert "cell" not in ran["mesh"]  # the cube's default was recorded for the square
     assert ran["output"]["folder"] == str(ch_runs / "cli")
     assert ran["params"] == load_config(CH_CONFIG, "cahn_hilliard")["params"]
 
