@@ -65,8 +65,8 @@ def parse_args(argv: Sequence[str] | None) -> Any:
     parser.add_argument(
         "--kappa", type=cli.positive_float, default=1.5, help="gradient coefficient"
     )
-    parser.add_argument("--strain", type=float, default=0.04, help="Bain strain scale e")
-    parser.add_argument("--a", type=float, default=2.0, help="Landau parameter a")
+    parser.add_argument("--strain", type=cli.finite_float, default=0.04, help="Bain strain scale e")
+    parser.add_argument("--a", type=cli.finite_float, default=2.0, help="Landau parameter a")
     parser.add_argument(
         "--amplitude", type=cli.positive_float, default=0.3, help="initial noise RMS"
     )

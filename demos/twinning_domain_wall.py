@@ -51,8 +51,12 @@ def parse_args(argv: Sequence[str] | None) -> Any:
         "--kappa", type=cli.positive_float, default=2.0, help="gradient coefficient"
     )
     parser.add_argument("--cells-per-delta", type=cli.positive_int, default=4, help="resolution")
-    parser.add_argument("--strain", type=float, default=0.05, help="e (0: no elasticity)")
-    parser.add_argument("--angle", type=float, default=45.0, help="strain rotation (degrees)")
+    parser.add_argument(
+        "--strain", type=cli.finite_float, default=0.05, help="e (0: no elasticity)"
+    )
+    parser.add_argument(
+        "--angle", type=cli.finite_float, default=45.0, help="strain rotation (degrees)"
+    )
     parser.add_argument("--degree-u", type=int, default=2, help="displacement degree (1 or 2)")
     return cli.parse_with_petsc(parser, argv, model="twinning")
 

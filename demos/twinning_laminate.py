@@ -68,8 +68,12 @@ def parse_args(argv: Sequence[str] | None) -> Any:
     parser.add_argument(
         "--kappa", type=cli.positive_float, default=3.0, help="gradient coefficient"
     )
-    parser.add_argument("--strain", type=float, default=0.1, help="transformation strain e")
-    parser.add_argument("--a", type=float, default=-1.0, help="Landau parameter a (< 0: unstable)")
+    parser.add_argument(
+        "--strain", type=cli.finite_float, default=0.1, help="transformation strain e"
+    )
+    parser.add_argument(
+        "--a", type=cli.finite_float, default=-1.0, help="Landau parameter a (< 0: unstable)"
+    )
     parser.add_argument("--scheme", default="monolithic", help="monolithic or staggered")
     parser.add_argument("--fixed-dt", type=cli.positive_float, default=None, help="fixed time step")
     parser.add_argument("--seed", type=int, default=1, help="seed of the initial noise")

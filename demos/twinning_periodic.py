@@ -76,7 +76,7 @@ def parse_args(argv: Sequence[str] | None) -> Any:
         "--strain", type=cli.positive_float, default=0.1, help="transformation strain e"
     )
     parser.add_argument(
-        "--mean-strain", type=float, default=0.0, help="m of the mean strain diag(m, -m)"
+        "--mean-strain", type=cli.finite_float, default=0.0, help="m of the mean strain diag(m, -m)"
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the initial noise")
     return cli.parse_with_petsc(parser, argv, model="twinning")

@@ -50,6 +50,7 @@ __all__ = [
     "add_run_options",
     "check_option_prefix",
     "check_output_folder",
+    "finite_float",
     "init_petsc",
     "long_options",
     "nonnegative_float",
@@ -127,6 +128,8 @@ def number(kind: type, test: Callable[[Any], bool], what: str) -> Callable[[str]
     return parse
 
 
+#: argparse type: a finite float (of either sign).
+finite_float = number(float, math.isfinite, "a finite number")
 #: argparse type: a finite float > 0.
 positive_float = number(float, lambda v: v > 0 and math.isfinite(v), "a finite number > 0")
 #: argparse type: a finite float >= 0.

@@ -43,6 +43,12 @@ def _one_error_line(proc: subprocess.CompletedProcess) -> str:
         ("twinning_laminate.py", ["--bogus"], "unrecognized arguments: --bogus"),
         ("twinning_domain_wall.py", ["--degree-u", "3"], "degree_u must be 1 or 2, got 3"),
         ("twinning_cubic_tetragonal.py", ["--quick", "--a", "-7"], "a > -4, got -7.0"),
+        # named as typed (it was "e_a must be finite", a name the demo's user never gave)
+        (
+            "twinning_cubic_tetragonal.py",
+            ["--quick", "--strain", "nan"],
+            "argument --strain: expected a finite number, got 'nan'",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, script, args, expected):
