@@ -372,18 +372,38 @@ class _Run:
             if output
             else None
         )
+        try:
+            self._begin(model, stepper, kw["columns"], kw["extra_tables"])
+        except BaseException as exc:
+            if self.writer is not None and self.cp.state is None:
+                # a new run that cannot even begin (a full disk): nothing of it stays,
+                # and what it was replacing comes back
+                _settle_before_cleanup(self.comm, exc)
+                self.writer.close()
+                self.writer.undo()
+            raise
+
+    def _begin(
+        self,
+        model: SteppedModel,
+        stepper: AdaptiveStepper,
+        columns: Sequence[str],
+        extra_tables: Mapping[str, Sequence[str]] | None,
+    ) -> None:
+        """The tables, the state resumed from a checkpoint, and the first run.json."""
         self.history: list[dict[str, Any]] = []
-        columns = (*kw["columns"], *DRIVER_COLUMNS)
-        tables = {"history.csv": columns, **(kw["extra_tables"] or {})}
+        columns = (*columns, *DRIVER_COLUMNS)
+        tables = {"history.csv": columns, **(extra_tables or {})}
         if self.writer:
             for name, columns in tables.items():
                 self.writer.table(name, columns)
             self.history = self.writer.rows("history.csv")
         self.tables = list(tables)
         self.t, self.n, self.cutbacks, self.saved = 0.0, 0, 0, -1
-        self.first_step = 0  # the step the run started from (a checkpoint's, on restart)
         #: the model's reason to end before ``t_end`` (``model.commit``'s), once given
         self.end: str | None = None
+        #: a step of this run has been accepted and recorded (what it replaced is gone)
+        self.under_way = False
         self.written: list[float] = []
         self.status = "running"
         resumed = self.cp.state
@@ -391,11 +411,12 @@ class _Run:
             model.restore(self.cp, resumed["model"])
             stepper.restore(resumed["stepper"])
             self.t, self.n = float(resumed["t"]), int(resumed["step"])
-            self.first_step = self.n
             self.saved = self.n  # the checkpoint resumed from
             self.written = [float(x) for x in resumed["written"]]
             self.cutbacks = int(resumed["cutbacks"])
-            self.end = resumed.get("end")  # a run that ended early ("steady") stays ended
+            # a run that ended early ("steady") stays ended, if the model says so now
+            ended = getattr(model, "ended", None)
+            self.end = ended() if ended is not None else None
             self.t0 -= float(resumed["wall"])
         #: ``run.json``'s ``restarted_from_step`` (a resumed run), kept to the end
         self.restart_info = {"restarted_from_step": self.n} if resumed is not None else {}
@@ -465,7 +486,6 @@ class _Run:
             "stepper": self.stepper.state(),
             "written": self.written,
             "cutbacks": self.cutbacks,
-            "end": self.end,
             "wall": time.perf_counter() - self.t0,
         }
         self.cp.save(self.n, functions, body, self.writer)
@@ -531,8 +551,10 @@ class _Run:
             end = self.end = model.commit(t_new, dt)
             self.t, self.n = t_new, self.n + 1
             self.record(dt, attempt)
-            if self.writer and self.n == self.first_step + 1:
-                self.writer.drop_replaced()  # the run is under way: what it replaced goes
+            if not self.under_way:
+                self.under_way = True
+                if self.writer:
+                    self.writer.drop_replaced()  # what the run replaced goes
             bar.update(dt)
             every = self.cp.every
             if self.cp.enabled and every is not None and self.n % every == 0:
@@ -639,21 +661,23 @@ def drive(
         columns=columns,
         extra_tables=extra_tables,
     )
-    run.cp.begin()
     signals = StopSignals(run.comm)
     signals.install()
     bar = progress(t_end, model.name, run.comm, enabled=options.show_progress)
     ok = refused = False
     try:
+        run.cp.begin()
         run.loop(signals, bar, max_steps)
         ok = True
     except BaseException as exc:
         if run.status == "running":
             run.status = "failed"
-        # Bad input found in the first step of a new run (an option PETSc reads only
-        # in a solve, a full disk): the folder goes back to what it held before.
-        refused = isinstance(exc, InputError) and run.n == 0 and run.cp.state is None
         _settle_before_cleanup(run.comm, exc)
+        # Bad input found before a new run's first step was recorded (an option PETSc
+        # reads only in a solve, a full disk): the folder goes back to what it held.
+        # Every rank is here now; they decide together.
+        refused = isinstance(exc, InputError) and not run.under_way and run.cp.state is None
+        refused = run.comm.allreduce(refused, op=MPI.LAND)
         raise
     finally:
         # The handlers stay until the results are closed: a signal in this last

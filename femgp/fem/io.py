@@ -123,8 +123,15 @@ def described(fn: Callable[..., Any], name: str, **parameters: Any) -> Callable[
     and a restart given one made with other parameters is refused.
     """
     fn.name = name  # type: ignore[attr-defined]
-    fn.parameters = json.loads(json.dumps(parameters))  # type: ignore[attr-defined]
+    fn.parameters = json.loads(json.dumps(parameters, default=_plain))  # type: ignore[attr-defined]
     return fn
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar or array as the Python value JSON takes (``json.dumps``'s default)."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
 
 
 def initial_description(value: Any) -> Any:
@@ -201,8 +208,9 @@ class ResultsWriter:
     Args:
         folder: output folder; created if missing.
         comm: the run's communicator.
-        overwrite: allow replacing results in ``folder`` (old checkpoints and
-            field segments are removed).
+        overwrite: allow replacing results in ``folder`` (what a run writes there,
+            checkpoints and field segments included, is moved into
+            :data:`REPLACED_DIR` until :meth:`drop_replaced` or :meth:`undo`).
         mesh: if given, fields can be written (``fields.xdmf``).
         segmented: write the fields in segments closed at each checkpoint, with
             ``fields.xdmf`` a collection of them (see the module docstring).
@@ -257,34 +265,54 @@ class ResultsWriter:
         f = self.folder
         if f.exists() and not f.is_dir():
             return f"output path {str(f)!r} exists and is not a folder"
-        existing = [n for n in RESULT_FILES if (f / n).exists()]
+        existing = [n for n in (*RESULT_FILES, REPLACED_DIR) if (f / n).exists()]
         if existing and not overwrite:
             return (
                 f"output folder {str(f)!r} already holds results ({', '.join(existing)}); "
                 "choose another folder or pass overwrite (--overwrite)"
             )
+        moved: list[Path] = []
         try:
             self._created = not f.exists()
             f.mkdir(parents=True, exist_ok=True)
             probe = f / f".femgp-write-test-{os.getpid()}"
             probe.write_text("")
             probe.unlink()
-            _remove(f / REPLACED_DIR)  # left by a run killed before its first step
             outputs = [p for pattern in RUN_OUTPUTS for p in f.glob(pattern)]
             if overwrite and outputs:  # nothing of the run before stays beside the new one
+                _remove(f / REPLACED_DIR)  # left by a run stopped before its first step
                 (f / REPLACED_DIR).mkdir()
                 for p in outputs:
                     p.rename(f / REPLACED_DIR / p.name)
+                    moved.append(p)
             else:
                 self._before = {p.name for p in outputs}
         except OSError as exc:
+            try:  # what was moved aside goes back: the folder is as it was
+                for p in moved:
+                    (f / REPLACED_DIR / p.name).rename(p)
+                if moved:
+                    (f / REPLACED_DIR).rmdir()
+            except OSError:
+                pass
             return f"cannot write to output folder {str(f)!r}: {exc.strerror or exc}"
         return None
 
     def drop_replaced(self) -> None:
-        """Remove the outputs an overwriting run moved aside (its first step is accepted)."""
+        """Remove the outputs an overwriting run moved aside (its first step is accepted).
+
+        Best effort (rank 0): a file that cannot be removed (held open on NFS) is left
+        with a warning, and the run goes on.
+        """
         if self.rank == 0:
-            _remove(self.folder / REPLACED_DIR)
+            try:
+                _remove(self.folder / REPLACED_DIR)
+            except OSError as exc:
+                log.warning(
+                    "could not remove the replaced results in %s: %s",
+                    self.folder / REPLACED_DIR,
+                    exc,
+                )
 
     def undo(self) -> None:
         """Take back what this run wrote, and put back what it replaced; collective.
@@ -795,7 +823,8 @@ def read_xdmf_last(path: str | os.PathLike, name: str) -> FieldSnapshot:
 
 def refuse_existing_results(folder: Path, comm: Any) -> None:
     """Fail before any work if ``folder`` already holds results (ResultsWriter checks again)."""
-    found = [n for n in RESULT_FILES if (folder / n).exists()] if comm.rank == 0 else None
+    names = (*RESULT_FILES, REPLACED_DIR)
+    found = [n for n in names if (folder / n).exists()] if comm.rank == 0 else None
     found = comm.bcast(found, root=0)
     if found:
         raise InputError(

@@ -71,6 +71,10 @@ class Toy:
         steady = self.steady_below is not None and self.committed < self.steady_below
         return "steady" if steady else None
 
+    def ended(self) -> str | None:
+        steady = self.steady_below is not None and self.committed < self.steady_below
+        return "steady" if steady else None
+
     def rollback(self) -> None:
         self.y.x.array[:] = self.committed
 
@@ -161,7 +165,8 @@ def test_status_words(tmp_path):
 
 def test_a_restart_of_a_run_that_ended_early_stays_ended(tmp_path):
     """A steady run restarted from its final checkpoint takes no step (it took one
-    more, and changed its results), and keeps its status; a stopped one goes on."""
+    more, and changed its results), and keeps its status, as long as the model's
+    ``ended`` says so: with a tighter criterion it goes on. A stopped one goes on."""
     out = _out(tmp_path)
     first = _drive(Toy(MPI.COMM_WORLD, steady_below=0.5), out, checkpoint_every=3)
     assert first.status == "steady"
@@ -169,6 +174,9 @@ def test_a_restart_of_a_run_that_ended_early_stays_ended(tmp_path):
     again = _drive(Toy(MPI.COMM_WORLD, steady_below=0.5), out, restart=True)
     assert again.status == "steady" and again.steps == first.steps
     assert (out / "history.csv").read_text() == history
+    tighter = _drive(Toy(MPI.COMM_WORLD, steady_below=0.3), out, restart=True)
+    assert tighter.status == "steady" and tighter.steps > first.steps
+    assert tighter.history[-1]["y"] < 0.3 < tighter.history[-2]["y"]
     # the control: a run stopped by max_steps continues
     other = _out(tmp_path / "x")
     _drive(Toy(MPI.COMM_WORLD), other, checkpoint_every=3, max_steps=2)
@@ -435,3 +443,37 @@ def test_bad_input_found_in_the_first_step_leaves_the_folder_as_it_was(tmp_path)
     assert _status(out) == "failed" and not (out / "checkpoints").exists()
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_a_new_run_that_cannot_begin_puts_back_what_it_replaced(tmp_path, monkeypatch):
+    """A full disk when the first run.json is written (before the first step): the
+    overwritten results come back (they stayed hidden in the replaced folder)."""
+    from femgp.fem.io import OutputError, ResultsWriter
+
+    out = _out(tmp_path)
+    comm = MPI.COMM_WORLD
+    drive(
+        Toy(comm),
+        AdaptiveStepper(dt=0.1),
+        RunOptions(out, False, False),
+        t_end=0.5,
+        params={},
+        columns=COLUMNS,
+    )
+    before = _files(out)
+
+    def full(self, *args, **kw):
+        raise OutputError("cannot write 'run.json': No space left on device")
+
+    monkeypatch.setattr(ResultsWriter, "write_run_info", full)
+    with pytest.raises(OutputError, match="No space left"):
+        drive(
+            Toy(comm),
+            AdaptiveStepper(dt=0.1),
+            RunOptions(out, True, False),
+            t_end=0.5,
+            params={},
+            columns=COLUMNS,
+        )
+    comm.barrier()
+    assert _files(out) == before

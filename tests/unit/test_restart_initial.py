@@ -43,6 +43,11 @@ def test_initial_descriptions():
         "dim": 2,
     }
 
+    # numpy scalars are recorded as the numbers they hold (they were a TypeError)
+    assert initial_description(ch.pfhub_initial(c0=np.float32(0.25)))["c0"] == 0.25
+    field = twinning.random_field(3, amplitude=0.05, wavelength=(4.0, 16.0), dim=np.int64(2))
+    assert initial_description(field)["dim"] == 2
+
     def mine(x: np.ndarray) -> np.ndarray:
         return 0.5 + 0.0 * x[0]
 

@@ -12,6 +12,7 @@ import pytest
 from dolfinx import fem, mesh
 from mpi4py import MPI
 
+from femgp.errors import InputError
 from femgp.fem.io import REPLACED_DIR, SEGMENTS_DIR, ResultsWriter
 
 
@@ -114,3 +115,76 @@ def test_a_segment_folder_that_cannot_be_made_is_an_output_error(tmp_path: Path)
     (out / SEGMENTS_DIR).write_text("a file where the folder goes")
     with pytest.raises(OutputError, match=r"cannot write .*fields\.parts"):
         writer.write_fields([a], 0.0)
+
+
+def _old_results(out: Path) -> dict[str, str]:
+    files = {
+        "history.csv": "old h",
+        "run.json": "{}",
+        "config.toml": "old c",
+        "free_energy.csv": "f",
+    }
+    out.mkdir(parents=True)
+    for name, text in files.items():
+        (out / name).write_text(text)
+    return files
+
+
+def _contents(out: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in out.iterdir() if p.is_file()}
+
+
+def test_a_move_aside_that_fails_halfway_puts_back_what_it_moved(tmp_path, monkeypatch):
+    """A rename that fails (a mount point, a read-only entry) refuses the overwrite with
+    one line, and the files moved before it are back where they were (they stayed
+    hidden in the replaced folder, which the next run then removed)."""
+    out = tmp_path / "run"
+    files = _old_results(out)
+    real = Path.rename
+    calls = []
+
+    def flaky(self: Path, target: Path) -> Path:
+        calls.append(self.name)
+        if len(calls) == 3:
+            raise PermissionError(1, "Operation not permitted")
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", flaky)
+    with pytest.raises(InputError, match=r"cannot write to output folder .*not permitted"):
+        ResultsWriter(out, MPI.COMM_SELF, overwrite=True)
+    monkeypatch.undo()
+    assert _contents(out) == files and not (out / REPLACED_DIR).exists()
+
+
+def test_a_left_replaced_folder_is_refused_without_overwrite(tmp_path):
+    """Results moved aside by an overwriting run that died before its first step are
+    results: a run without --overwrite refuses the folder (it removed them)."""
+    from femgp.fem.io import refuse_existing_results
+
+    out = tmp_path / "run"
+    (out / REPLACED_DIR).mkdir(parents=True)
+    (out / REPLACED_DIR / "history.csv").write_text("old")
+    for check in (
+        lambda: refuse_existing_results(out, MPI.COMM_SELF),
+        lambda: ResultsWriter(out, MPI.COMM_SELF),
+    ):
+        with pytest.raises(InputError, match=rf"already holds results \({REPLACED_DIR}\)"):
+            check()
+    assert (out / REPLACED_DIR / "history.csv").read_text() == "old"
+
+
+def test_replaced_results_that_cannot_be_removed_leave_the_run_going(tmp_path, monkeypatch):
+    """Dropping the replaced results is best effort: a file held open (NFS) gives a
+    warning; the run's first step failed with the error instead."""
+    import femgp.fem.io as io
+
+    out = tmp_path / "run"
+    _old_results(out)
+    writer = ResultsWriter(out, MPI.COMM_SELF, overwrite=True)
+
+    def held(path: Path) -> None:
+        raise OSError(16, "Device or resource busy")
+
+    monkeypatch.setattr(io, "_remove", held)
+    writer.drop_replaced()  # no exception
+    assert (out / REPLACED_DIR / "history.csv").exists()

@@ -105,15 +105,26 @@ class _Stepping:
     def rollback(self) -> None:
         self.model.rollback()
 
+    def ended(self) -> str | None:
+        """``"steady"`` if the committed state's rate is below ``steady_rate`` (asked
+        on restart: a steady run stays ended, unless given a smaller ``steady_rate``)."""
+        steady = self.steady_rate is not None and self.rate < self.steady_rate
+        return "steady" if steady else None
+
     def checkpoint(self) -> tuple[dict[str, Any], dict[str, Any]]:
         functions, state = self.model.checkpoint()
-        extra = {"energies": self.energies, "energy_rejected": self.energy_rejected}
+        extra = {
+            "energies": self.energies,
+            "energy_rejected": self.energy_rejected,
+            "rate": self.rate,
+        }
         return functions, {**state, **extra}
 
     def restore(self, cp: Any, state: Mapping[str, Any]) -> None:
         self.model.restore(cp, state)
         self.energies = {k: float(v) for k, v in state["energies"].items()}
         self.energy_rejected = int(state["energy_rejected"])
+        self.rate = float(state.get("rate", float("nan")))  # nan: not steady
 
     def output_functions(self) -> list[Any]:
         return self.model.output_functions()
