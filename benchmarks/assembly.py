@@ -187,6 +187,7 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    cli.check_output_folder(args.results, option="--results")  # before the work
     from mpi4py import MPI
 
     from femgp.fem.io import atomic_write_text, versions

@@ -43,6 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="folder of the results (default benchmarks/results)",
     )  # fmt: skip
     args = cli.parse_with_petsc(ap, argv, model="cahn_hilliard")
+    cli.check_output_folder(args.output)  # before the work
     # The finite-element layer, once the arguments are known to be good (and PETSc
     # has its command-line options: -log_view works).
     from mpi4py import MPI

@@ -260,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="folder of the results (default benchmarks/results)",
     )  # fmt: skip
     args = cli.parse_with_petsc(ap, argv, model="cahn_hilliard")
+    cli.check_output_folder(args.output)  # before the work
     # The finite-element layer, once PETSc has its command-line options.
     import femgp.fem._backend  # noqa: F401
 

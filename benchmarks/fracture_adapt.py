@@ -48,11 +48,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from femgp.cli.args import ArgumentParser, parse_with_petsc, script_main
+from femgp.cli.args import (
+    ArgumentParser,
+    check_output_folder,
+    number,
+    parse_with_petsc,
+    script_main,
+)
 
 HERE = Path(__file__).parent
 CASES = ("bar", "sent", "sens")
 CASES_3D = ("sent3d",)
+
+#: argparse type of ``--threshold``: a damage value strictly between 0 and 1.
+FRACTION = number(float, lambda v: 0.0 < v < 1.0, "a number in (0, 1)")
 
 
 def _cpu(comm: Any) -> float:
@@ -61,7 +70,7 @@ def _cpu(comm: Any) -> float:
     return comm.allreduce(time.process_time(), op=MPI.MAX)
 
 
-def _bar(comm: Any, adapt: bool) -> tuple[Any, Any, Any]:
+def _bar(comm: Any, adapt: bool, threshold: float | None) -> tuple[Any, Any, Any]:
     from femgp.fem.adapt import Refinement
     from femgp.fem.meshes.fracture import bar as bar_mesh
     from femgp.models.fracture.setups import bar
@@ -95,7 +104,11 @@ def _bar(comm: Any, adapt: bool) -> tuple[Any, Any, Any]:
             tm, _ = refine_tagged(tm, np.arange(n, dtype=np.int32))
     # by the damage alone: the driving force of the homogeneous bar reaches its
     # critical value everywhere at once, and would refine the whole bar
-    ref = Refinement(adapt=True, h_min=h_min, zone=ell, driving_ratio=0.0) if adapt else None
+    ref = (
+        Refinement(adapt=True, h_min=h_min, zone=ell, driving_ratio=0.0, threshold=threshold)
+        if adapt
+        else None
+    )
     return tm, s, ref
 
 
@@ -171,7 +184,7 @@ def _one(
     from femgp.models.fracture import run
 
     if case == "bar":
-        tm, s, ref = _bar(comm, adapt)
+        tm, s, ref = _bar(comm, adapt, threshold)
     elif case == "sent3d":
         tm, s, ref = _sent3d(comm, adapt, threshold)
     else:
@@ -279,10 +292,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     p.add_argument("--output", default=None, help="results folder (default benchmarks/results)")
     p.add_argument(
-        "--threshold", type=float, default=None,
+        "--threshold", type=FRACTION, default=None,
         help="damage that marks a cell (default: the model's, 0.01 for AT1 and 0.25 for AT2)",
     )  # fmt: skip
     args = parse_with_petsc(p, argv, model="fracture")
+    if args.output is not None:
+        check_output_folder(args.output)  # before the work
     three_d = "sent3d" in args.cases
     if three_d and (len(args.cases) > 1 or args.fine):
         p.error("--cases sent3d runs on its own, at the demo's coarse default (no --fine)")

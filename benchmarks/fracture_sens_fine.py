@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from femgp.cli.args import ArgumentParser, parse_with_petsc, script_main
+from femgp.cli.args import ArgumentParser, check_output_folder, parse_with_petsc, script_main
 from femgp.errors import InputError
 
 HERE = Path(__file__).parent
@@ -158,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     p.add_argument("--from-run", default=None, help="summarise this finished run instead")
     args = parse_with_petsc(p, argv, model="fracture")
+    check_output_folder(args.output)  # before the work
 
     from mpi4py import MPI
 

@@ -54,7 +54,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from femgp.cli.args import ArgumentParser, parse_with_petsc, positive_float, script_main
+from femgp.cli.args import (
+    ArgumentParser,
+    check_output_folder,
+    parse_with_petsc,
+    positive_float,
+    script_main,
+)
 from femgp.errors import InputError
 
 HERE = Path(__file__).parent
@@ -171,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--output", default=str(HERE / "results"), help="folder of the results")
     p.add_argument("--name", default=None, help="results file stem (default: fracture_<case>)")
     args = parse_with_petsc(p, argv, model="fracture")
+    check_output_folder(args.output)  # before the work
     if args.ell is not None and args.case != "sens":
         raise InputError("--ell is for --case sens (SENT keeps the benchmark's resolution)")
 

@@ -61,6 +61,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from femgp.cli.args import check_output_folder
+from femgp.errors import InputError
 from femgp.ml.gradnorm import GradientNormPenalty
 from femgp.ml.penalties import LazyRegularizer
 from femgp.ml.robust import input_gradient_backward
@@ -426,6 +428,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.threads < 1 or args.repeats < 1 or args.warmup < 0:
         p.error("--threads and --repeats must be >= 1 and --warmup >= 0")
+    try:
+        check_output_folder(args.output)  # before the work
+    except InputError as exc:
+        p.error(str(exc))
     if args.quick:
         args.repeats, args.warmup = 1, 0
     load = os.getloadavg() if hasattr(os, "getloadavg") else None

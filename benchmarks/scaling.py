@@ -97,6 +97,7 @@ from typing import Any
 
 from femgp.cli.args import (
     ArgumentParser,
+    check_output_folder,
     init_petsc,
     long_options,
     positive_float,
@@ -1113,6 +1114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return worker(args)
     if args.render:
         return render(Path(args.render))
+    check_output_folder(args.output)  # before the work
     return driver(args, petsc, argv)
 
 
