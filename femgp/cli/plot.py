@@ -171,8 +171,11 @@ def history_plots(model: str, rows: list[dict[str, float]]) -> dict[str, dict[st
     def have(*names: str) -> list[str]:
         return [c for c in names if c in cols]
 
+    # the time axes are logarithmic: a history of the initial row alone has no point on one
+    later = "time" in cols and any(r["time"] > 0 for r in rows)
+
     if model == "fracture":
-        if have("displacement", "reaction"):
+        if have("displacement", "reaction") == ["displacement", "reaction"]:
             plots["history_force_displacement.png"] = {
                 "x": "displacement",
                 "ys": ["reaction"],
@@ -187,7 +190,7 @@ def history_plots(model: str, rows: list[dict[str, float]]) -> dict[str, dict[st
                 "ylabel": "energy",
             }
     elif model == "cahn_hilliard":
-        if have("time", "free_energy") == ["time", "free_energy"]:
+        if have("time", "free_energy") == ["time", "free_energy"] and later:
             positive = all(r["free_energy"] > 0 for r in rows)
             plots["history_free_energy.png"] = {
                 "x": "time",
@@ -197,7 +200,7 @@ def history_plots(model: str, rows: list[dict[str, float]]) -> dict[str, dict[st
                 "title": "free energy",
             }
     else:
-        if have("time") and have("total", "chemical", "gradient", "elastic"):
+        if later and have("total", "chemical", "gradient", "elastic"):
             plots["history_energies.png"] = {
                 "x": "time",
                 "ys": have("total", "chemical", "gradient", "elastic"),
@@ -206,7 +209,7 @@ def history_plots(model: str, rows: list[dict[str, float]]) -> dict[str, dict[st
                 "ylabel": "energy",
             }
         fractions = sorted(c for c in cols if c.startswith("vf_"))
-        if have("time") and fractions:
+        if later and fractions:
             plots["history_variant_fractions.png"] = {
                 "x": "time",
                 "ys": fractions,
@@ -261,12 +264,14 @@ def plot_results(
         )
     if out.exists() and not out.is_dir():
         raise InputError(f"output path {str(out)!r} exists and is not a folder")
+    # Every field read before any picture is written: an unreadable one (a run
+    # killed while writing) leaves no half of the pictures behind.
+    snaps = {n: read_xdmf_last(xdmf, n) for n in fields}
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for name, kw in plots.items():
         written.append(plot_history(rows, path=out / name, **kw))
     cmap = CMAPS[model]
-    for n in fields:
-        snap = read_xdmf_last(xdmf, n)
+    for n, snap in snaps.items():
         written.append(picture(snap, out / f"last_{n}.png", cmap=cmap))
     return written

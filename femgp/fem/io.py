@@ -32,6 +32,7 @@ cannot continue a restarted run.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -39,9 +40,10 @@ import os
 import platform
 import re
 import shutil
+import sys
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -693,20 +695,104 @@ def _read_h5(path: Path, dataset: str) -> tuple[np.ndarray, int]:
 
     if not path.is_file():
         raise InputError(f"HDF5 file {str(path)!r} named in the XDMF file does not exist")
+    problem = _hdf5_incomplete(path)
+    if problem:
+        raise InputError(f"cannot read {dataset} from {str(path)!r}: {problem}")
     group, _, name = dataset.rstrip("/").rpartition("/")
-    viewer = PETSc.ViewerHDF5().create(str(path), "r", comm=MPI.COMM_SELF)
+    viewer = PETSc.ViewerHDF5()
     vec = PETSc.Vec().create(comm=MPI.COMM_SELF)
+    failed: PETSc.Error | None = None
+    # An unreadable file (a run killed before it closed it, a truncated copy): the
+    # HDF5 library's own error stack would fill the terminal before the one line.
+    with _stderr_silenced():
+        try:
+            viewer.create(str(path), "r", comm=MPI.COMM_SELF)
+            vec.setName(name)
+            viewer.pushGroup(group or "/")
+            vec.load(viewer)
+            viewer.popGroup()
+            values, bs = vec.getArray().copy(), vec.getBlockSize()
+        except PETSc.Error as exc:
+            failed = exc
+        finally:
+            vec.destroy()
+            try:
+                viewer.destroy()
+            except PETSc.Error:  # the file never opened: closing it fails (again in __del__)
+                _UNCLOSABLE.append(viewer)
+    if failed is not None:
+        raise InputError(
+            f"cannot read {dataset} from {str(path)!r} (PETSc error {failed.ierr}: not an "
+            "HDF5 file, truncated, or left open by a run that was killed)"
+        )
+    return values, bs
+
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _hdf5_incomplete(path: Path) -> str | None:
+    """Why ``path`` is not a whole HDF5 file, from its superblock; ``None`` if it may be.
+
+    The superblock (at byte 0, 512, 1024, ...) records whether a writer has the
+    file open (a run killed before it closed the file leaves the mark) and the
+    end-of-file address (a shorter file was cut off). Read here, the HDF5 library
+    is not asked to open such a file (it fills the standard error with its error
+    stack, and its viewer cannot be closed).
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        offset = 0
+        while offset + 8 <= size:
+            fh.seek(offset)
+            if fh.read(8) == _HDF5_SIGNATURE:
+                break
+            offset = 512 if offset == 0 else 2 * offset
+        else:
+            return "not an HDF5 file (no HDF5 signature)"
+        head = fh.read(16)
+        if len(head) < 16:
+            return f"truncated ({size} bytes, not even its superblock)"
+        version = head[0]
+        width = head[5] if version < 2 else head[1]  # the size of an address
+        flags = int.from_bytes(head[12:16], "little") if version < 2 else head[3]
+        if flags & 0b101:  # open for writing (or SWMR writing): never closed
+            return (
+                "still marked open for writing (a run killed before it closed the file, "
+                "or one still running)"
+            )
+        if width not in (2, 4, 8):
+            return f"not a readable HDF5 file (superblock version {version}, addresses of {width})"
+        skip = (16 if version < 2 else 4) + (4 if version == 1 else 0)
+        fh.seek(offset + 8 + skip + (2 if version < 2 else 1) * width)
+        raw = fh.read(width)
+        if len(raw) < width:
+            return f"truncated ({size} bytes, not even its superblock)"
+        eof = offset + int.from_bytes(raw, "little")
+    if size < eof:
+        return (
+            f"truncated: {size} of the {eof} bytes it says it holds (a copy made while it "
+            "was written, or a run killed before it closed the file)"
+        )
+    return None
+
+
+#: Viewers of HDF5 files that never opened, kept so that their clean-up is not tried again.
+_UNCLOSABLE: list[Any] = []
+
+
+@contextlib.contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """Send what C libraries write to the standard error (fd 2) to /dev/null meanwhile."""
+    sys.stderr.flush()
+    saved = os.dup(2)
     try:
-        vec.setName(name)
-        viewer.pushGroup(group or "/")
-        vec.load(viewer)
-        viewer.popGroup()
-        return vec.getArray().copy(), vec.getBlockSize()
-    except PETSc.Error as exc:
-        raise InputError(f"cannot read {dataset} from {str(path)!r}: {exc}") from None
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
     finally:
-        vec.destroy()
-        viewer.destroy()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _data(item: ET.Element, base: Path) -> np.ndarray:

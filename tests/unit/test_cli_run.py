@@ -453,6 +453,51 @@ def test_plot_writes_pngs_and_refuses_to_overwrite(ch_runs, capsys):
     assert cli.main(args) == 0
 
 
+def test_plot_of_unreadable_fields_is_one_line_and_writes_nothing(ch_runs, tmp_path, capsys):
+    """fields.h5 cut short, or still marked open by a run that was killed: one line
+    naming the file and why, exit 2, no picture (the history plots were written
+    first, then a PETSc traceback with the HDF5 library's error stack)."""
+    import shutil
+
+    good = (ch_runs / "cli" / "fields.h5").read_bytes()
+    cases = {
+        "truncated": (good[:2000], r"truncated: 2000 of the \d+ bytes"),
+        "left open": (good[:20] + bytes([1]) + good[21:], "still marked open for writing"),
+        "not hdf5": (b"x" * 100, "not an HDF5 file"),
+    }
+    for name, (data, pattern) in cases.items():
+        folder = tmp_path / name
+        shutil.copytree(ch_runs / "cli", folder)
+        for png in folder.glob("*.png"):
+            png.unlink()
+        (folder / "fields.h5").write_bytes(data)
+        capsys.readouterr()
+        assert cli.main(["plot", str(folder)]) == 2, name
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and re.search(pattern, err[0]) and "fields.h5" in err[0], err
+        assert not list(folder.glob("*.png")), name
+    # the control: the intact copy plots
+    assert cli.main(["plot", str(ch_runs / "cli"), "--output-dir", str(tmp_path / "ok")]) == 0
+
+
+def test_plot_skips_plots_whose_columns_are_missing(tmp_path, capsys):
+    """A fracture history without ``reaction`` (a KeyError before) and a Cahn-Hilliard
+    history of the initial row alone (matplotlib's "cannot be log-scaled") have nothing
+    to plot: one line saying so."""
+    fr = tmp_path / "fracture"
+    fr.mkdir()
+    (fr / "run.json").write_text('{"model": "fracture"}')
+    (fr / "history.csv").write_text("step,displacement,load\n0,0.0,0.0\n1,0.1,0.1\n")
+    ch_ = tmp_path / "ch"
+    ch_.mkdir()
+    (ch_ / "run.json").write_text('{"model": "cahn_hilliard"}')
+    (ch_ / "history.csv").write_text("step,time,free_energy,mass\n0,0.0,320.0,20000.0\n")
+    for folder in (fr, ch_):
+        capsys.readouterr()
+        assert cli.main(["plot", str(folder)]) == 2
+        assert "nothing to plot" in capsys.readouterr().err
+
+
 def test_xdmf_reader_gives_the_last_field(ch_runs):
     """The field read back from fields.xdmf is the run's final c, node by node."""
     from femgp.fem.io import read_xdmf_last
