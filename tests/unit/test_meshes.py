@@ -265,6 +265,21 @@ FAN = [[0, 0], [1, 0], [1, 1], [0, 1], [0.5, 0.5]]
 FAN_CELLS = [[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]]
 
 
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_non_finite_coordinates_rejected(tmp_path, bad):
+    """A point of a cell at nan or inf: refused naming the point (mesh info reported
+    h_min nan and wrote NaN into its JSON; convert wrote the file; with check=False too)."""
+    points = [list(p) for p in FAN]
+    points[4] = [0.5, bad]
+    path = _write_vtu(tmp_path / "nan.vtu", points, FAN_CELLS)
+    for check in (True, False):
+        with pytest.raises(InputError, match=r"non-finite coordinates .* point 4 at \(0\.5, "):
+            read_mesh(path, SELF, check=check)
+    unused = [*FAN, [bad, 0.0]]  # a point of no cell is left alone (it is dropped)
+    report = mesh_report(read_mesh(_write_vtu(tmp_path / "spare.vtu", unused, FAN_CELLS), SELF))
+    assert report["cells"] == 4
+
+
 def test_consistent_fan_accepted_reversed_node_order_rejected(tmp_path):
     report = mesh_report(read_mesh(_write_vtu(tmp_path / "fan.vtu", FAN, FAN_CELLS), SELF))
     assert report["cells"] == 4 and report["volume"] == pytest.approx(1.0)

@@ -227,7 +227,8 @@ def _raw_checks(
 ) -> None:
     """Checks on the file's own numbering (rank 0, before DOLFINx sees the cells).
 
-    ``cells`` in gmsh/VTK vertex order. Raises InputError for a repeated vertex,
+    ``cells`` in gmsh/VTK vertex order. Raises InputError for a point of a cell
+    whose coordinates are not finite, a repeated vertex,
     duplicate cells, tagged facets that are no facet of a cell and, where
     ``gdim == tdim >= 2``, cells whose orientation is opposite to the majority
     (a reversed node order: an inverted cell in gmsh, Abaqus or VTK terms).
@@ -240,6 +241,14 @@ def _raw_checks(
         pts = ", ".join("(" + ", ".join(f"{v:g}" for v in x[i]) + ")" for i in cells[k])
         return f"input cell {k} with vertices {pts}"
 
+    used = np.unique(cells)
+    bad = used[~np.isfinite(x[used]).all(axis=1)]
+    if bad.size:
+        point = ", ".join(f"{v:g}" for v in x[bad[0]])
+        raise InputError(
+            f"{where} has non-finite coordinates (nan or inf): {bad.size} point(s) of its "
+            f"cells, e.g. input point {int(bad[0])} at ({point})"
+        )
     ordered = np.sort(cells, axis=1)
     repeated = np.flatnonzero(np.any(ordered[:, 1:] == ordered[:, :-1], axis=1))
     if repeated.size:
