@@ -105,6 +105,7 @@ from femgp.cli.args import (
     script_main,
     split_petsc_args,
 )
+from femgp.errors import InputError
 
 HERE = Path(__file__).parent
 #: Target sizes in degrees of freedom (full run and ``--quick``).
@@ -1046,8 +1047,18 @@ def _write_results(info: dict[str, Any], stem: Path) -> str:
 
 def render(path: Path) -> int:
     """Rewrite a results JSON and its markdown from the measured rows (no runs)."""
-    info = json.loads(path.read_text(encoding="utf-8"))
-    print(_write_results(info, path.with_suffix("")))
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--render {str(path)!r}: not a results JSON ({exc})") from None
+    try:
+        report = _write_results(info, path.with_suffix(""))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InputError(
+            f"--render {str(path)!r}: not a results JSON of this benchmark "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+    print(report)
     return 0
 
 
@@ -1115,6 +1126,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.render:
         return render(Path(args.render))
     check_output_folder(args.output)  # before the work
+    if args.variants:  # each one must name a variant of a chosen problem
+        offered = {v for problem in args.problems for v in VARIANTS[problem]}
+        unknown = [v for v in args.variants if v not in offered]
+        if unknown:
+            p.error(
+                f"--variants {' '.join(unknown)}: not a variant of --problems "
+                f"{' '.join(args.problems)} (allowed: {', '.join(sorted(offered))})"
+            )
+    smallest = min(QUICK_TARGETS if args.quick else DOF_TARGETS)
+    if args.max_dofs < smallest and not (args.weak or args.dt_sweep):
+        p.error(f"--max-dofs {args.max_dofs:g} is below the smallest size, {smallest:g} dofs")
     return driver(args, petsc, argv)
 
 

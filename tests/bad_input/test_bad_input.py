@@ -901,6 +901,25 @@ def test_benchmarks_check_their_output_folder_before_the_work(
     assert afile.read_text() == "mine"
 
 
+def test_scaling_refuses_a_run_of_nothing_and_a_foreign_json(tmp_path: Path) -> None:
+    """``--variants`` of no chosen problem and a ``--max-dofs`` below every size ran
+    nothing and wrote a "finished" report (exit 0); ``--render`` of another JSON
+    gave a KeyError traceback."""
+    script = str(ROOT / "benchmarks" / "scaling.py")
+    out = ["--output", str(tmp_path / "out")]
+    cases = [
+        (["--quick", "--variants", "typo"], ("--variants typo", "allowed:")),
+        (["--quick", "--problems", "elasticity", "--variants", "history"], ("history",)),
+        (["--quick", "--max-dofs", "1"], ("--max-dofs 1", "smallest size")),
+    ]
+    for args, expect in cases:
+        check_one_line(run_case([sys.executable, script, *args, *out], tmp_path), expect)
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "other.json").write_text("{}")
+    proc = run_case([sys.executable, script, "--render", str(tmp_path / "other.json")], tmp_path)
+    check_one_line(proc, ("other.json", "not a results JSON of this benchmark"))
+
+
 # -- femgp run sizes: mesh sizes, noise modes, field times, max_cells; torch demo sizes ----------
 
 CONFIGS = ROOT / "configs"
