@@ -68,6 +68,17 @@ def test_every_geometry_is_listed():
     assert set(COARSE) == set(GEOMETRIES)
 
 
+def test_h_far_is_refused_where_it_would_be_ignored_or_finer_than_h():
+    """The bar and the T-shape have one size: h_far was dropped without a word. An h_far
+    below h (the far field finer than the band) wrote a 924,081-cell file for SENS."""
+    for name in ("bar", "pfhub_tshape"):
+        with pytest.raises(InputError, match=rf"geometry '{name}' has one mesh size"):
+            build(name, SELF, h=COARSE[name], h_far=1.0)
+    with pytest.raises(InputError, match=r"h_far = 0.001 must be >= h = 0.05"):
+        build("sens", SELF, h=0.05, h_far=0.001)
+    assert mesh_report(build("sent", SELF, h=0.05, h_far=0.1))["cells"] > 0  # the control
+
+
 @pytest.mark.parametrize("name", sorted(COARSE))
 def test_builder_has_its_named_groups(name):
     tm = build(name, SELF, h=COARSE[name])

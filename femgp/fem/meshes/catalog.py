@@ -7,6 +7,7 @@ lists the physical groups it carries.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from mpi4py import MPI
 from femgp.errors import InputError
 from femgp.fem.meshes import fracture, panels, pfhub
 from femgp.fem.meshes.core import TaggedMesh
+from femgp.validation import check_positive
 
 __all__ = ["GEOMETRIES", "Geometry", "build"]
 
@@ -27,6 +29,8 @@ class Geometry:
     groups: tuple[str, ...]
     h: float
     summary: str
+    #: a band of size ``h`` in a coarser far field (``h_far``); else one size
+    graded: bool = True
 
 
 GEOMETRIES: dict[str, Geometry] = {
@@ -35,6 +39,7 @@ GEOMETRIES: dict[str, Geometry] = {
         ("left", "right", "bottom", "top"),
         0.01,
         "1D-like bar [0, 1] x [0, 0.05], structured quadrilaterals",
+        graded=False,
     ),
     "sent": Geometry(
         lambda c, h, hf, mc: fracture.notched_plate(
@@ -75,6 +80,7 @@ GEOMETRIES: dict[str, Geometry] = {
         pfhub.TSHAPE_GROUPS,
         2.0,
         "PFHub benchmark 1c T-shape",
+        graded=False,
     ),
 }
 
@@ -94,4 +100,16 @@ def build(
     if name not in GEOMETRIES:
         raise InputError(f"unknown geometry {name!r}; choose from {', '.join(GEOMETRIES)}")
     geo = GEOMETRIES[name]
-    return geo.make(comm, geo.h if h is None else h, h_far, max_cells)
+    h = geo.h if h is None else h
+    if h_far is not None:
+        if not geo.graded:
+            graded = ", ".join(n for n, g in GEOMETRIES.items() if g.graded)
+            raise InputError(
+                f"geometry {name!r} has one mesh size, h; h_far = {h_far!r} is for {graded}"
+            )
+        h_far = check_positive("h_far", h_far)
+        if isinstance(h, int | float) and math.isfinite(h) and h_far < h:
+            raise InputError(
+                f"h_far = {h_far!r} must be >= h = {h!r} (the far field is the coarse part)"
+            )
+    return geo.make(comm, h, h_far, max_cells)
