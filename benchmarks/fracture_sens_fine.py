@@ -44,12 +44,33 @@ HERE = Path(__file__).parent
 TARGET_S = 600.0
 
 
+#: The history columns the summary reads.
+COLUMNS = ("step", "wall_time", "reaction", "am_iterations", "newton", "krylov", "cutbacks")
+
+
 def _history(run_dir: Path) -> list[dict[str, float]]:
+    """The rows of a fracture run's ``history.csv``, checked to be one."""
     path = run_dir / "history.csv"
     if not path.is_file():
         raise InputError(f"--from-run {run_dir}: no history.csv there (run the demo first)")
+    try:
+        model = json.loads((run_dir / "run.json").read_text()).get("model")
+    except (OSError, ValueError, AttributeError):
+        model = None
+    if model is not None and model != "fracture":
+        raise InputError(f"--from-run {run_dir}: results of model {model!r}, not of fracture")
     with path.open() as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        reader = csv.DictReader(f)
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or ())]
+        if missing:
+            raise InputError(f"--from-run {path}: no column {', '.join(missing)}")
+        rows = []
+        for line, row in enumerate(reader, start=2):
+            try:
+                rows.append({k: float(v) for k, v in row.items()})
+            except (TypeError, ValueError):
+                raise InputError(f"--from-run {path}, line {line}: not all numbers") from None
+    return rows
 
 
 def summarise(rows: list[dict[str, float]], status: str) -> dict[str, Any]:

@@ -867,6 +867,29 @@ def test_sens_fine_benchmark_refuses_a_folder_without_a_run(tmp_path: Path) -> N
     assert not (tmp_path / "out").exists()  # nothing written
 
 
+def test_sens_fine_benchmark_refuses_other_results(tmp_path: Path) -> None:
+    """Another model's folder (a KeyError traceback), a history without the columns
+    the summary reads, and a cell that is no number: one line naming the file."""
+    script = ROOT / "benchmarks" / "fracture_sens_fine.py"
+    folders = {
+        "ch": ('{"model": "cahn_hilliard"}', "step,time\n0,0\n", ("cahn_hilliard",)),
+        "cols": ('{"model": "fracture"}', "step,load\n0,0\n", ("no column", "wall_time")),
+        "text": (
+            '{"model": "fracture"}',
+            "step,wall_time,reaction,am_iterations,newton,krylov,cutbacks\n0,abc,0,0,0,0,0\n",
+            ("line 2", "not all numbers"),
+        ),
+    }
+    for name, (info, history, expect) in folders.items():
+        run = tmp_path / name
+        run.mkdir()
+        (run / "run.json").write_text(info)
+        (run / "history.csv").write_text(history)
+        args = ["--from-run", str(run), "--output", str(tmp_path / "out")]
+        check_one_line(run_case([sys.executable, str(script), *args], tmp_path), expect)
+    assert not (tmp_path / "out").exists()
+
+
 def test_fracture_benchmark_refuses_ell_for_sent(tmp_path: Path) -> None:
     """``fracture_sent.py --ell`` is for ``--case sens``: one line naming both."""
     script = ROOT / "benchmarks" / "fracture_sent.py"
