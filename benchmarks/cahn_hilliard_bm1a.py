@@ -30,8 +30,10 @@ REPORT_TIMES = (100.0, 1e3, 1e4, 1e5, 1e6)
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = cli.ArgumentParser(description="PFHub 1a benchmark: the periodic square")
-    ap.add_argument("--n", type=cli.positive_int, default=200, help="cells per side (h = 200/n)")
-    ap.add_argument("--t-end", type=cli.positive_float, default=1e6)
+    ap.add_argument(
+        "--n", type=cli.positive_int, default=None, help="cells per side, h = 200/n (200)"
+    )
+    ap.add_argument("--t-end", type=cli.positive_float, default=None, help="(1e6)")
     ap.add_argument("--tol", type=cli.positive_float, default=None, help="time-error tolerance")
     ap.add_argument("--quick", action="store_true", help="n=48, t-end=1e3")
     ap.add_argument(
@@ -56,8 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.tol = ch.Params().tol
     if args.name is None:  # a smoke run does not replace the full run's results
         args.name = "cahn_hilliard_bm1a" + ("_quick" if args.quick else "")
-    if args.quick:
-        args.n, args.t_end = 48, 1e3
+    cli.quick_or_given(args, {"n": 48, "t_end": 1e3}, {"n": 200, "t_end": 1e6})
     comm = MPI.COMM_WORLD
     domain = square(comm, n=args.n).mesh
     load_before = os.getloadavg()

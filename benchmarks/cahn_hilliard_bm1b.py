@@ -213,12 +213,14 @@ def rel_error(F: dict, ref: dict) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = cli.ArgumentParser(description="PFHub 1b benchmark: adaptive femgp vs plain fixed steps")
-    ap.add_argument("--n", type=cli.positive_int, default=200, help="cells per side (h = 200/n)")
-    ap.add_argument("--t-end", type=cli.positive_float, default=1e6)
+    ap.add_argument(
+        "--n", type=cli.positive_int, default=None, help="cells per side, h = 200/n (200)"
+    )
+    ap.add_argument("--t-end", type=cli.positive_float, default=None, help="(1e6)")
     ap.add_argument(
         "--tol", type=cli.positive_float, default=None, help="time-error tolerance (Params().tol)"
     )
-    ap.add_argument("--compare-t", type=cli.positive_float, default=100.0)
+    ap.add_argument("--compare-t", type=cli.positive_float, default=None, help="(100)")
     ap.add_argument(
         "--baseline-dts", type=cli.positive_float, nargs="+", default=[4.0, 2.0, 1.0, 0.5, 0.25]
     )
@@ -274,8 +276,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.tol = args.tol or ch.Params().tol
     if args.name is None:  # a smoke run does not replace the full run's results
         args.name = "cahn_hilliard_bm1b" + ("_quick" if args.quick else "")
-    if args.quick:
-        args.n, args.t_end, args.compare_t = 48, 1e3, 20.0
+    quick = {"n": 48, "t_end": 1e3, "compare_t": 20.0}
+    cli.quick_or_given(args, quick, {"n": 200, "t_end": 1e6, "compare_t": 100.0})
+    if args.compare_t > args.t_end:
+        raise InputError(f"--compare-t {args.compare_t:g} must be <= --t-end {args.t_end:g}")
     if args.reference_tol and args.reference_file:
         raise InputError("--reference-tol and --reference-file exclude each other; give one")
     if args.compare_solvers and args.reuse_pc is not None:

@@ -33,7 +33,7 @@ import os
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -58,6 +58,7 @@ __all__ = [
     "parse_with_petsc",
     "positive_float",
     "positive_int",
+    "quick_or_given",
     "rank",
     "recorded",
     "run_options",
@@ -394,6 +395,19 @@ def check_output_folder(output: str | os.PathLike, option: str = "--output") -> 
             f"{option} {str(output)!r} cannot be created: {str(parent)!r} takes no new "
             f"entries ({exc.strerror or exc})"
         ) from None
+
+
+def quick_or_given(args: Any, quick: Mapping[str, Any], full: Mapping[str, Any]) -> None:
+    """Fill the sizes left at ``None`` in ``args``: ``quick``'s under ``--quick``, else
+    ``full``'s. A size given with ``--quick`` is refused (``--quick`` set it over the
+    user's value without a word)."""
+    given = [f"--{k.replace('_', '-')}" for k in quick if getattr(args, k) is not None]
+    if args.quick and given:
+        names = " ".join(f"--{k.replace('_', '-')}" for k in quick)
+        raise InputError(f"--quick sets {names} itself; give --quick or {' '.join(given)}")
+    for name, value in (quick if args.quick else full).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
 
 
 class TorchDemoParser(ArgumentParser):

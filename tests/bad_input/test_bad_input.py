@@ -845,6 +845,9 @@ def test_bm1b_reference_file_rejects(stored: Any, expect: tuple[str, ...], tmp_p
             ("--linear-solver", "--compare-solvers"),
         ),
         (["--linear-solver", "block", "--reuse-pc", "8"], ("--reuse-pc", "--linear-solver block")),
+        # --quick set its own sizes over the user's without a word
+        (["--quick", "--n", "8", "--t-end", "10"], ("--quick sets", "--n --t-end")),
+        (["--t-end", "10", "--compare-t", "50"], ("--compare-t 50 must be <= --t-end 10",)),
     ],
 )
 def test_bm1b_refuses_solver_choices_that_exclude_each_other(
