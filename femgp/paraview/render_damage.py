@@ -126,9 +126,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="SCALE",
         help="deform the mesh by SCALE times the displacement field (fracture; default 0)",
     )
-    p.add_argument("--size", nargs=2, type=int, default=(1200, 900), metavar=("W", "H"))
+    p.add_argument("--size", nargs=2, type=_pixels, default=(1200, 900), metavar=("W", "H"))
     p.add_argument("--colormap", default="Inferno (matplotlib)", help="ParaView colour preset")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not math.isfinite(args.warp):
+        p.error(f"argument --warp: expected a finite number, got {args.warp!r}")
+    if args.range is not None:
+        lo, hi = args.range
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            p.error(f"argument --range: expected finite MIN < MAX, got {lo!r} {hi!r}")
+    return args
+
+
+def _pixels(text: str) -> int:
+    """An image side in pixels: an integer in [16, 16384]."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 16 <= value <= 16384:
+        raise argparse.ArgumentTypeError(f"expected an integer in [16, 16384], got {text!r}")
+    return value
 
 
 def find_xdmf(results: str) -> str:
@@ -147,6 +165,33 @@ def find_xdmf(results: str) -> str:
     if os.path.isfile(results) and results.endswith(".xdmf"):
         return results
     raise UserError(f"results {results!r} is neither a folder nor an .xdmf file")
+
+
+def check_data_files(xdmf: str, seen: set[str] | None = None) -> None:
+    """Raise UserError if a file the XDMF names (an HDF5 data file, an included XDMF
+    segment) is missing: ParaView's reader aborts the process on one."""
+    import xml.etree.ElementTree as ET
+
+    seen = set() if seen is None else seen
+    if xdmf in seen:
+        return
+    seen.add(xdmf)
+    try:
+        root = ET.parse(xdmf).getroot()
+    except (OSError, ET.ParseError) as exc:
+        raise UserError(f"cannot read {xdmf!r} as XDMF: {exc}") from None
+    base = os.path.dirname(xdmf)
+    for element in root.iter():
+        if element.tag.endswith("include") and element.get("href"):
+            included = os.path.join(base, element.get("href", ""))
+            if not os.path.isfile(included):
+                raise UserError(f"{xdmf!r} includes {included!r}, which does not exist")
+            check_data_files(included, seen)
+        elif element.tag == "DataItem" and element.get("Format") == "HDF":
+            name = (element.text or "").strip().split(":", 1)[0]
+            data = os.path.join(base, name)
+            if name and not os.path.isfile(data):
+                raise UserError(f"{xdmf!r} names the data file {data!r}, which does not exist")
 
 
 def pick_time(spec: str, times: list[float]) -> int:
@@ -312,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         xdmf = find_xdmf(args.results)
+        check_data_files(xdmf)
         _, source, times = open_results(xdmf, args.field)
         index = pick_time(args.time, times)
         if args.print_info:

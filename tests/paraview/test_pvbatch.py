@@ -209,6 +209,28 @@ def test_bad_field_is_one_line_and_exit_2(bar_results: Path) -> None:
     assert "'nonsense'" in last and "damage" in last
 
 
+def test_bad_values_and_a_missing_data_file_are_one_line(bar_results: Path, tmp_path: Path) -> None:
+    """--size 0 0 wrote a 300 x 300 PNG and --range 1 0 was taken; a results folder
+    without its fields.h5 made ParaView abort (SIGABRT, a C++ stack dump)."""
+    import shutil
+
+    cases = [
+        (["--size", "0", "0"], "--size: expected an integer in [16, 16384]"),
+        (["--range", "1", "0"], "--range: expected finite MIN < MAX"),
+        (["--warp", "nan"], "--warp: expected a finite number"),
+    ]
+    for args, expect in cases:
+        proc = _pv([str(bar_results), "--output", str(tmp_path / "x.png"), *args])
+        assert proc.returncode == 2 and expect in proc.stderr.strip().splitlines()[-1], args
+    assert not (tmp_path / "x.png").exists()
+    bare = tmp_path / "bare"
+    shutil.copytree(bar_results, bare)
+    (bare / "fields.h5").unlink()
+    proc = _pv([str(bare), "--print-info"])
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "fields.h5', which does not exist" in proc.stderr.strip().splitlines()[-1]
+
+
 def test_script_path_names_the_shipped_scripts() -> None:
     assert femgp.paraview.script_path().name == "render_damage.py"
     with pytest.raises(InputError, match=r"'nope\.py'.*render_damage\.py"):
