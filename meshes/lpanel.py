@@ -6,7 +6,8 @@ Usage:
 ``python meshes/lpanel.py [--h 10] [--h-far H]
 [--output meshes/lpanel.msh] [--overwrite]``
 
-A thin wrapper of ``femgp mesh build lpanel``; the geometry is in
+A thin wrapper of ``femgp mesh build lpanel --h 10`` (the shipped file's size;
+the command's own default is 5); the geometry is in
 :mod:`femgp.fem.meshes` (see :data:`femgp.fem.meshes.GEOMETRIES`), the same
 one the demos mesh in memory.
 """

@@ -6,7 +6,8 @@ Usage:
 ``python meshes/plate_with_holes.py [--h 3] [--h-far H]
 [--output meshes/plate_with_holes.msh] [--overwrite]``
 
-A thin wrapper of ``femgp mesh build plate_with_holes``; the geometry is in
+A thin wrapper of ``femgp mesh build plate_with_holes --h 3`` (the shipped file's
+size; the command's own default is 2); the geometry is in
 :mod:`femgp.fem.meshes` (see :data:`femgp.fem.meshes.GEOMETRIES`), the same
 one the demos mesh in memory.
 """
