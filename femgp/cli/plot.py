@@ -82,7 +82,8 @@ def read_history(folder: Path) -> list[dict[str, float]]:
     """The rows of ``folder/history.csv`` as floats; InputError if it is missing or empty."""
     path = folder / "history.csv"
     if not folder.is_dir():
-        raise InputError(f"results folder {str(folder)!r} does not exist")
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise InputError(f"results folder {str(folder)!r} {what}")
     if not path.is_file():
         raise InputError(
             f"results folder {str(folder)!r} has no history.csv (is it the output of a femgp run?)"

@@ -478,6 +478,25 @@ def test_cli_bad_input_one_line_exit_2(args, message):
     assert len(lines) == 1 and message in lines[0], out.stderr
 
 
+def test_cli_names_a_folder_where_a_file_belongs(tmp_path):
+    """A folder named like a mesh file was "does not exist" (info) or failed after the
+    old .h5 beside it had been replaced (build --overwrite), with a temporary name."""
+    for name in ("dir.msh", "w.xdmf"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "w.h5").write_text("old")
+    cases = [
+        (["info", str(tmp_path / "dir.msh")], "is a folder, not a file"),
+        (["build", "bar", "-o", str(tmp_path / "dir.msh"), "--overwrite"], "is a folder"),
+        (["build", "bar", "-o", str(tmp_path / "w.xdmf"), "--overwrite"], "is a folder"),
+        (["build", "bar", "-o", str(tmp_path / "w.h5" / "a.msh")], "w.h5') is a file"),
+    ]
+    for args, message in cases:
+        out = _cli(*args)
+        lines = out.stderr.strip().splitlines()
+        assert out.returncode == 2 and len(lines) == 1 and message in lines[0], out.stderr
+    assert (tmp_path / "w.h5").read_text() == "old"
+
+
 def test_cli_malformed_msh_exit_2(tmp_path):
     bad = tmp_path / "bad.msh"
     bad.write_text("$MeshFormat\n4.1 0 8\n$EndMeshFormat\n$Nodes\ngarbage\n")

@@ -106,9 +106,14 @@ def read_mesh(
     """
     path = Path(path)
     _check_suffix(path, SUPPORTED_SUFFIXES, "read")
-    ok = path.is_file() if comm.rank == 0 else None
-    if not comm.bcast(ok, root=0):
-        raise InputError(f"mesh file {str(path)!r} does not exist")
+    what = (
+        None
+        if comm.rank != 0 or path.is_file()
+        else ("is a folder, not a file" if path.is_dir() else "does not exist")
+    )
+    what = comm.bcast(what, root=0)
+    if what is not None:
+        raise InputError(f"mesh file {str(path)!r} {what}")
     if gdim is not None and gdim not in (1, 2, 3):
         raise InputError(f"gdim must be 1, 2 or 3, got {gdim!r}")
     suffix = _suffix(path)
@@ -662,9 +667,15 @@ def write_mesh(tm: TaggedMesh, path: str | Path, *, overwrite: bool = False) -> 
     exists = comm.bcast(exists, root=0)
     if exists is not None and not overwrite:
         raise InputError(f"{exists!r} exists; pass overwrite (--overwrite) to replace it")
-    parent_ok = path.parent.is_dir() if comm.rank == 0 else None
+    folder = next((str(t) for t in targets if t.is_dir()), None) if comm.rank == 0 else None
+    folder = comm.bcast(folder, root=0)
+    if folder is not None:  # checked before anything is replaced
+        raise InputError(f"{folder!r} is a folder; a mesh file cannot replace it")
+    parent = path.parent
+    parent_ok = parent.is_dir() if comm.rank == 0 else None
     if not comm.bcast(parent_ok, root=0):
-        raise InputError(f"the folder of {str(path)!r} does not exist")
+        what = "is a file" if parent.exists() else "does not exist"
+        raise InputError(f"the folder of {str(path)!r} ({str(parent)!r}) {what}")
     if _suffix(path) == ".xdmf":
         _write_xdmf(tm, path)
         return path
