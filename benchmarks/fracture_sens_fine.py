@@ -45,7 +45,24 @@ TARGET_S = 600.0
 
 
 #: The history columns the summary reads.
-COLUMNS = ("step", "wall_time", "reaction", "am_iterations", "newton", "krylov", "cutbacks")
+COLUMNS = (
+    "step", "load", "wall_time", "reaction", "surface", "am_iterations", "newton", "krylov",
+    "cutbacks",
+)  # fmt: skip
+
+
+def _run_meta(run_dir: Path) -> dict[str, Any]:
+    """``run_dir/run.json`` (an empty record if there is none), checked to be a record."""
+    path = run_dir / "run.json"
+    if not path.is_file():
+        return {}
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--from-run {path}: not a run.json ({exc})") from None
+    if not isinstance(meta, dict):
+        raise InputError(f"--from-run {path}: not a run.json (a {type(meta).__name__})")
+    return meta
 
 
 def _history(run_dir: Path) -> list[dict[str, float]]:
@@ -53,10 +70,7 @@ def _history(run_dir: Path) -> list[dict[str, float]]:
     path = run_dir / "history.csv"
     if not path.is_file():
         raise InputError(f"--from-run {run_dir}: no history.csv there (run the demo first)")
-    try:
-        model = json.loads((run_dir / "run.json").read_text()).get("model")
-    except (OSError, ValueError, AttributeError):
-        model = None
+    model = _run_meta(run_dir).get("model")
     if model is not None and model != "fracture":
         raise InputError(f"--from-run {run_dir}: results of model {model!r}, not of fracture")
     with path.open() as f:
@@ -201,8 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         memory = comm.allreduce(rss, op=MPI.MAX)
     else:
         run_dir = Path(args.from_run)
-        meta_file = run_dir / "run.json"
-        meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+        meta = _run_meta(run_dir)
         status = meta.get("status", "unknown")
         ranks = int(meta.get("ranks", 0))
         command = (

@@ -1038,9 +1038,9 @@ def _write_results(info: dict[str, Any], stem: Path) -> str:
             "'failed' notes), whatever the f'' treatment, and Newton with MUMPS LU diverges "
             "there too (dt >= 3 at theta = 1, dt >= 10 at 1/2): a large dt belongs to Eyre."
         )
+    md = _markdown(info)  # before either file is written: a failure leaves both as they were
     stem.parent.mkdir(parents=True, exist_ok=True)
     _write(stem.with_suffix(".json"), json.dumps(info, indent=2) + "\n")
-    md = _markdown(info)
     _write(stem.with_suffix(".md"), md)
     return md
 
@@ -1126,13 +1126,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.render:
         return render(Path(args.render))
     check_output_folder(args.output)  # before the work
-    if args.variants:  # each one must name a variant of a chosen problem
-        offered = {v for problem in args.problems for v in VARIANTS[problem]}
+    problems = [n for n in args.problems if n in CH_PROBLEMS] if args.weak else args.problems
+    if not problems:
+        p.error(f"--weak scales the Cahn-Hilliard problems only ({', '.join(CH_PROBLEMS)})")
+    if args.variants:  # each one must name a variant of a problem that runs
+        offered = {v for problem in problems for v in VARIANTS[problem]}
         unknown = [v for v in args.variants if v not in offered]
         if unknown:
             p.error(
                 f"--variants {' '.join(unknown)}: not a variant of --problems "
-                f"{' '.join(args.problems)} (allowed: {', '.join(sorted(offered))})"
+                f"{' '.join(problems)} (allowed: {', '.join(sorted(offered))})"
             )
     smallest = min(QUICK_TARGETS if args.quick else DOF_TARGETS)
     if args.max_dofs < smallest and not (args.weak or args.dt_sweep):

@@ -140,6 +140,8 @@ def _check_target(path: str, overwrite: bool) -> None:
             f"supported: {', '.join(WRITE_SUFFIXES)}"
         )
     for target in (p, p.with_suffix(".h5")) if p.suffix.lower() == ".xdmf" else (p,):
+        if target.is_dir():
+            raise InputError(f"{str(target)!r} is a folder; a mesh file cannot replace it")
         if target.exists() and not overwrite:  # an XDMF file's data goes to its .h5
             raise InputError(f"{str(target)!r} exists; pass --overwrite to replace it")
 

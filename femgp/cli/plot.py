@@ -254,8 +254,9 @@ def plot_results(
     targets = [out / name for name in plots] + [out / f"last_{n}.png" for n in fields]
     if not targets:
         raise InputError(
-            f"results folder {str(folder)!r}: nothing to plot (history.csv lacks the {model} "
-            "columns and there is no fields.xdmf)"
+            f"results folder {str(folder)!r}: nothing to plot (history.csv gives no {model} "
+            "curve: it lacks the columns, or a step after the initial state; and there is no "
+            "fields.xdmf)"
         )
     existing = [str(p) for p in targets if p.exists()]
     if existing and not overwrite:

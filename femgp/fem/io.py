@@ -32,6 +32,7 @@ cannot continue a restarted run.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import csv
 import io
@@ -718,7 +719,9 @@ def _read_h5(path: Path, dataset: str) -> tuple[np.ndarray, int]:
             vec.destroy()
             try:
                 viewer.destroy()
-            except PETSc.Error:  # the file never opened: closing it fails (again in __del__)
+            except PETSc.Error:  # the file never opened: closing it fails (again at exit)
+                if not _UNCLOSABLE:
+                    atexit.register(_silence_at_exit)
                 _UNCLOSABLE.append(viewer)
     if failed is not None:
         raise InputError(
@@ -763,12 +766,14 @@ def _hdf5_incomplete(path: Path) -> str | None:
             )
         if width not in (2, 4, 8):
             return f"not a readable HDF5 file (superblock version {version}, addresses of {width})"
-        skip = (16 if version < 2 else 4) + (4 if version == 1 else 0)
-        fh.seek(offset + 8 + skip + (2 if version < 2 else 1) * width)
+        # the end-of-file address follows the fixed fields and two addresses (base and
+        # free-space info in versions 0 and 1; base and superblock extension after)
+        skip = {0: 16, 1: 20}.get(version, 4)
+        fh.seek(offset + 8 + skip + 2 * width)
         raw = fh.read(width)
         if len(raw) < width:
             return f"truncated ({size} bytes, not even its superblock)"
-        eof = offset + int.from_bytes(raw, "little")
+        eof = int.from_bytes(raw, "little")  # from the file's first byte (user block too)
     if size < eof:
         return (
             f"truncated: {size} of the {eof} bytes it says it holds (a copy made while it "
@@ -777,8 +782,18 @@ def _hdf5_incomplete(path: Path) -> str | None:
     return None
 
 
-#: Viewers of HDF5 files that never opened, kept so that their clean-up is not tried again.
+#: Viewers of HDF5 files that could not be closed: PETSc tries again when it finalises.
 _UNCLOSABLE: list[Any] = []
+
+
+def _silence_at_exit() -> None:
+    """Send the standard error to /dev/null for the rest of the exit (atexit, registered
+    after PETSc's, so run first): PETSc's second try to close a viewer of a damaged HDF5
+    file would print the library's error stack after the one line already given."""
+    sys.stderr.flush()
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
 
 
 @contextlib.contextmanager

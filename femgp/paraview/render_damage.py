@@ -173,9 +173,10 @@ def check_data_files(xdmf: str, seen: set[str] | None = None) -> None:
     import xml.etree.ElementTree as ET
 
     seen = set() if seen is None else seen
-    if xdmf in seen:
+    key = os.path.realpath(xdmf)
+    if key in seen:  # included twice, or in a cycle
         return
-    seen.add(xdmf)
+    seen.add(key)
     try:
         root = ET.parse(xdmf).getroot()
     except (OSError, ET.ParseError) as exc:

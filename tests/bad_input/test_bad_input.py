@@ -879,9 +879,17 @@ def test_sens_fine_benchmark_refuses_other_results(tmp_path: Path) -> None:
         "cols": ('{"model": "fracture"}', "step,load\n0,0\n", ("no column", "wall_time")),
         "text": (
             '{"model": "fracture"}',
-            "step,wall_time,reaction,am_iterations,newton,krylov,cutbacks\n0,abc,0,0,0,0,0\n",
+            "step,load,wall_time,reaction,surface,am_iterations,newton,krylov,cutbacks\n"
+            "0,0,abc,0,0,0,0,0,0\n",
             ("line 2", "not all numbers"),
         ),
+        "surface": (  # a column the summary reads, which the first check did not know
+            '{"model": "fracture"}',
+            "step,load,wall_time,reaction,am_iterations,newton,krylov,cutbacks\n",
+            ("no column", "surface"),
+        ),
+        "json": ("not json", "step\n", ("run.json", "not a run.json")),
+        "list": ("[1]", "step\n", ("run.json", "not a run.json (a list)")),
     }
     for name, (info, history, expect) in folders.items():
         run = tmp_path / name
@@ -941,9 +949,13 @@ def test_scaling_refuses_a_run_of_nothing_and_a_foreign_json(tmp_path: Path) -> 
     for args, expect in cases:
         check_one_line(run_case([sys.executable, script, *args, *out], tmp_path), expect)
     assert not (tmp_path / "out").exists()
-    (tmp_path / "other.json").write_text("{}")
-    proc = run_case([sys.executable, script, "--render", str(tmp_path / "other.json")], tmp_path)
-    check_one_line(proc, ("other.json", "not a results JSON of this benchmark"))
+    for text in ("{}", '{"mode": "full", "problems": {}}'):
+        (tmp_path / "other.json").write_text(text)
+        render = [sys.executable, script, "--render", str(tmp_path / "other.json")]
+        proc = run_case(render, tmp_path)
+        check_one_line(proc, ("other.json", "not a results JSON of this benchmark"))
+        assert (tmp_path / "other.json").read_text() == text  # not rewritten before the error
+        assert not (tmp_path / "other.md").exists()
 
 
 # -- femgp run sizes: mesh sizes, noise modes, field times, max_cells; torch demo sizes ----------

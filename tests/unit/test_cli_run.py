@@ -480,6 +480,39 @@ def test_plot_of_unreadable_fields_is_one_line_and_writes_nothing(ch_runs, tmp_p
     assert cli.main(["plot", str(ch_runs / "cli"), "--output-dir", str(tmp_path / "ok")]) == 0
 
 
+def _superblock(version: int, eof: int, *, flags: int = 0, user_block: int = 0) -> bytes:
+    """An HDF5 file's first bytes: ``user_block`` zeros, then a superblock of ``version``
+    with 8-byte addresses (undefined ones all 0xff), then zeros up to ``eof``."""
+    undefined = b"\xff" * 8
+    head = b"\x89HDF\r\n\x1a\n" + bytes([version])
+    if version < 2:
+        head += bytes([0, 0, 0, 0, 8, 8, 0]) + (4).to_bytes(2, "little") * 2
+        head += flags.to_bytes(4, "little") + (bytes(4) if version == 1 else b"")
+        head += user_block.to_bytes(8, "little") + undefined + eof.to_bytes(8, "little")
+    else:
+        head += bytes([8, 8, flags]) + user_block.to_bytes(8, "little") + undefined
+        head += eof.to_bytes(8, "little") + bytes(8) + bytes(4)
+    data = bytes(user_block) + head
+    return data + bytes(max(0, eof - len(data)))
+
+
+@pytest.mark.parametrize("version", [0, 1, 2, 3])
+@pytest.mark.parametrize("user_block", [0, 512])
+def test_hdf5_superblock_check(tmp_path, version, user_block):
+    """Whole files of every superblock version pass, with or without a user block (the
+    end-of-file address counts from the first byte); cut ones and ones left open do not."""
+    from femgp.fem.io import _hdf5_incomplete
+
+    path = tmp_path / "f.h5"
+    whole = _superblock(version, 4000 + user_block, user_block=user_block)
+    path.write_bytes(whole)
+    assert _hdf5_incomplete(path) is None
+    path.write_bytes(whole[:3000])
+    assert "truncated: 3000 of the" in _hdf5_incomplete(path)
+    path.write_bytes(_superblock(version, 4000 + user_block, flags=1, user_block=user_block))
+    assert "still marked open for writing" in _hdf5_incomplete(path)
+
+
 def test_plot_skips_plots_whose_columns_are_missing(tmp_path, capsys):
     """A fracture history without ``reaction`` (a KeyError before) and a Cahn-Hilliard
     history of the initial row alone (matplotlib's "cannot be log-scaled") have nothing

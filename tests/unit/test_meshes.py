@@ -486,6 +486,7 @@ def test_cli_names_a_folder_where_a_file_belongs(tmp_path):
     (tmp_path / "w.h5").write_text("old")
     cases = [
         (["info", str(tmp_path / "dir.msh")], "is a folder, not a file"),
+        (["build", "bar", "-o", str(tmp_path / "dir.msh")], "is a folder"),  # not "exists"
         (["build", "bar", "-o", str(tmp_path / "dir.msh"), "--overwrite"], "is a folder"),
         (["build", "bar", "-o", str(tmp_path / "w.xdmf"), "--overwrite"], "is a folder"),
         (["build", "bar", "-o", str(tmp_path / "w.h5" / "a.msh")], "w.h5') is a file"),

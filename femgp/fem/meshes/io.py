@@ -665,12 +665,12 @@ def write_mesh(tm: TaggedMesh, path: str | Path, *, overwrite: bool = False) -> 
     targets = [path, path.with_suffix(".h5")] if _suffix(path) == ".xdmf" else [path]
     exists = next((str(t) for t in targets if t.exists()), None) if comm.rank == 0 else None
     exists = comm.bcast(exists, root=0)
-    if exists is not None and not overwrite:
-        raise InputError(f"{exists!r} exists; pass overwrite (--overwrite) to replace it")
     folder = next((str(t) for t in targets if t.is_dir()), None) if comm.rank == 0 else None
     folder = comm.bcast(folder, root=0)
-    if folder is not None:  # checked before anything is replaced
+    if folder is not None:  # checked before anything is replaced, and before --overwrite
         raise InputError(f"{folder!r} is a folder; a mesh file cannot replace it")
+    if exists is not None and not overwrite:
+        raise InputError(f"{exists!r} exists; pass overwrite (--overwrite) to replace it")
     parent = path.parent
     parent_ok = parent.is_dir() if comm.rank == 0 else None
     if not comm.bcast(parent_ok, root=0):
