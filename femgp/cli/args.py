@@ -378,6 +378,8 @@ def check_output_folder(output: str | os.PathLike, option: str = "--output") -> 
     made and removed at once (permissions alone do not tell, for ``root`` or
     on a read-only file system).
     """
+    if not os.fspath(output):
+        raise InputError(f"{option} must name a folder, got ''")
     output = Path(output)
     if output.exists() and not output.is_dir():
         raise InputError(f"{option} {str(output)!r} is a file, not a folder")
