@@ -52,7 +52,11 @@ Optional (looked up with ``getattr``; a model without them runs on one mesh):
 - ``use_mesh(tm)``: on restart from a checkpoint that stored its mesh, build
   the model on ``tm`` (before ``restore``);
 - ``num_dofs() -> int``: the global number of unknowns, the ``dofs`` column
-  of ``history.csv`` (default: the global sizes of the output functions).
+  of ``history.csv`` (default: the global sizes of the output functions);
+- ``ended() -> str | None``: asked after a restart, with the state restored:
+  the status (such as ``"steady"``) that ended the run at that state under the
+  present settings, so that a run that ended early takes no further step
+  (default: ``None``, the run goes on to ``t_end``).
 
 The adapter a model hands in must not hold a reference to the driver or to
 itself through a bound method: a reference cycle through the model leaves its
