@@ -475,7 +475,7 @@ def test_mesh_build_names_h_far(tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert code == 2
-    assert "mesh size h_far = 1e-06" in err and "h_band" not in err, err
+    assert "h_far = 1e-06 must be >= h = 0.05" in err and "h_band" not in err, err
     assert not (tmp_path / "m.msh").exists()
 
 
