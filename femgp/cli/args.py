@@ -442,10 +442,8 @@ class TorchDemoParser(ArgumentParser):
             self.error(f"argument --threads: must be >= 0, got {ns.threads}")
         if ns.check_args:
             sys.exit(0)
-        if not ns.output:
-            raise InputError("--output must name a folder, got ''")
+        check_output_folder(ns.output)  # an empty one too (Path would make it ".")
         ns.output = Path(ns.output)
-        check_output_folder(ns.output)
         if ns.output.is_dir() and any(ns.output.iterdir()):
             if not ns.overwrite:
                 raise InputError(

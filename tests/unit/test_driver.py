@@ -411,6 +411,14 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
+def _drive_into(
+    out: Path, toy: Toy, overwrite: bool, every: int | None = None, t_end: float = 1.0
+) -> Any:
+    """``toy`` driven to ``t_end`` into ``out``, with or without overwrite."""
+    opts = RunOptions(out, overwrite, False, every)
+    return drive(toy, AdaptiveStepper(dt=0.1), opts, t_end=t_end, params={}, columns=COLUMNS)
+
+
 def test_bad_input_found_in_the_first_step_leaves_the_folder_as_it_was(tmp_path):
     """A new run refused in its first step takes back what it wrote (folder included);
     under overwrite the results it replaced come back, byte for byte.
@@ -421,24 +429,20 @@ def test_bad_input_found_in_the_first_step_leaves_the_folder_as_it_was(tmp_path)
     out = _out(tmp_path)
     comm = MPI.COMM_WORLD
 
-    def drive_toy(toy: Toy, overwrite: bool, every: int | None = 2) -> Any:
-        opts = RunOptions(out, overwrite, False, every)
-        return drive(toy, AdaptiveStepper(dt=0.1), opts, t_end=1.0, params={}, columns=COLUMNS)
-
     with pytest.raises(InputError, match="found in the solve"):
-        drive_toy(Toy(comm, refuse_at=1), overwrite=False)
+        _drive_into(out, Toy(comm, refuse_at=1), overwrite=False, every=2)
     assert not out.exists()  # the run made the folder: it is gone
-    drive_toy(Toy(comm), overwrite=False)  # the corrected command is not refused
+    _drive_into(out, Toy(comm), overwrite=False, every=2)  # the corrected command is not refused
     before = _files(out)
     assert any(name.startswith("checkpoints/") for name in before)
     (out / "notes.txt").write_text("mine")  # not a run output: never touched
     with pytest.raises(InputError, match="found in the solve"):
-        drive_toy(Toy(comm, refuse_at=1), overwrite=True, every=None)
+        _drive_into(out, Toy(comm, refuse_at=1), overwrite=True)
     comm.barrier()
     assert _files(out) == {**before, "notes.txt": b"mine"}
     # the control: refused after its first step, the run keeps its own (failed) results
     with pytest.raises(InputError, match="found in the solve"):
-        drive_toy(Toy(comm, refuse_at=3), overwrite=True, every=None)
+        _drive_into(out, Toy(comm, refuse_at=3), overwrite=True)
     comm.barrier()
     assert _status(out) == "failed" and not (out / "checkpoints").exists()
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
@@ -452,14 +456,7 @@ def test_a_new_run_that_cannot_begin_puts_back_what_it_replaced(tmp_path, monkey
 
     out = _out(tmp_path)
     comm = MPI.COMM_WORLD
-    drive(
-        Toy(comm),
-        AdaptiveStepper(dt=0.1),
-        RunOptions(out, False, False),
-        t_end=0.5,
-        params={},
-        columns=COLUMNS,
-    )
+    _drive_into(out, Toy(comm), overwrite=False, t_end=0.5)
     before = _files(out)
 
     def full(self, *args, **kw):
@@ -467,13 +464,6 @@ def test_a_new_run_that_cannot_begin_puts_back_what_it_replaced(tmp_path, monkey
 
     monkeypatch.setattr(ResultsWriter, "write_run_info", full)
     with pytest.raises(OutputError, match="No space left"):
-        drive(
-            Toy(comm),
-            AdaptiveStepper(dt=0.1),
-            RunOptions(out, True, False),
-            t_end=0.5,
-            params={},
-            columns=COLUMNS,
-        )
+        _drive_into(out, Toy(comm), overwrite=True, t_end=0.5)
     comm.barrier()
     assert _files(out) == before
